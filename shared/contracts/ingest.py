@@ -1,0 +1,166 @@
+"""Events published by the ingest service."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class SignalKind(StrEnum):
+    SPOT_CHECK_FAILURE = "spot_check_failure"
+    FOOD_SPOT_CHECK_FAILURE = "food_spot_check_failure"
+    QUALITY_ACCIDENT = "quality_accident"
+    RECALL = "recall"
+    SERIOUS_ILLEGAL_LISTED = "serious_illegal_listed"
+    SERIOUS_ILLEGAL_REMOVED = "serious_illegal_removed"
+    ABNORMAL_OPERATION_LISTED = "abnormal_operation_listed"
+    ABNORMAL_OPERATION_REMOVED = "abnormal_operation_removed"
+    LICENCE_SUSPENDED = "licence_suspended"
+    LICENCE_REVOKED = "licence_revoked"
+    LICENCE_CANCELLED = "licence_cancelled"
+    LICENCE_EXPIRED = "licence_expired"
+    LICENCE_RESTORED = "licence_restored"
+    CCC_SUSPENDED = "ccc_suspended"
+    CCC_WITHDRAWN = "ccc_withdrawn"
+    CCC_CANCELLED = "ccc_cancelled"
+    CCC_EXPIRED = "ccc_expired"
+    CCC_RESTORED = "ccc_restored"
+
+
+class CheckLevel(StrEnum):
+    """Who organised a spot check: 国抽 / 省抽 / 市抽 / 县抽."""
+
+    NATIONAL = "national"
+    PROVINCIAL = "provincial"
+    CITY = "city"
+    COUNTY = "county"
+
+
+class CreditCodeStatus(StrEnum):
+    VALID = "valid"  # an 18-character USCC that passes its checks
+    VALID_LEGACY = "valid_legacy"  # a 15-digit registration number (注册号) that passes its check
+    INVALID = "invalid"  # kept as evidence, never used as a match key
+    ABSENT = "absent"
+
+
+class Subject(BaseModel):
+    """The enterprise a signal names, as the source names it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(min_length=1, max_length=300)
+    credit_code: str | None = Field(default=None, max_length=40)
+    credit_code_status: CreditCodeStatus = CreditCodeStatus.ABSENT
+    address: str | None = Field(default=None, max_length=500)
+    province: str | None = Field(default=None, max_length=50)
+    city: str | None = Field(default=None, max_length=50)
+    role: str | None = Field(
+        default=None, description="how the source names it: producer (标称生产者), sampled unit, holder, …"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_not_blank(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("the subject's name is blank")
+        return value
+
+
+class Product(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str | None = None
+    brand: str | None = None
+    model: str | None = None
+    batch: str | None = None
+    production_date: date | None = None
+    category: str | None = None
+
+
+class FailedItem(BaseModel):
+    """One failed test item: 不合格项目, with 检验结果 and 标准值 where given."""
+
+    model_config = ConfigDict(frozen=True)
+
+    item: str
+    result: str | None = None
+    standard: str | None = None
+
+
+class SignalDetail(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    failed_items: list[FailedItem] = Field(default_factory=list)
+    authority: str | None = Field(default=None, description="issuing authority or deciding body")
+    reason: str | None = None
+    bulletin_no: str | None = None
+    level: CheckLevel | None = None
+    testing_body: str | None = None
+    sampled_unit: str | None = None
+    certificate_no: str | None = Field(default=None, description="licence / CCC certificate number")
+    status: str | None = Field(default=None, description="status as the source says it (有效, 暂停, 撤销, …)")
+    listed_on: date | None = None
+    removed_on: date | None = None
+    note: str | None = None
+
+
+class Signal(BaseModel):
+    """The canonical signal: one model for every feed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    signal_id: uuid.UUID
+    feed: str = Field(min_length=1, max_length=100)
+    kind: SignalKind
+    subject: Subject
+    product: Product | None = None
+    detail: SignalDetail = Field(default_factory=SignalDetail)
+    published_on: date | None = None
+    source_url: str | None = None
+    raw_record_ref: str | None = Field(default=None, description="content hash of the raw record in ingest")
+
+    @property
+    def subject_key(self) -> str:
+        """Kafka key: the credit code when valid, else the name (normalised by NFKC and whitespace)."""
+        import unicodedata
+
+        if self.subject.credit_code and self.subject.credit_code_status in (
+            CreditCodeStatus.VALID,
+            CreditCodeStatus.VALID_LEGACY,
+        ):
+            return self.subject.credit_code
+        return "".join(unicodedata.normalize("NFKC", self.subject.name).split())
+
+
+class SignalReceived(Signal):
+    """A new signal was accepted by ingest (exact re-deliveries are not published again)."""
+
+
+class FeedRunStatus(StrEnum):
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"  # some rows rejected
+    FAILED = "failed"  # a file-level problem: nothing from the file was published
+    NOT_MODIFIED = "not_modified"
+
+
+class FeedRunCompleted(BaseModel):
+    """A feed run ended; the counts say what it did."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: uuid.UUID
+    feed: str
+    kind: str
+    status: FeedRunStatus
+    started_at: datetime
+    finished_at: datetime
+    read: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    published: int = 0
+    error: str | None = None

@@ -1,0 +1,54 @@
+"""Topic names and the one payload model each carries."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+from shared.contracts.ingest import FeedRunCompleted, SignalReceived
+from shared.contracts.notify import NotificationDelivered, NotificationFailed
+from shared.contracts.rules import (
+    CertificateStatusChanged,
+    OrganisationUpdated,
+    RiskEventRaised,
+    RiskEventUpdated,
+)
+
+
+class Topic(StrEnum):
+    """`<producer>.<event>.v<N>`: a breaking change is a new vN."""
+
+    SIGNAL_RECEIVED = "ingest.signal-received.v1"
+    FEED_RUN_COMPLETED = "ingest.feed-run-completed.v1"
+    RISK_EVENT_RAISED = "rules.risk-event-raised.v1"
+    RISK_EVENT_UPDATED = "rules.risk-event-updated.v1"
+    CERTIFICATE_STATUS_CHANGED = "rules.certificate-status-changed.v1"
+    ORGANISATION_UPDATED = "rules.organisation-updated.v1"
+    NOTIFICATION_DELIVERED = "notify.notification-delivered.v1"
+    NOTIFICATION_FAILED = "notify.notification-failed.v1"
+
+    @property
+    def producer(self) -> str:
+        return self.value.split(".", 1)[0]
+
+    @property
+    def event_type(self) -> str:
+        """The envelope's event_type: the topic name without the producer, e.g. `signal-received.v1`."""
+        return self.value.split(".", 1)[1]
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.value}.dlq"
+
+
+PAYLOADS: dict[Topic, type[BaseModel]] = {
+    Topic.SIGNAL_RECEIVED: SignalReceived,
+    Topic.FEED_RUN_COMPLETED: FeedRunCompleted,
+    Topic.RISK_EVENT_RAISED: RiskEventRaised,
+    Topic.RISK_EVENT_UPDATED: RiskEventUpdated,
+    Topic.CERTIFICATE_STATUS_CHANGED: CertificateStatusChanged,
+    Topic.ORGANISATION_UPDATED: OrganisationUpdated,
+    Topic.NOTIFICATION_DELIVERED: NotificationDelivered,
+    Topic.NOTIFICATION_FAILED: NotificationFailed,
+}
