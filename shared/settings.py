@@ -62,6 +62,9 @@ class ServiceSettings(BaseSettings):
     database_pool_size: int = 5
     host: str = "127.0.0.1"
     port: int = 8000
+    base_url: str | None = Field(
+        default=None, description="where clients reach the service; default http://host:port"
+    )
     consumer_group: str = ""
     consumer_max_attempts: int = Field(default=4, description="tries per message before it goes to the DLQ")
     consumer_backoff_seconds: float = 0.2
@@ -83,6 +86,10 @@ class ServiceSettings(BaseSettings):
         if platform_env == "production" and (not url or "changeme" in url):
             raise ValueError(f"{self.service}: set a real database_url in production")
         return self
+
+    @property
+    def url(self) -> str:
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def sqlalchemy_url(self) -> str:

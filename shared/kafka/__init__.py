@@ -1,0 +1,1 @@
+"""Kafka plumbing: producer, consumer loop (commit after DB, dedupe, retry, DLQ), outbox relay."""

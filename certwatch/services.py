@@ -1,0 +1,37 @@
+"""The four services, by name: their folders, settings and app factories."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from shared.settings import ServiceSettings
+
+SERVICES = ("ingest", "rules", "notify", "reporting")
+_SETTINGS = {
+    "ingest": "services.ingest.settings:IngestSettings",
+    "rules": "services.rules.settings:RulesSettings",
+    "notify": "services.notify.settings:NotifySettings",
+    "reporting": "services.reporting.settings:ReportingSettings",
+}
+
+
+def _load(path: str) -> object:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def settings_of(service: str) -> ServiceSettings:
+    cls = _load(_SETTINGS[service])
+    assert isinstance(cls, type)
+    settings = cls()
+    assert isinstance(settings, ServiceSettings)
+    return settings
+
+
+def folder_of(service: str) -> Path:
+    return Path(__file__).resolve().parent.parent / "services" / service
+
+
+def app_factory(service: str) -> str:
+    return f"services.{service}.main:create_app"

@@ -1,0 +1,43 @@
+"""HTTP entrypoints of ingest."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from services.ingest import repository, service
+from services.ingest.schemas import SignalAccepted, SignalIn
+from shared.contracts.ingest import Signal
+from shared.db.session import ReadSession, WriteSession
+
+router = APIRouter(tags=["signals"])
+
+
+@router.post("/signals", response_model=SignalAccepted, status_code=status.HTTP_201_CREATED)
+async def post_signal(incoming: SignalIn, session: WriteSession, request: Request, response: Response) -> SignalAccepted:
+    """Accept one signal; an exact re-delivery returns 200 with duplicate=true and is not published again."""
+    signal, new = await service.accept_posted(session, request.app.state.runtime.outbox, incoming)
+    if not new:
+        response.status_code = status.HTTP_200_OK
+    return SignalAccepted(
+        signal_id=signal.signal_id,
+        duplicate=not new,
+        credit_code_status=signal.subject.credit_code_status.value,
+        subject_key=signal.subject_key,
+    )
+
+
+@router.get("/signals/{signal_id}", response_model=Signal)
+async def get_signal(signal_id: uuid.UUID, session: ReadSession) -> Signal:
+    """One accepted signal."""
+    return await service.get(session, signal_id)
+
+
+@router.get("/signals", response_model=list[Signal])
+async def list_signals(
+    session: ReadSession, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)
+) -> list[Signal]:
+    """Accepted signals, newest first."""
+    rows = await repository.list_signals(session, limit, offset)
+    return [Signal.model_validate(r.payload) for r in rows]

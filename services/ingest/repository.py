@@ -1,0 +1,40 @@
+"""Every query of ingest."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.ingest.models import RawRecord, SignalRecord
+from shared.contracts.ingest import Signal
+
+
+async def keep_raw(session: AsyncSession, content_hash: str, feed: str, kind: str, content: dict[str, object]) -> None:
+    stmt = insert(RawRecord).values(content_hash=content_hash, feed=feed, kind=kind, content=content)
+    await session.execute(stmt.on_conflict_do_nothing(index_elements=["content_hash"]))
+
+
+async def add_signal(session: AsyncSession, signal: Signal) -> bool:
+    """Insert the signal; False when a signal with this id exists (an exact re-delivery)."""
+    stmt = insert(SignalRecord).values(
+        signal_id=signal.signal_id,
+        feed=signal.feed,
+        kind=signal.kind.value,
+        subject_key=signal.subject_key[:300],
+        payload=signal.model_dump(mode="json"),
+        raw_record_ref=signal.raw_record_ref,
+    )
+    result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["signal_id"]))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def get_signal(session: AsyncSession, signal_id: uuid.UUID) -> SignalRecord | None:
+    return await session.get(SignalRecord, signal_id)
+
+
+async def list_signals(session: AsyncSession, limit: int, offset: int) -> list[SignalRecord]:
+    stmt = select(SignalRecord).order_by(SignalRecord.received_at.desc()).limit(limit).offset(offset)
+    return list((await session.scalars(stmt)).all())

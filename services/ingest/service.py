@@ -1,0 +1,80 @@
+"""Accepting signals: validate the subject's code, keep the raw record, drop re-deliveries, publish."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.ingest import repository
+from services.ingest.schemas import SignalIn
+from shared.contracts import Topic, deterministic_id
+from shared.contracts.ingest import CreditCodeStatus, Signal, SignalReceived, Subject
+from shared.errors import NotFound
+from shared.identifiers import CodeKind, check_code
+from shared.kafka.outbox import Outbox
+
+
+def content_hash(content: dict[str, object]) -> str:
+    """sha256 of the canonical JSON: key order and whitespace do not change it."""
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def with_checked_code(subject: Subject) -> Subject:
+    """Compact and classify the subject's credit code; an invalid code stays as evidence only."""
+    check = check_code(subject.credit_code)
+    if check is None:
+        return subject.model_copy(update={"credit_code": None, "credit_code_status": CreditCodeStatus.ABSENT})
+    if not check.valid:
+        status = CreditCodeStatus.INVALID
+    else:
+        status = CreditCodeStatus.VALID_LEGACY if check.kind is CodeKind.REGNO else CreditCodeStatus.VALID
+    return subject.model_copy(update={"credit_code": check.code, "credit_code_status": status})
+
+
+def signal_from(incoming: SignalIn, raw_hash: str) -> Signal:
+    return Signal(
+        signal_id=deterministic_id("signal", incoming.feed, incoming.kind.value, raw_hash),
+        feed=incoming.feed,
+        kind=incoming.kind,
+        subject=with_checked_code(incoming.subject),
+        product=incoming.product,
+        detail=incoming.detail,
+        published_on=incoming.published_on,
+        source_url=incoming.source_url,
+        raw_record_ref=raw_hash,
+    )
+
+
+async def accept(session: AsyncSession, outbox: Outbox, signal: Signal, raw: dict[str, object]) -> bool:
+    """Store and queue one signal for publishing; False when it was already accepted before."""
+    assert signal.raw_record_ref is not None
+    await repository.keep_raw(session, signal.raw_record_ref, signal.feed, signal.kind.value, raw)
+    if not await repository.add_signal(session, signal):
+        return False
+    payload = SignalReceived(**signal.model_dump())
+    await outbox.add(
+        session,
+        Topic.SIGNAL_RECEIVED,
+        signal.subject_key,
+        payload,
+        event_id=deterministic_id("signal-received", signal.signal_id),
+    )
+    return True
+
+
+async def accept_posted(session: AsyncSession, outbox: Outbox, incoming: SignalIn) -> tuple[Signal, bool]:
+    """A signal posted over HTTP or the CLI: returns it and whether it was new."""
+    raw = incoming.model_dump(mode="json")
+    signal = signal_from(incoming, content_hash(raw))
+    return signal, await accept(session, outbox, signal, raw)
+
+
+async def get(session: AsyncSession, signal_id: uuid.UUID) -> Signal:
+    row = await repository.get_signal(session, signal_id)
+    if row is None:
+        raise NotFound(f"no signal {signal_id}")
+    return Signal.model_validate(row.payload)

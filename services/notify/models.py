@@ -1,0 +1,54 @@
+"""Tables owned by notify: contact copies, deliveries (the delivery log) and alerts awaiting contacts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import DateTime, Integer, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db.base import declarative_base
+
+Base, messaging = declarative_base("notify")
+
+
+class OrganisationContacts(Base):
+    """notify's own copy of each organisation's contacts, from rules.organisation-updated."""
+
+    __tablename__ = "organisation_contacts"
+
+    organisation_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    contacts: Mapped[list[dict[str, object]]] = mapped_column(JSONB)
+    revision: Mapped[int] = mapped_column(Integer)
+
+
+class PendingAlert(Base):
+    """A risk event that arrived before its organisation's contacts; sent when they arrive."""
+
+    __tablename__ = "pending_alerts"
+
+    risk_event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    organisation_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    event: Mapped[dict[str, object]] = mapped_column(JSONB)
+    caused_by: Mapped[uuid.UUID]
+
+
+class Delivery(Base):
+    """One alert to one recipient on one channel; its id is the idempotency key."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    organisation_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    risk_event_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    channel: Mapped[str] = mapped_column(String(10))
+    recipient_masked: Mapped[str] = mapped_column(String(100))
+    template: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    provider_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

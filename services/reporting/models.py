@@ -1,0 +1,57 @@
+"""Read models of reporting, built only from events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Date, DateTime, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db.base import declarative_base
+
+Base, messaging = declarative_base("reporting")
+
+
+class Tally(Base):
+    """A named count along one dimension, e.g. (risk_events, severity=high)."""
+
+    __tablename__ = "tallies"
+
+    metric: Mapped[str] = mapped_column(String(60), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RiskEventView(Base):
+    __tablename__ = "risk_events"
+
+    risk_event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    organisation_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    organisation_name: Mapped[str] = mapped_column(String(300))
+    signal_kind: Mapped[str] = mapped_column(String(50))
+    severity: Mapped[str] = mapped_column(String(20))
+    province: Mapped[str | None] = mapped_column(String(50))
+    certificate_types: Mapped[str] = mapped_column(Text, default="")
+    recommended_measure: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(20))
+    decision: Mapped[str | None] = mapped_column(String(30))
+    decision_due: Mapped[date | None] = mapped_column(Date)
+    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class ScreenedOrganisation(Base):
+    __tablename__ = "screened_organisations"
+
+    organisation_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    certificate_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FeedFreshness(Base):
+    __tablename__ = "feed_freshness"
+
+    feed: Mapped[str] = mapped_column(String(100), primary_key=True)
+    last_status: Mapped[str] = mapped_column(String(20))
+    last_finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_succeeded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    runs: Mapped[int] = mapped_column(Integer, default=0)

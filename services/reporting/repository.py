@@ -1,0 +1,62 @@
+"""Every query of reporting."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.reporting.models import FeedFreshness, RiskEventView, ScreenedOrganisation, Tally
+
+
+async def bump(session: AsyncSession, metric: str, dimension: str = "all", by: int = 1) -> None:
+    stmt = insert(Tally).values(metric=metric, dimension=dimension, value=by)
+    await session.execute(stmt.on_conflict_do_update(index_elements=["metric", "dimension"], set_={"value": Tally.value + by}))
+
+
+async def add_risk_event(session: AsyncSession, values: dict[str, object]) -> bool:
+    result = await session.execute(insert(RiskEventView).values(**values).on_conflict_do_nothing())
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def risk_event(session: AsyncSession, risk_event_id: object) -> RiskEventView | None:
+    return await session.get(RiskEventView, risk_event_id)
+
+
+async def screen_organisation(session: AsyncSession, organisation_id: object, certificates: int) -> None:
+    stmt = insert(ScreenedOrganisation).values(organisation_id=organisation_id, certificate_count=certificates)
+    await session.execute(
+        stmt.on_conflict_do_update(index_elements=["organisation_id"], set_={"certificate_count": certificates})
+    )
+
+
+async def feed_run(session: AsyncSession, values: dict[str, object]) -> None:
+    stmt = insert(FeedFreshness).values(**values, runs=1)
+    update = {k: stmt.excluded[k] for k in ("last_status", "last_finished_at")}
+    update["last_succeeded_at"] = func.coalesce(stmt.excluded.last_succeeded_at, FeedFreshness.last_succeeded_at)
+    update["runs"] = FeedFreshness.runs + 1
+    await session.execute(stmt.on_conflict_do_update(index_elements=["feed"], set_=update))
+
+
+async def tallies(session: AsyncSession) -> list[Tally]:
+    return list((await session.scalars(select(Tally).order_by(Tally.metric, Tally.dimension))).all())
+
+
+async def screened(session: AsyncSession) -> tuple[int, int]:
+    row = (
+        await session.execute(
+            select(func.count(), func.coalesce(func.sum(ScreenedOrganisation.certificate_count), 0))
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+async def overdue(session: AsyncSession, today: object) -> int:
+    stmt = select(func.count()).where(
+        RiskEventView.decision_due < today, RiskEventView.status.in_(["open", "in_review"])
+    )
+    return int(await session.scalar(stmt) or 0)
+
+
+async def feeds(session: AsyncSession) -> list[FeedFreshness]:
+    return list((await session.scalars(select(FeedFreshness).order_by(FeedFreshness.feed))).all())

@@ -1,0 +1,16 @@
+"""Every table of the rules service, for Alembic."""
+
+from services.rules.db import Base, messaging
+from services.rules.registry.models import Certificate, Contact, Organisation, OrganisationRevision
+from services.rules.review.models import AuditEntry, RiskEvent
+
+__all__ = [
+    "AuditEntry",
+    "Base",
+    "Certificate",
+    "Contact",
+    "Organisation",
+    "OrganisationRevision",
+    "RiskEvent",
+    "messaging",
+]

@@ -1,0 +1,121 @@
+"""Reading the certification body's registry export (CSV, one row per certificate) into upserts."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from services.rules.registry.schemas import CertificateIn, ContactIn, ImportProblem, OrganisationIn
+from shared.errors import InvalidInput
+from shared.identifiers import check_code
+
+REQUIRED = ("org_id", "name")
+STATUS_WORDS = {"有效": "valid", "暂停": "suspended", "撤销": "withdrawn", "注销": "cancelled", "过期": "expired"}
+
+
+@dataclass
+class Parsed:
+    organisations: dict[str, OrganisationIn] = field(default_factory=dict)
+    problems: list[ImportProblem] = field(default_factory=list)
+    rows: int = 0
+    rejected_rows: int = 0
+
+
+def decode(data: bytes) -> str:
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise InvalidInput("the registry file is neither UTF-8 nor GB18030 text")
+
+
+def _rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+    if missing:
+        raise InvalidInput(f"the registry file has no column {', '.join(missing)}", missing=missing)
+    for number, row in enumerate(reader, start=2):
+        yield number, {k: (v or "").strip() for k, v in row.items() if k}
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.replace("；", "|").replace(";", "|").split("|") if part.strip()]
+
+
+def _row_problems(number: int, row: dict[str, str]) -> list[ImportProblem]:
+    problems = [ImportProblem(row=number, field=c, problem="is empty") for c in REQUIRED if not row.get(c)]
+    check = check_code(row.get("credit_code"))
+    if check is not None and not check.valid:
+        problems.append(ImportProblem(row=number, field="credit_code", problem=check.problem or "invalid"))
+    return problems
+
+
+def _certificate(row: dict[str, str]) -> CertificateIn | None:
+    if not row.get("certificate_no"):
+        return None
+    status = row.get("certificate_status") or "valid"
+    return CertificateIn(
+        number=row["certificate_no"],
+        type=row.get("certificate_type") or "QMS",
+        standard=row.get("standard") or None,
+        scope=row.get("scope") or None,
+        products=_split(row.get("products", "")),
+        status=STATUS_WORDS.get(status, status),
+        applicant=row.get("applicant") or None,
+        manufacturer=row.get("manufacturer") or None,
+        factory=row.get("factory") or None,
+    )
+
+
+def _contact(row: dict[str, str]) -> ContactIn | None:
+    if not (row.get("contact_email") or row.get("contact_mobile")):
+        return None
+    return ContactIn(
+        name=row.get("contact_name") or None,
+        email=row.get("contact_email") or None,
+        mobile=row.get("contact_mobile") or None,
+        language=row.get("contact_language") or "zh-CN",
+    )
+
+
+def _merge(parsed: Parsed, row: dict[str, str]) -> None:
+    ref = row["org_id"]
+    org = parsed.organisations.get(ref) or OrganisationIn(
+        external_ref=ref,
+        name=row["name"],
+        former_names=_split(row.get("former_names", "")),
+        credit_code=row.get("credit_code") or None,
+        address=row.get("address") or None,
+        province=row.get("province") or None,
+        city=row.get("city") or None,
+    )
+    contact, certificate = _contact(row), _certificate(row)
+    if contact and contact not in org.contacts:
+        org.contacts.append(contact)
+    if certificate and all(c.number != certificate.number for c in org.certificates):
+        org.certificates.append(certificate)
+    parsed.organisations[ref] = org
+
+
+def parse_registry_csv(data: bytes) -> Parsed:
+    """Rows with problems are reported (row, field, problem) and skipped; the rest is kept."""
+    parsed = Parsed()
+    for number, row in _rows(decode(data)):
+        parsed.rows += 1
+        problems = _row_problems(number, row)
+        if not problems:
+            try:
+                _merge(parsed, row)
+            except ValidationError as exc:
+                problems = [
+                    ImportProblem(row=number, field=".".join(map(str, e["loc"])), problem=e["msg"]) for e in exc.errors()
+                ]
+        if problems:
+            parsed.rejected_rows += 1
+            parsed.problems.extend(problems)
+    return parsed

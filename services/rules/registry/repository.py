@@ -1,0 +1,25 @@
+"""Every registry query."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.rules.registry.models import Organisation
+
+
+async def get(session: AsyncSession, organisation_id: uuid.UUID) -> Organisation | None:
+    return await session.get(Organisation, organisation_id)
+
+
+async def by_credit_code(session: AsyncSession, code: str) -> list[Organisation]:
+    return list((await session.scalars(select(Organisation).where(Organisation.credit_code == code))).all())
+
+
+async def page(session: AsyncSession, limit: int, offset: int, name: str | None = None) -> list[Organisation]:
+    stmt = select(Organisation).order_by(Organisation.name).limit(limit).offset(offset)
+    if name:
+        stmt = stmt.where(Organisation.name.contains(name))
+    return list((await session.scalars(stmt)).all())

@@ -1,0 +1,109 @@
+"""Maintaining the registry: idempotent upserts with history, published on organisation-updated."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.rules.registry import repository
+from services.rules.registry.models import Certificate, Contact, Organisation, OrganisationRevision
+from services.rules.registry.schemas import OrganisationIn
+from shared.contracts import Topic, deterministic_id
+from shared.contracts.rules import Contact as ContactEvent
+from shared.contracts.rules import OrganisationUpdated
+from shared.errors import InvalidInput, NotFound
+from shared.identifiers import check_code
+from shared.kafka.outbox import Outbox
+
+
+def organisation_id(external_ref: str) -> uuid.UUID:
+    return deterministic_id("organisation", external_ref)
+
+
+def normalised(incoming: OrganisationIn) -> OrganisationIn:
+    """Compact a valid credit code; refuse an invalid one (it must never become a match key)."""
+    if incoming.credit_code is None:
+        return incoming
+    check = check_code(incoming.credit_code)
+    if check is None:
+        return incoming.model_copy(update={"credit_code": None})
+    if not check.valid:
+        raise InvalidInput(f"credit_code {incoming.credit_code!r}: {check.problem}", field="credit_code")
+    return incoming.model_copy(update={"credit_code": check.code})
+
+
+def _state(org: Organisation) -> dict[str, object]:
+    return OrganisationIn(
+        external_ref=org.external_ref,
+        name=org.name,
+        former_names=list(org.former_names),
+        credit_code=org.credit_code,
+        address=org.address,
+        province=org.province,
+        city=org.city,
+        contacts=[{"name": c.name, "email": c.email, "mobile": c.mobile, "language": c.language} for c in org.contacts],
+        certificates=[
+            {k: getattr(c, k) for k in ("number", "type", "standard", "scope", "products", "status",
+                                         "status_changed_on", "applicant", "manufacturer", "factory")}
+            for c in org.certificates
+        ],
+    ).model_dump(mode="json")
+
+
+def _apply(org: Organisation, incoming: OrganisationIn) -> None:
+    for field in ("name", "credit_code", "address", "province", "city"):
+        setattr(org, field, getattr(incoming, field))
+    org.former_names = list(incoming.former_names)
+    org.contacts = [Contact(**c.model_dump()) for c in incoming.contacts]
+    org.certificates = [
+        Certificate(id=deterministic_id("certificate", c.number), **c.model_dump()) for c in incoming.certificates
+    ]
+
+
+async def upsert(session: AsyncSession, outbox: Outbox, incoming: OrganisationIn, source: str) -> str:
+    """Create or update one organisation; returns created, updated or unchanged."""
+    incoming = normalised(incoming)
+    org_id = organisation_id(incoming.external_ref)
+    org = await repository.get(session, org_id)
+    if org is not None and _state(org) == incoming.model_dump(mode="json"):
+        return "unchanged"
+    outcome = "updated" if org else "created"
+    if org is None:
+        org = Organisation(id=org_id, external_ref=incoming.external_ref, revision=1, contacts=[], certificates=[])
+        session.add(org)
+    else:
+        org.revision += 1
+    _apply(org, incoming)
+    org.updated_at = datetime.now(UTC)
+    await session.flush()
+    session.add(OrganisationRevision(organisation_id=org.id, revision=org.revision, snapshot=_state(org), source=source))
+    await outbox.add(
+        session, Topic.ORGANISATION_UPDATED, str(org.id), _event(org),
+        event_id=deterministic_id("organisation-updated", org.id, org.revision),
+    )
+    return outcome
+
+
+def _event(org: Organisation) -> OrganisationUpdated:
+    return OrganisationUpdated(
+        organisation_id=org.id,
+        name=org.name,
+        former_names=list(org.former_names),
+        credit_code=org.credit_code,
+        province=org.province,
+        city=org.city,
+        contacts=[ContactEvent(name=c.name, email=c.email, mobile=c.mobile, language=c.language) for c in org.contacts],
+        certificate_count=len(org.certificates),
+        certificate_types=sorted({c.type for c in org.certificates}),
+        revision=org.revision,
+        updated_at=org.updated_at,
+    )
+
+
+async def get(session: AsyncSession, org_id: uuid.UUID) -> Organisation:
+    org = await repository.get(session, org_id)
+    if org is None:
+        raise NotFound(f"no organisation {org_id}")
+    return org

@@ -1,0 +1,57 @@
+"""Every risk-event query."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.rules.review.models import AuditEntry, RiskEvent
+
+
+async def add(session: AsyncSession, values: dict[str, object]) -> bool:
+    """Insert a risk event; False when one with this (deterministic) id exists: a replay."""
+    result = await session.execute(insert(RiskEvent).values(**values).on_conflict_do_nothing(index_elements=["id"]))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def audit(session: AsyncSession, risk_event_id: uuid.UUID, actor: str, action: str, **detail: object) -> None:
+    session.add(AuditEntry(risk_event_id=risk_event_id, actor=actor, action=action, detail=detail))
+
+
+async def count_since(session: AsyncSession, organisation_id: uuid.UUID, rule_id: str, since: datetime) -> int:
+    stmt = select(func.count()).where(
+        RiskEvent.organisation_id == organisation_id, RiskEvent.rule_id == rule_id, RiskEvent.created_at >= since
+    )
+    return int(await session.scalar(stmt) or 0)
+
+
+async def get(session: AsyncSession, risk_event_id: uuid.UUID) -> RiskEvent | None:
+    return await session.get(RiskEvent, risk_event_id)
+
+
+async def audit_trail(session: AsyncSession, risk_event_id: uuid.UUID) -> list[AuditEntry]:
+    stmt = select(AuditEntry).where(AuditEntry.risk_event_id == risk_event_id).order_by(AuditEntry.id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def page(
+    session: AsyncSession,
+    *,
+    status: str | None,
+    severity: str | None,
+    organisation_id: uuid.UUID | None,
+    limit: int,
+    offset: int,
+) -> list[RiskEvent]:
+    stmt = select(RiskEvent).order_by(RiskEvent.created_at.desc()).limit(limit).offset(offset)
+    if status:
+        stmt = stmt.where(RiskEvent.status == status)
+    if severity:
+        stmt = stmt.where(RiskEvent.severity == severity)
+    if organisation_id:
+        stmt = stmt.where(RiskEvent.organisation_id == organisation_id)
+    return list((await session.scalars(stmt)).all())

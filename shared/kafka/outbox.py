@@ -1,0 +1,124 @@
+"""Transactional outbox: events are written with the work, and published by a relay after commit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from pydantic import BaseModel
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.contracts import Envelope, Topic
+from shared.db.session import Database
+from shared.kafka.producer import Producer
+from shared.logging import correlation_id
+from shared.observability import OUTBOX_PENDING, OUTBOX_PUBLISHED
+
+log = logging.getLogger(__name__)
+
+
+class Outbox:
+    """Adds events to the outbox inside the caller's transaction."""
+
+    def __init__(self, table: Table, producer_name: str) -> None:
+        self.table = table
+        self.producer_name = producer_name
+
+    async def add(
+        self,
+        session: AsyncSession,
+        topic: Topic,
+        key: str,
+        payload: BaseModel,
+        *,
+        event_id: uuid.UUID,
+        causation_id: uuid.UUID | None = None,
+    ) -> bool:
+        """Queue one event; False when an event with this id is already queued (a replay)."""
+        envelope = Envelope[type(payload)](  # type: ignore[misc]
+            event_id=event_id,
+            event_type=topic.event_type,
+            producer=self.producer_name,
+            correlation_id=correlation_id.get(),
+            causation_id=causation_id,
+            payload=payload,
+        )
+        stmt = (
+            insert(self.table)
+            .values(event_id=event_id, topic=topic.value, key=key, envelope=envelope.model_dump(mode="json"))
+            .on_conflict_do_nothing(index_elements=["event_id"])
+        )
+        result = await session.execute(stmt)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows in order, then marks them published."""
+
+    def __init__(
+        self, db: Database, producer: Producer, table: Table, service: str, poll_seconds: float
+    ) -> None:
+        self.db = db
+        self.producer = producer
+        self.table = table
+        self.service = service
+        self.poll_seconds = poll_seconds
+        self.wakeup = asyncio.Event()
+
+    async def publish_pending(self, batch_size: int = 500) -> int:
+        """One pass: lock a batch (SKIP LOCKED lets relays run in several replicas), send, mark."""
+        async with self.db.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(self.table.c.id, self.table.c.topic, self.table.c.key, self.table.c.envelope)
+                    .where(self.table.c.published_at.is_(None))
+                    .order_by(self.table.c.id)
+                    .limit(batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            await self.producer.send_many([(r.topic, r.key, _encode(r.envelope)) for r in rows])
+            await session.execute(
+                update(self.table)
+                .where(self.table.c.id.in_([r.id for r in rows]))
+                .values(published_at=func.now())
+            )
+        OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
+        return len(rows)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until stopped; a broker or database error is logged and retried, never fatal."""
+        while not stop.is_set():
+            try:
+                while await self.publish_pending():
+                    pass
+                await self._record_pending()
+            except Exception:
+                log.exception("outbox relay pass failed; retrying")
+            self.wakeup.clear()
+            await _wait_any(stop, self.wakeup, self.poll_seconds)
+
+    async def _record_pending(self) -> None:
+        async with self.db.sessions() as session:
+            pending = await session.scalar(
+                select(func.count()).select_from(self.table).where(self.table.c.published_at.is_(None))
+            )
+        OUTBOX_PENDING.labels(self.service).set(pending or 0)
+
+
+def _encode(envelope: dict[str, object]) -> bytes:
+    import json
+
+    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+async def _wait_any(stop: asyncio.Event, wakeup: asyncio.Event, timeout: float) -> None:
+    waiters = {asyncio.create_task(stop.wait()), asyncio.create_task(wakeup.wait())}
+    _, pending = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()

@@ -1,0 +1,72 @@
+"""/healthz, /readyz, /metrics and the correlation-id middleware, the same on every service."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+from shared.logging import correlation_id
+
+CORRELATION_HEADER = "X-Correlation-ID"
+
+MESSAGES = Counter("certwatch_messages_total", "Kafka messages handled", ["service", "topic", "outcome"])
+MESSAGE_SECONDS = Histogram(
+    "certwatch_message_seconds", "Time to handle one Kafka message", ["service", "topic"]
+)
+CONSUMER_LAG = Gauge("certwatch_consumer_lag", "Messages behind the high-water mark", ["service", "topic"])
+OUTBOX_PENDING = Gauge("certwatch_outbox_pending", "Outbox rows not yet published", ["service"])
+OUTBOX_PUBLISHED = Counter(
+    "certwatch_outbox_published_total", "Events published from the outbox", ["service"]
+)
+HTTP_REQUESTS = Counter(
+    "certwatch_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
+)
+HTTP_SECONDS = Histogram("certwatch_http_seconds", "HTTP latency", ["service", "route"])
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+def install_observability(app: FastAPI, service: str, checks: dict[str, ReadinessCheck]) -> None:
+    """Health, readiness (each named check must pass) and Prometheus metrics, plus request metrics."""
+
+    @app.middleware("http")
+    async def _correlate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        cid = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
+        token = correlation_id.set(cid)
+        try:
+            with HTTP_SECONDS.labels(service, _route(request)).time():
+                response = await call_next(request)
+        finally:
+            correlation_id.reset(token)
+        response.headers[CORRELATION_HEADER] = cid
+        HTTP_REQUESTS.labels(service, request.method, _route(request), str(response.status_code)).inc()
+        return response
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": service}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        results: dict[str, str] = {}
+        for name, check in checks.items():
+            try:
+                await check()
+                results[name] = "ok"
+            except Exception as exc:  # a readiness probe reports, it does not raise
+                results[name] = f"failed: {type(exc).__name__}: {exc}"
+        ready = all(v == "ok" for v in results.values())
+        return JSONResponse(status_code=200 if ready else 503, content={"ready": ready, "checks": results})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _route(request: Request) -> str:
+    route = request.scope.get("route")
+    return getattr(route, "path", "unmatched")

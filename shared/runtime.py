@@ -1,0 +1,92 @@
+"""What every service process runs: database, producer, outbox relay, consumer, and the HTTP app."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from shared.db.base import MessagingTables
+from shared.db.session import Database
+from shared.errors import install_error_handler
+from shared.kafka.consumer import Consumer
+from shared.kafka.outbox import Outbox, OutboxRelay
+from shared.kafka.producer import Producer
+from shared.logging import configure_logging
+from shared.observability import install_observability
+from shared.settings import PlatformSettings, ServiceSettings
+
+log = logging.getLogger(__name__)
+
+Hook = Callable[["ServiceRuntime"], Awaitable[None]]
+
+
+class ServiceRuntime:
+    """Owns the long-lived parts of one service and their start and graceful stop."""
+
+    def __init__(
+        self, service: str, settings: ServiceSettings, platform: PlatformSettings, tables: MessagingTables
+    ) -> None:
+        self.service = service
+        self.settings = settings
+        self.platform = platform
+        self.db = Database(settings)
+        self.producer = Producer(platform, client_id=f"certwatch-{service}")
+        self.outbox = Outbox(tables.outbox, producer_name=service)
+        self.relay = OutboxRelay(self.db, self.producer, tables.outbox, service, settings.outbox_poll_seconds)
+        self.consumer = Consumer(service, platform, settings, self.db, tables.inbox, self.producer)
+        self.consumer.after_commit = self.publish_soon
+        self.on_start: list[Hook] = []
+        self.background: list[Callable[[asyncio.Event], Awaitable[None]]] = []
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        await self.producer.start()
+        for hook in self.on_start:
+            await hook(self)
+        loops = [self.relay.run, *self.background]
+        if self.settings.run_consumers:
+            loops.append(self.consumer.run)
+        self._tasks = [asyncio.create_task(loop(self._stop), name=f"{self.service}:{loop}") for loop in loops]
+        log.info("%s started", self.service)
+
+    async def stop(self) -> None:
+        """Finish the message in hand, publish what is committed, then close connections."""
+        self._stop.set()
+        await asyncio.wait(self._tasks, timeout=10)
+        for task in self._tasks:
+            task.cancel()
+        await self.producer.stop()
+        await self.db.dispose()
+        log.info("%s stopped", self.service)
+
+    def publish_soon(self) -> None:
+        """Wake the relay after a commit instead of waiting for its next poll."""
+        self.relay.wakeup.set()
+
+
+def build_app(runtime: ServiceRuntime, routers: list[APIRouter], title: str) -> FastAPI:
+    """A FastAPI app with the runtime in its lifespan and the common endpoints."""
+    configure_logging(runtime.service, runtime.platform.log_level, runtime.platform.log_json)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, lifespan=lifespan)
+    app.state.runtime = runtime
+    install_error_handler(app)
+    install_observability(
+        app, runtime.service, {"database": runtime.db.ping, "broker": runtime.producer.ping}
+    )
+    for router in routers:
+        app.include_router(router)
+    return app

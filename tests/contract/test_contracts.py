@@ -1,0 +1,131 @@
+"""Contract tests: every event model round-trips through JSON and matches its committed schema."""
+
+import json
+import uuid
+from datetime import UTC, date, datetime
+
+import pytest
+
+from shared.contracts import PAYLOADS, Envelope, Topic
+from shared.contracts.ingest import FeedRunCompleted, FeedRunStatus, SignalKind, SignalReceived, Subject
+from shared.contracts.notify import Channel, NotificationDelivered, NotificationFailed
+from shared.contracts.rules import (
+    CertificateStatus,
+    CertificateStatusChanged,
+    MatchDecision,
+    MatchSummary,
+    Measure,
+    OrganisationUpdated,
+    RiskEventRaised,
+    RiskEventStatus,
+    RiskEventUpdated,
+    Severity,
+)
+from shared.contracts.snapshots import render, schema_of, snapshot_path
+
+NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+ID = uuid.UUID("00000000-0000-0000-0000-000000000001")
+MATCH = MatchSummary(score=1.0, decision=MatchDecision.MATCH, method="credit_code", explanation="code agrees")
+
+EXAMPLES = {
+    Topic.SIGNAL_RECEIVED: SignalReceived(
+        signal_id=ID,
+        feed="samr",
+        kind=SignalKind.SPOT_CHECK_FAILURE,
+        subject=Subject(name="浙江宏远电器有限公司", credit_code="91330212PDY0010123"),
+        published_on=date(2024, 6, 18),
+    ),
+    Topic.FEED_RUN_COMPLETED: FeedRunCompleted(
+        run_id=ID,
+        feed="samr",
+        kind="spot_check",
+        status=FeedRunStatus.SUCCEEDED,
+        started_at=NOW,
+        finished_at=NOW,
+    ),
+    Topic.RISK_EVENT_RAISED: RiskEventRaised(
+        risk_event_id=ID,
+        organisation_id=ID,
+        organisation_name="浙江宏远电器有限公司",
+        signal_id=ID,
+        signal_kind=SignalKind.SPOT_CHECK_FAILURE,
+        rule_id="spot-check-failure",
+        rule_version=1,
+        severity=Severity.HIGH,
+        recommended_measure=Measure.SPECIAL_AUDIT,
+        title="t",
+        summary="s",
+        match=MATCH,
+        raised_at=NOW,
+    ),
+    Topic.RISK_EVENT_UPDATED: RiskEventUpdated(
+        risk_event_id=ID,
+        organisation_id=ID,
+        status=RiskEventStatus.DECIDED,
+        severity=Severity.HIGH,
+        change="decided",
+        decision=Measure.SUSPEND,
+        updated_at=NOW,
+    ),
+    Topic.CERTIFICATE_STATUS_CHANGED: CertificateStatusChanged(
+        certificate_id=ID,
+        organisation_id=ID,
+        number="2022010703004512",
+        type="CCC",
+        old_status=CertificateStatus.VALID,
+        new_status=CertificateStatus.SUSPENDED,
+        effective_on=date(2026, 11, 25),
+        reason="spot check",
+        decided_by="decider",
+    ),
+    Topic.ORGANISATION_UPDATED: OrganisationUpdated(
+        organisation_id=ID, name="浙江宏远电器有限公司", updated_at=NOW
+    ),
+    Topic.NOTIFICATION_DELIVERED: NotificationDelivered(
+        notification_id=ID,
+        organisation_id=ID,
+        channel=Channel.EMAIL,
+        recipient_masked="a***@example.com",
+        template="risk_event_raised",
+        attempts=1,
+        delivered_at=NOW,
+    ),
+    Topic.NOTIFICATION_FAILED: NotificationFailed(
+        notification_id=ID,
+        organisation_id=ID,
+        channel=Channel.SMS,
+        recipient_masked="138****5678",
+        template="risk_event_raised",
+        attempts=3,
+        error="gateway down",
+        failed_at=NOW,
+    ),
+}
+
+
+def test_every_topic_has_an_example_and_a_dlq_name() -> None:
+    assert set(EXAMPLES) == set(Topic) == set(PAYLOADS)
+    assert all(t.dlq == f"{t.value}.dlq" for t in Topic)
+    assert all(
+        t.value.startswith(f"{t.producer}.") and t.value.rsplit(".", 1)[1].startswith("v") for t in Topic
+    )
+
+
+@pytest.mark.parametrize("topic", list(Topic), ids=str)
+def test_envelope_round_trips_through_json(topic: Topic) -> None:
+    envelope = Envelope[PAYLOADS[topic]](  # type: ignore[index]
+        event_id=ID, event_type=topic.event_type, producer=topic.producer, payload=EXAMPLES[topic]
+    )
+    again = Envelope[PAYLOADS[topic]].model_validate_json(envelope.model_dump_json())  # type: ignore[index]
+    assert again == envelope
+    assert json.loads(envelope.model_dump_json())["payload"] == json.loads(EXAMPLES[topic].model_dump_json())
+
+
+@pytest.mark.parametrize("topic", list(Topic), ids=str)
+def test_schema_matches_the_committed_snapshot(topic: Topic) -> None:
+    path = snapshot_path(topic)
+    assert path.exists(), f"no snapshot for {topic}: run `make contracts` to add one for a new topic version"
+    assert render(schema_of(topic)) == path.read_text(encoding="utf-8"), (
+        f"the model of {topic} changed: a change to a published contract needs a new topic version "
+        f"(e.g. {topic.value.rsplit('.v', 1)[0]}.v{int(topic.value.rsplit('.v', 1)[1]) + 1}); snapshots are never rewritten"
+    )
