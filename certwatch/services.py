@@ -21,12 +21,14 @@ def _load(path: str) -> object:
     return getattr(importlib.import_module(module), name)
 
 
-def settings_of(service: str) -> ServiceSettings:
+def settings_class(service: str) -> type[ServiceSettings]:
     cls = _load(_SETTINGS[service])
-    assert isinstance(cls, type)
-    settings = cls()
-    assert isinstance(settings, ServiceSettings)
-    return settings
+    assert isinstance(cls, type) and issubclass(cls, ServiceSettings)
+    return cls
+
+
+def settings_of(service: str) -> ServiceSettings:
+    return settings_class(service)()
 
 
 def folder_of(service: str) -> Path:

@@ -24,6 +24,8 @@ def mask_email(address: str) -> str:
 def mask_phone(number: str) -> str:
     """138****5678."""
     digits = re.sub(r"\D", "", number)
+    if len(digits) == 13 and digits.startswith("86"):
+        digits = digits[2:]  # the country code says nothing about the person
     return f"{digits[:3]}****{digits[-4:]}" if len(digits) >= 7 else "****"
 
 
@@ -66,4 +68,5 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
-    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    for noisy in ("aiokafka", "httpx"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

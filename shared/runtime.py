@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
@@ -40,7 +41,7 @@ class ServiceRuntime:
         self.consumer = Consumer(service, platform, settings, self.db, tables.inbox, self.producer)
         self.consumer.after_commit = self.publish_soon
         self.on_start: list[Hook] = []
-        self.background: list[Callable[[asyncio.Event], Awaitable[None]]] = []
+        self.background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -48,7 +49,7 @@ class ServiceRuntime:
         await self.producer.start()
         for hook in self.on_start:
             await hook(self)
-        loops = [self.relay.run, *self.background]
+        loops: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = [self.relay.run, *self.background]
         if self.settings.run_consumers:
             loops.append(self.consumer.run)
         self._tasks = [asyncio.create_task(loop(self._stop), name=f"{self.service}:{loop}") for loop in loops]

@@ -15,7 +15,9 @@ router = APIRouter(tags=["signals"])
 
 
 @router.post("/signals", response_model=SignalAccepted, status_code=status.HTTP_201_CREATED)
-async def post_signal(incoming: SignalIn, session: WriteSession, request: Request, response: Response) -> SignalAccepted:
+async def post_signal(
+    incoming: SignalIn, session: WriteSession, request: Request, response: Response
+) -> SignalAccepted:
     """Accept one signal; an exact re-delivery returns 200 with duplicate=true and is not published again."""
     signal, new = await service.accept_posted(session, request.app.state.runtime.outbox, incoming)
     if not new:

@@ -12,5 +12,7 @@ from shared.settings import PlatformSettings
 
 
 def create_app(settings: IngestSettings | None = None, platform: PlatformSettings | None = None) -> FastAPI:
-    runtime = ServiceRuntime("ingest", settings or IngestSettings(), platform or PlatformSettings(), messaging)
+    runtime = ServiceRuntime(
+        "ingest", settings or IngestSettings(), platform or PlatformSettings(), messaging
+    )
     return build_app(runtime, [endpoints.router], title="certwatch ingest")

@@ -7,11 +7,16 @@ from datetime import datetime
 
 from sqlalchemy import DateTime, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db.base import declarative_base
+from shared.db.base import messaging_tables, service_metadata
 
-Base, messaging = declarative_base("ingest")
+
+class Base(DeclarativeBase):
+    metadata = service_metadata("ingest")
+
+
+messaging = messaging_tables(Base.metadata)
 
 
 class RawRecord(Base):
@@ -38,7 +43,9 @@ class SignalRecord(Base):
     subject_key: Mapped[str] = mapped_column(String(300), index=True)
     payload: Mapped[dict[str, object]] = mapped_column(JSONB)
     raw_record_ref: Mapped[str | None] = mapped_column(String(64))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
 
 
 class FeedRun(Base):

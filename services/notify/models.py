@@ -7,11 +7,16 @@ from datetime import datetime
 
 from sqlalchemy import DateTime, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db.base import declarative_base
+from shared.db.base import messaging_tables, service_metadata
 
-Base, messaging = declarative_base("notify")
+
+class Base(DeclarativeBase):
+    metadata = service_metadata("notify")
+
+
+messaging = messaging_tables(Base.metadata)
 
 
 class OrganisationContacts(Base):

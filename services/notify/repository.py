@@ -12,7 +12,11 @@ from services.notify.models import Delivery, OrganisationContacts, PendingAlert
 
 
 async def save_contacts(
-    session: AsyncSession, organisation_id: uuid.UUID, name: str, contacts: list[dict[str, object]], revision: int
+    session: AsyncSession,
+    organisation_id: uuid.UUID,
+    name: str,
+    contacts: list[dict[str, object]],
+    revision: int,
 ) -> None:
     """Keep the newest revision only: an older event arriving late changes nothing."""
     stmt = insert(OrganisationContacts).values(
@@ -36,18 +40,22 @@ async def delivery(session: AsyncSession, delivery_id: uuid.UUID) -> Delivery | 
 
 async def park(session: AsyncSession, alert: PendingAlert) -> None:
     await session.execute(
-        insert(PendingAlert).values(
+        insert(PendingAlert)
+        .values(
             risk_event_id=alert.risk_event_id,
             organisation_id=alert.organisation_id,
             event=alert.event,
             caused_by=alert.caused_by,
-        ).on_conflict_do_nothing()
+        )
+        .on_conflict_do_nothing()
     )
 
 
 async def take_pending(session: AsyncSession, organisation_id: uuid.UUID) -> list[PendingAlert]:
     rows = list(
-        (await session.scalars(select(PendingAlert).where(PendingAlert.organisation_id == organisation_id))).all()
+        (
+            await session.scalars(select(PendingAlert).where(PendingAlert.organisation_id == organisation_id))
+        ).all()
     )
     await session.execute(delete(PendingAlert).where(PendingAlert.organisation_id == organisation_id))
     return rows

@@ -42,7 +42,9 @@ class Notifier:
             sent += await self.risk_event_raised(session, raised, pending.caused_by)
         return sent
 
-    async def risk_event_raised(self, session: AsyncSession, event: RiskEventRaised, caused_by: uuid.UUID) -> int:
+    async def risk_event_raised(
+        self, session: AsyncSession, event: RiskEventRaised, caused_by: uuid.UUID
+    ) -> int:
         """Alert every contact of the organisation on each channel they accept."""
         known = await repository.contacts_of(session, event.organisation_id)
         if known is None:
@@ -125,11 +127,19 @@ class Notifier:
             "attempts": row.attempts,
         }
         now = datetime.now(UTC)
+        payload: NotificationDelivered | NotificationFailed
         if row.status == "delivered":
             topic, payload = Topic.NOTIFICATION_DELIVERED, NotificationDelivered(**common, delivered_at=now)
         else:
-            topic, payload = Topic.NOTIFICATION_FAILED, NotificationFailed(**common, error=row.error or "", failed_at=now)
+            topic, payload = (
+                Topic.NOTIFICATION_FAILED,
+                NotificationFailed(**common, error=row.error or "", failed_at=now),
+            )
         await self.outbox.add(
-            session, topic, str(row.organisation_id), payload,
-            event_id=deterministic_id(topic.value, row.id), causation_id=caused_by,
+            session,
+            topic,
+            str(row.organisation_id),
+            payload,
+            event_id=deterministic_id(topic.value, row.id),
+            causation_id=caused_by,
         )

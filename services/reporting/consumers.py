@@ -12,7 +12,12 @@ from services.reporting import service
 from shared.contracts import Envelope, Topic
 from shared.contracts.ingest import FeedRunCompleted
 from shared.contracts.notify import NotificationDelivered, NotificationFailed
-from shared.contracts.rules import CertificateStatusChanged, OrganisationUpdated, RiskEventRaised, RiskEventUpdated
+from shared.contracts.rules import (
+    CertificateStatusChanged,
+    OrganisationUpdated,
+    RiskEventRaised,
+    RiskEventUpdated,
+)
 from shared.runtime import ServiceRuntime
 
 PROJECTIONS: list[tuple[Topic, type[BaseModel], Callable[[AsyncSession, Any], Awaitable[None]]]] = [

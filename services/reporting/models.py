@@ -6,11 +6,16 @@ import uuid
 from datetime import date, datetime
 
 from sqlalchemy import BigInteger, Date, DateTime, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db.base import declarative_base
+from shared.db.base import messaging_tables, service_metadata
 
-Base, messaging = declarative_base("reporting")
+
+class Base(DeclarativeBase):
+    metadata = service_metadata("reporting")
+
+
+messaging = messaging_tables(Base.metadata)
 
 
 class Tally(Base):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +13,9 @@ from services.reporting.models import FeedFreshness, RiskEventView, ScreenedOrga
 
 async def bump(session: AsyncSession, metric: str, dimension: str = "all", by: int = 1) -> None:
     stmt = insert(Tally).values(metric=metric, dimension=dimension, value=by)
-    await session.execute(stmt.on_conflict_do_update(index_elements=["metric", "dimension"], set_={"value": Tally.value + by}))
+    await session.execute(
+        stmt.on_conflict_do_update(index_elements=["metric", "dimension"], set_={"value": Tally.value + by})
+    )
 
 
 async def add_risk_event(session: AsyncSession, values: dict[str, object]) -> bool:
@@ -24,16 +28,22 @@ async def risk_event(session: AsyncSession, risk_event_id: object) -> RiskEventV
 
 
 async def screen_organisation(session: AsyncSession, organisation_id: object, certificates: int) -> None:
-    stmt = insert(ScreenedOrganisation).values(organisation_id=organisation_id, certificate_count=certificates)
+    stmt = insert(ScreenedOrganisation).values(
+        organisation_id=organisation_id, certificate_count=certificates
+    )
     await session.execute(
-        stmt.on_conflict_do_update(index_elements=["organisation_id"], set_={"certificate_count": certificates})
+        stmt.on_conflict_do_update(
+            index_elements=["organisation_id"], set_={"certificate_count": certificates}
+        )
     )
 
 
 async def feed_run(session: AsyncSession, values: dict[str, object]) -> None:
     stmt = insert(FeedFreshness).values(**values, runs=1)
-    update = {k: stmt.excluded[k] for k in ("last_status", "last_finished_at")}
-    update["last_succeeded_at"] = func.coalesce(stmt.excluded.last_succeeded_at, FeedFreshness.last_succeeded_at)
+    update: dict[str, Any] = {k: stmt.excluded[k] for k in ("last_status", "last_finished_at")}
+    update["last_succeeded_at"] = func.coalesce(
+        stmt.excluded.last_succeeded_at, FeedFreshness.last_succeeded_at
+    )
     update["runs"] = FeedFreshness.runs + 1
     await session.execute(stmt.on_conflict_do_update(index_elements=["feed"], set_=update))
 

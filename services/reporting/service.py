@@ -9,7 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.reporting import repository
 from shared.contracts.ingest import FeedRunCompleted, FeedRunStatus
 from shared.contracts.notify import NotificationDelivered, NotificationFailed
-from shared.contracts.rules import CertificateStatusChanged, OrganisationUpdated, RiskEventRaised, RiskEventUpdated
+from shared.contracts.rules import (
+    CertificateStatusChanged,
+    OrganisationUpdated,
+    RiskEventRaised,
+    RiskEventUpdated,
+)
 
 
 async def risk_event_raised(session: AsyncSession, event: RiskEventRaised) -> None:
@@ -96,7 +101,12 @@ async def summary(session: AsyncSession) -> dict[str, object]:
         "certificates_screened": certificates,
         "open_past_deadline": await repository.overdue(session, datetime.now(UTC).date()),
         "feeds": [
-            {"feed": f.feed, "last_status": f.last_status, "last_finished_at": f.last_finished_at, "runs": f.runs}
+            {
+                "feed": f.feed,
+                "last_status": f.last_status,
+                "last_finished_at": f.last_finished_at,
+                "runs": f.runs,
+            }
             for f in await repository.feeds(session)
         ],
     }

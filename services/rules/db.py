@@ -1,5 +1,12 @@
 """The rules service's declarative base: every table lives in schema `rules`."""
 
-from shared.db.base import declarative_base
+from sqlalchemy.orm import DeclarativeBase
 
-Base, messaging = declarative_base("rules")
+from shared.db.base import messaging_tables, service_metadata
+
+
+class Base(DeclarativeBase):
+    metadata = service_metadata("rules")
+
+
+messaging = messaging_tables(Base.metadata)

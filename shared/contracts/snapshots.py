@@ -17,7 +17,8 @@ SNAPSHOT_DIR = Path(__file__).parent / "schemas"
 
 
 def schema_of(topic: Topic) -> dict[str, Any]:
-    return Envelope[PAYLOADS[topic]].model_json_schema()  # type: ignore[index]
+    model: Any = Envelope[PAYLOADS[topic]]  # type: ignore[valid-type]
+    return dict(model.model_json_schema())
 
 
 def snapshot_path(topic: Topic) -> Path:

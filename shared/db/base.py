@@ -19,7 +19,6 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -66,14 +65,3 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
     )
     return MessagingTables(inbox=inbox, outbox=outbox)
-
-
-def declarative_base(schema: str) -> tuple[type[DeclarativeBase], MessagingTables]:
-    """A service's Base (its tables live in `schema`) and its messaging tables."""
-    metadata = service_metadata(schema)
-
-    class Base(DeclarativeBase):
-        pass
-
-    Base.metadata = metadata
-    return Base, messaging_tables(metadata)

@@ -4,6 +4,7 @@ retry with backoff a bounded number of times, then dead-letter the message and m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -186,7 +187,5 @@ def _short(exc: Exception, limit: int = 500) -> str:
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass

@@ -38,7 +38,7 @@ class Outbox:
         causation_id: uuid.UUID | None = None,
     ) -> bool:
         """Queue one event; False when an event with this id is already queued (a replay)."""
-        envelope = Envelope[type(payload)](  # type: ignore[misc]
+        envelope = Envelope[BaseModel](
             event_id=event_id,
             event_type=topic.event_type,
             producer=self.producer_name,

@@ -14,7 +14,13 @@ from shared.errors import InvalidInput
 from shared.identifiers import check_code
 
 REQUIRED = ("org_id", "name")
-STATUS_WORDS = {"有效": "valid", "暂停": "suspended", "撤销": "withdrawn", "注销": "cancelled", "过期": "expired"}
+STATUS_WORDS = {
+    "有效": "valid",
+    "暂停": "suspended",
+    "撤销": "withdrawn",
+    "注销": "cancelled",
+    "过期": "expired",
+}
 
 
 @dataclass
@@ -113,7 +119,8 @@ def parse_registry_csv(data: bytes) -> Parsed:
                 _merge(parsed, row)
             except ValidationError as exc:
                 problems = [
-                    ImportProblem(row=number, field=".".join(map(str, e["loc"])), problem=e["msg"]) for e in exc.errors()
+                    ImportProblem(row=number, field=".".join(map(str, e["loc"])), problem=e["msg"])
+                    for e in exc.errors()
                 ]
         if problems:
             parsed.rejected_rows += 1

@@ -43,10 +43,26 @@ def _state(org: Organisation) -> dict[str, object]:
         address=org.address,
         province=org.province,
         city=org.city,
-        contacts=[{"name": c.name, "email": c.email, "mobile": c.mobile, "language": c.language} for c in org.contacts],
+        contacts=[
+            {"name": c.name, "email": c.email, "mobile": c.mobile, "language": c.language}
+            for c in org.contacts
+        ],
         certificates=[
-            {k: getattr(c, k) for k in ("number", "type", "standard", "scope", "products", "status",
-                                         "status_changed_on", "applicant", "manufacturer", "factory")}
+            {
+                k: getattr(c, k)
+                for k in (
+                    "number",
+                    "type",
+                    "standard",
+                    "scope",
+                    "products",
+                    "status",
+                    "status_changed_on",
+                    "applicant",
+                    "manufacturer",
+                    "factory",
+                )
+            }
             for c in org.certificates
         ],
     ).model_dump(mode="json")
@@ -58,7 +74,8 @@ def _apply(org: Organisation, incoming: OrganisationIn) -> None:
     org.former_names = list(incoming.former_names)
     org.contacts = [Contact(**c.model_dump()) for c in incoming.contacts]
     org.certificates = [
-        Certificate(id=deterministic_id("certificate", c.number), **c.model_dump()) for c in incoming.certificates
+        Certificate(id=deterministic_id("certificate", c.number), **c.model_dump())
+        for c in incoming.certificates
     ]
 
 
@@ -71,16 +88,25 @@ async def upsert(session: AsyncSession, outbox: Outbox, incoming: OrganisationIn
         return "unchanged"
     outcome = "updated" if org else "created"
     if org is None:
-        org = Organisation(id=org_id, external_ref=incoming.external_ref, revision=1, contacts=[], certificates=[])
+        org = Organisation(
+            id=org_id, external_ref=incoming.external_ref, revision=1, contacts=[], certificates=[]
+        )
         session.add(org)
     else:
         org.revision += 1
     _apply(org, incoming)
     org.updated_at = datetime.now(UTC)
     await session.flush()
-    session.add(OrganisationRevision(organisation_id=org.id, revision=org.revision, snapshot=_state(org), source=source))
+    session.add(
+        OrganisationRevision(
+            organisation_id=org.id, revision=org.revision, snapshot=_state(org), source=source
+        )
+    )
     await outbox.add(
-        session, Topic.ORGANISATION_UPDATED, str(org.id), _event(org),
+        session,
+        Topic.ORGANISATION_UPDATED,
+        str(org.id),
+        _event(org),
         event_id=deterministic_id("organisation-updated", org.id, org.revision),
     )
     return outcome
@@ -94,7 +120,10 @@ def _event(org: Organisation) -> OrganisationUpdated:
         credit_code=org.credit_code,
         province=org.province,
         city=org.city,
-        contacts=[ContactEvent(name=c.name, email=c.email, mobile=c.mobile, language=c.language) for c in org.contacts],
+        contacts=[
+            ContactEvent(name=c.name, email=c.email, mobile=c.mobile, language=c.language)
+            for c in org.contacts
+        ],
         certificate_count=len(org.certificates),
         certificate_types=sorted({c.type for c in org.certificates}),
         revision=org.revision,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -12,9 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.rules.review.models import AuditEntry, RiskEvent
 
 
-async def add(session: AsyncSession, values: dict[str, object]) -> bool:
+async def add(session: AsyncSession, values: Mapping[str, object]) -> bool:
     """Insert a risk event; False when one with this (deterministic) id exists: a replay."""
-    result = await session.execute(insert(RiskEvent).values(**values).on_conflict_do_nothing(index_elements=["id"]))
+    result = await session.execute(
+        insert(RiskEvent).values(**values).on_conflict_do_nothing(index_elements=["id"])
+    )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -22,9 +25,13 @@ def audit(session: AsyncSession, risk_event_id: uuid.UUID, actor: str, action: s
     session.add(AuditEntry(risk_event_id=risk_event_id, actor=actor, action=action, detail=detail))
 
 
-async def count_since(session: AsyncSession, organisation_id: uuid.UUID, rule_id: str, since: datetime) -> int:
+async def count_since(
+    session: AsyncSession, organisation_id: uuid.UUID, rule_id: str, since: datetime
+) -> int:
     stmt = select(func.count()).where(
-        RiskEvent.organisation_id == organisation_id, RiskEvent.rule_id == rule_id, RiskEvent.created_at >= since
+        RiskEvent.organisation_id == organisation_id,
+        RiskEvent.rule_id == rule_id,
+        RiskEvent.created_at >= since,
     )
     return int(await session.scalar(stmt) or 0)
 

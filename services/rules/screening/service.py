@@ -43,7 +43,11 @@ async def find_matches(session: AsyncSession, signal: SignalReceived) -> list[Ma
     ):
         return []
     evidence = MatchEvidence(
-        field="credit_code", how="exact", weight=1.0, signal_value=subject.credit_code, registry_value=subject.credit_code
+        field="credit_code",
+        how="exact",
+        weight=1.0,
+        signal_value=subject.credit_code,
+        registry_value=subject.credit_code,
     )
     return [
         Matched(
@@ -75,7 +79,9 @@ async def _outcomes(session: AsyncSession, signal: SignalReceived, matched: Matc
     types = [c.type for c in org.certificates if c.status in ACTIVE]
     since = datetime.now(UTC) - timedelta(days=365)
     escalating = [r.id for r in BASELINE if signal.kind in r.kinds and r.escalate_after]
-    prior = max([await review.count_since(session, org.id, rule_id, since) for rule_id in escalating], default=0)
+    prior = max(
+        [await review.count_since(session, org.id, rule_id, since) for rule_id in escalating], default=0
+    )
     return evaluate(signal.kind, matched.summary.decision, types, prior, datetime.now(UTC).date())
 
 
@@ -125,14 +131,20 @@ async def _raise(
         decision_due=outcome.decision_due,
         province=org.province,
         certificates=[
-            CertificateRef(certificate_id=c.id, number=c.number, type=c.type, status=CertificateStatus(c.status))
+            CertificateRef(
+                certificate_id=c.id, number=c.number, type=c.type, status=CertificateStatus(c.status)
+            )
             for c in org.certificates
         ],
         match=matched.summary,
         raised_at=datetime.now(UTC),
     )
     await outbox.add(
-        session, Topic.RISK_EVENT_RAISED, str(org.id), event, event_id=deterministic_id("risk-event-raised", event_id),
+        session,
+        Topic.RISK_EVENT_RAISED,
+        str(org.id),
+        event,
+        event_id=deterministic_id("risk-event-raised", event_id),
         causation_id=caused_by,
     )
     return 1

@@ -1,0 +1,59 @@
+# certwatch: every command a developer or CI needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+BIN := .venv/bin
+
+.DEFAULT_GOAL := help
+.PHONY: help install run up down status test test-unit lint fmt bench eval-matching contracts clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+install: $(UV)  ## create .venv with the locked dependencies (uv.lock)
+	$(UV) sync --frozen --quiet
+
+run: install  ## start the local stack, load demo data, run the main job once, print the summary
+	$(BIN)/certwatch run
+
+up: install  ## start PostgreSQL, the broker, the mail sink and the four services in the background
+	$(BIN)/certwatch up
+
+down:  ## stop everything `up` started
+	@if [ -x $(BIN)/certwatch ]; then $(BIN)/certwatch down; else echo "nothing to stop (no .venv)"; fi
+
+status:  ## show what runs where
+	@$(BIN)/certwatch status
+
+test: install  ## run every test (unit, contract, integration, end-to-end) on real infrastructure
+	$(BIN)/pytest
+
+test-unit: install  ## only the tests that need no I/O
+	$(BIN)/pytest -m "not integration"
+
+lint: install  ## ruff (lint + format check), mypy, and the architecture contracts
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy shared services certwatch
+	$(BIN)/lint-imports
+
+fmt: install  ## format and fix what ruff can
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install  ## benchmarks; they print their figures
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+eval-matching: install  ## matching quality on the generated labelled set
+	$(BIN)/python bench/eval_matching.py
+
+contracts: install  ## add JSON Schema snapshots for new topic versions (existing ones are never rewritten)
+	$(BIN)/python -c "from shared.contracts.snapshots import write_missing; print(*write_missing(), sep='\n')"
+
+clean: down  ## remove the local stack's data and the virtual environments
+	rm -rf .data .venv .tools

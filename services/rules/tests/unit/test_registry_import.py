@@ -1,0 +1,49 @@
+import pytest
+
+from services.rules.registry.importer import parse_registry_csv
+from shared.errors import InvalidInput
+
+HEADER = "org_id,name,credit_code,former_names,address,contact_email,certificate_no,certificate_type,products,certificate_status\n"
+
+
+def test_rows_are_grouped_into_organisations_with_their_certificates() -> None:
+    data = (
+        HEADER
+        + "A,浙江宏远电器有限公司,91330212PDY0010123,宏远电器厂|浙江宏远电子有限公司,宁波,a@x.example,C1,CCC,HY-1|HY-2,有效\n"
+        + "A,浙江宏远电器有限公司,91330212PDY0010123,,宁波,a@x.example,Q1,QMS,,暂停\n"
+    ).encode()
+    parsed = parse_registry_csv(data)
+    assert parsed.rows == 2 and not parsed.problems
+    org = parsed.organisations["A"]
+    assert org.former_names == ["宏远电器厂", "浙江宏远电子有限公司"]
+    assert [c.number for c in org.certificates] == ["C1", "Q1"]
+    assert org.certificates[0].products == ["HY-1", "HY-2"]
+    assert org.certificates[1].status == "suspended"
+    assert len(org.contacts) == 1
+
+
+def test_a_bad_row_is_reported_with_row_field_and_problem_and_the_rest_is_kept() -> None:
+    data = (
+        HEADER
+        + "A,浙江宏远电器有限公司,91330212PDY0010124,,,,,,,\n"
+        + "B,,,,,,,,,\n"
+        + "C,昆山市凌岳线缆有限公司,91320583PDY0010391,,,not-an-email,,,,\n"
+        + "D,东莞市瑞泽五金制品有限公司,91441900PDY001055F,,,,,,,\n"
+    ).encode()
+    parsed = parse_registry_csv(data)
+    assert list(parsed.organisations) == ["D"]
+    problems = {(p.row, p.field) for p in parsed.problems}
+    assert (2, "credit_code") in problems
+    assert (3, "name") in problems
+    assert any(row == 4 and "email" in field for row, field in problems)
+    assert parsed.rejected_rows == 3
+
+
+def test_gbk_files_are_read() -> None:
+    data = (HEADER + "A,浙江宏远电器有限公司,,,,,,,,\n").encode("gbk")
+    assert parse_registry_csv(data).organisations["A"].name == "浙江宏远电器有限公司"
+
+
+def test_a_file_without_the_required_columns_is_refused_with_their_names() -> None:
+    with pytest.raises(InvalidInput, match="org_id"):
+        parse_registry_csv(b"name,credit_code\nX,\n")

@@ -1,0 +1,88 @@
+"""One signal through all four services on real PostgreSQL, the real broker and a real SMTP server."""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import AsyncExitStack
+
+import pytest
+
+from certwatch.mailsink import read_mail
+from services.ingest.main import create_app as ingest_app
+from services.notify.main import create_app as notify_app
+from services.reporting.main import create_app as reporting_app
+from services.rules.main import create_app as rules_app
+from tests.support.infra import running
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+CODE = "91330212PDY0010123"
+
+
+def registry_csv(email: str) -> bytes:
+    header = "org_id,name,credit_code,address,province,city,contact_name,contact_email,contact_mobile,certificate_no,certificate_type,scope,products,certificate_status\n"
+    rows = [
+        f"ORG-001,浙江宏远电器有限公司,{CODE},浙江省宁波市鄞州区姜山镇,浙江,宁波,王经理,{email},13800138000,2022010703004512,CCC,电动自行车用充电器,HY-4820A|HY-4820B,有效\n",
+        f"ORG-001,浙江宏远电器有限公司,{CODE},浙江省宁波市鄞州区姜山镇,浙江,宁波,王经理,{email},13800138000,00124Q20001R1S,QMS,电动自行车充电器的设计和生产,,有效\n",
+        "ORG-002,佛山市顺德区澄川电器制造有限公司,91440606PDY001020P,广东省佛山市顺德区,广东,佛山,,,,2021010701002233,CCC,家用电冰箱,BCD-215WD,有效\n",
+    ]
+    return (header + "".join(rows)).encode()
+
+
+async def test_a_spot_check_failure_raises_a_risk_event_emails_the_organisation_and_is_counted(
+    platform, service_settings, mail_sink
+) -> None:
+    email = f"quality+{uuid.uuid4().hex[:8]}@hongyuan.example"
+    async with AsyncExitStack() as stack:
+        ingest = await stack.enter_async_context(running(ingest_app(service_settings("ingest"), platform)))
+        rules = await stack.enter_async_context(running(rules_app(service_settings("rules"), platform)))
+        await stack.enter_async_context(
+            running(notify_app(service_settings("notify", smtp_port=mail_sink.port), platform))
+        )
+        reporting = await stack.enter_async_context(
+            running(reporting_app(service_settings("reporting"), platform))
+        )
+
+        report = await rules.post(
+            "/organisations/import", files={"file": ("registry.csv", registry_csv(email))}
+        )
+        assert report.status_code == 200, report.text
+        assert report.json()["created"] == 2 and report.json()["problems"] == []
+
+        posted = await ingest.post(
+            "/signals",
+            json={
+                "feed": "samr-national",
+                "kind": "spot_check_failure",
+                "subject": {"name": "浙江宏远电器有限公司", "credit_code": CODE},
+                "product": {"name": "电动自行车用充电器", "model": "HY-4820A"},
+                "detail": {"bulletin_no": "市场监管总局2024年第11号", "failed_items": [{"item": "输出电压"}]},
+            },
+        )
+        assert posted.status_code == 201, posted.text
+
+        async def count() -> int:
+            return int((await reporting.get("/risk-events/count")).json()["risk_events_raised"])
+
+        assert await eventually(count, lambda n: n == 1) == 1
+        events = (await rules.get("/risk-events")).json()
+        assert len(events) == 1
+        event = events[0]
+        assert event["severity"] == "high" and event["recommended_measure"] == "suspend"  # CCC held: suspend
+        assert event["match"]["method"] == "credit_code"
+        detail = (await rules.get(f"/risk-events/{event['id']}")).json()
+        assert [a["action"] for a in detail["audit"]] == ["raised"]
+
+        async def mails() -> list:
+            return [m for m in read_mail(mail_sink.maildir) if m["To"] == email]
+
+        received = await eventually(mails, lambda ms: len(ms) == 1)
+        message = received[0]
+        assert "浙江宏远电器有限公司" in message["Subject"]
+        body = message.get_body(("plain",)).get_content()
+        assert "输出电压" in body and "2022010703004512" in body
+
+        summary = (await reporting.get("/summary")).json()
+        assert summary["organisations_screened"] == 2
+        assert summary["risk_events_by_severity"] == {"high": 1}

@@ -1,0 +1,81 @@
+"""ingest's HTTP edge: bad input gets a specific 4xx and publishes nothing; re-deliveries are dropped."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from services.ingest.main import create_app
+from services.ingest.models import messaging
+from tests.support.infra import running
+
+pytestmark = pytest.mark.integration
+
+SIGNAL = {
+    "feed": "samr-national",
+    "kind": "spot_check_failure",
+    "subject": {"name": "浙江宏远电器有限公司", "credit_code": "91330212PDY0010123", "province": "浙江"},
+    "product": {"name": "电动自行车用充电器", "model": "HY-4820A"},
+    "detail": {"bulletin_no": "市场监管总局2024年第11号", "failed_items": [{"item": "输出电压"}]},
+    "published_on": "2024-06-18",
+}
+
+
+async def outbox_rows(app) -> int:
+    async with app.state.runtime.db.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(messaging.outbox)))
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**SIGNAL, "kind": "weather_report"}, "kind"),
+        ({**SIGNAL, "subject": {"name": "   "}}, "name"),
+        ({**SIGNAL, "subject": {}}, "name"),
+        ({**SIGNAL, "published_on": "2024-02-30"}, "published_on"),
+        ({**SIGNAL, "surprise": 1}, "surprise"),
+    ],
+)
+async def test_a_malformed_signal_gets_a_422_naming_the_problem_and_nothing_is_published(
+    body, field, platform, service_settings
+) -> None:
+    app = create_app(service_settings("ingest"), platform)
+    async with running(app) as client:
+        response = await client.post("/signals", json=body)
+        assert response.status_code == 422
+        assert field in response.text
+        assert await outbox_rows(app) == 0
+
+
+async def test_a_signal_is_accepted_once_and_its_redelivery_is_not_published_again(
+    platform, service_settings
+) -> None:
+    app = create_app(service_settings("ingest"), platform)
+    async with running(app) as client:
+        first = await client.post("/signals", json=SIGNAL)
+        again = await client.post("/signals", json=SIGNAL)
+        assert first.status_code == 201 and again.status_code == 200
+        assert first.json()["signal_id"] == again.json()["signal_id"]
+        assert again.json()["duplicate"] is True
+        assert first.json()["credit_code_status"] == "valid"
+        assert await outbox_rows(app) == 1
+        stored = await client.get(f"/signals/{first.json()['signal_id']}")
+        assert stored.json()["subject"]["credit_code"] == "91330212PDY0010123"
+
+
+async def test_an_invalid_credit_code_is_kept_as_evidence_but_flagged(platform, service_settings) -> None:
+    app = create_app(service_settings("ingest"), platform)
+    body = {**SIGNAL, "subject": {"name": "浙江宏远电器有限公司", "credit_code": "91330212PDY0010124"}}
+    async with running(app) as client:
+        response = await client.post("/signals", json=body)
+        assert response.status_code == 201
+        assert response.json()["credit_code_status"] == "invalid"
+        assert response.json()["subject_key"] == "浙江宏远电器有限公司"
+
+
+async def test_unknown_signal_is_a_404_with_a_message(platform, service_settings) -> None:
+    app = create_app(service_settings("ingest"), platform)
+    async with running(app) as client:
+        response = await client.get("/signals/00000000-0000-0000-0000-000000000000")
+        assert response.status_code == 404
+        assert response.json()["error"] == "not_found"
