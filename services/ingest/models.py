@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, Text, func
+from sqlalchemy import Boolean, DateTime, Integer, LargeBinary, String, Text, func, true
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -43,6 +43,8 @@ class SignalRecord(Base):
     subject_key: Mapped[str] = mapped_column(String(300), index=True)
     payload: Mapped[dict[str, object]] = mapped_column(JSONB)
     raw_record_ref: Mapped[str | None] = mapped_column(String(64))
+    run_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    released: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), index=True
     )
@@ -66,6 +68,21 @@ class FeedRun(Base):
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     published: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    source_sha256: Mapped[str | None] = mapped_column(String(64))
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class FeedState(Base):
+    """What the next run of a feed needs: conditional-request validators and the last snapshot."""
+
+    __tablename__ = "feed_state"
+
+    feed: Mapped[str] = mapped_column(String(100), primary_key=True)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    last_sha256: Mapped[str | None] = mapped_column(String(64))
+    snapshot: Mapped[bytes | None] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class RejectedRow(Base):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import Table, func, select, update
@@ -38,7 +39,9 @@ class Outbox:
         causation_id: uuid.UUID | None = None,
     ) -> bool:
         """Queue one event; False when an event with this id is already queued (a replay)."""
-        envelope = Envelope[BaseModel](
+        # Parametrise with the concrete class: Envelope[BaseModel] would serialise the payload as {}.
+        envelope_type: Any = Envelope[type(payload)]  # type: ignore[misc]
+        envelope = envelope_type(
             event_id=event_id,
             event_type=topic.event_type,
             producer=self.producer_name,

@@ -27,7 +27,9 @@ METADATA: dict[str, MetaData] = {
 
 @pytest.mark.parametrize("service", SERVICES)
 async def test_models_and_migrations_agree(service: str, postgres, database) -> None:
-    engine = create_async_engine(postgres.dsn(database, service))
+    engine = create_async_engine(
+        postgres.dsn(database, service), connect_args={"server_settings": {"search_path": service}}
+    )
     try:
         async with engine.connect() as conn:
             diff = await conn.run_sync(
@@ -42,7 +44,7 @@ async def test_a_service_role_cannot_reach_another_services_schema(postgres, dat
     dsn = postgres.dsn(database, "notify").replace("+asyncpg", "")
     conn = await asyncpg.connect(dsn)
     try:
-        assert await conn.fetchval("select count(*) from deliveries") == 0  # its own schema
+        assert await conn.fetchval("select count(*) from notify.deliveries") == 0  # its own schema
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await conn.fetch("select * from rules.organisations")
         with pytest.raises(asyncpg.InsufficientPrivilegeError):

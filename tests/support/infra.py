@@ -7,7 +7,10 @@ prefix, so tests never share state and can run in any order.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -44,8 +47,12 @@ class Postgres:
 
 
 @pytest.fixture(scope="session")
-def infra_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("infra")
+def infra_dir() -> Iterator[Path]:
+    """A folder PostgreSQL's unprivileged user can reach (pytest's own tmp folders are root-only)."""
+    folder = Path(tempfile.mkdtemp(prefix="certwatch-test-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +65,8 @@ async def postgres(infra_dir: Path) -> AsyncIterator[Postgres]:
             pg.admin(), TEMPLATE, {f"certwatch_{s}": p for s, p in passwords.items()}
         )
         for service in SERVICES:
-            upgrade(folder_of(service), pg.dsn(TEMPLATE, service))
+            # Alembic runs its own event loop, so it gets a thread of its own.
+            await asyncio.to_thread(upgrade, folder_of(service), pg.dsn(TEMPLATE, service))
         yield pg
     finally:
         handle.stop()

@@ -1,0 +1,189 @@
+"""The `certwatch` command: the stack, the database, the broker, and one group per service."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+
+from certwatch.services import SERVICES, app_factory, folder_of, settings_of
+from certwatch.stack_cli import stack_app
+from shared.settings import PlatformSettings
+
+app = typer.Typer(
+    help="certwatch: continuous compliance monitoring for a certification body.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database: migrations per service.", no_args_is_help=True)
+kafka_app = typer.Typer(help="Broker: topics and dead letters.", no_args_is_help=True)
+ingest_app = typer.Typer(help="ingest: signals and feeds.", no_args_is_help=True)
+rules_app = typer.Typer(help="rules: registry and risk events.", no_args_is_help=True)
+notify_app = typer.Typer(help="notify: the delivery log.", no_args_is_help=True)
+reporting_app = typer.Typer(help="reporting: the dashboard's figures.", no_args_is_help=True)
+
+app.registered_commands.extend(stack_app.registered_commands)
+for name, sub in (
+    ("db", db_app),
+    ("kafka", kafka_app),
+    ("ingest", ingest_app),
+    ("rules", rules_app),
+    ("notify", notify_app),
+    ("reporting", reporting_app),
+):
+    app.add_typer(sub, name=name)
+
+
+def _fail(message: str) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+def _request(service: str, method: str, path: str, **kwargs: object) -> httpx.Response:
+    url = settings_of(service).url + path
+    try:
+        response = httpx.request(method, url, timeout=60.0, **kwargs)  # type: ignore[arg-type]
+    except httpx.HTTPError as exc:
+        _fail(f"{service} is not reachable at {url}: {exc}. Is the stack up? (certwatch status)")
+        raise
+    if response.status_code >= 400:
+        _fail(f"{service} answered {response.status_code}: {response.text}")
+    return response
+
+
+def _print(data: object) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+@app.command()
+def serve(service: Annotated[str, typer.Argument(help="ingest | rules | notify | reporting")]) -> None:
+    """Run one service (HTTP API, consumers and outbox relay) in the foreground."""
+    import uvicorn
+
+    if service not in SERVICES:
+        _fail(f"unknown service {service!r}; choose one of {', '.join(SERVICES)}")
+    settings = settings_of(service)
+    uvicorn.run(app_factory(service), factory=True, host=settings.host, port=settings.port, log_config=None)
+
+
+@db_app.command("migrate")
+def db_migrate(service: Annotated[list[str] | None, typer.Option(help="only these services")] = None) -> None:
+    """Migrate each service's schema to the newest revision, as that service's own role."""
+    from shared.db.migrations import upgrade
+
+    for name in service or SERVICES:
+        upgrade(folder_of(name), settings_of(name).sqlalchemy_url)
+        typer.echo(f"{name}: migrated")
+
+
+@db_app.command("revision")
+def db_revision(service: str, message: Annotated[str, typer.Option("-m")]) -> None:
+    """Write a new migration for a service from the difference between its models and its schema."""
+    from alembic import command
+
+    from shared.db.migrations import alembic_config
+
+    config = alembic_config(folder_of(service), settings_of(service).sqlalchemy_url)
+    command.revision(config, message=message, autogenerate=True)
+
+
+@kafka_app.command("ensure-topics")
+def kafka_ensure_topics(partitions: int = 3) -> None:
+    """Create every contract topic and its DLQ if missing."""
+    from shared.kafka.admin import ensure_topics
+
+    created = asyncio.run(ensure_topics(PlatformSettings(), partitions))
+    typer.echo(f"topics created: {len(created)}")
+
+
+@kafka_app.command("dlq")
+def kafka_dlq(topic: str) -> None:
+    """Show the dead letters of a topic: why each failed, where from, and the message."""
+    from shared.kafka.dlq import read_dlq
+
+    for letter in asyncio.run(read_dlq(PlatformSettings(), topic)):
+        _print(
+            {
+                "offset": letter.offset,
+                "key": letter.key,
+                "headers": letter.headers,
+                "value": letter.value.decode(errors="replace")[:2000],
+            }
+        )
+
+
+@kafka_app.command("replay-dlq")
+def kafka_replay_dlq(topic: str) -> None:
+    """Send a topic's dead letters back to it, once (after the cause is fixed)."""
+    from shared.kafka.dlq import replay_dlq
+
+    typer.echo(f"replayed: {asyncio.run(replay_dlq(PlatformSettings(), topic))}")
+
+
+@ingest_app.command("signal")
+def ingest_signal(
+    kind: Annotated[str, typer.Option(help="e.g. spot_check_failure, serious_illegal_listed")],
+    name: Annotated[str, typer.Option(help="the enterprise as the source names it")],
+    credit_code: Annotated[str | None, typer.Option()] = None,
+    address: Annotated[str | None, typer.Option()] = None,
+    province: Annotated[str | None, typer.Option()] = None,
+    product: Annotated[str | None, typer.Option()] = None,
+    reason: Annotated[str | None, typer.Option()] = None,
+    bulletin_no: Annotated[str | None, typer.Option()] = None,
+    feed: Annotated[str, typer.Option()] = "manual",
+) -> None:
+    """Post one signal to ingest."""
+    body = {
+        "feed": feed,
+        "kind": kind,
+        "subject": {"name": name, "credit_code": credit_code, "address": address, "province": province},
+        "product": {"name": product} if product else None,
+        "detail": {"reason": reason, "bulletin_no": bulletin_no},
+    }
+    _print(_request("ingest", "POST", "/signals", json=body).json())
+
+
+@rules_app.command("import-registry")
+def rules_import_registry(path: Path) -> None:
+    """Import the certification body's registry export (CSV); prints the validation report."""
+    with path.open("rb") as handle:
+        _print(
+            _request(
+                "rules", "POST", "/organisations/import", files={"file": (path.name, handle, "text/csv")}
+            ).json()
+        )
+
+
+@rules_app.command("risk-events")
+def rules_risk_events(status: str | None = None, limit: int = 20) -> None:
+    """List risk events, newest first."""
+    params = {"limit": limit, **({"status": status} if status else {})}
+    for event in _request("rules", "GET", "/risk-events", params=params).json():
+        typer.echo(
+            f"{event['created_at'][:19]}  {event['severity']:8}  {event['status']:9}  {event['title']}"
+        )
+
+
+@notify_app.command("deliveries")
+def notify_deliveries(limit: int = 20) -> None:
+    """The delivery log (recipients masked)."""
+    _print(_request("notify", "GET", "/deliveries", params={"limit": limit}).json())
+
+
+@reporting_app.command("summary")
+def reporting_summary() -> None:
+    """The dashboard's figures."""
+    _print(_request("reporting", "GET", "/summary").json())
+
+
+@app.command()
+def run(
+    data_dir: Annotated[Path | None, typer.Option(help="where the local stack keeps its data")] = None,
+    timeout: float = 90.0,
+) -> None:
+    """The main job on the embedded stack: start it, load demo data, run the job once, print a summary."""
+    from certwatch.mainjob import run_main_job
+
+    run_main_job(data_dir, timeout)

@@ -1,0 +1,59 @@
+"""A local SMTP server that keeps every message it receives as an .eml file (the stack's mail sink)."""
+
+from __future__ import annotations
+
+import argparse
+import email
+import email.policy
+import time
+import uuid
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+class MaildirHandler:
+    """aiosmtpd handler: one file per message, written atomically (tmp, then rename)."""
+
+    def __init__(self, maildir: Path) -> None:
+        self.maildir = maildir
+        maildir.mkdir(parents=True, exist_ok=True)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.eml"
+        tmp = self.maildir / f".{name}.tmp"
+        tmp.write_bytes(envelope.original_content or envelope.content)
+        tmp.rename(self.maildir / name)
+        return "250 Message accepted for delivery"
+
+
+def read_mail(maildir: Path) -> list[EmailMessage]:
+    """Every message in the sink, oldest first."""
+    if not maildir.exists():
+        return []
+    return [
+        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        for path in sorted(maildir.glob("*.eml"))
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="certwatch local SMTP sink")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--maildir", type=Path, required=True)
+    args = parser.parse_args()
+    controller = Controller(MaildirHandler(args.maildir), hostname="127.0.0.1", port=args.port)
+    controller.start()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    main()

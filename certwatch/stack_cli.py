@@ -1,0 +1,46 @@
+"""`certwatch up | down | status`: the local stack from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from certwatch import stack
+from shared.settings import data_dir as default_data_dir
+
+stack_app = typer.Typer()
+DataDir = Annotated[Path | None, typer.Option(help="where the stack keeps its data (default .data/)")]
+
+
+@stack_app.command()
+def up(data_dir: DataDir = None) -> None:
+    """Start PostgreSQL, the broker, the mail and SMS sinks and the four services; wait until ready."""
+    folder = data_dir or default_data_dir()
+    try:
+        stack.up(folder)
+    except stack.StackError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
+    _print_status(folder)
+
+
+@stack_app.command()
+def down(data_dir: DataDir = None) -> None:
+    """Stop everything `up` started (safe to run when nothing runs)."""
+    stopped = stack.down(data_dir or default_data_dir())
+    typer.echo("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+
+
+@stack_app.command()
+def status(data_dir: DataDir = None) -> None:
+    """Show what runs where."""
+    _print_status(data_dir or default_data_dir())
+
+
+def _print_status(folder: Path) -> None:
+    for row in stack.status(folder):
+        state = "ready" if row.get("ready") else ("running" if row["running"] else "stopped")
+        typer.echo(f"  {row['name']:10} {state:8} pid={row.get('pid') or '-':<8} {row['where']}")
+    typer.echo(f"  data and logs: {folder}")

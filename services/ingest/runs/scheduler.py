@@ -1,0 +1,58 @@
+"""The nightly scheduler: runs each feed on its cron schedule, and catches up on a run missed while down."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from croniter import croniter
+
+from services.ingest.runs.config import FeedConfig
+
+log = logging.getLogger(__name__)
+
+
+def previous_fire(feed: FeedConfig, now: datetime) -> datetime:
+    return croniter(feed.schedule, now).get_prev(datetime)
+
+
+def next_fire(feed: FeedConfig, now: datetime) -> datetime:
+    return croniter(feed.schedule, now).get_next(datetime)
+
+
+def due(feeds: list[FeedConfig], last_started: dict[str, datetime], now: datetime) -> list[FeedConfig]:
+    """Feeds whose latest scheduled time has passed since they last started (or that never ran)."""
+    return [
+        f
+        for f in feeds
+        if f.enabled and (f.name not in last_started or last_started[f.name] < previous_fire(f, now))
+    ]
+
+
+def seconds_until_next(feeds: list[FeedConfig], now: datetime, cap: float = 300.0) -> float:
+    upcoming = [next_fire(f, now) for f in feeds if f.enabled]
+    if not upcoming:
+        return cap
+    return max(0.5, min(cap, (min(upcoming) - now).total_seconds()))
+
+
+async def run_schedule(
+    stop: asyncio.Event,
+    feeds: list[FeedConfig],
+    last_started: Callable[[], Awaitable[dict[str, datetime]]],
+    run: Callable[[FeedConfig], Awaitable[object]],
+) -> None:
+    """Until stopped: run what is due, one feed at a time, then sleep until the next fire time."""
+    while not stop.is_set():
+        now = datetime.now(UTC)
+        try:
+            for feed in due(feeds, await last_started(), now):
+                log.info("scheduled run of feed %s", feed.name)
+                await run(feed)
+        except Exception:
+            log.exception("scheduled feed run failed; the next schedule will try again")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=seconds_until_next(feeds, datetime.now(UTC)))
