@@ -142,3 +142,8 @@ def expected_risk_events() -> int:
     """Each demo signal that names a demo organisation's code raises one risk event."""
     codes = {org.code for org in ORGS}
     return sum(1 for s in signals() if s["subject"]["credit_code"] in codes)
+
+
+def expected_alerts() -> int:
+    """One email and one SMS per risk event: every demo organisation has one contact with both."""
+    return 2 * expected_risk_events()

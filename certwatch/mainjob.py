@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -15,16 +16,19 @@ from certwatch.services import settings_of
 from shared.settings import data_dir as default_data_dir
 
 
-def _wait_for_count(reporting: str, expected: int, timeout: float) -> int:
-    """Poll reporting until it has counted `expected` risk events, or until `timeout`."""
+def _wait_for(probe: Callable[[], int], expected: int, timeout: float) -> int:
+    """Poll until `probe()` reaches `expected` (the services work asynchronously), or until `timeout`."""
     deadline = time.monotonic() + timeout
-    count = 0
-    while time.monotonic() < deadline:
-        count = httpx.get(f"{reporting}/risk-events/count", timeout=10).json()["risk_events_raised"]
-        if count >= expected:
-            break
+    value = probe()
+    while value < expected and time.monotonic() < deadline:
         time.sleep(0.5)
-    return int(count)
+        value = probe()
+    return value
+
+
+def _delivered(notify: str) -> int:
+    deliveries = httpx.get(f"{notify}/deliveries", params={"limit": 500}, timeout=10).json()
+    return sum(d["status"] == "delivered" for d in deliveries)
 
 
 def run_main_job(data_dir: Path | None, timeout: float) -> None:
@@ -42,13 +46,17 @@ def run_main_job(data_dir: Path | None, timeout: float) -> None:
     ).json()
     typer.echo("running the job: ingesting tonight's signals …")
     results = [httpx.post(f"{ingest}/signals", json=s, timeout=30).json() for s in demo.signals()]
-    count = _wait_for_count(reporting, demo.expected_risk_events(), timeout)
-    deliveries = httpx.get(f"{notify}/deliveries", params={"limit": 500}, timeout=10).json()
+    count = _wait_for(
+        lambda: int(httpx.get(f"{reporting}/risk-events/count", timeout=10).json()["risk_events_raised"]),
+        demo.expected_risk_events(),
+        timeout,
+    )
+    alerts = _wait_for(lambda: _delivered(notify), demo.expected_alerts(), timeout)
     summary = {
         "registry": {k: imported[k] for k in ("rows", "created", "updated", "unchanged", "rejected_rows")},
         "signals": {"posted": len(results), "new": sum(not r["duplicate"] for r in results)},
         "risk_events_raised": count,
-        "alerts_delivered": sum(d["status"] == "delivered" for d in deliveries),
+        "alerts_delivered": alerts,
     }
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     typer.echo(f"\nrisk events raised (read back from reporting): {count}")

@@ -1,0 +1,79 @@
+"""`certwatch run` and `certwatch down` as a user runs them: real processes in a folder of their own."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from certwatch import stack
+
+pytestmark = pytest.mark.integration
+CERTWATCH = str(Path(sys.executable).parent / "certwatch")
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="certwatch-stack-"))
+    folder.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTWATCH_")}
+    try:
+        yield folder
+    finally:
+        subprocess.run(
+            [CERTWATCH, "down", "--data-dir", str(folder)], env=env, check=False, capture_output=True
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def certwatch(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTWATCH_")}
+    env["CERTWATCH_DATA_DIR"] = str(data_dir)
+    return subprocess.run(
+        [CERTWATCH, *args], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def test_run_raises_risk_events_read_back_from_reporting_and_down_leaves_nothing_behind(
+    data_dir: Path,
+) -> None:
+    result = certwatch("run", "--data-dir", str(data_dir), data_dir=data_dir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "risk events raised (read back from reporting): 4" in result.stdout
+    summary = json.loads(result.stdout[result.stdout.index("{") : result.stdout.rindex("}") + 1])
+    emails, texts = list((data_dir / "mail").glob("*.eml")), list((data_dir / "sms").glob("*.json"))
+    assert len(emails) == len(texts) == 4  # one email and one SMS per risk event (each org has one contact)
+    assert summary["alerts_delivered"] == 8
+
+    status = certwatch("status", "--data-dir", str(data_dir), data_dir=data_dir)
+    assert status.stdout.count(" ready ") == 4, status.stdout
+
+    signal = certwatch(
+        "ingest",
+        "signal",
+        "--kind",
+        "serious_illegal_listed",
+        "--name",
+        "某某公司",
+        "--credit-code",
+        "91330212PDY0010124",
+        data_dir=data_dir,
+    )
+    assert signal.returncode == 0, signal.stderr
+    assert json.loads(signal.stdout)["credit_code_status"] == "invalid"
+
+    pids = [e["pid"] for e in stack.read_state(data_dir)["services"].values()]
+    pids += [stack.read_state(data_dir)[name]["pid"] for name in ("broker", "mail", "sms")]
+    down = certwatch("down", "--data-dir", str(data_dir), data_dir=data_dir)
+    assert down.returncode == 0
+    assert not [pid for pid in pids if stack.alive(pid)]
+    assert not stack._pg_running(stack.cluster_dir(data_dir))
+    again = certwatch("down", "--data-dir", str(data_dir), data_dir=data_dir)
+    assert "nothing was running" in again.stdout
