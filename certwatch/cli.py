@@ -14,9 +14,7 @@ from certwatch.services import SERVICES, app_factory, folder_of, settings_of
 from certwatch.stack_cli import stack_app
 from shared.settings import PlatformSettings
 
-app = typer.Typer(
-    help="certwatch: continuous compliance monitoring for a certification body.", no_args_is_help=True
-)
+app = typer.Typer(help="certwatch: continuous compliance monitoring for a certification body.", no_args_is_help=True)
 db_app = typer.Typer(help="Database: migrations per service.", no_args_is_help=True)
 kafka_app = typer.Typer(help="Broker: topics and dead letters.", no_args_is_help=True)
 ingest_app = typer.Typer(help="ingest: signals and feeds.", no_args_is_help=True)
@@ -145,14 +143,59 @@ def ingest_signal(
     _print(_request("ingest", "POST", "/signals", json=body).json())
 
 
+FILE_KINDS = ("spot_check", "food_spot_check", "serious_illegal", "abnormal_operation", "licence_status", "accident")
+
+
+@ingest_app.command("file")
+def ingest_file(
+    path: Path,
+    kind: Annotated[str, typer.Option(help=" | ".join(FILE_KINDS))],
+    feed: Annotated[str | None, typer.Option(help="feed name to record the run under")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="parse and validate only; publish nothing")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON on the last line")] = False,
+) -> None:
+    """Ingest one file directly (bulletin, credit list, status or accident file)."""
+    from certwatch.ingest_direct import ingest_file as run_file
+
+    if kind not in FILE_KINDS:
+        _fail(f"unknown kind {kind!r}; choose one of {', '.join(FILE_KINDS)}")
+    if not path.is_file():
+        _fail(f"{path}: no such file")
+    summary = asyncio.run(run_file(path, kind, feed, dry_run))
+    _report_run(summary, as_json)
+
+
+@ingest_app.command("run")
+def ingest_run(
+    feed: str,
+    dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Run one configured feed now, as the nightly schedule would."""
+    from certwatch.ingest_direct import run_feed
+
+    _report_run(asyncio.run(run_feed(feed, dry_run)), as_json)
+
+
+def _report_run(summary: dict[str, object], as_json: bool) -> None:
+    rejections = summary.pop("rejections", [])
+    if not as_json:
+        for rejection in rejections[:50]:  # type: ignore[attr-defined]
+            typer.echo(f"  row {rejection['row']}: {rejection['reason']}")
+        for key, value in summary.items():
+            typer.echo(f"{key:>10}: {value}")
+    else:
+        typer.echo(json.dumps(summary, ensure_ascii=False))
+    if summary.get("status") == "failed":
+        raise typer.Exit(1)
+
+
 @rules_app.command("import-registry")
 def rules_import_registry(path: Path) -> None:
     """Import the certification body's registry export (CSV); prints the validation report."""
     with path.open("rb") as handle:
         _print(
-            _request(
-                "rules", "POST", "/organisations/import", files={"file": (path.name, handle, "text/csv")}
-            ).json()
+            _request("rules", "POST", "/organisations/import", files={"file": (path.name, handle, "text/csv")}).json()
         )
 
 
@@ -161,9 +204,7 @@ def rules_risk_events(status: str | None = None, limit: int = 20) -> None:
     """List risk events, newest first."""
     params = {"limit": limit, **({"status": status} if status else {})}
     for event in _request("rules", "GET", "/risk-events", params=params).json():
-        typer.echo(
-            f"{event['created_at'][:19]}  {event['severity']:8}  {event['status']:9}  {event['title']}"
-        )
+        typer.echo(f"{event['created_at'][:19]}  {event['severity']:8}  {event['status']:9}  {event['title']}")
 
 
 @notify_app.command("deliveries")

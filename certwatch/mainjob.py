@@ -35,9 +35,7 @@ def run_main_job(data_dir: Path | None, timeout: float) -> None:
     folder = data_dir or default_data_dir()
     local_stack.up(folder)
     local_stack.load_env(folder)
-    rules, ingest, reporting, notify = (
-        settings_of(s).url for s in ("rules", "ingest", "reporting", "notify")
-    )
+    rules, ingest, reporting, notify = (settings_of(s).url for s in ("rules", "ingest", "reporting", "notify"))
     typer.echo("loading the demo registry …")
     imported = httpx.post(
         f"{rules}/organisations/import",

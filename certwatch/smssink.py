@@ -32,9 +32,7 @@ def handler_for(folder: Path) -> type[BaseHTTPRequestHandler]:
                 "text": text,
                 "idempotency_key": body.get("idempotency_key"),
             }
-            (folder / f"{time.time_ns()}-{message_id[:8]}.json").write_text(
-                json.dumps(record, ensure_ascii=False)
-            )
+            (folder / f"{time.time_ns()}-{message_id[:8]}.json").write_text(json.dumps(record, ensure_ascii=False))
             return self._reply(200, {"message_id": message_id})
 
         def _reply(self, status: int, body: dict[str, object]) -> None:

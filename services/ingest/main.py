@@ -2,17 +2,38 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 
 from services.ingest import endpoints
+from services.ingest.feeds import parse_file
 from services.ingest.models import messaging
+from services.ingest.runs import endpoints as run_endpoints
+from services.ingest.runs import repository as run_repository
+from services.ingest.runs.config import load_feeds
+from services.ingest.runs.scheduler import run_schedule
+from services.ingest.runs.service import FeedRunner
 from services.ingest.settings import IngestSettings
 from shared.runtime import ServiceRuntime, build_app
 from shared.settings import PlatformSettings
 
 
 def create_app(settings: IngestSettings | None = None, platform: PlatformSettings | None = None) -> FastAPI:
-    runtime = ServiceRuntime(
-        "ingest", settings or IngestSettings(), platform or PlatformSettings(), messaging
-    )
-    return build_app(runtime, [endpoints.router], title="certwatch ingest")
+    settings = settings or IngestSettings()
+    runtime = ServiceRuntime("ingest", settings, platform or PlatformSettings(), messaging)
+    feeds = load_feeds(settings.feeds_file)
+    runner = FeedRunner(runtime.db, runtime.outbox, parse_file, settings.work_dir)
+
+    async def last_started() -> dict:
+        async with runtime.db.sessions() as session:
+            return await run_repository.last_started(session)
+
+    async def scheduled(stop: asyncio.Event) -> None:
+        await run_schedule(stop, feeds, last_started, runner.run)
+
+    if settings.scheduler_enabled and feeds:
+        runtime.background.append(scheduled)
+    app = build_app(runtime, [endpoints.router, run_endpoints.router], title="certwatch ingest")
+    app.state.feeds, app.state.feed_runner = feeds, runner
+    return app

@@ -45,9 +45,7 @@ class SignalRecord(Base):
     raw_record_ref: Mapped[str | None] = mapped_column(String(64))
     run_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     released: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
-    received_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), index=True
-    )
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
 
 
 class FeedRun(Base):

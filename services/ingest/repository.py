@@ -12,9 +12,7 @@ from services.ingest.models import RawRecord, SignalRecord
 from shared.contracts.ingest import Signal
 
 
-async def keep_raw(
-    session: AsyncSession, content_hash: str, feed: str, kind: str, content: dict[str, object]
-) -> None:
+async def keep_raw(session: AsyncSession, content_hash: str, feed: str, kind: str, content: dict[str, object]) -> None:
     stmt = insert(RawRecord).values(content_hash=content_hash, feed=feed, kind=kind, content=content)
     await session.execute(stmt.on_conflict_do_nothing(index_elements=["content_hash"]))
 

@@ -28,9 +28,7 @@ class Channel(Protocol):
     async def send(self, recipient: str, message: Rendered, idempotency_key: str) -> str: ...
 
 
-async def with_retries(
-    attempts: int, backoff: float, action: Callable[[], Awaitable[str]]
-) -> tuple[str, int]:
+async def with_retries(attempts: int, backoff: float, action: Callable[[], Awaitable[str]]) -> tuple[str, int]:
     """Run `action()` up to `attempts` times with exponential backoff; returns (result, attempts used)."""
     last: Exception | None = None
     for attempt in range(1, attempts + 1):

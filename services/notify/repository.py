@@ -53,9 +53,7 @@ async def park(session: AsyncSession, alert: PendingAlert) -> None:
 
 async def take_pending(session: AsyncSession, organisation_id: uuid.UUID) -> list[PendingAlert]:
     rows = list(
-        (
-            await session.scalars(select(PendingAlert).where(PendingAlert.organisation_id == organisation_id))
-        ).all()
+        (await session.scalars(select(PendingAlert).where(PendingAlert.organisation_id == organisation_id))).all()
     )
     await session.execute(delete(PendingAlert).where(PendingAlert.organisation_id == organisation_id))
     return rows

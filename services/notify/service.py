@@ -42,9 +42,7 @@ class Notifier:
             sent += await self.risk_event_raised(session, raised, pending.caused_by)
         return sent
 
-    async def risk_event_raised(
-        self, session: AsyncSession, event: RiskEventRaised, caused_by: uuid.UUID
-    ) -> int:
+    async def risk_event_raised(self, session: AsyncSession, event: RiskEventRaised, caused_by: uuid.UUID) -> int:
         """Alert every contact of the organisation on each channel they accept."""
         known = await repository.contacts_of(session, event.organisation_id)
         if known is None:

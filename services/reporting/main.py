@@ -11,11 +11,7 @@ from shared.runtime import ServiceRuntime, build_app
 from shared.settings import PlatformSettings
 
 
-def create_app(
-    settings: ReportingSettings | None = None, platform: PlatformSettings | None = None
-) -> FastAPI:
-    runtime = ServiceRuntime(
-        "reporting", settings or ReportingSettings(), platform or PlatformSettings(), messaging
-    )
+def create_app(settings: ReportingSettings | None = None, platform: PlatformSettings | None = None) -> FastAPI:
+    runtime = ServiceRuntime("reporting", settings or ReportingSettings(), platform or PlatformSettings(), messaging)
     consumers.register(runtime)
     return build_app(runtime, [endpoints.router], title="certwatch reporting")

@@ -28,22 +28,16 @@ async def risk_event(session: AsyncSession, risk_event_id: object) -> RiskEventV
 
 
 async def screen_organisation(session: AsyncSession, organisation_id: object, certificates: int) -> None:
-    stmt = insert(ScreenedOrganisation).values(
-        organisation_id=organisation_id, certificate_count=certificates
-    )
+    stmt = insert(ScreenedOrganisation).values(organisation_id=organisation_id, certificate_count=certificates)
     await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["organisation_id"], set_={"certificate_count": certificates}
-        )
+        stmt.on_conflict_do_update(index_elements=["organisation_id"], set_={"certificate_count": certificates})
     )
 
 
 async def feed_run(session: AsyncSession, values: dict[str, object]) -> None:
     stmt = insert(FeedFreshness).values(**values, runs=1)
     update: dict[str, Any] = {k: stmt.excluded[k] for k in ("last_status", "last_finished_at")}
-    update["last_succeeded_at"] = func.coalesce(
-        stmt.excluded.last_succeeded_at, FeedFreshness.last_succeeded_at
-    )
+    update["last_succeeded_at"] = func.coalesce(stmt.excluded.last_succeeded_at, FeedFreshness.last_succeeded_at)
     update["runs"] = FeedFreshness.runs + 1
     await session.execute(stmt.on_conflict_do_update(index_elements=["feed"], set_=update))
 
@@ -54,9 +48,7 @@ async def tallies(session: AsyncSession) -> list[Tally]:
 
 async def screened(session: AsyncSession) -> tuple[int, int]:
     row = (
-        await session.execute(
-            select(func.count(), func.coalesce(func.sum(ScreenedOrganisation.certificate_count), 0))
-        )
+        await session.execute(select(func.count(), func.coalesce(func.sum(ScreenedOrganisation.certificate_count), 0)))
     ).one()
     return int(row[0]), int(row[1])
 

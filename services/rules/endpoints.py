@@ -19,9 +19,7 @@ router = APIRouter()
 
 
 @router.put("/organisations", response_model=OrganisationRead, tags=["registry"])
-async def put_organisation(
-    incoming: OrganisationIn, session: WriteSession, request: Request
-) -> OrganisationRead:
+async def put_organisation(incoming: OrganisationIn, session: WriteSession, request: Request) -> OrganisationRead:
     """Create or replace one organisation (idempotent; a change adds a revision and is published)."""
     await registry.upsert(session, request.app.state.runtime.outbox, incoming, source="api")
     org = await registry.get(session, registry.organisation_id(incoming.external_ref))
@@ -49,10 +47,7 @@ async def list_organisations(
     offset: int = Query(0, ge=0),
 ) -> list[OrganisationRead]:
     """Organisations in the registry, by name."""
-    return [
-        OrganisationRead.model_validate(o)
-        for o in await registry_repository.page(session, limit, offset, name)
-    ]
+    return [OrganisationRead.model_validate(o) for o in await registry_repository.page(session, limit, offset, name)]
 
 
 @router.get("/organisations/{organisation_id}", response_model=OrganisationRead, tags=["registry"])

@@ -33,9 +33,7 @@ class Envelope(BaseModel, Generic[P]):
     occurred_at: datetime = Field(default_factory=utcnow)
     producer: str
     correlation_id: str | None = None
-    causation_id: uuid.UUID | None = Field(
-        default=None, description="event_id of the event that caused this one"
-    )
+    causation_id: uuid.UUID | None = Field(default=None, description="event_id of the event that caused this one")
     payload: P
 
 

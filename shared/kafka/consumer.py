@@ -140,18 +140,14 @@ class Consumer:
                 return "processed"
             except Exception as exc:
                 error = f"{type(exc).__name__}: {_short(exc)}"
-                log.warning(
-                    "handling %s failed (attempt %d/%d): %s", envelope.event_id, attempt, attempts, error
-                )
+                log.warning("handling %s failed (attempt %d/%d): %s", envelope.event_id, attempt, attempts, error)
                 if attempt < attempts:
                     await asyncio.sleep(self.settings.consumer_backoff_seconds * 2 ** (attempt - 1))
         return await self._dead_letter(record, route.topic.value, error, attempts)
 
     async def _claim(self, session: AsyncSession, envelope: Envelope[Any], topic: Topic) -> bool:
         """Record the event id in this transaction; False when it was processed before."""
-        stmt = (
-            insert(self.inbox).values(event_id=envelope.event_id, topic=topic.value).on_conflict_do_nothing()
-        )
+        stmt = insert(self.inbox).values(event_id=envelope.event_id, topic=topic.value).on_conflict_do_nothing()
         result = await session.execute(stmt)
         return bool(result.rowcount)  # type: ignore[attr-defined]
 

@@ -61,9 +61,7 @@ class Outbox:
 class OutboxRelay:
     """Publishes committed outbox rows in order, then marks them published."""
 
-    def __init__(
-        self, db: Database, producer: Producer, table: Table, service: str, poll_seconds: float
-    ) -> None:
+    def __init__(self, db: Database, producer: Producer, table: Table, service: str, poll_seconds: float) -> None:
         self.db = db
         self.producer = producer
         self.table = table
@@ -87,9 +85,7 @@ class OutboxRelay:
                 return 0
             await self.producer.send_many([(r.topic, r.key, _encode(r.envelope)) for r in rows])
             await session.execute(
-                update(self.table)
-                .where(self.table.c.id.in_([r.id for r in rows]))
-                .values(published_at=func.now())
+                update(self.table).where(self.table.c.id.in_([r.id for r in rows])).values(published_at=func.now())
             )
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)

@@ -42,9 +42,7 @@ class Producer:
     async def stop(self) -> None:
         await self._producer.stop()
 
-    async def send(
-        self, topic: str, key: str, value: bytes, headers: list[tuple[str, bytes]] | None = None
-    ) -> None:
+    async def send(self, topic: str, key: str, value: bytes, headers: list[tuple[str, bytes]] | None = None) -> None:
         """Send and wait for the broker's acknowledgement."""
         await self._producer.send_and_wait(
             self.platform.topic(topic), value=value, key=key.encode(), headers=headers or []

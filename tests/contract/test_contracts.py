@@ -78,9 +78,7 @@ EXAMPLES = {
         reason="spot check",
         decided_by="decider",
     ),
-    Topic.ORGANISATION_UPDATED: OrganisationUpdated(
-        organisation_id=ID, name="浙江宏远电器有限公司", updated_at=NOW
-    ),
+    Topic.ORGANISATION_UPDATED: OrganisationUpdated(organisation_id=ID, name="浙江宏远电器有限公司", updated_at=NOW),
     Topic.NOTIFICATION_DELIVERED: NotificationDelivered(
         notification_id=ID,
         organisation_id=ID,
@@ -106,9 +104,7 @@ EXAMPLES = {
 def test_every_topic_has_an_example_and_a_dlq_name() -> None:
     assert set(EXAMPLES) == set(Topic) == set(PAYLOADS)
     assert all(t.dlq == f"{t.value}.dlq" for t in Topic)
-    assert all(
-        t.value.startswith(f"{t.producer}.") and t.value.rsplit(".", 1)[1].startswith("v") for t in Topic
-    )
+    assert all(t.value.startswith(f"{t.producer}.") and t.value.rsplit(".", 1)[1].startswith("v") for t in Topic)
 
 
 @pytest.mark.parametrize("topic", list(Topic), ids=str)

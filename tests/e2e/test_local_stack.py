@@ -27,18 +27,14 @@ def data_dir() -> Iterator[Path]:
     try:
         yield folder
     finally:
-        subprocess.run(
-            [CERTWATCH, "down", "--data-dir", str(folder)], env=env, check=False, capture_output=True
-        )
+        subprocess.run([CERTWATCH, "down", "--data-dir", str(folder)], env=env, check=False, capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
 
 
 def certwatch(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CERTWATCH_")}
     env["CERTWATCH_DATA_DIR"] = str(data_dir)
-    return subprocess.run(
-        [CERTWATCH, *args], env=env, capture_output=True, text=True, timeout=300, check=False
-    )
+    return subprocess.run([CERTWATCH, *args], env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
 def test_run_raises_risk_events_read_back_from_reporting_and_down_leaves_nothing_behind(

@@ -40,13 +40,9 @@ async def test_a_spot_check_failure_raises_a_risk_event_emails_the_organisation_
         await stack.enter_async_context(
             running(notify_app(service_settings("notify", smtp_port=mail_sink.port), platform))
         )
-        reporting = await stack.enter_async_context(
-            running(reporting_app(service_settings("reporting"), platform))
-        )
+        reporting = await stack.enter_async_context(running(reporting_app(service_settings("reporting"), platform)))
 
-        report = await rules.post(
-            "/organisations/import", files={"file": ("registry.csv", registry_csv(email))}
-        )
+        report = await rules.post("/organisations/import", files={"file": ("registry.csv", registry_csv(email))})
         assert report.status_code == 200, report.text
         assert report.json()["created"] == 2 and report.json()["problems"] == []
 

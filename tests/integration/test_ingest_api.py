@@ -47,9 +47,7 @@ async def test_a_malformed_signal_gets_a_422_naming_the_problem_and_nothing_is_p
         assert await outbox_rows(app) == 0
 
 
-async def test_a_signal_is_accepted_once_and_its_redelivery_is_not_published_again(
-    platform, service_settings
-) -> None:
+async def test_a_signal_is_accepted_once_and_its_redelivery_is_not_published_again(platform, service_settings) -> None:
     app = create_app(service_settings("ingest"), platform)
     async with running(app) as client:
         first = await client.post("/signals", json=SIGNAL)

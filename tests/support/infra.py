@@ -61,9 +61,7 @@ async def postgres(infra_dir: Path) -> AsyncIterator[Postgres]:
     try:
         passwords = {s: secrets.token_urlsafe(16) for s in SERVICES}
         pg = Postgres(handle.port, handle.admin_dsn, passwords)
-        await stack.provision_database(
-            pg.admin(), TEMPLATE, {f"certwatch_{s}": p for s, p in passwords.items()}
-        )
+        await stack.provision_database(pg.admin(), TEMPLATE, {f"certwatch_{s}": p for s, p in passwords.items()})
         for service in SERVICES:
             # Alembic runs its own event loop, so it gets a thread of its own.
             await asyncio.to_thread(upgrade, folder_of(service), pg.dsn(TEMPLATE, service))

@@ -21,9 +21,7 @@ class FeedConfig(BaseModel):
     kind: FeedKind
     url: str
     format: Literal["xlsx", "csv", "json", "auto"] = "auto"
-    schedule: str = Field(
-        default="0 2 * * *", description="cron, in the scheduler's time zone; nightly by default"
-    )
+    schedule: str = Field(default="0 2 * * *", description="cron, in the scheduler's time zone; nightly by default")
     snapshot: bool = Field(default=False, description="a full snapshot, diffed against the previous one")
     enabled: bool = True
     max_bytes: int = Field(default=200 * 1024 * 1024, gt=0)

@@ -65,9 +65,7 @@ class _Retryable(Exception):
     pass
 
 
-async def _download(
-    url: str, dest: Path, policy: FetchPolicy, etag: str | None, modified: str | None
-) -> Fetched:
+async def _download(url: str, dest: Path, policy: FetchPolicy, etag: str | None, modified: str | None) -> Fetched:
     headers = {k: v for k, v in (("If-None-Match", etag), ("If-Modified-Since", modified)) if v}
     timeout = httpx.Timeout(policy.timeout_seconds, connect=10.0)
     async with (

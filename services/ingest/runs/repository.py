@@ -14,17 +14,13 @@ from services.ingest.models import FeedRun, FeedState, RawRecord, RejectedRow, S
 
 
 async def unfinished_run(session: AsyncSession, feed: str) -> FeedRun | None:
-    stmt = (
-        select(FeedRun).where(FeedRun.feed == feed, FeedRun.status == "running").order_by(FeedRun.started_at)
-    )
+    stmt = select(FeedRun).where(FeedRun.feed == feed, FeedRun.status == "running").order_by(FeedRun.started_at)
     return (await session.scalars(stmt)).first()
 
 
 async def discard_staged(session: AsyncSession, run_id: uuid.UUID) -> None:
     """Drop what a run staged but never released: it was never published, so nothing is lost."""
-    await session.execute(
-        delete(SignalRecord).where(SignalRecord.run_id == run_id, SignalRecord.released.is_(False))
-    )
+    await session.execute(delete(SignalRecord).where(SignalRecord.run_id == run_id, SignalRecord.released.is_(False)))
     await session.execute(delete(RejectedRow).where(RejectedRow.run_id == run_id))
 
 
@@ -48,9 +44,7 @@ async def stage_signals(session: AsyncSession, rows: Sequence[dict[str, object]]
 
 async def staged_by(session: AsyncSession, ids: Sequence[uuid.UUID], run_id: uuid.UUID) -> set[uuid.UUID]:
     """Of these existing signals, the ones this same run staged before it was interrupted."""
-    stmt = select(SignalRecord.signal_id).where(
-        SignalRecord.signal_id.in_(ids), SignalRecord.run_id == run_id
-    )
+    stmt = select(SignalRecord.signal_id).where(SignalRecord.signal_id.in_(ids), SignalRecord.run_id == run_id)
     return set((await session.scalars(stmt)).all())
 
 
@@ -86,7 +80,5 @@ async def runs(session: AsyncSession, feed: str | None, limit: int) -> list[Feed
 
 
 async def rejected(session: AsyncSession, run_id: uuid.UUID, limit: int) -> list[RejectedRow]:
-    stmt = (
-        select(RejectedRow).where(RejectedRow.run_id == run_id).order_by(RejectedRow.row_number).limit(limit)
-    )
+    stmt = select(RejectedRow).where(RejectedRow.run_id == run_id).order_by(RejectedRow.row_number).limit(limit)
     return list((await session.scalars(stmt)).all())

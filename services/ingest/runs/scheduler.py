@@ -26,9 +26,7 @@ def next_fire(feed: FeedConfig, now: datetime) -> datetime:
 def due(feeds: list[FeedConfig], last_started: dict[str, datetime], now: datetime) -> list[FeedConfig]:
     """Feeds whose latest scheduled time has passed since they last started (or that never ran)."""
     return [
-        f
-        for f in feeds
-        if f.enabled and (f.name not in last_started or last_started[f.name] < previous_fire(f, now))
+        f for f in feeds if f.enabled and (f.name not in last_started or last_started[f.name] < previous_fire(f, now))
     ]
 
 

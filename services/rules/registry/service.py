@@ -43,10 +43,7 @@ def _state(org: Organisation) -> dict[str, object]:
         address=org.address,
         province=org.province,
         city=org.city,
-        contacts=[
-            {"name": c.name, "email": c.email, "mobile": c.mobile, "language": c.language}
-            for c in org.contacts
-        ],
+        contacts=[{"name": c.name, "email": c.email, "mobile": c.mobile, "language": c.language} for c in org.contacts],
         certificates=[
             {
                 k: getattr(c, k)
@@ -74,8 +71,7 @@ def _apply(org: Organisation, incoming: OrganisationIn) -> None:
     org.former_names = list(incoming.former_names)
     org.contacts = [Contact(**c.model_dump()) for c in incoming.contacts]
     org.certificates = [
-        Certificate(id=deterministic_id("certificate", c.number), **c.model_dump())
-        for c in incoming.certificates
+        Certificate(id=deterministic_id("certificate", c.number), **c.model_dump()) for c in incoming.certificates
     ]
 
 
@@ -88,9 +84,7 @@ async def upsert(session: AsyncSession, outbox: Outbox, incoming: OrganisationIn
         return "unchanged"
     outcome = "updated" if org else "created"
     if org is None:
-        org = Organisation(
-            id=org_id, external_ref=incoming.external_ref, revision=1, contacts=[], certificates=[]
-        )
+        org = Organisation(id=org_id, external_ref=incoming.external_ref, revision=1, contacts=[], certificates=[])
         session.add(org)
     else:
         org.revision += 1
@@ -98,9 +92,7 @@ async def upsert(session: AsyncSession, outbox: Outbox, incoming: OrganisationIn
     org.updated_at = datetime.now(UTC)
     await session.flush()
     session.add(
-        OrganisationRevision(
-            organisation_id=org.id, revision=org.revision, snapshot=_state(org), source=source
-        )
+        OrganisationRevision(organisation_id=org.id, revision=org.revision, snapshot=_state(org), source=source)
     )
     await outbox.add(
         session,
@@ -120,10 +112,7 @@ def _event(org: Organisation) -> OrganisationUpdated:
         credit_code=org.credit_code,
         province=org.province,
         city=org.city,
-        contacts=[
-            ContactEvent(name=c.name, email=c.email, mobile=c.mobile, language=c.language)
-            for c in org.contacts
-        ],
+        contacts=[ContactEvent(name=c.name, email=c.email, mobile=c.mobile, language=c.language) for c in org.contacts],
         certificate_count=len(org.certificates),
         certificate_types=sorted({c.type for c in org.certificates}),
         revision=org.revision,

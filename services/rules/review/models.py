@@ -31,9 +31,7 @@ class RiskEvent(Base):
     match: Mapped[dict[str, object]] = mapped_column(JSONB)
     assigned_to: Mapped[str | None] = mapped_column(String(100))
     decision: Mapped[str | None] = mapped_column(String(30))
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), index=True
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -15,9 +15,7 @@ from services.rules.review.models import AuditEntry, RiskEvent
 
 async def add(session: AsyncSession, values: Mapping[str, object]) -> bool:
     """Insert a risk event; False when one with this (deterministic) id exists: a replay."""
-    result = await session.execute(
-        insert(RiskEvent).values(**values).on_conflict_do_nothing(index_elements=["id"])
-    )
+    result = await session.execute(insert(RiskEvent).values(**values).on_conflict_do_nothing(index_elements=["id"]))
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -25,9 +23,7 @@ def audit(session: AsyncSession, risk_event_id: uuid.UUID, actor: str, action: s
     session.add(AuditEntry(risk_event_id=risk_event_id, actor=actor, action=action, detail=detail))
 
 
-async def count_since(
-    session: AsyncSession, organisation_id: uuid.UUID, rule_id: str, since: datetime
-) -> int:
+async def count_since(session: AsyncSession, organisation_id: uuid.UUID, rule_id: str, since: datetime) -> int:
     stmt = select(func.count()).where(
         RiskEvent.organisation_id == organisation_id,
         RiskEvent.rule_id == rule_id,

@@ -16,7 +16,5 @@ async def get(session: AsyncSession, risk_event_id: uuid.UUID) -> RiskEventDetai
     if event is None:
         raise NotFound(f"no risk event {risk_event_id}")
     detail = RiskEventDetail.model_validate(event)
-    detail.audit = [
-        AuditEntryRead.model_validate(a) for a in await repository.audit_trail(session, risk_event_id)
-    ]
+    detail.audit = [AuditEntryRead.model_validate(a) for a in await repository.audit_trail(session, risk_event_id)]
     return detail

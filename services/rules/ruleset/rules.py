@@ -97,9 +97,7 @@ BASELINE: tuple[Rule, ...] = (
     Rule(
         "listing-removed",
         1,
-        frozenset(
-            {K.SERIOUS_ILLEGAL_REMOVED, K.ABNORMAL_OPERATION_REMOVED, K.LICENCE_RESTORED, K.CCC_RESTORED}
-        ),
+        frozenset({K.SERIOUS_ILLEGAL_REMOVED, K.ABNORMAL_OPERATION_REMOVED, K.LICENCE_RESTORED, K.CCC_RESTORED}),
         Severity.LOW,
         Measure.CLOSE,
         30,

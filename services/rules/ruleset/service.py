@@ -20,9 +20,7 @@ class Outcome:
 
 
 def _strong_enough(decision: MatchDecision, least: MatchDecision) -> bool:
-    return decision is MatchDecision.MATCH or (
-        decision is MatchDecision.REVIEW and least is MatchDecision.REVIEW
-    )
+    return decision is MatchDecision.MATCH or (decision is MatchDecision.REVIEW and least is MatchDecision.REVIEW)
 
 
 def _escalate(severity: Severity) -> Severity:
@@ -45,7 +43,5 @@ def evaluate(
         escalated = rule.escalate_after is not None and prior_events >= rule.escalate_after
         severity = _escalate(rule.severity) if escalated else rule.severity
         measure = rule.ccc_measure if rule.ccc_measure and "CCC" in certificate_types else rule.measure
-        outcomes.append(
-            Outcome(rule, severity, measure, today + timedelta(days=rule.decision_days), escalated)
-        )
+        outcomes.append(Outcome(rule, severity, measure, today + timedelta(days=rule.decision_days), escalated))
     return outcomes

@@ -79,9 +79,7 @@ async def _outcomes(session: AsyncSession, signal: SignalReceived, matched: Matc
     types = [c.type for c in org.certificates if c.status in ACTIVE]
     since = datetime.now(UTC) - timedelta(days=365)
     escalating = [r.id for r in BASELINE if signal.kind in r.kinds and r.escalate_after]
-    prior = max(
-        [await review.count_since(session, org.id, rule_id, since) for rule_id in escalating], default=0
-    )
+    prior = max([await review.count_since(session, org.id, rule_id, since) for rule_id in escalating], default=0)
     return evaluate(signal.kind, matched.summary.decision, types, prior, datetime.now(UTC).date())
 
 
@@ -131,9 +129,7 @@ async def _raise(
         decision_due=outcome.decision_due,
         province=org.province,
         certificates=[
-            CertificateRef(
-                certificate_id=c.id, number=c.number, type=c.type, status=CertificateStatus(c.status)
-            )
+            CertificateRef(certificate_id=c.id, number=c.number, type=c.type, status=CertificateStatus(c.status))
             for c in org.certificates
         ],
         match=matched.summary,

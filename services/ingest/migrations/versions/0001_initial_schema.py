@@ -72,9 +72,7 @@ def upgrade() -> None:
         "processed_events",
         sa.Column("event_id", sa.Uuid(), nullable=False),
         sa.Column("topic", sa.String(length=200), nullable=False),
-        sa.Column(
-            "processed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        sa.Column("processed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("event_id", "topic", name=op.f("pk_processed_events")),
     )
     op.create_table(
@@ -83,9 +81,7 @@ def upgrade() -> None:
         sa.Column("feed", sa.String(length=100), nullable=False),
         sa.Column("kind", sa.String(length=50), nullable=False),
         sa.Column("content", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-        sa.Column(
-            "first_seen_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        sa.Column("first_seen_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("run_id", sa.Uuid(), nullable=True),
         sa.PrimaryKeyConstraint("content_hash", name=op.f("pk_raw_records")),
     )
@@ -137,9 +133,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_raw_records_feed"), table_name="raw_records")
     op.drop_table("raw_records")
     op.drop_table("processed_events")
-    op.drop_index(
-        "ix_outbox_unpublished", table_name="outbox", postgresql_where=sa.text("published_at IS NULL")
-    )
+    op.drop_index("ix_outbox_unpublished", table_name="outbox", postgresql_where=sa.text("published_at IS NULL"))
     op.drop_table("outbox")
     op.drop_table("feed_state")
     op.drop_index(op.f("ix_feed_runs_feed"), table_name="feed_runs")

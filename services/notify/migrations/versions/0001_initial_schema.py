@@ -71,16 +71,12 @@ def upgrade() -> None:
         sa.Column("caused_by", sa.Uuid(), nullable=False),
         sa.PrimaryKeyConstraint("risk_event_id", name=op.f("pk_pending_alerts")),
     )
-    op.create_index(
-        op.f("ix_pending_alerts_organisation_id"), "pending_alerts", ["organisation_id"], unique=False
-    )
+    op.create_index(op.f("ix_pending_alerts_organisation_id"), "pending_alerts", ["organisation_id"], unique=False)
     op.create_table(
         "processed_events",
         sa.Column("event_id", sa.Uuid(), nullable=False),
         sa.Column("topic", sa.String(length=200), nullable=False),
-        sa.Column(
-            "processed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        sa.Column("processed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("event_id", "topic", name=op.f("pk_processed_events")),
     )
     # ### end Alembic commands ###
@@ -91,9 +87,7 @@ def downgrade() -> None:
     op.drop_table("processed_events")
     op.drop_index(op.f("ix_pending_alerts_organisation_id"), table_name="pending_alerts")
     op.drop_table("pending_alerts")
-    op.drop_index(
-        "ix_outbox_unpublished", table_name="outbox", postgresql_where=sa.text("published_at IS NULL")
-    )
+    op.drop_index("ix_outbox_unpublished", table_name="outbox", postgresql_where=sa.text("published_at IS NULL"))
     op.drop_table("outbox")
     op.drop_table("organisation_contacts")
     op.drop_index(op.f("ix_deliveries_risk_event_id"), table_name="deliveries")

@@ -51,9 +51,7 @@ def upgrade() -> None:
         "processed_events",
         sa.Column("event_id", sa.Uuid(), nullable=False),
         sa.Column("topic", sa.String(length=200), nullable=False),
-        sa.Column(
-            "processed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        sa.Column("processed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("event_id", "topic", name=op.f("pk_processed_events")),
     )
     op.create_table(
@@ -98,9 +96,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_risk_events_organisation_id"), table_name="risk_events")
     op.drop_table("risk_events")
     op.drop_table("processed_events")
-    op.drop_index(
-        "ix_outbox_unpublished", table_name="outbox", postgresql_where=sa.text("published_at IS NULL")
-    )
+    op.drop_index("ix_outbox_unpublished", table_name="outbox", postgresql_where=sa.text("published_at IS NULL"))
     op.drop_table("outbox")
     op.drop_table("feed_freshness")
     # ### end Alembic commands ###

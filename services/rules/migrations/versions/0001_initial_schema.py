@@ -68,9 +68,7 @@ def upgrade() -> None:
         "processed_events",
         sa.Column("event_id", sa.Uuid(), nullable=False),
         sa.Column("topic", sa.String(length=200), nullable=False),
-        sa.Column(
-            "processed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        sa.Column("processed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("event_id", "topic", name=op.f("pk_processed_events")),
     )
     op.create_table(
@@ -96,9 +94,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_certificates")),
         sa.UniqueConstraint("number", name=op.f("uq_certificates_number")),
     )
-    op.create_index(
-        op.f("ix_certificates_organisation_id"), "certificates", ["organisation_id"], unique=False
-    )
+    op.create_index(op.f("ix_certificates_organisation_id"), "certificates", ["organisation_id"], unique=False)
     op.create_table(
         "contacts",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -181,9 +177,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_certificates_organisation_id"), table_name="certificates")
     op.drop_table("certificates")
     op.drop_table("processed_events")
-    op.drop_index(
-        "ix_outbox_unpublished", table_name="outbox", postgresql_where=sa.text("published_at IS NULL")
-    )
+    op.drop_index("ix_outbox_unpublished", table_name="outbox", postgresql_where=sa.text("published_at IS NULL"))
     op.drop_table("outbox")
     op.drop_index(op.f("ix_organisations_name"), table_name="organisations")
     op.drop_index(op.f("ix_organisations_credit_code"), table_name="organisations")

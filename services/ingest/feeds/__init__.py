@@ -1,0 +1,40 @@
+"""Feed adapters: each file kind parsed into canonical signals, bad rows rejected with a reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.ingest.feeds import accident, credit_list, spot_check, status
+from services.ingest.feeds.base import FileRejected, ParsedRecord, ParseResult, RowRejected
+
+KINDS = (
+    "spot_check",
+    "food_spot_check",
+    "serious_illegal",
+    "abnormal_operation",
+    "licence_status",
+    "accident",
+)
+
+__all__ = ["KINDS", "FileRejected", "ParseResult", "ParsedRecord", "RowRejected", "parse_file"]
+
+
+def parse_file(
+    kind: str, path: Path, *, feed: str, previous_snapshot: bytes | None = None, snapshot: bool = False
+) -> ParseResult:
+    """Parse one file of `kind`; raises FileRejected for a file-level problem."""
+    if kind in ("spot_check", "food_spot_check"):
+        return spot_check.parse(path, feed=feed, food=kind == "food_spot_check")
+    if kind in ("serious_illegal", "abnormal_operation"):
+        return credit_list.parse(
+            path,
+            feed=feed,
+            list_kind=kind,
+            previous_snapshot=previous_snapshot,
+            snapshot=snapshot or previous_snapshot is not None,
+        )
+    if kind == "licence_status":
+        return status.parse(path, feed=feed)
+    if kind == "accident":
+        return accident.parse(path, feed=feed)
+    raise FileRejected(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")

@@ -1,0 +1,118 @@
+"""Quality safety accidents and recalls, from a simple structured format (JSON or CSV)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from services.ingest.feeds.base import (
+    FileRejected,
+    Item,
+    ParsedRecord,
+    ParseResult,
+    RowRejected,
+    content_hash,
+    signal_id,
+)
+from services.ingest.feeds.cells import BadCell, parse_date, text
+from services.ingest.feeds.credit_list import _status
+from services.ingest.feeds.tables import cell, raw_row, read_tables, read_text, sniff
+from shared.contracts.ingest import CreditCodeStatus, Product, Signal, SignalDetail, SignalKind, Subject
+from shared.identifiers import check_code
+
+FIELDS = {
+    **dict.fromkeys(["enterprise", "企业名称", "生产企业", "涉事企业", "company"], "enterprise"),
+    **dict.fromkeys(["credit_code", "统一社会信用代码"], "credit_code"),
+    **dict.fromkeys(["address", "地址", "企业地址"], "address"),
+    **dict.fromkeys(["province", "省份"], "province"),
+    **dict.fromkeys(["product", "产品名称", "产品"], "product"),
+    **dict.fromkeys(["model", "型号", "规格型号"], "model"),
+    **dict.fromkeys(["batch", "批次", "批号"], "batch"),
+    **dict.fromkeys(["type", "类型"], "type"),
+    **dict.fromkeys(["date", "日期", "发布日期"], "date"),
+    **dict.fromkeys(["description", "描述", "事故描述", "召回原因"], "description"),
+    **dict.fromkeys(["authority", "发布机构", "发布单位"], "authority"),
+    **dict.fromkeys(["url", "链接", "公告网址链接"], "url"),
+    **dict.fromkeys(["notice_no", "公告号", "编号"], "notice_no"),
+}
+REQUIRED = [("enterprise", "credit_code"), ("type", "description", "product")]
+
+
+def parse(path: Path, *, feed: str) -> ParseResult:
+    rows = list(_json_rows(path)) if sniff(path) == "json" else None
+    tables = None if rows is not None else read_tables(path, FIELDS, REQUIRED, "企业名称 and 类型/产品名称")
+
+    def items(_: ParseResult) -> Iterator[Item]:
+        if rows is not None:
+            for number, record in rows:
+                yield _item(number, record, feed)
+            return
+        assert tables is not None
+        for table in tables:
+            for number, cells in table.rows:
+                record = {f: cell(cells, table.header, f) for f in table.header}
+                yield _item(number, {**record, "_raw": raw_row(table.columns, cells)}, feed)
+
+    return ParseResult(items)
+
+
+def _json_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    try:
+        data = json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
+        raise FileRejected(f"the JSON is malformed: {exc}") from exc
+    records = data.get("records", data.get("items")) if isinstance(data, dict) else data
+    if not isinstance(records, list):
+        raise FileRejected("expected a JSON list of records (or an object with a 'records' list)")
+    for number, record in enumerate(records, start=1):
+        if isinstance(record, dict):
+            yield number, {FIELDS.get(str(k), str(k)): v for k, v in record.items()}
+        else:
+            yield number, {"_invalid": record}
+
+
+def _item(number: int, record: dict[str, Any], feed: str) -> Item:
+    raw = record.pop("_raw", None) or {k: v for k, v in record.items()}
+    name, code_text = text(record.get("enterprise")), text(record.get("credit_code"))
+    if name is None and code_text is None:
+        return RowRejected(
+            number, f"record {number}: names no enterprise", json.dumps(raw, ensure_ascii=False, default=str)
+        )
+    try:
+        when = parse_date(record.get("date"))
+    except BadCell as exc:
+        return RowRejected(number, f"record {number}: {exc}", json.dumps(raw, ensure_ascii=False, default=str))
+    kind = (
+        SignalKind.RECALL
+        if "召回" in str(record.get("type") or "") or "recall" in str(record.get("type") or "").lower()
+        else SignalKind.QUALITY_ACCIDENT
+    )
+    code = check_code(code_text)
+    digest = content_hash(raw)
+    signal = Signal(
+        signal_id=signal_id(feed, kind.value, digest),
+        feed=feed,
+        kind=kind,
+        subject=Subject(
+            name=name or (code.code if code else ""),
+            credit_code=code.code if code else None,
+            credit_code_status=_status(code.kind, code.valid) if code else CreditCodeStatus.ABSENT,
+            address=text(record.get("address")),
+            province=text(record.get("province")),
+            role="producer",
+        ),
+        product=Product(
+            name=text(record.get("product")), model=text(record.get("model")), batch=text(record.get("batch"))
+        ),
+        detail=SignalDetail(
+            reason=text(record.get("description")),
+            authority=text(record.get("authority")),
+            bulletin_no=text(record.get("notice_no")),
+        ),
+        published_on=when,
+        source_url=text(record.get("url")),
+        raw_record_ref=digest,
+    )
+    return ParsedRecord(number, raw, digest, signal)

@@ -1,0 +1,199 @@
+"""The serious-illegal list and the abnormal-operations list: listings, removals, snapshots.
+
+A full snapshot is diffed against the previous one: only new listings, changed entries and
+entries that disappeared become signals. The snapshot state is kept compact (a 64-bit key hash to
+a 64-bit content digest in memory; zlib-compressed `key\\tdigest` lines at rest), so a million-row
+list never sits whole in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from services.ingest.feeds.base import Item, ParsedRecord, ParseResult, RowRejected, content_hash, signal_id
+from services.ingest.feeds.cells import BadCell, parse_date, text
+from services.ingest.feeds.tables import Table, cell, raw_row, read_tables
+from shared.contracts.ingest import CreditCodeStatus, Signal, SignalDetail, SignalKind, Subject
+from shared.identifiers import CodeKind, check_code
+
+SYNONYMS = {
+    **dict.fromkeys(
+        [
+            "统一社会信用代码/注册号",
+            "统一社会信用代码",
+            "注册号",
+            "信用代码",
+            "统一社会信用代码（注册号）",
+            "社会信用代码",
+        ],
+        "code",
+    ),
+    **dict.fromkeys(["企业名称", "名称", "市场主体名称", "当事人名称", "主体名称"], "name"),
+    **dict.fromkeys(["列入日期", "列入时间", "列入严重违法失信名单日期", "列入经营异常名录日期"], "listed_on"),
+    **dict.fromkeys(["列入原因", "列入事由", "列入严重违法失信名单原因", "列入经营异常名录原因"], "reason"),
+    **dict.fromkeys(
+        ["作出决定机关", "决定机关", "作出决定机关（列入）", "列入决定机关", "作出列入决定机关"], "authority"
+    ),
+    **dict.fromkeys(["移出日期", "移出时间"], "removed_on"),
+    **dict.fromkeys(["移出原因", "移出事由"], "removal_reason"),
+    **dict.fromkeys(["作出决定机关（移出）", "移出决定机关", "作出移出决定机关"], "removal_authority"),
+    **dict.fromkeys(["住所", "地址", "企业地址"], "address"),
+    **dict.fromkeys(["省份", "所在省份", "登记机关所在省"], "province"),
+    "序号": "seq",
+}
+REQUIRED = [("name", "code"), ("listed_on", "reason", "removed_on")]
+REQUIRED_NAMES = "企业名称 or 统一社会信用代码/注册号, and 列入日期/列入原因"
+KINDS = {
+    "serious_illegal": (SignalKind.SERIOUS_ILLEGAL_LISTED, SignalKind.SERIOUS_ILLEGAL_REMOVED),
+    "abnormal_operation": (SignalKind.ABNORMAL_OPERATION_LISTED, SignalKind.ABNORMAL_OPERATION_REMOVED),
+}
+
+
+def _h64(value: str) -> int:
+    return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "little")
+
+
+def load_snapshot(blob: bytes | None) -> dict[int, int]:
+    """The previous snapshot as key hash → content digest."""
+    return {_h64(key): int(digest, 16) for key, digest in _snapshot_lines(blob)}
+
+
+def _snapshot_lines(blob: bytes | None) -> Iterator[tuple[str, str]]:
+    """Stream `key\\tdigest` lines out of the compressed blob without inflating it whole."""
+    if not blob:
+        return
+    inflater, pending = zlib.decompressobj(), b""
+    for start in range(0, len(blob), 1 << 20):
+        pending += inflater.decompress(blob[start : start + (1 << 20)])
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            key, _, digest = line.decode().partition("\t")
+            yield key, digest
+    pending += inflater.flush()
+    for line in filter(None, pending.split(b"\n")):
+        key, _, digest = line.decode().partition("\t")
+        yield key, digest
+
+
+def parse(
+    path: Path, *, feed: str, list_kind: str, previous_snapshot: bytes | None = None, snapshot: bool = False
+) -> ParseResult:
+    listed_kind, removed_kind = KINDS[list_kind]
+    tables = read_tables(path, SYNONYMS, REQUIRED, REQUIRED_NAMES)
+
+    def items(result: ParseResult) -> Iterator[Item]:
+        rows = ((t, n, c) for t in tables for n, c in t.rows)
+        if not snapshot:
+            for table, number, cells in rows:
+                yield _item(table, number, cells, feed, listed_kind, removed_kind)
+            return
+        yield from _diff(rows, result, previous_snapshot, feed, listed_kind, removed_kind)
+
+    return ParseResult(items)
+
+
+def _diff(rows, result: ParseResult, previous_blob: bytes | None, feed: str, listed, removed) -> Iterator[Item]:
+    """Yield only what changed since the previous snapshot, and write the new one as it goes."""
+    previous = load_snapshot(previous_blob)
+    deflater, chunks, read = zlib.compressobj(6), [], 0
+    for table, number, cells in rows:
+        read += 1
+        item = _item(table, number, cells, feed, listed, removed)
+        if isinstance(item, RowRejected):
+            yield item
+            continue
+        key = _key(item.signal)
+        digest = int(item.content_hash[:16], 16)
+        chunks.append(deflater.compress(f"{key}\t{digest:016x}\n".encode()))
+        if previous.pop(_h64(key), None) == digest:
+            result.unchanged += 1
+        else:
+            yield item
+    yield from _removals(previous_blob, previous, feed, removed)
+    chunks.append(deflater.flush())
+    result.snapshot, result.rows_read = b"".join(chunks), read
+
+
+def _removals(blob: bytes | None, gone: dict[int, int], feed: str, removed: SignalKind) -> Iterator[Item]:
+    """Entries of the previous snapshot that the new one no longer lists: removal signals."""
+    if not gone:
+        return
+    for key, digest in _snapshot_lines(blob):
+        if _h64(key) in gone:
+            raw = {"key": key, "previous_digest": digest, "absent_from_snapshot": True}
+            digest_hex = content_hash(raw)
+            code = check_code(key)
+            subject = Subject(
+                name=key,
+                credit_code=code.code if code else None,
+                credit_code_status=_status(code.kind, code.valid) if code else CreditCodeStatus.ABSENT,
+            )
+            signal = Signal(
+                signal_id=signal_id(feed, removed.value, digest_hex),
+                feed=feed,
+                kind=removed,
+                subject=subject,
+                detail=SignalDetail(reason="no longer in the published list (snapshot difference)"),
+                raw_record_ref=digest_hex,
+            )
+            yield ParsedRecord(0, raw, digest_hex, signal)
+
+
+def _key(signal: Signal) -> str:
+    """The credit code when it is valid, else the name: what identifies a list entry."""
+    subject = signal.subject
+    usable = subject.credit_code_status in (CreditCodeStatus.VALID, CreditCodeStatus.VALID_LEGACY)
+    return subject.credit_code if usable and subject.credit_code else subject.name
+
+
+def _status(kind: CodeKind, valid: bool) -> CreditCodeStatus:
+    if not valid:
+        return CreditCodeStatus.INVALID
+    return CreditCodeStatus.VALID_LEGACY if kind is CodeKind.REGNO else CreditCodeStatus.VALID
+
+
+def _item(table: Table, number: int, cells: list[object], feed: str, listed, removed) -> Item:
+    raw = raw_row(table.columns, cells)
+    get = lambda field: cell(cells, table.header, field)  # noqa: E731
+    name, code_text = text(get("name")), text(get("code"))
+    if name is None and code_text is None:
+        return RowRejected(
+            number, f"row {number}: names no enterprise (企业名称 and 统一社会信用代码 are empty)", repr(raw)
+        )
+    try:
+        listed_on, removed_on = parse_date(get("listed_on")), parse_date(get("removed_on"))
+    except BadCell as exc:
+        return RowRejected(number, f"row {number}: {exc}", repr(raw))
+    code = check_code(code_text)
+    digest = content_hash(raw)
+    kind = removed if removed_on else listed
+    subject = Subject(
+        name=name or (code.code if code else ""),
+        credit_code=code.code if code else None,
+        credit_code_status=_status(code.kind, code.valid) if code else CreditCodeStatus.ABSENT,
+        address=text(get("address")),
+        province=text(get("province")),
+        role="listed_entity",
+    )
+    detail = SignalDetail(
+        authority=text(get("removal_authority")) if removed_on else text(get("authority")),
+        reason=text(get("removal_reason")) if removed_on else text(get("reason")),
+        listed_on=listed_on,
+        removed_on=removed_on,
+        note=f"credit code {code.code} is invalid: {code.problem}" if code and not code.valid else None,
+    )
+    signal = Signal.model_construct(
+        signal_id=signal_id(feed, kind.value, digest),
+        feed=feed,
+        kind=kind,
+        subject=subject,
+        product=None,
+        detail=detail,
+        published_on=removed_on or listed_on,
+        source_url=None,
+        raw_record_ref=digest,
+    )
+    return ParsedRecord(number, raw, digest, signal)

@@ -1,0 +1,396 @@
+"""Feed runs: fetch, parse, stage, then release for publishing only when the whole file is good.
+
+A run stages its signals unreleased; a file-level problem discards them, so nothing from a bad
+file is published. A run killed halfway is resumed by the next run of the same file: what it had
+staged is kept, the rest is added, then everything is released once. Signal ids are deterministic,
+so a re-delivered record finds its earlier signal and counts as a duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.ingest.models import FeedRun, FeedState
+from services.ingest.runs import repository
+from services.ingest.runs.config import FeedConfig
+from services.ingest.runs.fetch import FetchError, FetchPolicy, fetch, file_sha256
+from shared.contracts import Topic, deterministic_id
+from shared.contracts.ingest import FeedRunCompleted, FeedRunStatus, Signal, SignalReceived
+from shared.db.session import Database
+from shared.kafka.outbox import Outbox
+
+log = logging.getLogger(__name__)
+BATCH = 1000
+
+
+class Record(Protocol):
+    row: int
+    content_hash: str
+    raw: Any
+    signal: Signal
+
+
+class Rejection(Protocol):
+    row: int | None
+    reason: str
+    raw: Any
+
+
+class Parser(Protocol):
+    def __call__(self, kind: str, path: Path, *, feed: str, previous_snapshot: bytes | None) -> Any: ...
+
+
+@dataclass
+class RunSummary:
+    run_id: uuid.UUID
+    feed: str
+    kind: str
+    status: str = "running"
+    read: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    published: int = 0
+    error: str | None = None
+    dry_run: bool = False
+    resumed: bool = False
+    rejections: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items() if k != "rejections"}
+        data["run_id"] = str(self.run_id)
+        return data
+
+
+class FeedRunner:
+    """Runs feeds for the ingest service: the scheduler, the API and the CLI all come through here."""
+
+    def __init__(self, db: Database, outbox: Outbox, parser: Parser, work_dir: Path | None = None) -> None:
+        self.db = db
+        self.outbox = outbox
+        self.parser = parser
+        self.work_dir = work_dir or Path(tempfile.gettempdir())
+
+    async def run(self, feed: FeedConfig, *, source: Path | None = None, dry_run: bool = False) -> RunSummary:
+        """One run of one feed: from its URL, or from `source` (an upload or a local file)."""
+        started = datetime.now(UTC)
+        with tempfile.TemporaryDirectory(dir=self.work_dir) as tmp:
+            try:
+                fetched = await fetch(
+                    str(source) if source else feed.url,
+                    Path(tmp) / "download",
+                    FetchPolicy(feed.max_bytes),
+                    *(await self._validators(feed, source) if not dry_run else (None, None)),
+                )
+            except FetchError as exc:
+                return await self._failed_before_parsing(feed, started, str(exc), dry_run)
+            if fetched.not_modified or fetched.path is None:
+                return await self._not_modified(feed, started)
+            sha = fetched.sha256 or file_sha256(fetched.path)
+            if dry_run:
+                return self._dry_run(feed, fetched.path)
+            summary = await self._begin(feed, sha, started)
+            await self._ingest(feed, fetched.path, summary)
+            await self._remember(feed, fetched.etag, fetched.last_modified, sha)
+            return summary
+
+    async def _validators(self, feed: FeedConfig, source: Path | None) -> tuple[str | None, str | None]:
+        if source is not None:
+            return None, None
+        async with self.db.sessions() as session:
+            state = await repository.state(session, feed.name)
+        return (state.etag, state.last_modified) if state else (None, None)
+
+    def _dry_run(self, feed: FeedConfig, path: Path) -> RunSummary:
+        summary = RunSummary(uuid.uuid4(), feed.name, feed.kind, dry_run=True)
+        seen: set[uuid.UUID] = set()
+        try:
+            for item in self._items(feed, path, None):
+                self._count(summary, item, seen)
+        except Exception as exc:
+            summary.status, summary.error = "failed", _reason(exc)
+            return summary
+        summary.status = "partial" if summary.rejected else "succeeded"
+        return summary
+
+    @staticmethod
+    def _count(summary: RunSummary, item: Any, seen: set[uuid.UUID]) -> None:
+        summary.read += 1
+        if not hasattr(item, "signal"):
+            summary.rejected += 1
+            summary.rejections.append({"row": item.row, "reason": item.reason})
+        elif item.signal.signal_id in seen:
+            summary.duplicates += 1
+        else:
+            seen.add(item.signal.signal_id)
+            summary.accepted += 1
+
+    def _items(self, feed: FeedConfig, path: Path, previous: bytes | None) -> Iterable[Any]:
+        result = self.parser(feed.kind, path, feed=feed.name, previous_snapshot=previous)
+        return result if isinstance(result, Iterable) else result.items()
+
+    async def _begin(self, feed: FeedConfig, sha: str, started: datetime) -> RunSummary:
+        """Resume an interrupted run of this same file, or abandon it and start afresh."""
+        async with self.db.transaction() as session:
+            stale = await repository.unfinished_run(session, feed.name)
+            if stale is not None and stale.source_sha256 == sha:
+                return RunSummary(stale.run_id, feed.name, feed.kind, resumed=True)
+            if stale is not None:
+                await repository.discard_staged(session, stale.run_id)
+                stale.status, stale.finished_at, stale.error = (
+                    "abandoned",
+                    started,
+                    "superseded by a newer file",
+                )
+            run = FeedRun(
+                run_id=uuid.uuid4(),
+                feed=feed.name,
+                kind=feed.kind,
+                source=feed.url,
+                status="running",
+                started_at=started,
+                source_sha256=sha,
+                read=0,
+                accepted=0,
+                rejected=0,
+                duplicates=0,
+                published=0,
+            )
+            session.add(run)
+        return RunSummary(run.run_id, feed.name, feed.kind)
+
+    async def _ingest(self, feed: FeedConfig, path: Path, summary: RunSummary) -> None:
+        previous = await self._previous_snapshot(feed)
+        seen: set[uuid.UUID] = set()
+        batch: list[Any] = []
+        rejects: list[dict[str, Any]] = []
+        try:
+            result = self.parser(feed.kind, path, feed=feed.name, previous_snapshot=previous)
+            for item in result if isinstance(result, Iterable) else result.items():
+                summary.read += 1
+                if not hasattr(item, "signal"):
+                    summary.rejected += 1
+                    rejects.append(self._rejection(feed, summary, item))
+                elif item.signal.signal_id in seen:
+                    summary.duplicates += 1
+                else:
+                    seen.add(item.signal.signal_id)
+                    batch.append(item)
+                if len(batch) >= BATCH:
+                    await self._stage(feed, batch, summary)
+                if len(rejects) >= BATCH:
+                    await self._reject(rejects)
+            await self._stage(feed, batch, summary)
+            await self._reject(rejects)
+        except Exception as exc:  # a file-level problem: fail the run, publish nothing from the file
+            await self._fail(summary, _reason(exc))
+            return
+        await self._release(summary)
+        await self._complete(summary, getattr(result, "snapshot", None))
+
+    @staticmethod
+    def _rejection(feed: FeedConfig, summary: RunSummary, item: Any) -> dict[str, Any]:
+        raw = item.raw if isinstance(item.raw, str) else repr(item.raw)
+        summary.rejections.append({"row": item.row, "reason": item.reason})
+        return {
+            "run_id": summary.run_id,
+            "feed": feed.name,
+            "source": feed.url,
+            "row_number": item.row,
+            "reason": item.reason,
+            "raw": raw[:4000],
+        }
+
+    async def _stage(self, feed: FeedConfig, batch: list[Any], summary: RunSummary) -> None:
+        """Keep the raw records and stage the signals, unreleased; count what was new."""
+        if not batch:
+            return
+        raws = [
+            {
+                "content_hash": r.content_hash,
+                "feed": feed.name,
+                "kind": feed.kind,
+                "content": r.raw if isinstance(r.raw, dict) else {"raw": r.raw},
+                "run_id": summary.run_id,
+            }
+            for r in batch
+        ]
+        rows = [
+            {
+                "signal_id": r.signal.signal_id,
+                "feed": feed.name,
+                "kind": r.signal.kind.value,
+                "subject_key": r.signal.subject_key[:300],
+                "payload": r.signal.model_dump(mode="json"),
+                "raw_record_ref": r.content_hash,
+                "run_id": summary.run_id,
+                "released": False,
+            }
+            for r in batch
+        ]
+        async with self.db.transaction() as session:
+            await repository.keep_raw_many(session, _unique(raws, "content_hash"))
+            new = await repository.stage_signals(session, rows)
+            existing = [r["signal_id"] for r in rows if r["signal_id"] not in new]
+            mine = await repository.staged_by(session, existing, summary.run_id) if existing else set()
+        summary.accepted += len(new) + len(mine)
+        summary.duplicates += len(existing) - len(mine)
+        batch.clear()
+
+    async def _reject(self, rejects: list[dict[str, Any]]) -> None:
+        if rejects:
+            async with self.db.transaction() as session:
+                await repository.reject_many(session, rejects)
+            rejects.clear()
+
+    async def _release(self, summary: RunSummary) -> None:
+        """Queue every staged signal of the run for publishing, a batch per transaction."""
+        while True:
+            async with self.db.transaction() as session:
+                staged = await repository.unreleased(session, summary.run_id, BATCH)
+                if not staged:
+                    return
+                for row in staged:
+                    signal = SignalReceived.model_validate(row.payload)
+                    await self.outbox.add(
+                        session,
+                        Topic.SIGNAL_RECEIVED,
+                        signal.subject_key,
+                        signal,
+                        event_id=deterministic_id("signal-received", signal.signal_id),
+                    )
+                await repository.mark_released(session, [row.signal_id for row in staged])
+            summary.published += len(staged)
+
+    async def _complete(self, summary: RunSummary, snapshot: bytes | None) -> None:
+        summary.status = FeedRunStatus.PARTIAL.value if summary.rejected else FeedRunStatus.SUCCEEDED.value
+        async with self.db.transaction() as session:
+            await self._finish(session, summary)
+            if snapshot is not None:
+                state = await self._state(session, summary.feed)
+                state.snapshot = snapshot
+
+    async def _fail(self, summary: RunSummary, reason: str) -> None:
+        log.warning("feed %s run %s failed: %s", summary.feed, summary.run_id, reason)
+        summary.status, summary.error = FeedRunStatus.FAILED.value, reason
+        summary.accepted = summary.duplicates = summary.published = 0
+        async with self.db.transaction() as session:
+            await repository.discard_staged(session, summary.run_id)
+            await self._finish(session, summary)
+
+    async def _finish(self, session: AsyncSession, summary: RunSummary) -> None:
+        run = await session.get(FeedRun, summary.run_id)
+        assert run is not None
+        finished = datetime.now(UTC)
+        run.status, run.finished_at, run.error = summary.status, finished, summary.error
+        for counter in ("read", "accepted", "rejected", "duplicates", "published"):
+            setattr(run, counter, getattr(summary, counter))
+        event = FeedRunCompleted(
+            run_id=run.run_id,
+            feed=run.feed,
+            kind=run.kind,
+            status=FeedRunStatus(summary.status),
+            started_at=run.started_at,
+            finished_at=finished,
+            read=run.read,
+            accepted=run.accepted,
+            rejected=run.rejected,
+            duplicates=run.duplicates,
+            published=run.published,
+            error=run.error,
+        )
+        await self.outbox.add(
+            session,
+            Topic.FEED_RUN_COMPLETED,
+            run.feed,
+            event,
+            event_id=deterministic_id("feed-run", run.run_id),
+        )
+
+    async def _failed_before_parsing(
+        self, feed: FeedConfig, started: datetime, reason: str, dry_run: bool
+    ) -> RunSummary:
+        summary = RunSummary(uuid.uuid4(), feed.name, feed.kind, dry_run=dry_run)
+        if dry_run:
+            summary.status, summary.error = "failed", reason
+            return summary
+        async with self.db.transaction() as session:
+            session.add(
+                FeedRun(
+                    run_id=summary.run_id,
+                    feed=feed.name,
+                    kind=feed.kind,
+                    source=feed.url,
+                    status="running",
+                    started_at=started,
+                    read=0,
+                    accepted=0,
+                    rejected=0,
+                    duplicates=0,
+                    published=0,
+                )
+            )
+        await self._fail(summary, reason)
+        return summary
+
+    async def _not_modified(self, feed: FeedConfig, started: datetime) -> RunSummary:
+        summary = RunSummary(uuid.uuid4(), feed.name, feed.kind, status=FeedRunStatus.NOT_MODIFIED.value)
+        async with self.db.transaction() as session:
+            session.add(
+                FeedRun(
+                    run_id=summary.run_id,
+                    feed=feed.name,
+                    kind=feed.kind,
+                    source=feed.url,
+                    status="running",
+                    started_at=started,
+                    read=0,
+                    accepted=0,
+                    rejected=0,
+                    duplicates=0,
+                    published=0,
+                )
+            )
+            await session.flush()
+            await self._finish(session, summary)
+        return summary
+
+    async def _previous_snapshot(self, feed: FeedConfig) -> bytes | None:
+        if not feed.snapshot:
+            return None
+        async with self.db.sessions() as session:
+            state = await repository.state(session, feed.name)
+        return state.snapshot if state else None
+
+    async def _remember(self, feed: FeedConfig, etag: str | None, modified: str | None, sha: str) -> None:
+        async with self.db.transaction() as session:
+            state = await self._state(session, feed.name)
+            state.etag, state.last_modified, state.last_sha256 = etag, modified, sha
+            state.updated_at = datetime.now(UTC)
+
+    @staticmethod
+    async def _state(session: AsyncSession, feed: str) -> FeedState:
+        state = await repository.state(session, feed)
+        if state is None:
+            state = FeedState(feed=feed)
+            session.add(state)
+        return state
+
+
+def _unique(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    return list({row[key]: row for row in rows}.values())
+
+
+def _reason(exc: Exception) -> str:
+    """The message users see: the parser's own words for a file problem, else the error type too."""
+    name = type(exc).__name__
+    return str(exc) if name in {"FileRejected", "InvalidInput"} else f"{name}: {exc}"
