@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import date, datetime
 
 from shared.contracts.ingest import FailedItem
@@ -20,6 +19,11 @@ _PLAIN_ITEM_SPLIT = re.compile(r"[、；;\n，,]+")
 _PART_SPLIT = re.compile(r"[║|丨‖]")
 
 
+# Full-width ASCII and the ideographic space fold to plain forms; NFKC would also flatten
+# superscripts (1.2×10⁵ would become 1.2×105), which changes test results.
+_FULL_WIDTH = {0x3000: " ", **{c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}}
+
+
 class BadCell(ValueError):
     """A cell whose value is impossible (e.g. 2024-02-30)."""
 
@@ -34,7 +38,7 @@ def text(value: object) -> str | None:
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    cleaned = unicodedata.normalize("NFKC", str(value)).replace("\u3000", " ").strip()
+    cleaned = str(value).translate(_FULL_WIDTH).strip()
     return None if cleaned in PLACEHOLDERS or cleaned.lower() in PLACEHOLDERS else cleaned
 
 
