@@ -21,7 +21,7 @@ _PART_SPLIT = re.compile(r"[║|丨‖]")
 
 # Full-width ASCII and the ideographic space fold to plain forms; NFKC would also flatten
 # superscripts (1.2×10⁵ would become 1.2×105), which changes test results.
-_FULL_WIDTH = {0x3000: " ", **{c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}}
+_FULL_WIDTH: dict[int, str | int] = {0x3000: " ", **{c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}}
 
 
 class BadCell(ValueError):
