@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -177,10 +177,10 @@ def ingest_run(
     _report_run(asyncio.run(run_feed(feed, dry_run)), as_json)
 
 
-def _report_run(summary: dict[str, object], as_json: bool) -> None:
-    rejections = summary.pop("rejections", [])
+def _report_run(summary: dict[str, Any], as_json: bool) -> None:
+    rejections: list[dict[str, Any]] = summary.pop("rejections", [])
     if not as_json:
-        for rejection in rejections[:50]:  # type: ignore[attr-defined]
+        for rejection in rejections[:50]:
             typer.echo(f"  row {rejection['row']}: {rejection['reason']}")
         for key, value in summary.items():
             typer.echo(f"{key:>10}: {value}")

@@ -19,7 +19,7 @@ class _NoDatabase:
 
 
 async def ingest_file(path: Path, kind: str, feed: str | None, dry_run: bool) -> dict[str, Any]:
-    config = FeedConfig(name=feed or f"file.{kind}", kind=kind, url=f"file:{path.name}")  # type: ignore[arg-type]
+    config = FeedConfig.model_validate({"name": feed or f"file.{kind}", "kind": kind, "url": f"file:{path.name}"})
     return await _run(config, path, dry_run)
 
 

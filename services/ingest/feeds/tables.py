@@ -98,7 +98,8 @@ def xlsx_sheets(path: Path) -> Iterator[tuple[str, Iterator[tuple[int, list[obje
     check_zip(path)
     small = path.stat().st_size <= FULL_LOAD_LIMIT
     try:
-        workbook = openpyxl.load_workbook(path, read_only=not small, data_only=True)
+        # A file object, not the path: openpyxl refuses names without an .xlsx extension.
+        workbook = openpyxl.load_workbook(path.open("rb"), read_only=not small, data_only=True)
     except Exception as exc:  # openpyxl raises many types for broken workbooks
         raise FileRejected(f"the XLSX cannot be read: {type(exc).__name__}: {exc}") from exc
     for sheet in workbook.worksheets:

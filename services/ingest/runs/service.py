@@ -46,7 +46,7 @@ class Rejection(Protocol):
 
 
 class Parser(Protocol):
-    def __call__(self, kind: str, path: Path, *, feed: str, previous_snapshot: bytes | None) -> Any: ...
+    def __call__(self, kind: str, path: Path, *, feed: str, previous_snapshot: bytes | None, snapshot: bool) -> Any: ...
 
 
 @dataclass
@@ -135,7 +135,7 @@ class FeedRunner:
             summary.accepted += 1
 
     def _items(self, feed: FeedConfig, path: Path, previous: bytes | None) -> Iterable[Any]:
-        result = self.parser(feed.kind, path, feed=feed.name, previous_snapshot=previous)
+        result = self.parser(feed.kind, path, feed=feed.name, previous_snapshot=previous, snapshot=feed.snapshot)
         return result if isinstance(result, Iterable) else result.items()
 
     async def _begin(self, feed: FeedConfig, sha: str, started: datetime) -> RunSummary:
@@ -174,7 +174,7 @@ class FeedRunner:
         batch: list[Any] = []
         rejects: list[dict[str, Any]] = []
         try:
-            result = self.parser(feed.kind, path, feed=feed.name, previous_snapshot=previous)
+            result = self.parser(feed.kind, path, feed=feed.name, previous_snapshot=previous, snapshot=feed.snapshot)
             for item in result if isinstance(result, Iterable) else result.items():
                 summary.read += 1
                 if not hasattr(item, "signal"):
@@ -194,8 +194,16 @@ class FeedRunner:
         except Exception as exc:  # a file-level problem: fail the run, publish nothing from the file
             await self._fail(summary, _reason(exc))
             return
+        self._snapshot_counts(summary, result)
         await self._release(summary)
         await self._complete(summary, getattr(result, "snapshot", None))
+
+    @staticmethod
+    def _snapshot_counts(summary: RunSummary, result: Any) -> None:
+        """A snapshot parser yields only differences: unchanged rows were seen before, so duplicates."""
+        if getattr(result, "rows_read", None) is not None:
+            summary.read = result.rows_read
+            summary.duplicates += result.unchanged
 
     @staticmethod
     def _rejection(feed: FeedConfig, summary: RunSummary, item: Any) -> dict[str, Any]:
