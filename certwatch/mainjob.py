@@ -1,4 +1,5 @@
-"""`certwatch run`: bring the local stack up, load the demo registry, run the job, report what happened."""
+"""`certwatch run`: bring the local stack up, load the demo registry, run the nightly job once,
+and report what happened, reading the risk-event count back from reporting."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import typer
@@ -16,13 +18,17 @@ from certwatch.services import settings_of
 from shared.settings import data_dir as default_data_dir
 
 
-def _wait_for(probe: Callable[[], int], expected: int, timeout: float) -> int:
-    """Poll until `probe()` reaches `expected` (the services work asynchronously), or until `timeout`."""
+def _settled(probe: Callable[[], int], quiet: float, timeout: float) -> int:
+    """Poll until the value is non-zero and has not changed for `quiet` seconds (or until `timeout`)."""
     deadline = time.monotonic() + timeout
-    value = probe()
-    while value < expected and time.monotonic() < deadline:
+    value, since = probe(), time.monotonic()
+    while time.monotonic() < deadline:
         time.sleep(0.5)
-        value = probe()
+        now = probe()
+        if now != value:
+            value, since = now, time.monotonic()
+        elif value and time.monotonic() - since >= quiet:
+            break
     return value
 
 
@@ -31,28 +37,37 @@ def _delivered(notify: str) -> int:
     return sum(d["status"] == "delivered" for d in deliveries)
 
 
+def _nightly_run(ingest: str) -> list[dict[str, Any]]:
+    """What the scheduler does at 02:00: every configured feed, one after the other."""
+    runs = []
+    for feed in httpx.get(f"{ingest}/feeds", timeout=10).json():
+        result = httpx.post(f"{ingest}/feeds/{feed['name']}/runs", timeout=600).json()
+        runs.append(result)
+        typer.echo(
+            f"  {feed['name']:26} {result['status']:12} read {result['read']:>5}  accepted {result['accepted']:>5}  "
+            f"rejected {result['rejected']:>3}  duplicates {result['duplicates']:>5}  "
+            f"published {result['published']:>5}"
+        )
+    return runs
+
+
 def run_main_job(data_dir: Path | None, timeout: float) -> None:
     folder = data_dir or default_data_dir()
     local_stack.up(folder)
     local_stack.load_env(folder)
     rules, ingest, reporting, notify = (settings_of(s).url for s in ("rules", "ingest", "reporting", "notify"))
     typer.echo("loading the demo registry …")
-    imported = httpx.post(
-        f"{rules}/organisations/import",
-        files={"file": ("demo-registry.csv", demo.registry_csv())},
-        timeout=60,
-    ).json()
-    typer.echo("running the job: ingesting tonight's signals …")
-    results = [httpx.post(f"{ingest}/signals", json=s, timeout=30).json() for s in demo.signals()]
-    count = _wait_for(
-        lambda: int(httpx.get(f"{reporting}/risk-events/count", timeout=10).json()["risk_events_raised"]),
-        demo.expected_risk_events(),
-        timeout,
+    files = {"file": ("demo-registry.csv", demo.registry_csv())}
+    imported = httpx.post(f"{rules}/organisations/import", files=files, timeout=60).json()
+    typer.echo("running the nightly job: every feed from the local feed server …")
+    runs = _nightly_run(ingest)
+    count = _settled(
+        lambda: int(httpx.get(f"{reporting}/risk-events/count", timeout=10).json()["risk_events_raised"]), 3.0, timeout
     )
-    alerts = _wait_for(lambda: _delivered(notify), demo.expected_alerts(), timeout)
+    alerts = _settled(lambda: _delivered(notify), 2.0, 30)
     summary = {
         "registry": {k: imported[k] for k in ("rows", "created", "updated", "unchanged", "rejected_rows")},
-        "signals": {"posted": len(results), "new": sum(not r["duplicate"] for r in results)},
+        "feeds": {k: sum(r[k] for r in runs) for k in ("read", "accepted", "rejected", "duplicates", "published")},
         "risk_events_raised": count,
         "alerts_delivered": alerts,
     }

@@ -346,6 +346,20 @@ def start_sms_sink(data_dir: Path, port: int | None = None) -> SinkHandle:
     return SinkHandle(pid, port, folder)
 
 
+def start_feed_server(data_dir: Path, port: int | None = None) -> SinkHandle:
+    """The local publisher of project-made feed files, and the feeds file that points at it."""
+    from certwatch.feedserver import feeds_toml, publish
+
+    port = port or free_port()
+    folder = data_dir / "feeds"
+    publish(folder)
+    log = data_dir / "logs" / "feedserver.log"
+    pid = spawn([sys.executable, "-m", "certwatch.feedserver", "--port", str(port), "--dir", str(folder)], log)
+    wait_for_port(port, "the feed server", log)
+    (data_dir / "feeds.toml").write_text(feeds_toml(f"http://127.0.0.1:{port}"))
+    return SinkHandle(pid, port, folder)
+
+
 # ---------------------------------------------------------------- the whole stack
 
 
@@ -388,6 +402,7 @@ def stack_env(
         "CERTWATCH_NOTIFY_SMTP_HOST": "127.0.0.1",
         "CERTWATCH_NOTIFY_SMTP_PORT": str(smtp),
         "CERTWATCH_NOTIFY_SMS_GATEWAY_URL": f"http://127.0.0.1:{sms}/sms",
+        "CERTWATCH_INGEST_FEEDS_FILE": str(data_dir / "feeds.toml"),
     }
     for service in SERVICES:
         prefix = f"CERTWATCH_{service.upper()}_"
@@ -453,6 +468,7 @@ def up(data_dir: Path) -> dict[str, Any]:
     broker = _reuse(state, "broker") or start_broker(data_dir)
     mail = _reuse(state, "mail") or start_mail_sink(data_dir)
     sms = _reuse(state, "sms") or start_sms_sink(data_dir)
+    feeds = _reuse(state, "feeds") or start_feed_server(data_dir)
     ports = {s: state.get("services", {}).get(s, {}).get("port") or free_port() for s in SERVICES}
     env = stack_env(data_dir, pg.port, pg.admin_dsn, broker.port, mail.port, sms.port, ports)
     write_env(data_dir, env)
@@ -464,6 +480,7 @@ def up(data_dir: Path) -> dict[str, Any]:
         "broker": {"pid": broker.pid, "port": broker.port},
         "mail": {"pid": mail.pid, "port": mail.port, "dir": str(data_dir / "mail")},
         "sms": {"pid": sms.pid, "port": sms.port, "dir": str(data_dir / "sms")},
+        "feeds": {"pid": feeds.pid, "port": feeds.port, "dir": str(data_dir / "feeds")},
         "services": state.get("services", {}),
     }
     for service in SERVICES:
@@ -501,7 +518,7 @@ def down(data_dir: Path) -> list[str]:
         if alive(entry.get("pid")):
             terminate(entry["pid"])
             stopped.append(service)
-    for name in ("sms", "mail", "broker"):
+    for name in ("feeds", "sms", "mail", "broker"):
         entry = state.get(name) or {}
         if alive(entry.get("pid")):
             terminate(entry["pid"])
@@ -528,7 +545,7 @@ def status(data_dir: Path) -> list[dict[str, Any]]:
     pg = state.get("postgres", {})
     cluster = Path(pg["cluster"]) if pg.get("cluster") else cluster_dir(data_dir)
     rows.append({"name": "postgres", "running": _pg_running(cluster), "where": f"127.0.0.1:{pg.get('port', '-')}"})
-    for name in ("broker", "mail", "sms"):
+    for name in ("broker", "mail", "sms", "feeds"):
         entry = state.get(name) or {}
         rows.append(
             {

@@ -42,11 +42,20 @@ def test_run_raises_risk_events_read_back_from_reporting_and_down_leaves_nothing
 ) -> None:
     result = certwatch("run", "--data-dir", str(data_dir), data_dir=data_dir)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "risk events raised (read back from reporting): 4" in result.stdout
     summary = json.loads(result.stdout[result.stdout.index("{") : result.stdout.rindex("}") + 1])
+    raised = summary["risk_events_raised"]
+    assert raised >= 7, result.stdout  # every list, status and recall signal that names a registry code
+    assert f"risk events raised (read back from reporting): {raised}" in result.stdout
+    assert summary["feeds"]["rejected"] == 11 and summary["feeds"]["published"] > 2000
     emails, texts = list((data_dir / "mail").glob("*.eml")), list((data_dir / "sms").glob("*.json"))
-    assert len(emails) == len(texts) == 4  # one email and one SMS per risk event (each org has one contact)
-    assert summary["alerts_delivered"] == 8
+    assert len(emails) == len(texts) == raised  # one email and one SMS per risk event (one contact each)
+    assert summary["alerts_delivered"] == 2 * raised
+
+    again = certwatch("run", "--data-dir", str(data_dir), data_dir=data_dir)
+    assert again.returncode == 0, again.stderr
+    rerun = json.loads(again.stdout[again.stdout.index("{") : again.stdout.rindex("}") + 1])
+    assert rerun["feeds"]["published"] == 0  # unchanged files: 304 Not Modified, nothing published twice
+    assert rerun["risk_events_raised"] == raised
 
     status = certwatch("status", "--data-dir", str(data_dir), data_dir=data_dir)
     assert status.stdout.count(" ready ") == 4, status.stdout

@@ -23,11 +23,10 @@ def next_fire(feed: FeedConfig, now: datetime) -> datetime:
     return croniter(feed.schedule, now).get_next(datetime)
 
 
-def due(feeds: list[FeedConfig], last_started: dict[str, datetime], now: datetime) -> list[FeedConfig]:
-    """Feeds whose latest scheduled time has passed since they last started (or that never ran)."""
-    return [
-        f for f in feeds if f.enabled and (f.name not in last_started or last_started[f.name] < previous_fire(f, now))
-    ]
+def due(feeds: list[FeedConfig], last_started: dict[str, datetime], now: datetime, since: datetime) -> list[FeedConfig]:
+    """Feeds whose latest scheduled time has passed since they last started. A feed that never ran
+    waits for its first fire time after the scheduler started (`since`), not for deployment time."""
+    return [f for f in feeds if f.enabled and last_started.get(f.name, since) < previous_fire(f, now)]
 
 
 def seconds_until_next(feeds: list[FeedConfig], now: datetime, cap: float = 300.0) -> float:
@@ -44,10 +43,11 @@ async def run_schedule(
     run: Callable[[FeedConfig], Awaitable[object]],
 ) -> None:
     """Until stopped: run what is due, one feed at a time, then sleep until the next fire time."""
+    since = datetime.now(UTC)
     while not stop.is_set():
         now = datetime.now(UTC)
         try:
-            for feed in due(feeds, await last_started(), now):
+            for feed in due(feeds, await last_started(), now, since):
                 log.info("scheduled run of feed %s", feed.name)
                 await run(feed)
         except Exception:

@@ -8,15 +8,18 @@ so a re-delivered record finds its earlier signal and counts as a duplicate.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import tempfile
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.models import FeedRun, FeedState
@@ -82,6 +85,27 @@ class FeedRunner:
 
     async def run(self, feed: FeedConfig, *, source: Path | None = None, dry_run: bool = False) -> RunSummary:
         """One run of one feed: from its URL, or from `source` (an upload or a local file)."""
+        if dry_run:
+            return await self._run(feed, source, dry_run)
+        async with self._exclusive(feed.name):
+            return await self._run(feed, source, dry_run)
+
+    @asynccontextmanager
+    async def _exclusive(self, feed: str) -> AsyncIterator[None]:
+        """One run of a feed at a time, across processes (scheduler, API, CLI): a PostgreSQL advisory lock."""
+        key = int.from_bytes(
+            hashlib.blake2b(f"certwatch.feed:{feed}".encode(), digest_size=8).digest(), "big", signed=True
+        )
+        async with self.db.engine.connect() as conn:
+            await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            await conn.commit()
+            try:
+                yield
+            finally:
+                await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                await conn.commit()
+
+    async def _run(self, feed: FeedConfig, source: Path | None, dry_run: bool) -> RunSummary:
         started = datetime.now(UTC)
         with tempfile.TemporaryDirectory(dir=self.work_dir) as tmp:
             try:
@@ -204,6 +228,7 @@ class FeedRunner:
         if getattr(result, "rows_read", None) is not None:
             summary.read = result.rows_read
             summary.duplicates += result.unchanged
+        summary.read += getattr(result, "skipped", 0)  # rows read that are no signal (a certificate still valid)
 
     @staticmethod
     def _rejection(feed: FeedConfig, summary: RunSummary, item: Any) -> dict[str, Any]:
@@ -391,6 +416,7 @@ class FeedRunner:
         if state is None:
             state = FeedState(feed=feed)
             session.add(state)
+            await session.flush()
         return state
 
 
