@@ -96,6 +96,14 @@ def kafka_ensure_topics(partitions: int = 3) -> None:
     typer.echo(f"topics created: {len(created)}")
 
 
+@kafka_app.command("lag")
+def kafka_lag(group: str, topic: Annotated[list[str], typer.Option(help="topics of the group")]) -> None:
+    """How many messages a consumer group has not processed yet."""
+    from shared.kafka.lag import group_lag
+
+    typer.echo(asyncio.run(group_lag(PlatformSettings(), group, topic)))
+
+
 @kafka_app.command("dlq")
 def kafka_dlq(topic: str) -> None:
     """Show the dead letters of a topic: why each failed, where from, and the message."""

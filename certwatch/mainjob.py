@@ -3,9 +3,9 @@ and report what happened, reading the risk-event count back from reporting."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,21 +15,37 @@ import typer
 from certwatch import demo
 from certwatch import stack as local_stack
 from certwatch.services import settings_of
+from shared.contracts import Topic
+from shared.kafka.lag import group_lag
+from shared.settings import PlatformSettings
 from shared.settings import data_dir as default_data_dir
 
+PIPELINE = [  # (consumer group, topics), in the order work flows through them
+    ("certwatch-rules", [Topic.SIGNAL_RECEIVED.value]),
+    ("certwatch-notify", [Topic.RISK_EVENT_RAISED.value, Topic.ORGANISATION_UPDATED.value]),
+    ("certwatch-reporting", [Topic.RISK_EVENT_RAISED.value, Topic.NOTIFICATION_DELIVERED.value]),
+]
 
-def _settled(probe: Callable[[], int], quiet: float, timeout: float) -> int:
-    """Poll until the value is non-zero and has not changed for `quiet` seconds (or until `timeout`)."""
-    deadline = time.monotonic() + timeout
-    value, since = probe(), time.monotonic()
+
+async def _drained(platform: PlatformSettings, group: str, topics: list[str], deadline: float) -> bool:
     while time.monotonic() < deadline:
-        time.sleep(0.5)
-        now = probe()
-        if now != value:
-            value, since = now, time.monotonic()
-        elif value and time.monotonic() - since >= quiet:
-            break
-    return value
+        if not await group_lag(platform, group, topics):
+            return True
+        await asyncio.sleep(0.5)
+    return False
+
+
+async def _caught_up(timeout: float) -> bool:
+    """Wait until every consumer group has committed everything on its topics (lag 0), in flow order,
+    twice: the second pass covers what the relays published while the first one waited."""
+    platform = PlatformSettings()
+    deadline = time.monotonic() + timeout
+    for _ in range(2):
+        for group, topics in PIPELINE:
+            if not await _drained(platform, group, topics, deadline):
+                return False
+        await asyncio.sleep(1.0)
+    return True
 
 
 def _delivered(notify: str) -> int:
@@ -61,15 +77,16 @@ def run_main_job(data_dir: Path | None, timeout: float) -> None:
     imported = httpx.post(f"{rules}/organisations/import", files=files, timeout=60).json()
     typer.echo("running the nightly job: every feed from the local feed server …")
     runs = _nightly_run(ingest)
-    count = _settled(
-        lambda: int(httpx.get(f"{reporting}/risk-events/count", timeout=10).json()["risk_events_raised"]), 3.0, timeout
-    )
-    alerts = _settled(lambda: _delivered(notify), 2.0, 30)
+    typer.echo("waiting for rules, notify and reporting to catch up …")
+    caught_up = asyncio.run(_caught_up(timeout))
+    count = int(httpx.get(f"{reporting}/risk-events/count", timeout=10).json()["risk_events_raised"])
+    alerts = _delivered(notify)
     summary = {
         "registry": {k: imported[k] for k in ("rows", "created", "updated", "unchanged", "rejected_rows")},
         "feeds": {k: sum(r[k] for r in runs) for k in ("read", "accepted", "rejected", "duplicates", "published")},
         "risk_events_raised": count,
         "alerts_delivered": alerts,
+        "consumers_caught_up": caught_up,
     }
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     typer.echo(f"\nrisk events raised (read back from reporting): {count}")
