@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import email
 import email.policy
+import signal
+import sys
 import time
 import uuid
 from email.message import EmailMessage
@@ -22,6 +24,7 @@ class MaildirHandler:
         maildir.mkdir(parents=True, exist_ok=True)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        """Store the message as received; readers never see a half-written file."""
         name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.eml"
         tmp = self.maildir / f".{name}.tmp"
         tmp.write_bytes(envelope.original_content or envelope.content)
@@ -33,19 +36,30 @@ def read_mail(maildir: Path) -> list[EmailMessage]:
     """Every message in the sink, oldest first."""
     if not maildir.exists():
         return []
-    return [
-        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        for path in sorted(maildir.glob("*.eml"))
-    ]
+    messages = []
+    for path in sorted(maildir.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert isinstance(message, EmailMessage)  # the default policy always builds EmailMessage
+        messages.append(message)
+    return messages
+
+
+def serve(port: int, maildir: Path, host: str = "127.0.0.1") -> Controller:
+    """Start the sink in a background thread (tests can call this in-process); stop it with `.stop()`."""
+    controller = Controller(MaildirHandler(maildir), hostname=host, port=port)
+    controller.start()
+    return controller
 
 
 def main() -> None:
+    """`python -m certwatch.mailsink --port P --maildir D`: run until SIGTERM or Ctrl-C."""
     parser = argparse.ArgumentParser(description="certwatch local SMTP sink")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--maildir", type=Path, required=True)
     args = parser.parse_args()
-    controller = Controller(MaildirHandler(args.maildir), hostname="127.0.0.1", port=args.port)
-    controller.start()
+    controller = serve(args.port, args.maildir)
+    # SIGTERM (from `certwatch down`) becomes KeyboardInterrupt, so the finally block closes the socket.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         while True:
             time.sleep(3600)
@@ -53,6 +67,7 @@ def main() -> None:
         pass
     finally:
         controller.stop()
+    sys.exit(0)
 
 
 if __name__ == "__main__":

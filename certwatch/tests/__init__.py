@@ -1,0 +1,1 @@
+"""Tests of the composition root: the local stack and its sinks."""
