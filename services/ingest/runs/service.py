@@ -292,15 +292,12 @@ class FeedRunner:
                 staged = await repository.unreleased(session, summary.run_id, BATCH)
                 if not staged:
                     return
+                events = []
                 for row in staged:
                     signal = SignalReceived.model_validate(row.payload)
-                    await self.outbox.add(
-                        session,
-                        Topic.SIGNAL_RECEIVED,
-                        signal.subject_key,
-                        signal,
-                        event_id=deterministic_id("signal-received", signal.signal_id),
-                    )
+                    event_id = deterministic_id("signal-received", signal.signal_id)
+                    events.append((Topic.SIGNAL_RECEIVED, signal.subject_key, signal, event_id))
+                await self.outbox.add_many(session, events)
                 await repository.mark_released(session, [row.signal_id for row in staged])
             summary.published += len(staged)
 

@@ -1,0 +1,342 @@
+"""The in-memory registry index and the matcher: exact code, exact name, blocked fuzzy, with evidence.
+
+It holds every certified organisation's names (current, former, CCC parties) analysed once, so the
+rules consumer matches a signal with dictionary look-ups and a small fuzzy block, no database trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz
+
+from services.rules.matcher.normalise import NameParts, analyse
+from services.rules.matcher.regions import city_of_place, province_of_code, province_of_place
+from shared.contracts.rules import MatchDecision, MatchEvidence, MatchSummary
+from shared.identifiers import check_code
+
+BLOCK_LIMIT = 400  # a fuzzy block larger than this is too unspecific to be worth scoring
+
+
+@dataclass(frozen=True)
+class MatchThresholds:
+    match: float = 0.90
+    review: float = 0.60
+
+    def decide(self, score: float) -> MatchDecision:
+        if score >= self.match:
+            return MatchDecision.MATCH
+        return MatchDecision.REVIEW if score >= self.review else MatchDecision.NONE
+
+
+@dataclass(frozen=True)
+class RegistryRecord:
+    org_id: str
+    name: str
+    credit_code: str | None = None
+    former_names: tuple[str, ...] = ()
+    address: str | None = None
+    province: str | None = None
+    city: str | None = None
+    other_names: tuple[tuple[str, str], ...] = ()  # (role, name): CCC applicant / manufacturer / factory
+
+
+@dataclass(frozen=True)
+class Candidate:
+    org_id: str
+    score: float
+    decision: MatchDecision
+    method: str
+    matched_name: str
+    evidence: tuple[MatchEvidence, ...]
+
+    @property
+    def explanation(self) -> str:
+        return "; ".join(f"{e.field}: {e.how}" for e in self.evidence)
+
+    def summary(self, product_in_scope: bool | None = None) -> MatchSummary:
+        return MatchSummary(
+            score=round(self.score, 4), decision=self.decision, method=self.method, explanation=self.explanation,
+            evidence=list(self.evidence), product_in_scope=product_in_scope,
+        )  # fmt: skip
+
+
+@dataclass
+class _Org:
+    record: RegistryRecord
+    code: str | None
+    provinces: frozenset[str]
+    cities: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    org: int
+    parts: NameParts
+    role: str  # name | former | applicant | manufacturer | factory
+    name: str
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    parts: NameParts
+    code: str | None
+    code_invalid: bool
+    provinces: frozenset[str]
+    cities: frozenset[str]
+
+
+@dataclass
+class RegistryIndex:
+    thresholds: MatchThresholds = field(default_factory=MatchThresholds)
+    verdicts: dict[tuple[str, str], bool] = field(default_factory=dict)  # (subject key, org id) -> confirmed?
+    _orgs: list[_Org | None] = field(default_factory=list)
+    _slot: dict[str, int] = field(default_factory=dict)
+    _by_code: dict[str, int] = field(default_factory=dict)
+    _by_key: dict[str, list[_Entry]] = field(default_factory=dict)
+    _by_core: dict[str, list[_Entry]] = field(default_factory=dict)
+    _blocks: dict[str, list[_Entry]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, records: Iterable[RegistryRecord], thresholds: MatchThresholds | None = None) -> RegistryIndex:
+        index = cls(thresholds or MatchThresholds())
+        for record in records:
+            index.upsert(record)
+        return index
+
+    def __len__(self) -> int:
+        return len(self._slot)
+
+    # ------------------------------------------------------------ maintenance
+
+    def upsert(self, record: RegistryRecord) -> None:
+        """Add or replace one organisation (registry imports and edits call this)."""
+        if record.org_id in self._slot:
+            self.remove(record.org_id)
+        slot = len(self._orgs)
+        check = check_code(record.credit_code)
+        code = check.code if check and check.valid else None
+        parts = analyse(record.name)
+        provinces = set(parts.provinces)
+        for place in (record.province, record.address, record.city):
+            if found := province_of_place(place):
+                provinces.add(found)
+        if found := province_of_code(code):
+            provinces.add(found)
+        cities = set(parts.cities) | {c for c in (city_of_place(record.address), record.city) if c}
+        self._orgs.append(_Org(record, code, frozenset(provinces), frozenset(cities)))
+        self._slot[record.org_id] = slot
+        if code:
+            self._by_code[code] = slot
+        names = [("name", record.name), *(("former", n) for n in record.former_names), *record.other_names]
+        for role, name in names:
+            self._add(_Entry(slot, analyse(name), role, name))
+
+    def remove(self, org_id: str) -> None:
+        slot = self._slot.pop(org_id, None)
+        if slot is None:
+            return
+        org = self._orgs[slot]
+        self._orgs[slot] = None
+        if org and org.code and self._by_code.get(org.code) == slot:
+            del self._by_code[org.code]
+
+    def _add(self, entry: _Entry) -> None:
+        if entry.parts.is_placeholder:
+            return
+        self._by_key.setdefault(entry.parts.key, []).append(entry)
+        self._by_core.setdefault(entry.parts.core, []).append(entry)
+        for block in _block_keys(entry.parts.core):
+            self._blocks.setdefault(block, []).append(entry)
+
+    # ------------------------------------------------------------ matching
+
+    def match(
+        self,
+        name: str,
+        credit_code: str | None = None,
+        address: str | None = None,
+        province: str | None = None,
+        limit: int = 3,
+    ) -> list[Candidate]:
+        """The best candidates, best first; an empty list when nothing qualifies even for review."""
+        query = self._query(name, credit_code, address, province)
+        found: dict[int, Candidate] = {}
+        for candidate_slot, candidate in self._candidates(query):
+            if candidate_slot not in found or candidate.score > found[candidate_slot].score:
+                found[candidate_slot] = candidate
+        ranked = sorted((self._remembered(query, c) for c in found.values()), key=lambda c: -c.score)
+        ranked = self._ambiguity(ranked)
+        return [c for c in ranked if c.decision is not MatchDecision.NONE or c.method == "verdict"][:limit]
+
+    def best(self, name: str, credit_code: str | None = None, address: str | None = None,
+             province: str | None = None) -> Candidate | None:  # fmt: skip
+        found = self.match(name, credit_code, address, province, limit=1)
+        return found[0] if found else None
+
+    def _query(self, name: str, code_text: str | None, address: str | None, province: str | None) -> Query:
+        check = check_code(code_text)
+        if check is None and (as_code := check_code(name)) is not None and as_code.valid:
+            check, name = as_code, ""  # the registry shows the code in place of the name (Art. 23)
+        parts = analyse(name)
+        provinces = set(parts.provinces)
+        for place in (province, address):
+            if found := province_of_place(place):
+                provinces.add(found)
+        code = check.code if check and check.valid else None
+        cities = set(parts.cities) | ({c} if (c := city_of_place(address)) else set())
+        return Query(name, parts, code, bool(check and not check.valid), frozenset(provinces), frozenset(cities))
+
+    def _candidates(self, q: Query) -> Iterable[tuple[int, Candidate]]:
+        if q.code and (slot := self._by_code.get(q.code)) is not None:
+            yield slot, self._code_match(slot, q)
+            return
+        if q.parts.is_placeholder:
+            return
+        exact = self._entries_alive(self._by_key.get(q.parts.key, []))
+        for entry in exact:
+            yield entry.org, self._exact(entry, q)
+        if exact:
+            return
+        same_core = self._entries_alive(self._by_core.get(q.parts.core, []))
+        for entry in same_core:
+            yield entry.org, self._same_core_other_form(entry, q)
+        if not same_core:
+            yield from self._fuzzy(q)
+
+    # ------------------------------------------------------------ scoring
+
+    def _code_match(self, slot: int, q: Query) -> Candidate:
+        org = self._live(slot)
+        evidence = [MatchEvidence(field="credit_code", how="统一社会信用代码一致 (validated code, exact)", weight=1.0,
+                                  signal_value=q.code, registry_value=org.code)]  # fmt: skip
+        return self._candidate(org, 1.0, "credit_code", org.record.name, evidence)
+
+    def _exact(self, entry: _Entry, q: Query) -> Candidate:
+        org = self._live(entry.org)
+        evidence = [MatchEvidence(field="name", how=f"same 字号+行业 '{entry.parts.core}' and form '{entry.parts.form}'"
+                                  + ("" if entry.role == "name" else f" ({_ROLE_WORDS[entry.role]})"),
+                                  weight=0.9, signal_value=q.name, registry_value=entry.name)]  # fmt: skip
+        score = 0.93 - (0.01 if entry.role != "name" else 0.0)
+        score = self._adjust(org, q, score, evidence)
+        if q.parts.branch is not None:
+            score = min(score, 0.8)
+            evidence.append(MatchEvidence(field="branch", how=f"a branch ({q.parts.branch or '分支机构'}) of this organisation: "
+                                          "its own legal entity, usually covered by the parent's certificate",
+                                          weight=-0.1))  # fmt: skip
+        return self._candidate(org, score, "branch" if q.parts.branch is not None else f"name:{entry.role}",
+                               entry.name, evidence)  # fmt: skip
+
+    def _same_core_other_form(self, entry: _Entry, q: Query) -> Candidate:
+        """Same 字号+行业 but another legal form: a workshop or sole trader is another entity; a company
+        that changed 有限公司 → 股份公司 keeps its code, so that is worth a look."""
+        org = self._live(entry.org)
+        both_companies = q.parts.entity_class == entry.parts.entity_class == "company"
+        score = 0.7 if both_companies else 0.3
+        how = (f"same 字号+行业, form '{q.parts.form}' vs '{entry.parts.form}'" + ("" if both_companies else
+               f": a {q.parts.entity_class} entity is not the {entry.parts.entity_class} one"))  # fmt: skip
+        evidence = [
+            MatchEvidence(field="legal_form", how=how, weight=score, signal_value=q.name, registry_value=entry.name)
+        ]
+        score = self._adjust(org, q, score, evidence)
+        return self._candidate(org, score, "name:other_form", entry.name, evidence)
+
+    def _fuzzy(self, q: Query) -> Iterable[tuple[int, Candidate]]:
+        """Similar cores in the same blocks: a typo or a dropped character is a lead, never a match."""
+        seen: set[int] = set()
+        for block in _block_keys(q.parts.core):
+            entries = self._blocks.get(block, [])
+            if len(entries) > BLOCK_LIMIT:
+                continue
+            for entry in self._entries_alive(entries):
+                if id(entry) in seen or entry.parts.form != q.parts.form:
+                    continue
+                seen.add(id(entry))
+                similarity = fuzz.ratio(q.parts.core, entry.parts.core) / 100
+                if similarity < 0.8:  # one character of a four-character core is another company
+                    continue
+                org = self._live(entry.org)
+                evidence = [MatchEvidence(field="name", how=f"similar 字号+行业 ({similarity:.0%}): '{q.parts.core}' vs "
+                                          f"'{entry.parts.core}'", weight=similarity, signal_value=q.name,
+                                          registry_value=entry.name)]  # fmt: skip
+                score = min(self._adjust(org, q, similarity * 0.75, evidence), 0.85)
+                yield entry.org, self._candidate(org, score, "name:fuzzy", entry.name, evidence)
+
+    def _adjust(self, org: _Org, q: Query, score: float, evidence: list[MatchEvidence]) -> float:
+        """Codes, provinces and cities: agreement raises the score, contradiction sinks it."""
+        if q.code and org.code and q.code != org.code:
+            evidence.append(MatchEvidence(field="credit_code", how="different valid credit codes: different legal "
+                                          "entities", weight=-1.0, signal_value=q.code, registry_value=org.code))  # fmt: skip
+            return min(score, 0.2)
+        if q.provinces and org.provinces:
+            if q.provinces & org.provinces:
+                evidence.append(MatchEvidence(field="province", how="agrees", weight=0.05,
+                                              signal_value=",".join(sorted(q.provinces)),
+                                              registry_value=",".join(sorted(org.provinces))))  # fmt: skip
+                score += 0.05
+            else:
+                evidence.append(MatchEvidence(field="province", how="contradicts: same name in another province is "
+                                              "another company", weight=-0.5, signal_value=",".join(sorted(q.provinces)),
+                                              registry_value=",".join(sorted(org.provinces))))  # fmt: skip
+                return min(score, 0.45)
+        if q.cities and org.cities and not q.cities & org.cities and q.provinces & org.provinces:
+            evidence.append(MatchEvidence(field="city", how="contradicts", weight=-0.2,
+                                          signal_value=",".join(sorted(q.cities)),
+                                          registry_value=",".join(sorted(org.cities))))  # fmt: skip
+            return min(score, 0.7)
+        return min(score, 0.99)
+
+    def _ambiguity(self, ranked: list[Candidate]) -> list[Candidate]:
+        """Two organisations matched equally well by name: a human must choose, so neither is automatic."""
+        sure = [c for c in ranked if c.decision is MatchDecision.MATCH and c.method not in ("credit_code", "verdict")]
+        if len(sure) < 2 or sure[0].score - sure[1].score >= 0.04:
+            return ranked
+        note = MatchEvidence(
+            field="ambiguity", how=f"{len(sure)} organisations fit this name equally well", weight=-0.2
+        )
+        capped = {id(c) for c in sure}
+        return [
+            Candidate(c.org_id, min(c.score, self.thresholds.match - 0.01), MatchDecision.REVIEW, c.method,
+                      c.matched_name, (*c.evidence, note)) if id(c) in capped else c
+            for c in ranked
+        ]  # fmt: skip
+
+    def _remembered(self, q: Query, candidate: Candidate) -> Candidate:
+        verdict = self.verdicts.get((subject_key(q.name, q.code), candidate.org_id))
+        if verdict is None:
+            return candidate
+        how = "confirmed by a reviewer before" if verdict else "rejected by a reviewer before: never matched again"
+        evidence = (*candidate.evidence, MatchEvidence(field="verdict", how=how, weight=1.0 if verdict else -1.0))
+        decision = MatchDecision.MATCH if verdict else MatchDecision.NONE
+        score = max(candidate.score, 0.99) if verdict else 0.0
+        return Candidate(candidate.org_id, score, decision, "verdict", candidate.matched_name, evidence)
+
+    def _candidate(self, org: _Org, score: float, method: str, name: str, evidence: list[MatchEvidence]) -> Candidate:
+        score = max(0.0, min(1.0, score))
+        return Candidate(org.record.org_id, score, self.thresholds.decide(score), method, name, tuple(evidence))
+
+    def _live(self, slot: int) -> _Org:
+        org = self._orgs[slot]
+        assert org is not None
+        return org
+
+    def _entries_alive(self, entries: list[_Entry]) -> list[_Entry]:
+        return [e for e in entries if self._orgs[e.org] is not None]
+
+
+_ROLE_WORDS = {"former": "former name 曾用名", "applicant": "CCC applicant", "manufacturer": "CCC manufacturer",
+               "factory": "CCC factory", "name": "name"}  # fmt: skip
+
+
+def _block_keys(core: str) -> tuple[str, ...]:
+    """Blocks for fuzzy candidates: the core's first two and last two characters (字号 start, industry)."""
+    if len(core) < 2:
+        return ()
+    return (f"<{core[:2]}", f">{core[-2:]}")
+
+
+def subject_key(name: str, code: str | None = None) -> str:
+    """How a signal's subject is remembered for verdicts: its valid code, else its folded name."""
+    return code or analyse(name).folded

@@ -1,0 +1,193 @@
+"""Chinese enterprise names taken apart: 行政区划 + 字号 + 行业 + 组织形式 (+ branch).
+
+Two names are compared on their core (字号 + 行业) and legal form, with the regions they name kept
+aside as evidence. Everything here is pure and cached: the same name is analysed once.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from services.rules.matcher.regions import (
+    CITIES,
+    CITY_SUFFIXES,
+    MUNICIPALITIES,
+    PROVINCE_SUFFIXES,
+    PROVINCES,
+)
+
+PLACEHOLDERS = {"", "/", "-", "—", "——", "无", "空", "不详", "未知", "null", "none"}
+OCR_FIXES = str.maketrans({"巿": "市", "冂": "门", "亍": "行"})
+BRACKETS = str.maketrans({"(": "（", ")": "）", "[": "（", "]": "）", "【": "（", "】": "）", "〔": "（", "〕": "）"})
+_ANNOTATION = re.compile(r"（[^（）]*(?:受托|委托|购进|进货|经销|代理|生产商|制造商|供货|监制)[^（）]*）")
+_BRANCH = re.compile(r"^(.+?(?:公司|厂|店|社))(?:（([^（）]{1,12})）|([^（）]{1,12}?))?(分公司|分厂|分店|分部|分社)$")
+_TRAILING_BRACKET = re.compile(r"（([^（）]{1,12})）$")
+_DISTRICT = re.compile(r"^([\u4e00-\u9fa5]{2,3}?[区县旗])")
+# Legal forms, longest first, with the entity class each implies.
+FORMS = [
+    ("股份有限公司", "股份公司", "company"),
+    ("有限责任公司", "有限公司", "company"),
+    ("股份公司", "股份公司", "company"),
+    ("有限公司", "有限公司", "company"),
+    ("（特殊普通合伙）", "合伙", "partnership"),
+    ("（普通合伙）", "合伙", "partnership"),
+    ("（有限合伙）", "合伙", "partnership"),
+    ("（个人独资）", "个人独资", "unincorporated"),
+    ("（个体工商户）", "个体工商户", "unincorporated"),
+    ("专业合作社", "合作社", "coop"),
+    ("合作社", "合作社", "coop"),
+    ("经营部", "经营部", "unincorporated"),
+    ("门市部", "门市部", "unincorporated"),
+    ("工作室", "工作室", "unincorporated"),
+    ("商行", "商行", "unincorporated"),
+    ("摊位", "摊位", "unincorporated"),
+    ("公司", "公司", "company"),
+    ("厂", "厂", "unincorporated"),
+    ("店", "店", "unincorporated"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class NameParts:
+    folded: str  # the whole name, folded (width, brackets, spaces, traditional characters)
+    core: str  # 字号 + 行业: the name without region, form, annotations and branch
+    form: str  # canonical legal form (有限公司 / 股份公司 / 厂 / …), "" when none
+    entity_class: str  # company | unincorporated | partnership | coop | unknown
+    provinces: frozenset[str]  # provinces the name itself names (prefix or bracket)
+    cities: frozenset[str]
+    branch: str | None = None  # the branch's own label (宁波 in …宁波分公司), "" when unlabelled
+    parent_core: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Exact-match key: core and legal form, regions aside."""
+        return f"{self.core}|{self.form}"
+
+    @property
+    def is_placeholder(self) -> bool:
+        return not self.core
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> tuple[object, frozenset[str]]:
+    from opencc_purepy import OpenCC
+
+    converter = OpenCC("t2s")
+    traditional = frozenset(ch for ch in _traditional_chars(converter) if len(ch) == 1)
+    return converter, traditional
+
+
+def _traditional_chars(converter: object) -> set[str]:
+    """Characters the converter would change: a name without any is left alone (fast path)."""
+    sample: set[str] = set()
+    for block in (range(0x4E00, 0x9FA6),):
+        text = "".join(chr(c) for c in block)
+        converted = converter.convert(text)  # type: ignore[attr-defined]
+        sample.update(a for a, b in zip(text, converted, strict=False) if a != b)
+    return sample
+
+
+def fold(name: str) -> str:
+    """NFKC width folding, one bracket style, no spaces, OCR look-alikes fixed, simplified characters."""
+    text = unicodedata.normalize("NFKC", name).translate(BRACKETS).translate(OCR_FIXES)
+    text = "".join(text.split())
+    converter, traditional = _t2s()
+    if traditional.intersection(text):
+        text = converter.convert(text)  # type: ignore[attr-defined]
+    return text
+
+
+@lru_cache(maxsize=200_000)
+def analyse(name: str) -> NameParts:
+    folded = fold(name)
+    if folded.lower() in PLACEHOLDERS:
+        return NameParts(folded, "", "", "unknown", frozenset(), frozenset())
+    text = _ANNOTATION.sub("", folded).replace("（中国）", "")
+    branch = _BRANCH.match(text)
+    if branch:
+        parent = analyse(branch[1])
+        label = branch[2] or branch[3] or ""
+        return NameParts(
+            folded, parent.core, parent.form, parent.entity_class, parent.provinces, parent.cities,
+            branch=label, parent_core=parent.core,
+        )  # fmt: skip
+    return _parts(folded, text)
+
+
+def _parts(folded: str, text: str) -> NameParts:
+    form, entity_class, text = _split_form(text)
+    provinces: set[str] = set()
+    cities: set[str] = set()
+    bracket = _TRAILING_BRACKET.search(text)
+    if bracket and _region(bracket[1], provinces, cities):
+        text = text[: bracket.start()]
+    text = _strip_prefix(text, provinces, cities)
+    return NameParts(folded, text, form, entity_class, frozenset(provinces), frozenset(cities))
+
+
+def _split_form(text: str) -> tuple[str, str, str]:
+    for suffix, canonical, entity_class in FORMS:
+        if text.endswith(suffix) and len(text) > len(suffix):
+            return canonical, entity_class, text[: -len(suffix)]
+    return "", "unknown", text
+
+
+def _prefix_index() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Provinces and cities by their first two characters, longest first: a name is checked against
+    a handful of regions, not all of them."""
+    provinces: dict[str, list[str]] = {}
+    cities: dict[str, list[str]] = {}
+    for name in sorted(PROVINCES, key=len, reverse=True):
+        provinces.setdefault(name[:2], []).append(name)
+    for name in sorted(CITIES, key=len, reverse=True):
+        cities.setdefault(name[:2], []).append(name)
+    return provinces, cities
+
+
+_PROVINCE_PREFIX, _CITY_PREFIX = _prefix_index()
+
+
+def _leading(text: str, index: dict[str, list[str]]) -> str | None:
+    return next((name for name in index.get(text[:2], ()) if text.startswith(name)), None)
+
+
+def _region(label: str, provinces: set[str], cities: set[str]) -> bool:
+    """Whether a bracketed label is a region; records it if so."""
+    if province := _leading(label, _PROVINCE_PREFIX):
+        provinces.add(province)
+        return True
+    if city := _leading(label, _CITY_PREFIX):
+        cities.add(city)
+        provinces.add(CITIES[city])
+        return True
+    return False
+
+
+def _strip_prefix(text: str, provinces: set[str], cities: set[str]) -> str:
+    """Drop a leading province, city and district (浙江省宁波市鄞州区…), keeping at least 2 characters."""
+    province = _leading(text, _PROVINCE_PREFIX)
+    if province and len(text) - len(province) >= 2:
+        provinces.add(province)
+        text = _drop(text[len(province) :], PROVINCE_SUFFIXES)
+        if province in MUNICIPALITIES:
+            cities.add(province)
+    city = _leading(text, _CITY_PREFIX)
+    if city and len(text) - len(city) >= 2:
+        cities.add(city)
+        provinces.add(CITIES[city])
+        text = _drop(text[len(city) :], CITY_SUFFIXES)
+    if cities:
+        district = _DISTRICT.match(text)
+        if district and len(text) - len(district[1]) >= 2:
+            text = text[len(district[1]) :]
+    return text
+
+
+def _drop(text: str, suffixes: tuple[str, ...]) -> str:
+    for suffix in suffixes:
+        if text.startswith(suffix) and len(text) - len(suffix) >= 2:
+            return text[len(suffix) :]
+    return text
