@@ -1,0 +1,188 @@
+"""The matcher: normaliser cases, each §5.2 variant, each hard negative, thresholds, verdict memory."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from services.rules.matcher.index import MatchThresholds, RegistryIndex, RegistryRecord
+from services.rules.matcher.normalise import analyse
+from services.rules.matcher.screening import ScreeningInputError, screen_files
+from shared.contracts.rules import MatchDecision
+from shared.identifiers import make_uscc
+
+HONGYUAN = make_uscc("330212", "PDY00001")
+REGISTRY = [
+    RegistryRecord("A", "浙江宏远电器有限公司", HONGYUAN, ("宁波宏远家电有限公司",), "浙江省宁波市鄞州区姜山镇", "浙江", "宁波"),
+    RegistryRecord("B", "佛山市顺德区澄川电器制造有限公司", make_uscc("440606", "PDY00002"), (), "广东省佛山市顺德区"),
+    RegistryRecord("C", "上海澄海食品股份有限公司", None, (), "上海市浦东新区", "上海"),
+    RegistryRecord("D", "江苏凌岳线缆有限公司", None, (), "江苏省昆山市", "江苏"),
+    RegistryRecord("E", "广东凌岳线缆有限公司", None, (), "广东省东莞市", "广东"),
+]
+
+
+@pytest.fixture(scope="module")
+def index() -> RegistryIndex:
+    return RegistryIndex.build(REGISTRY)
+
+
+@pytest.mark.parametrize(
+    ("name", "core", "form", "provinces", "branch"),
+    [
+        ("浙江宏远电器有限公司", "宏远电器", "有限公司", {"浙江"}, None),
+        ("浙江宏远电器有限责任公司", "宏远电器", "有限公司", {"浙江"}, None),
+        ("宏远电器（浙江）有限公司", "宏远电器", "有限公司", {"浙江"}, None),
+        ("宏远电器(浙江)有限公司", "宏远电器", "有限公司", {"浙江"}, None),
+        ("浙江 宏远电器　有限公司", "宏远电器", "有限公司", {"浙江"}, None),
+        ("浙江宏遠電器有限公司", "宏远电器", "有限公司", {"浙江"}, None),
+        ("浙江省宁波市鄞州区宏远电器有限公司", "宏远电器", "有限公司", {"浙江"}, None),
+        ("宁波巿宏远电器有限公司", "宏远电器", "有限公司", {"浙江"}, None),
+        ("浙江宏远电器有限公司宁波分公司", "宏远电器", "有限公司", {"浙江"}, "宁波"),
+        ("浙江宏远电器有限公司（宁波）分公司", "宏远电器", "有限公司", {"浙江"}, "宁波"),
+        ("青岛澄海水产食品有限公司(受托方)", "澄海水产食品", "有限公司", {"山东"}, None),
+        ("宏远电器（中国）有限公司", "宏远电器", "有限公司", set(), None),
+        ("上海澄海食品股份公司", "澄海食品", "股份公司", {"上海"}, None),
+        ("宁波市鄞州区宏远电器厂", "宏远电器", "厂", {"浙江"}, None),
+        ("某某商贸（个体工商户）", "某某商贸", "个体工商户", set(), None),
+    ],
+)
+def test_normaliser(name: str, core: str, form: str, provinces: set[str], branch: str | None) -> None:
+    parts = analyse(name)
+    assert (parts.core, parts.form, set(parts.provinces), parts.branch) == (core, form, provinces, branch)
+
+
+@pytest.mark.parametrize("placeholder", ["/", "—", "无", "  ", "／"])
+def test_placeholders_match_nothing(index: RegistryIndex, placeholder: str) -> None:
+    assert analyse(placeholder).is_placeholder
+    assert index.best(placeholder) is None
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "浙江宏远电器有限公司",
+        "浙江宏远电器有限责任公司",
+        "宏远电器（浙江）有限公司",
+        "宁波市宏远电器有限公司",
+        "浙江省宁波市鄞州区宏远电器有限公司",
+        "浙江宏遠電器有限公司",
+        "宁波巿宏远电器有限公司",
+        "浙江宏远电器有限公司(受托方)",
+        "宏远电器有限公司",
+        "宁波宏远家电有限公司",  # a former name
+        HONGYUAN,  # the registry shows the code in place of the name
+    ],
+)
+def test_variants_of_a_certified_name_match_it(index: RegistryIndex, name: str) -> None:
+    best = index.best(name)
+    assert best is not None and best.org_id == "A" and best.decision is MatchDecision.MATCH, best
+
+
+def test_an_exact_valid_code_wins_and_explains_itself(index: RegistryIndex) -> None:
+    best = index.best("完全不同的名字有限公司", HONGYUAN)
+    assert best and best.org_id == "A" and best.score == 1.0 and best.method == "credit_code"
+    assert "统一社会信用代码一致" in best.explanation
+
+
+def test_an_invalid_code_is_never_a_key(index: RegistryIndex) -> None:
+    wrong = HONGYUAN[:-1] + ("0" if HONGYUAN[-1] != "0" else "1")
+    assert index.best("某某无关有限公司", wrong) is None
+
+
+def test_a_branch_is_linked_to_its_parent_for_review(index: RegistryIndex) -> None:
+    best = index.best("浙江宏远电器有限公司宁波分公司")
+    assert best and best.org_id == "A" and best.decision is MatchDecision.REVIEW and best.method == "branch"
+    assert "branch" in best.explanation
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("广东宏远电器有限公司", "same 字号 in another province"),
+        ("浙江宏远电子有限公司", "another industry word"),
+        ("宁波市鄞州区宏远电器厂", "a workshop sharing the 字号"),
+        ("浙江宏达电器有限公司", "字号 one character off"),
+    ],
+)
+def test_hard_negatives_are_never_auto_matched(index: RegistryIndex, name: str, why: str) -> None:
+    best = index.best(name)
+    assert best is None or best.decision is not MatchDecision.MATCH, why
+
+
+def test_a_different_valid_code_means_a_different_entity(index: RegistryIndex) -> None:
+    other = make_uscc("330212", "PDY00999")
+    best = index.best("浙江宏远电器有限公司", other)
+    assert best is None or best.decision is MatchDecision.NONE
+
+
+def test_two_organisations_fitting_a_name_equally_go_to_review(index: RegistryIndex) -> None:
+    best = index.best("凌岳线缆有限公司")  # no region: Jiangsu's or Guangdong's?
+    assert best and best.decision is MatchDecision.REVIEW and "organisations fit" in best.explanation
+    assert index.best("江苏凌岳线缆有限公司").decision is MatchDecision.MATCH  # type: ignore[union-attr]
+
+
+def test_a_company_that_changed_its_form_is_a_lead(index: RegistryIndex) -> None:
+    best = index.best("上海澄海食品有限公司")
+    assert best and best.org_id == "C" and best.decision is MatchDecision.REVIEW
+
+
+def test_thresholds_are_configurable() -> None:
+    strict = RegistryIndex.build(REGISTRY, MatchThresholds(match=0.99, review=0.5))
+    assert strict.best("宏远电器有限公司").decision is MatchDecision.REVIEW  # type: ignore[union-attr]
+    assert MatchThresholds().decide(0.9) is MatchDecision.MATCH
+    assert MatchThresholds().decide(0.6) is MatchDecision.REVIEW
+    assert MatchThresholds().decide(0.59) is MatchDecision.NONE
+
+
+def test_verdicts_are_remembered(index: RegistryIndex) -> None:
+    memory = RegistryIndex.build(REGISTRY)
+    memory.verdicts[(analyse("浙江宏远电器有限公司宁波分公司").folded, "A")] = True
+    memory.verdicts[(analyse("浙江宏远电器有限公司").folded, "A")] = False
+    confirmed = memory.best("浙江宏远电器有限公司宁波分公司")
+    assert confirmed and confirmed.decision is MatchDecision.MATCH and "confirmed by a reviewer" in confirmed.explanation
+    rejected = memory.match("浙江宏远电器有限公司")
+    assert rejected and rejected[0].decision is MatchDecision.NONE and "never matched again" in rejected[0].explanation
+
+
+def test_upsert_and_remove_keep_the_index_current() -> None:
+    live = RegistryIndex.build(REGISTRY)
+    live.upsert(RegistryRecord("A", "浙江宏远智能电器有限公司", HONGYUAN, ("浙江宏远电器有限公司",), "浙江省宁波市"))
+    assert live.best("浙江宏远智能电器有限公司").org_id == "A"  # type: ignore[union-attr]
+    assert live.best("浙江宏远电器有限公司").method == "name:former"  # type: ignore[union-attr]
+    live.remove("B")
+    assert live.best("佛山市顺德区澄川电器制造有限公司") is None and len(live) == 4
+
+
+def test_screening_files_one_row_per_record_and_bad_rows_explained(tmp_path: Path) -> None:
+    registry = tmp_path / "registry.csv"
+    registry.write_text(
+        "org_id,name,credit_code,former_names,address\n"
+        f"A,浙江宏远电器有限公司,{HONGYUAN},宁波宏远家电有限公司|宏远电器厂,浙江省宁波市\n",
+        encoding="utf-8",
+    )
+    records = tmp_path / "in.csv"
+    records.write_text(
+        "record_id,name,credit_code,address\n1,宏远电器（浙江）有限公司,,\n2,毫不相干有限公司,,\n3,,,\n4,宁波宏远家电有限公司,,\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.csv"
+    summary = screen_files(records, out, registry)
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [r["record_id"] for r in rows] == ["1", "2", "3", "4"]
+    assert {"record_id", "org_id", "score", "decision", "explanation"} <= set(rows[0])
+    assert (rows[0]["org_id"], rows[0]["decision"]) == ("A", "match")
+    assert (rows[1]["org_id"], rows[1]["decision"]) == ("", "none")
+    assert rows[2]["decision"] == "none" and "neither a name nor a credit code" in rows[2]["explanation"]
+    assert rows[3]["org_id"] == "A" and "former name" in rows[3]["explanation"]
+    assert summary.records == 4 and summary.problems == 1
+
+
+def test_screening_refuses_a_file_without_its_columns(tmp_path: Path) -> None:
+    records = tmp_path / "in.csv"
+    records.write_text("id,company\n1,x\n", encoding="utf-8")
+    registry = tmp_path / "registry.csv"
+    registry.write_text("org_id,name\nA,浙江宏远电器有限公司\n", encoding="utf-8")
+    with pytest.raises(ScreeningInputError, match="record_id, name"):
+        screen_files(records, tmp_path / "out.csv", registry)
