@@ -41,6 +41,7 @@ class ServiceRuntime:
         self.consumer = Consumer(service, platform, settings, self.db, tables.inbox, self.producer)
         self.consumer.after_commit = self.publish_soon
         self.on_start: list[Hook] = []
+        self.commit_hooks: list[Callable[[], None]] = []
         self.background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -68,6 +69,12 @@ class ServiceRuntime:
     def publish_soon(self) -> None:
         """Wake the relay after a commit instead of waiting for its next poll."""
         self.relay.wakeup.set()
+
+    def committed(self) -> None:
+        """A request's transaction committed: publish its events, and tell whoever caches state."""
+        self.publish_soon()
+        for hook in self.commit_hooks:
+            hook()
 
 
 def build_app(runtime: ServiceRuntime, routers: list[APIRouter], title: str) -> FastAPI:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.rules import consumers, endpoints
+from services.rules.matcher.index import MatchThresholds
+from services.rules.matcher.live import LiveIndex
 from services.rules.models import messaging
 from services.rules.settings import RulesSettings
 from shared.runtime import ServiceRuntime, build_app
@@ -12,6 +14,12 @@ from shared.settings import PlatformSettings
 
 
 def create_app(settings: RulesSettings | None = None, platform: PlatformSettings | None = None) -> FastAPI:
-    runtime = ServiceRuntime("rules", settings or RulesSettings(), platform or PlatformSettings(), messaging)
-    consumers.register(runtime)
-    return build_app(runtime, [endpoints.router], title="certwatch rules")
+    settings = settings or RulesSettings()
+    runtime = ServiceRuntime("rules", settings, platform or PlatformSettings(), messaging)
+    live = LiveIndex(runtime.db, MatchThresholds(settings.match_threshold, settings.review_threshold))
+    runtime.background.append(live.run)
+    runtime.commit_hooks.append(lambda: setattr(live, "dirty", True))
+    consumers.register(runtime, live)
+    app = build_app(runtime, [endpoints.router], title="certwatch rules")
+    app.state.live_index = live
+    return app

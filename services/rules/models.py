@@ -1,7 +1,7 @@
 """Every table of the rules service, for Alembic."""
 
 from services.rules.db import Base, messaging
-from services.rules.registry.models import Certificate, Contact, Organisation, OrganisationRevision
+from services.rules.registry.models import Certificate, Contact, MatchVerdict, Organisation, OrganisationRevision
 from services.rules.review.models import AuditEntry, RiskEvent
 
 __all__ = [
@@ -9,6 +9,7 @@ __all__ = [
     "Base",
     "Certificate",
     "Contact",
+    "MatchVerdict",
     "Organisation",
     "OrganisationRevision",
     "RiskEvent",

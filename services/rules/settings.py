@@ -2,6 +2,8 @@
 
 from typing import ClassVar
 
+from pydantic import Field
+
 from shared.settings import ServiceSettings, service_config
 
 
@@ -10,3 +12,5 @@ class RulesSettings(ServiceSettings):
     model_config = service_config("rules")
 
     port: int = 8102
+    match_threshold: float = Field(default=0.90, ge=0, le=1, description="at or above: an automatic match")
+    review_threshold: float = Field(default=0.60, ge=0, le=1, description="at or above: a human review")

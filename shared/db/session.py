@@ -48,7 +48,7 @@ async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
     runtime = request.app.state.runtime
     async with runtime.db.transaction() as session:
         yield session
-    runtime.publish_soon()  # what the request queued in the outbox is committed now
+    runtime.committed()  # what the request queued in the outbox is committed now
 
 
 async def read_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -76,3 +76,19 @@ class OrganisationRevision(Base):
     snapshot: Mapped[dict[str, object]] = mapped_column(JSONB)
     source: Mapped[str | None] = mapped_column(Text)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class MatchVerdict(Base):
+    """A reviewer's word on a (signal subject, organisation) pair: the matcher never asks twice, and a
+    rejected pair is never matched automatically again."""
+
+    __tablename__ = "match_verdicts"
+
+    subject_key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True
+    )
+    confirmed: Mapped[bool]
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

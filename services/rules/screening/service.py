@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.rules.matcher.index import RegistryIndex
+from services.rules.matcher.relevance import product_in_scope
 from services.rules.registry import repository as registry
 from services.rules.registry.models import Organisation
 from services.rules.review import repository as review
@@ -19,13 +21,13 @@ from shared.contracts.rules import (
     CertificateRef,
     CertificateStatus,
     MatchDecision,
-    MatchEvidence,
     MatchSummary,
     RiskEventRaised,
 )
 from shared.kafka.outbox import Outbox
 
 ACTIVE = {CertificateStatus.VALID.value, CertificateStatus.SUSPENDED.value}
+USABLE = (CreditCodeStatus.VALID, CreditCodeStatus.VALID_LEGACY)
 
 
 @dataclass(frozen=True)
@@ -34,40 +36,35 @@ class Matched:
     summary: MatchSummary
 
 
-async def find_matches(session: AsyncSession, signal: SignalReceived) -> list[Matched]:
-    """Exact credit-code match on a validated code; an invalid code is never a key."""
+async def find_matches(session: AsyncSession, index: RegistryIndex, signal: SignalReceived) -> list[Matched]:
+    """Candidates from the in-memory index (no database trip unless something matches); a bulletin
+    names the producer claimed on the label, so a name match is a lead for a human, never a finding."""
     subject = signal.subject
-    if not subject.credit_code or subject.credit_code_status not in (
-        CreditCodeStatus.VALID,
-        CreditCodeStatus.VALID_LEGACY,
-    ):
-        return []
-    evidence = MatchEvidence(
-        field="credit_code",
-        how="exact",
-        weight=1.0,
-        signal_value=subject.credit_code,
-        registry_value=subject.credit_code,
-    )
-    return [
-        Matched(
-            org,
-            MatchSummary(
-                score=1.0,
-                decision=MatchDecision.MATCH,
-                method="credit_code",
-                explanation=f"统一社会信用代码一致 / credit code {subject.credit_code} agrees",
-                evidence=[evidence],
-            ),
-        )
-        for org in await registry.by_credit_code(session, subject.credit_code)
-    ]
+    code = subject.credit_code if subject.credit_code_status in USABLE else None
+    matched = []
+    for candidate in index.match(subject.name, code, subject.address, subject.province):
+        if candidate.decision is MatchDecision.NONE:
+            continue
+        org = await registry.get(session, uuid.UUID(candidate.org_id))
+        if org is not None:
+            matched.append(Matched(org, candidate.summary(_relevance(signal, org))))
+    return matched
 
 
-async def screen(session: AsyncSession, outbox: Outbox, signal: SignalReceived, caused_by: uuid.UUID) -> int:
+def _relevance(signal: SignalReceived, org: Organisation) -> bool | None:
+    product = signal.product
+    if product is None:
+        return None
+    verdicts = [product_in_scope(product.name, product.model, c.scope, c.products) for c in org.certificates]
+    return True if True in verdicts else (False if False in verdicts else None)
+
+
+async def screen(
+    session: AsyncSession, outbox: Outbox, index: RegistryIndex, signal: SignalReceived, caused_by: uuid.UUID
+) -> int:
     """Raise the risk events this signal calls for; returns how many were new."""
     raised = 0
-    for matched in await find_matches(session, signal):
+    for matched in await find_matches(session, index, signal):
         for outcome in await _outcomes(session, signal, matched):
             raised += await _raise(session, outbox, signal, matched, outcome, caused_by)
     return raised

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 04:36:56.216113
+Create Date: 2026-11-25 05:53:54.240605
 """
 
 from collections.abc import Sequence
@@ -58,11 +58,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
     )
     op.create_index(
-        "ix_outbox_unpublished",
-        "outbox",
-        ["id"],
-        unique=False,
-        postgresql_where=sa.text("published_at IS NULL"),
+        "ix_outbox_unpublished", "outbox", ["id"], unique=False, postgresql_where=sa.text("published_at IS NULL")
     )
     op.create_table(
         "processed_events",
@@ -113,6 +109,22 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_contacts_organisation_id"), "contacts", ["organisation_id"], unique=False)
     op.create_table(
+        "match_verdicts",
+        sa.Column("subject_key", sa.String(length=300), nullable=False),
+        sa.Column("organisation_id", sa.Uuid(), nullable=False),
+        sa.Column("confirmed", sa.Boolean(), nullable=False),
+        sa.Column("actor", sa.String(length=100), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["organisation_id"],
+            ["organisations.id"],
+            name=op.f("fk_match_verdicts_organisation_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("subject_key", "organisation_id", name=op.f("pk_match_verdicts")),
+    )
+    op.create_table(
         "risk_events",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("organisation_id", sa.Uuid(), nullable=False),
@@ -133,9 +145,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.ForeignKeyConstraint(
-            ["organisation_id"],
-            ["organisations.id"],
-            name=op.f("fk_risk_events_organisation_id_organisations"),
+            ["organisation_id"], ["organisations.id"], name=op.f("fk_risk_events_organisation_id_organisations")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_risk_events")),
     )
@@ -172,6 +182,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_risk_events_organisation_id"), table_name="risk_events")
     op.drop_index(op.f("ix_risk_events_created_at"), table_name="risk_events")
     op.drop_table("risk_events")
+    op.drop_table("match_verdicts")
     op.drop_index(op.f("ix_contacts_organisation_id"), table_name="contacts")
     op.drop_table("contacts")
     op.drop_index(op.f("ix_certificates_organisation_id"), table_name="certificates")

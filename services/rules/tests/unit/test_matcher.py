@@ -15,7 +15,9 @@ from shared.identifiers import make_uscc
 
 HONGYUAN = make_uscc("330212", "PDY00001")
 REGISTRY = [
-    RegistryRecord("A", "浙江宏远电器有限公司", HONGYUAN, ("宁波宏远家电有限公司",), "浙江省宁波市鄞州区姜山镇", "浙江", "宁波"),
+    RegistryRecord(
+        "A", "浙江宏远电器有限公司", HONGYUAN, ("宁波宏远家电有限公司",), "浙江省宁波市鄞州区姜山镇", "浙江", "宁波"
+    ),
     RegistryRecord("B", "佛山市顺德区澄川电器制造有限公司", make_uscc("440606", "PDY00002"), (), "广东省佛山市顺德区"),
     RegistryRecord("C", "上海澄海食品股份有限公司", None, (), "上海市浦东新区", "上海"),
     RegistryRecord("D", "江苏凌岳线缆有限公司", None, (), "江苏省昆山市", "江苏"),
@@ -141,7 +143,9 @@ def test_verdicts_are_remembered(index: RegistryIndex) -> None:
     memory.verdicts[(analyse("浙江宏远电器有限公司宁波分公司").folded, "A")] = True
     memory.verdicts[(analyse("浙江宏远电器有限公司").folded, "A")] = False
     confirmed = memory.best("浙江宏远电器有限公司宁波分公司")
-    assert confirmed and confirmed.decision is MatchDecision.MATCH and "confirmed by a reviewer" in confirmed.explanation
+    assert (
+        confirmed and confirmed.decision is MatchDecision.MATCH and "confirmed by a reviewer" in confirmed.explanation
+    )
     rejected = memory.match("浙江宏远电器有限公司")
     assert rejected and rejected[0].decision is MatchDecision.NONE and "never matched again" in rejected[0].explanation
 

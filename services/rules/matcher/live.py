@@ -1,0 +1,75 @@
+"""The live index inside the rules service: built from the registry at start, kept current after
+every registry write (and every few seconds, for writes made by other replicas)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.rules.matcher.index import MatchThresholds, RegistryIndex, RegistryRecord
+from services.rules.registry.models import MatchVerdict, Organisation
+from shared.db.session import Database
+
+log = logging.getLogger(__name__)
+
+
+def record_of(org: Organisation) -> RegistryRecord:
+    parties = {(role, name) for c in org.certificates for role, name in
+               (("applicant", c.applicant), ("manufacturer", c.manufacturer), ("factory", c.factory))
+               if name and name != org.name}  # fmt: skip
+    return RegistryRecord(
+        org_id=str(org.id), name=org.name, credit_code=org.credit_code, former_names=tuple(org.former_names),
+        address=org.address, province=org.province, city=org.city, other_names=tuple(sorted(parties)),
+    )  # fmt: skip
+
+
+class LiveIndex:
+    def __init__(self, db: Database, thresholds: MatchThresholds | None = None, every: float = 5.0) -> None:
+        self.db = db
+        self.index = RegistryIndex(thresholds or MatchThresholds())
+        self.every = every
+        self.dirty = True
+        self._watermark: datetime | None = None
+        self._lock = asyncio.Lock()
+
+    async def current(self) -> RegistryIndex:
+        """The index, refreshed first if the registry changed in this process."""
+        if self.dirty:
+            await self.refresh()
+        return self.index
+
+    async def refresh(self) -> int:
+        """Load organisations changed since the last refresh, and every verdict; returns how many."""
+        async with self._lock:
+            self.dirty = False
+            async with self.db.sessions() as session:
+                changed = await self._changed(session)
+                verdicts = (await session.scalars(select(MatchVerdict))).all()
+            for org in changed:
+                self.index.upsert(record_of(org))
+                self._watermark = max(filter(None, (self._watermark, org.updated_at)))
+            self.index.verdicts = {(v.subject_key, str(v.organisation_id)): v.confirmed for v in verdicts}
+            if changed:
+                log.info("matcher index: %d organisations updated, %d in all", len(changed), len(self.index))
+            return len(changed)
+
+    async def _changed(self, session: AsyncSession) -> list[Organisation]:
+        stmt = select(Organisation).order_by(Organisation.updated_at)
+        if self._watermark is not None:
+            stmt = stmt.where(Organisation.updated_at >= self._watermark)
+        return list((await session.scalars(stmt)).all())
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Refresh periodically until stopped (writes made by other replicas reach this one)."""
+        while not stop.is_set():
+            try:
+                await self.refresh()
+            except Exception:
+                log.exception("matcher index refresh failed; keeping the current index")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.every)
