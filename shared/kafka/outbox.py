@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -44,7 +45,7 @@ class Outbox:
         )
         return dict(envelope.model_dump(mode="json"))
 
-    async def add_many(self, session: AsyncSession, events: list[tuple[Topic, str, BaseModel, uuid.UUID]]) -> int:
+    async def add_many(self, session: AsyncSession, events: Sequence[tuple[Topic, str, BaseModel, uuid.UUID]]) -> int:
         """Queue many events in one statement (feed runs release thousands at a time)."""
         if not events:
             return 0
