@@ -5,13 +5,10 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from services.rules.matcher.evalset import queries, registry  # noqa: E402
-from services.rules.matcher.index import RegistryIndex  # noqa: E402
-from shared.contracts.rules import MatchDecision  # noqa: E402
+from services.rules.matcher.evalset import queries, registry
+from services.rules.matcher.index import RegistryIndex
+from shared.contracts.rules import MatchDecision
 
 TARGETS = {
     "auto-match precision": (0.995, ">="),
@@ -65,9 +62,13 @@ def main(registry_size: int = 20_000, sample: int = 1_500) -> int:
     for variant, counts in sorted(by_variant.items()):
         n = counts["n"]
         if variant in {q.variant for q in negatives}:
-            print(f"  {variant:32} n={n:5}  auto-matched {counts['match'] / n:6.1%}  review {counts['review'] / n:6.1%}")
+            print(
+                f"  {variant:32} n={n:5}  auto-matched {counts['match'] / n:6.1%}  review {counts['review'] / n:6.1%}"
+            )
         else:
-            print(f"  {variant:32} n={n:5}  auto {counts['auto_ok'] / n:6.1%}  incl. review {counts['any_ok'] / n:6.1%}")
+            print(
+                f"  {variant:32} n={n:5}  auto {counts['auto_ok'] / n:6.1%}  incl. review {counts['any_ok'] / n:6.1%}"
+            )
     return failed
 
 

@@ -198,6 +198,38 @@ def _report_run(summary: dict[str, Any], as_json: bool) -> None:
         raise typer.Exit(1)
 
 
+@app.command()
+def screen(
+    input: Annotated[Path, typer.Option("--input", help="IN.csv: record_id,name,credit_code,address")],
+    output: Annotated[Path, typer.Option("--output", help="OUT.csv: one row per input record")],
+    registry: Annotated[
+        Path | None,
+        typer.Option(
+            "--registry",
+            help="REGISTRY.csv (org_id,name,credit_code,former_names,address); "
+            "without it, the live registry of the rules service",
+        ),
+    ] = None,
+) -> None:
+    """Batch screening: match every record to the certified organisations, with score and explanation."""
+    from services.rules.matcher.screening import ScreeningInputError, screen_files
+
+    if not input.is_file():
+        _fail(f"{input}: no such file")
+    if registry is None:
+        with input.open("rb") as handle:
+            response = _request("rules", "POST", "/screening", files={"file": (input.name, handle, "text/csv")})
+        output.write_bytes(response.content)
+        typer.echo(f"screened against the live registry: {output}")
+        return
+    try:
+        summary = screen_files(input, output, registry)
+    except ScreeningInputError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(f"screened {summary.records} records: {summary.decisions} -> {output}")
+
+
 @rules_app.command("import-registry")
 def rules_import_registry(path: Path) -> None:
     """Import the certification body's registry export (CSV); prints the validation report."""

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
+from pathlib import Path
+from typing import Literal
 
 from fastapi import APIRouter, Query, Request, UploadFile
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
 
+from services.rules.matcher.screening import ScreeningInputError, screen_files
 from services.rules.registry import repository as registry_repository
 from services.rules.registry import service as registry
 from services.rules.registry.importer import parse_registry_csv
 from services.rules.registry.schemas import ImportReport, OrganisationIn, OrganisationRead
 from services.rules.review import repository as review_repository
 from services.rules.review import service as review
+from services.rules.review import verdicts
 from services.rules.review.schemas import RiskEventDetail, RiskEventRead
 from shared.db.session import ReadSession, WriteSession
+from shared.errors import InvalidInput
 
 router = APIRouter()
 
@@ -76,3 +86,51 @@ async def list_risk_events(
 async def get_risk_event(risk_event_id: uuid.UUID, session: ReadSession) -> RiskEventDetail:
     """One risk event with its evidence, match explanation and audit trail."""
     return await review.get(session, risk_event_id)
+
+
+class MatchVerdictIn(BaseModel):
+    verdict: Literal["confirmed", "rejected"]
+    actor: str = Field(min_length=1, max_length=100)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+@router.post("/risk-events/{risk_event_id}/match-verdict", response_model=RiskEventRead, tags=["review"])
+async def post_match_verdict(
+    risk_event_id: uuid.UUID, verdict: MatchVerdictIn, session: WriteSession, request: Request
+) -> RiskEventRead:
+    """Confirm or reject the match behind a risk event; the pair is never asked about again."""
+    event = await verdicts.record(
+        session, request.app.state.runtime.outbox, risk_event_id, verdict.verdict == "confirmed", verdict.actor,
+        verdict.reason,
+    )  # fmt: skip
+    return RiskEventRead.model_validate(event)
+
+
+class ScreenQuery(BaseModel):
+    name: str = Field(min_length=1, max_length=300)
+    credit_code: str | None = Field(default=None, max_length=40)
+    address: str | None = Field(default=None, max_length=500)
+    province: str | None = Field(default=None, max_length=50)
+
+
+@router.post("/screening/match", tags=["screening"])
+async def screen_one(query: ScreenQuery, request: Request) -> list[dict[str, object]]:
+    """Candidates for one name (and code) against the live registry, each with its score and evidence."""
+    index = await request.app.state.live_index.current()
+    found = index.match(query.name, query.credit_code, query.address, query.province)
+    return [{"org_id": c.org_id, "matched_name": c.matched_name, **c.summary().model_dump(mode="json")} for c in found]
+
+
+@router.post("/screening", tags=["screening"], response_class=FileResponse)
+async def screen_file(file: UploadFile, request: Request) -> FileResponse:
+    """Batch screening against the live registry: IN.csv (record_id,name,credit_code,address) in, OUT.csv out."""
+    index = await request.app.state.live_index.current()
+    folder = Path(tempfile.mkdtemp(prefix="screening-"))
+    source, result = folder / "in.csv", folder / "out.csv"
+    source.write_bytes(await file.read())
+    try:
+        screen_files(source, result, index=index)
+    except (ScreeningInputError, UnicodeDecodeError) as exc:
+        raise InvalidInput(str(exc)) from exc
+    cleanup = BackgroundTask(shutil.rmtree, folder, ignore_errors=True)
+    return FileResponse(result, media_type="text/csv", filename="screening.csv", background=cleanup)

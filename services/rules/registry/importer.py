@@ -40,6 +40,21 @@ def decode(data: bytes) -> str:
     raise InvalidInput("the registry file is neither UTF-8 nor GB18030 text")
 
 
+def _xlsx_text(data: bytes) -> str:
+    """The first sheet of an XLSX export as CSV text, so both formats share one reader."""
+    import openpyxl
+
+    try:
+        sheet = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
+    except Exception as exc:  # openpyxl raises many types for broken workbooks
+        raise InvalidInput(f"the registry XLSX cannot be read: {type(exc).__name__}: {exc}") from exc
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in sheet.iter_rows(values_only=True):
+        writer.writerow(["" if v is None else v for v in row])
+    return out.getvalue()
+
+
 def _rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
@@ -109,9 +124,15 @@ def _merge(parsed: Parsed, row: dict[str, str]) -> None:
 
 
 def parse_registry_csv(data: bytes) -> Parsed:
+    """Parse the export, CSV (UTF-8 or GB18030) or XLSX."""
+    return parse_registry(data)
+
+
+def parse_registry(data: bytes) -> Parsed:
     """Rows with problems are reported (row, field, problem) and skipped; the rest is kept."""
     parsed = Parsed()
-    for number, row in _rows(decode(data)):
+    text = _xlsx_text(data) if data.startswith(b"PK\x03\x04") else decode(data)
+    for number, row in _rows(text):
         parsed.rows += 1
         problems = _row_problems(number, row)
         if not problems:

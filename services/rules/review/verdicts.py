@@ -1,0 +1,59 @@
+"""A reviewer's verdict on a match: remembered for the pair, written to the audit trail."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.rules.matcher.index import subject_key
+from services.rules.registry.models import MatchVerdict
+from services.rules.review import repository
+from services.rules.review.models import RiskEvent
+from shared.contracts import Topic, deterministic_id
+from shared.contracts.rules import RiskEventStatus, RiskEventUpdated, Severity
+from shared.errors import Conflict, NotFound
+from shared.kafka.outbox import Outbox
+
+
+async def record(
+    session: AsyncSession, outbox: Outbox, risk_event_id: uuid.UUID, confirmed: bool, actor: str, reason: str | None
+) -> RiskEvent:
+    """Remember the verdict for the (subject, organisation) pair; a rejected match closes the event."""
+    event = await repository.get(session, risk_event_id)
+    if event is None:
+        raise NotFound(f"no risk event {risk_event_id}")
+    if event.status == RiskEventStatus.CLOSED.value:
+        raise Conflict(f"risk event {risk_event_id} is closed")
+    subject: dict[str, object] = dict(event.signal.get("subject") or {})  # type: ignore[call-overload]
+    key = subject_key(str(subject.get("name", "")), _usable_code(subject))
+    values = {"subject_key": key, "organisation_id": event.organisation_id, "confirmed": confirmed,
+              "actor": actor, "reason": reason, "at": datetime.now(UTC)}  # fmt: skip
+    await session.execute(
+        insert(MatchVerdict).values(**values).on_conflict_do_update(
+            index_elements=["subject_key", "organisation_id"], set_=values)
+    )  # fmt: skip
+    repository.audit(session, event.id, actor, "match_confirmed" if confirmed else "match_rejected", reason=reason)
+    if not confirmed:
+        event.status, event.decision = RiskEventStatus.CLOSED.value, "no_action"
+        await _published(session, outbox, event, actor, reason)
+    return event
+
+
+def _usable_code(subject: dict[str, object]) -> str | None:
+    code = subject.get("credit_code")
+    return str(code) if code and subject.get("credit_code_status") in ("valid", "valid_legacy") else None
+
+
+async def _published(session: AsyncSession, outbox: Outbox, event: RiskEvent, actor: str, reason: str | None) -> None:
+    update = RiskEventUpdated(
+        risk_event_id=event.id, organisation_id=event.organisation_id, status=RiskEventStatus(event.status),
+        severity=Severity(event.severity), change="closed", actor=actor,
+        reason=f"match rejected: {reason}" if reason else "match rejected", updated_at=datetime.now(UTC),
+    )  # fmt: skip
+    await outbox.add(
+        session, Topic.RISK_EVENT_UPDATED, str(event.organisation_id), update,
+        event_id=deterministic_id("risk-event-updated", event.id, "match-rejected"),
+    )  # fmt: skip

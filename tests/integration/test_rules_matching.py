@@ -1,0 +1,109 @@
+"""The rules service matching by name on the live registry: leads for review, verdicts remembered,
+screening over HTTP, registry import from XLSX with a validation report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+
+import openpyxl
+import pytest
+
+from services.rules.main import create_app
+from shared.contracts import Envelope, Topic, deterministic_id
+from shared.contracts.ingest import Product, SignalKind, SignalReceived, Subject
+from shared.kafka.producer import Producer
+from tests.support.infra import running
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+HEADER = ["org_id", "name", "credit_code", "former_names", "address", "province", "city", "contact_email",
+          "certificate_no", "certificate_type", "scope", "products", "applicant", "manufacturer", "factory"]  # fmt: skip
+ROWS = [
+    ["ORG-1", "浙江宏远电器有限公司", "", "宁波宏远家电有限公司", "浙江省宁波市鄞州区", "浙江", "宁波", "q@hy.example",
+     "2022010703004512", "CCC", "电动自行车用充电器", "HY-4820A|HY-4820B", "浙江宏远电器有限公司", "浙江宏远电器有限公司",
+     "宁波市鄞州区宏远电器厂"],
+    ["ORG-2", "广东澄川电器制造有限公司", "", "", "广东省佛山市顺德区", "广东", "佛山", "", "Q-1", "QMS",
+     "家用电冰箱的生产", "", "", "", ""],
+    ["ORG-3", "", "", "", "", "", "", "", "", "", "", "", "", "", ""],
+]  # fmt: skip
+
+
+def registry_xlsx() -> bytes:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(HEADER)
+    for row in ROWS:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+async def send_signal(platform, name: str, product: str | None = None, model: str | None = None) -> uuid.UUID:
+    signal_id = uuid.uuid4()
+    payload = SignalReceived(
+        signal_id=signal_id, feed="samr", kind=SignalKind.SPOT_CHECK_FAILURE, subject=Subject(name=name),
+        product=Product(name=product, model=model) if product else None,
+    )  # fmt: skip
+    envelope = Envelope[SignalReceived](
+        event_id=deterministic_id("signal-received", signal_id), event_type=Topic.SIGNAL_RECEIVED.event_type,
+        producer="ingest", payload=payload,
+    )  # fmt: skip
+    producer = Producer(platform, "test")
+    await producer.start()
+    try:
+        await producer.send(Topic.SIGNAL_RECEIVED.value, name, envelope.model_dump_json().encode())
+    finally:
+        await producer.stop()
+    return signal_id
+
+
+async def test_name_matching_verdicts_screening_and_xlsx_import(platform, service_settings) -> None:
+    app = create_app(service_settings("rules"), platform)
+    async with running(app) as rules:
+        report = (await rules.post("/organisations/import", files={"file": ("registry.xlsx", registry_xlsx())})).json()
+        assert (report["created"], report["rejected_rows"]) == (2, 1)
+        assert {(p["row"], p["field"]) for p in report["problems"]} == {(4, "name")}
+
+        # A bulletin names the producer without a code: matched by name, in scope by model.
+        await send_signal(platform, "宏远电器（浙江）有限责任公司", "电动自行车用充电器", "HY-4820A")
+        # A branch of the same company: a lead for review only.
+        await send_signal(platform, "浙江宏远电器有限公司宁波分公司", "电动自行车用充电器")
+        # Same 字号 in another province, and a workshop that shares it: nobody.
+        await send_signal(platform, "江苏宏远电器有限公司", "充电器")
+        await send_signal(platform, "宁波市北仑区宏远电器经营部", "充电器")
+
+        async def events() -> list[dict]:
+            return (await rules.get("/risk-events")).json()
+
+        raised = await eventually(events, lambda e: len(e) == 2)
+        by_method = {e["match"]["method"]: e for e in raised}
+        name_match = by_method["name:name"]
+        assert name_match["match"]["decision"] == "match" and name_match["match"]["product_in_scope"] is True
+        assert "same 字号+行业 '宏远电器'" in name_match["match"]["explanation"]
+        assert by_method["branch"]["match"]["decision"] == "review"
+
+        rejected = await rules.post(
+            f"/risk-events/{by_method['branch']['id']}/match-verdict",
+            json={"verdict": "rejected", "actor": "reviewer-li", "reason": "the branch is a separate licensee"},
+        )
+        assert rejected.status_code == 200 and rejected.json()["status"] == "closed"
+        bad = await rules.post(
+            f"/risk-events/{name_match['id']}/match-verdict", json={"verdict": "maybe", "actor": "x"}
+        )
+        assert bad.status_code == 422
+
+        again = (await rules.post("/screening/match", json={"name": "浙江宏远电器有限公司宁波分公司"})).json()
+        assert again and again[0]["decision"] == "none" and "never matched again" in again[0]["explanation"]
+
+        upload = "record_id,name,credit_code,address\n1,浙江宏远电器有限公司,,\n2,广东宏远电器有限公司,,\n3,,,\n"
+        response = await rules.post("/screening", files={"file": ("in.csv", upload.encode())})
+        assert response.status_code == 200
+        rows = list(csv.DictReader(io.StringIO(response.text)))
+        assert [(r["record_id"], r["decision"]) for r in rows] == [("1", "match"), ("2", "none"), ("3", "none")]
+        missing = await rules.post("/screening", files={"file": ("in.csv", b"id,company\n1,x\n")})
+        assert missing.status_code == 422 and "record_id" in missing.json()["message"]
