@@ -17,6 +17,7 @@ from stdnum.exceptions import ValidationError
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = [pow(3, i, 31) for i in range(17)]
+_USCC_VALUE = {c: i for i, c in enumerate(USCC_ALPHABET)}
 _ORG_WEIGHTS = [3, 7, 9, 10, 5, 8, 4, 2]
 # Registration-authority / category pairs of GB 32100 and its later additions.
 _USCC_SHAPE = re.compile(r"^[1-9ANY][1-59]\d{6}[0-9A-Z]{8}[0-9X][0-9A-HJ-NP-RTUW-Y]$")
@@ -46,7 +47,7 @@ def compact(raw: str) -> str:
 
 
 def uscc_check_char(first17: str) -> str:
-    total = sum(USCC_ALPHABET.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
+    total = sum(_USCC_VALUE[c] * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
     return USCC_ALPHABET[(31 - total % 31) % 31]
 
 
@@ -107,6 +108,20 @@ def check_code(raw: str | None) -> CodeCheck | None:
         False,
         f"not a credit code (18) or registration number (15): {len(code)} characters",
     )
+
+
+def quick_valid(code: str | None) -> str | None:
+    """The compact code when it has the shape and check character of a USCC or 注册号, else None.
+
+    For hot paths over codes that were fully checked on the way in (the matcher's registry index);
+    `check_code` is the full check, with python-stdnum and the embedded organisation code.
+    """
+    if not code:
+        return None
+    code = compact(code) if not code.isalnum() or (not code.isupper() and not code.isdigit()) else code
+    if len(code) == 18 and _USCC_SHAPE.match(code) and uscc_check_char(code[:17]) == code[17]:
+        return code
+    return code if len(code) == 15 and regno_is_valid(code) else None
 
 
 def is_valid_code(raw: str | None) -> bool:

@@ -6,6 +6,7 @@ rules consumer matches a signal with dictionary look-ups and a small fuzzy block
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -14,7 +15,7 @@ from rapidfuzz import fuzz
 from services.rules.matcher.normalise import NameParts, analyse
 from services.rules.matcher.regions import city_of_place, province_of_code, province_of_place
 from shared.contracts.rules import MatchDecision, MatchEvidence, MatchSummary
-from shared.identifiers import check_code
+from shared.identifiers import check_code, quick_valid
 
 BLOCK_LIMIT = 400  # a fuzzy block larger than this is too unspecific to be worth scoring
 
@@ -30,7 +31,7 @@ class MatchThresholds:
         return MatchDecision.REVIEW if score >= self.review else MatchDecision.NONE
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RegistryRecord:
     org_id: str
     name: str
@@ -62,12 +63,12 @@ class Candidate:
         )  # fmt: skip
 
 
-@dataclass
+@dataclass(slots=True)
 class _Org:
     record: RegistryRecord
     code: str | None
-    provinces: frozenset[str]
-    cities: frozenset[str]
+    provinces: tuple[str, ...]  # tuples, not frozensets: a million of them must stay small
+    cities: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +103,17 @@ class RegistryIndex:
     @classmethod
     def build(cls, records: Iterable[RegistryRecord], thresholds: MatchThresholds | None = None) -> RegistryIndex:
         index = cls(thresholds or MatchThresholds())
-        for record in records:
-            index.upsert(record)
+        # Millions of small objects and no cycles among them: the cyclic collector would rescan them all
+        # again and again, tripling the build time.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for record in records:
+                index.upsert(record)
+        finally:
+            if enabled:
+                gc.enable()
+            gc.freeze()  # the index lives as long as the process: keep it out of later collections
         return index
 
     def __len__(self) -> int:
@@ -116,17 +126,13 @@ class RegistryIndex:
         if record.org_id in self._slot:
             self.remove(record.org_id)
         slot = len(self._orgs)
-        check = check_code(record.credit_code)
-        code = check.code if check and check.valid else None
+        code = quick_valid(record.credit_code)  # fully checked when the registry took it in
         parts = analyse(record.name)
-        provinces = set(parts.provinces)
-        for place in (record.province, record.address, record.city):
-            if found := province_of_place(place):
-                provinces.add(found)
-        if found := province_of_code(code):
-            provinces.add(found)
-        cities = set(parts.cities) | {c for c in (city_of_place(record.address), record.city) if c}
-        self._orgs.append(_Org(record, code, frozenset(provinces), frozenset(cities)))
+        province = province_of_place(record.province) or province_of_place(record.address) or province_of_code(code)
+        provinces = {*parts.provinces, province} if province else set(parts.provinces)
+        city = record.city or city_of_place(record.address)
+        cities = {*parts.cities, city} if city else set(parts.cities)
+        self._orgs.append(_Org(record, code, tuple(sorted(provinces)), tuple(sorted(cities))))
         self._slot[record.org_id] = slot
         if code:
             self._by_code[code] = slot
@@ -271,7 +277,7 @@ class RegistryIndex:
                                           "entities", weight=-1.0, signal_value=q.code, registry_value=org.code))  # fmt: skip
             return min(score, 0.2)
         if q.provinces and org.provinces:
-            if q.provinces & org.provinces:
+            if not q.provinces.isdisjoint(org.provinces):
                 evidence.append(MatchEvidence(field="province", how="agrees", weight=0.05,
                                               signal_value=",".join(sorted(q.provinces)),
                                               registry_value=",".join(sorted(org.provinces))))  # fmt: skip
@@ -281,7 +287,7 @@ class RegistryIndex:
                                               "another company", weight=-0.5, signal_value=",".join(sorted(q.provinces)),
                                               registry_value=",".join(sorted(org.provinces))))  # fmt: skip
                 return min(score, 0.45)
-        if q.cities and org.cities and not q.cities & org.cities and q.provinces & org.provinces:
+        if q.cities and org.cities and q.cities.isdisjoint(org.cities) and not q.provinces.isdisjoint(org.provinces):
             evidence.append(MatchEvidence(field="city", how="contradicts", weight=-0.2,
                                           signal_value=",".join(sorted(q.cities)),
                                           registry_value=",".join(sorted(org.cities))))  # fmt: skip

@@ -13,10 +13,12 @@ from functools import lru_cache
 
 from services.rules.matcher.regions import (
     CITIES,
+    CITY_PREFIX,
     CITY_SUFFIXES,
     MUNICIPALITIES,
+    PROVINCE_PREFIX,
     PROVINCE_SUFFIXES,
-    PROVINCES,
+    leading,
 )
 
 PLACEHOLDERS = {"", "/", "-", "—", "——", "无", "空", "不详", "未知", "null", "none"}
@@ -56,8 +58,8 @@ class NameParts:
     core: str  # 字号 + 行业: the name without region, form, annotations and branch
     form: str  # canonical legal form (有限公司 / 股份公司 / 厂 / …), "" when none
     entity_class: str  # company | unincorporated | partnership | coop | unknown
-    provinces: frozenset[str]  # provinces the name itself names (prefix or bracket)
-    cities: frozenset[str]
+    provinces: tuple[str, ...]  # provinces the name itself names (prefix or bracket); tuples: small
+    cities: tuple[str, ...]
     branch: str | None = None  # the branch's own label (宁波 in …宁波分公司), "" when unlabelled
     parent_core: str | None = None
 
@@ -92,8 +94,10 @@ def _traditional_chars(converter: object) -> set[str]:
 
 def fold(name: str) -> str:
     """NFKC width folding, one bracket style, no spaces, OCR look-alikes fixed, simplified characters."""
-    text = unicodedata.normalize("NFKC", name).translate(BRACKETS).translate(OCR_FIXES)
-    text = "".join(text.split())
+    text = name if unicodedata.is_normalized("NFKC", name) else unicodedata.normalize("NFKC", name)
+    text = text.translate(BRACKETS).translate(OCR_FIXES)
+    if " " in text or "\u3000" in text or "\t" in text:
+        text = "".join(text.split())
     converter, traditional = _t2s()
     if traditional.intersection(text):
         text = converter.convert(text)  # type: ignore[attr-defined]
@@ -104,9 +108,9 @@ def fold(name: str) -> str:
 def analyse(name: str) -> NameParts:
     folded = fold(name)
     if folded.lower() in PLACEHOLDERS:
-        return NameParts(folded, "", "", "unknown", frozenset(), frozenset())
-    text = _ANNOTATION.sub("", folded).replace("（中国）", "")
-    branch = _BRANCH.match(text)
+        return NameParts(folded, "", "", "unknown", (), ())
+    text = _ANNOTATION.sub("", folded).replace("（中国）", "") if "（" in folded else folded
+    branch = _BRANCH.match(text) if "分" in text else None
     if branch:
         parent = analyse(branch[1])
         label = branch[2] or branch[3] or ""
@@ -121,11 +125,11 @@ def _parts(folded: str, text: str) -> NameParts:
     form, entity_class, text = _split_form(text)
     provinces: set[str] = set()
     cities: set[str] = set()
-    bracket = _TRAILING_BRACKET.search(text)
+    bracket = _TRAILING_BRACKET.search(text) if text.endswith("）") else None
     if bracket and _region(bracket[1], provinces, cities):
         text = text[: bracket.start()]
     text = _strip_prefix(text, provinces, cities)
-    return NameParts(folded, text, form, entity_class, frozenset(provinces), frozenset(cities))
+    return NameParts(folded, text, form, entity_class, tuple(sorted(provinces)), tuple(sorted(cities)))
 
 
 def _split_form(text: str) -> tuple[str, str, str]:
@@ -135,23 +139,7 @@ def _split_form(text: str) -> tuple[str, str, str]:
     return "", "unknown", text
 
 
-def _prefix_index() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """Provinces and cities by their first two characters, longest first: a name is checked against
-    a handful of regions, not all of them."""
-    provinces: dict[str, list[str]] = {}
-    cities: dict[str, list[str]] = {}
-    for name in sorted(PROVINCES, key=len, reverse=True):
-        provinces.setdefault(name[:2], []).append(name)
-    for name in sorted(CITIES, key=len, reverse=True):
-        cities.setdefault(name[:2], []).append(name)
-    return provinces, cities
-
-
-_PROVINCE_PREFIX, _CITY_PREFIX = _prefix_index()
-
-
-def _leading(text: str, index: dict[str, list[str]]) -> str | None:
-    return next((name for name in index.get(text[:2], ()) if text.startswith(name)), None)
+_PROVINCE_PREFIX, _CITY_PREFIX, _leading = PROVINCE_PREFIX, CITY_PREFIX, leading
 
 
 def _region(label: str, provinces: set[str], cities: set[str]) -> bool:

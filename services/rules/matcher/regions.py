@@ -37,33 +37,42 @@ MUNICIPALITIES = {"北京", "天津", "上海", "重庆"}
 CODE_TO_PROVINCE = {code: name for name, code in PROVINCES.items()}
 
 
+def _by_first_two(names: list[str]) -> dict[str, list[str]]:
+    """Names by their first two characters, longest first: a place is checked against a handful."""
+    index: dict[str, list[str]] = {}
+    for name in sorted(names, key=len, reverse=True):
+        index.setdefault(name[:2], []).append(name)
+    return index
+
+
+PROVINCE_PREFIX = _by_first_two(list(PROVINCES))
+CITY_PREFIX = _by_first_two(list(CITIES))
+
+
+def leading(text: str, index: dict[str, list[str]]) -> str | None:
+    """The region `text` starts with, if any."""
+    return next((name for name in index.get(text[:2], ()) if text.startswith(name)), None)
+
+
 def province_of_place(place: str | None) -> str | None:
     """The province named by a place: a province, a city, or an address that starts with either."""
     if not place:
         return None
-    for name in PROVINCES:
-        if place.startswith(name):
-            return name
-    for city, province in CITIES.items():
-        if place.startswith(city):
-            return province
-    return None
+    if province := leading(place, PROVINCE_PREFIX):
+        return province
+    city = leading(place, CITY_PREFIX)
+    return CITIES[city] if city else None
 
 
 def city_of_place(place: str | None) -> str | None:
     if not place:
         return None
     rest = place
-    for name in PROVINCES:
-        if rest.startswith(name):
-            rest = _drop_suffix(rest[len(name) :], PROVINCE_SUFFIXES)
-            if name in MUNICIPALITIES:
-                return name
-            break
-    for city in CITIES:
-        if rest.startswith(city):
-            return city
-    return None
+    if province := leading(rest, PROVINCE_PREFIX):
+        if province in MUNICIPALITIES:
+            return province
+        rest = _drop_suffix(rest[len(province) :], PROVINCE_SUFFIXES)
+    return leading(rest, CITY_PREFIX)
 
 
 def province_of_code(code: str | None) -> str | None:
@@ -72,7 +81,7 @@ def province_of_code(code: str | None) -> str | None:
 
 
 def _drop_suffix(text: str, suffixes: tuple[str, ...]) -> str:
-    for suffix in sorted(suffixes, key=len, reverse=True):
+    for suffix in suffixes:
         if text.startswith(suffix):
             return text[len(suffix) :]
     return text
