@@ -46,7 +46,8 @@ fmt: install  ## format and fix what ruff can
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install  ## benchmarks; they print their figures
+bench: install  ## benchmarks on the local stack (started if needed); they print their figures
+	$(BIN)/certwatch up
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 eval-matching: install  ## matching quality on the generated labelled set
