@@ -332,7 +332,7 @@ class RegistryIndex:
         return [e for e in entries if self._orgs[e.org] is not None]
 
 
-_ROLE_WORDS = {"former": "former name 曾用名", "applicant": "CCC applicant", "manufacturer": "CCC manufacturer",
+_ROLE_WORDS = {"former": "former name 曾用名", "applicant": "CCC applicant", "manufacturer": "CCC manufacturer", "site": "production site",
                "factory": "CCC factory", "name": "name"}  # fmt: skip
 
 

@@ -22,6 +22,8 @@ def record_of(org: Organisation) -> RegistryRecord:
     parties = {(role, name) for c in org.certificates for role, name in
                (("applicant", c.applicant), ("manufacturer", c.manufacturer), ("factory", c.factory))
                if name and name != org.name}  # fmt: skip
+    sites = [site.get("name", "") for site in org.sites or [] if site.get("name") and site.get("name") != org.name]
+    parties |= {("site", name) for name in sites if "公司" in name or "厂" in name}
     return RegistryRecord(
         org_id=str(org.id), name=org.name, credit_code=org.credit_code, former_names=tuple(org.former_names),
         address=org.address, province=org.province, city=org.city, other_names=tuple(sorted(parties)),

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from services.rules.registry.schemas import CertificateIn, ContactIn, ImportProblem, OrganisationIn
+from services.rules.matcher.regions import city_of_place, province_of_place
+from services.rules.registry.schemas import CertificateIn, ContactIn, ImportProblem, OrganisationIn, SiteIn
 from shared.errors import InvalidInput
 from shared.identifiers import check_code
 
@@ -76,11 +77,31 @@ def _row_problems(number: int, row: dict[str, str]) -> list[ImportProblem]:
     return problems
 
 
+def _sites(row: dict[str, str]) -> list[SiteIn]:
+    """`sites`: production sites separated by |, each `name：address` or just an address."""
+    sites = []
+    for entry in _split(row.get("sites", "")):
+        name, _, address = entry.replace("：", ":").partition(":")
+        address = address or name
+        sites.append(
+            SiteIn(
+                name=name.strip(),
+                address=address.strip(),
+                province=province_of_place(address),
+                city=city_of_place(address),
+            )
+        )
+    return sites
+
+
 def _certificate(row: dict[str, str]) -> CertificateIn | None:
     if not row.get("certificate_no"):
         return None
     status = row.get("certificate_status") or "valid"
     return CertificateIn(
+        issued_on=row.get("issued_on") or None,
+        expires_on=row.get("expires_on") or None,
+        sites_covered=[s.address or s.name for s in _sites(row)],
         number=row["certificate_no"],
         type=row.get("certificate_type") or "QMS",
         standard=row.get("standard") or None,
@@ -115,6 +136,9 @@ def _merge(parsed: Parsed, row: dict[str, str]) -> None:
         province=row.get("province") or None,
         city=row.get("city") or None,
     )
+    for site in _sites(row):
+        if site not in org.sites:
+            org.sites.append(site)
     contact, certificate = _contact(row), _certificate(row)
     if contact and contact not in org.contacts:
         org.contacts.append(contact)

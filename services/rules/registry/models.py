@@ -23,6 +23,7 @@ class Organisation(Base):
     address: Mapped[str | None] = mapped_column(Text)
     province: Mapped[str | None] = mapped_column(String(50))
     city: Mapped[str | None] = mapped_column(String(50))
+    sites: Mapped[list[dict[str, str]]] = mapped_column(JSONB, default=list)  # production sites
     revision: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -59,6 +60,9 @@ class Certificate(Base):
     products: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     status: Mapped[str] = mapped_column(String(20), default="valid")
     status_changed_on: Mapped[date | None] = mapped_column(Date)
+    issued_on: Mapped[date | None] = mapped_column(Date)
+    expires_on: Mapped[date | None] = mapped_column(Date)
+    sites_covered: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     applicant: Mapped[str | None] = mapped_column(String(300))
     manufacturer: Mapped[str | None] = mapped_column(String(300))
     factory: Mapped[str | None] = mapped_column(String(300))

@@ -15,6 +15,13 @@ class ContactIn(BaseModel):
     language: str = Field(default="zh-CN", pattern=r"^(zh-CN|en)$")
 
 
+class SiteIn(BaseModel):
+    name: str = Field(min_length=1, max_length=300)
+    address: str | None = None
+    province: str | None = None
+    city: str | None = None
+
+
 class CertificateIn(BaseModel):
     number: str = Field(min_length=1, max_length=100)
     type: str = Field(min_length=1, max_length=30)
@@ -23,6 +30,9 @@ class CertificateIn(BaseModel):
     products: list[str] = Field(default_factory=list)
     status: str = Field(default="valid", pattern=r"^(valid|suspended|withdrawn|cancelled|expired)$")
     status_changed_on: date | None = None
+    issued_on: date | None = None
+    expires_on: date | None = None
+    sites_covered: list[str] = Field(default_factory=list)
     applicant: str | None = None
     manufacturer: str | None = None
     factory: str | None = None
@@ -40,6 +50,7 @@ class OrganisationIn(BaseModel):
     address: str | None = None
     province: str | None = None
     city: str | None = None
+    sites: list[SiteIn] = Field(default_factory=list)
     contacts: list[ContactIn] = Field(default_factory=list)
     certificates: list[CertificateIn] = Field(default_factory=list)
 
@@ -65,6 +76,7 @@ class OrganisationRead(BaseModel):
     address: str | None
     province: str | None
     city: str | None
+    sites: list[SiteIn]
     revision: int
     contacts: list[ContactRead]
     certificates: list[CertificateRead]

@@ -43,6 +43,7 @@ def _state(org: Organisation) -> dict[str, object]:
         address=org.address,
         province=org.province,
         city=org.city,
+        sites=list(org.sites or []),
         contacts=[{"name": c.name, "email": c.email, "mobile": c.mobile, "language": c.language} for c in org.contacts],
         certificates=[
             {
@@ -55,6 +56,9 @@ def _state(org: Organisation) -> dict[str, object]:
                     "products",
                     "status",
                     "status_changed_on",
+                    "issued_on",
+                    "expires_on",
+                    "sites_covered",
                     "applicant",
                     "manufacturer",
                     "factory",
@@ -69,6 +73,7 @@ def _apply(org: Organisation, incoming: OrganisationIn) -> None:
     for field in ("name", "credit_code", "address", "province", "city"):
         setattr(org, field, getattr(incoming, field))
     org.former_names = list(incoming.former_names)
+    org.sites = [site.model_dump() for site in incoming.sites]
     org.contacts = [Contact(**c.model_dump()) for c in incoming.contacts]
     org.certificates = [
         Certificate(id=deterministic_id("certificate", c.number), **c.model_dump()) for c in incoming.certificates

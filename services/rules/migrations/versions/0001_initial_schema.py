@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 05:53:54.240605
+Create Date: 2026-11-25 05:59:32.664892
 """
 
 from collections.abc import Sequence
@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("address", sa.Text(), nullable=True),
         sa.Column("province", sa.String(length=50), nullable=True),
         sa.Column("city", sa.String(length=50), nullable=True),
+        sa.Column("sites", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("revision", sa.Integer(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_organisations")),
@@ -78,6 +79,9 @@ def upgrade() -> None:
         sa.Column("products", sa.ARRAY(sa.Text()), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("status_changed_on", sa.Date(), nullable=True),
+        sa.Column("issued_on", sa.Date(), nullable=True),
+        sa.Column("expires_on", sa.Date(), nullable=True),
+        sa.Column("sites_covered", sa.ARRAY(sa.Text()), nullable=False),
         sa.Column("applicant", sa.String(length=300), nullable=True),
         sa.Column("manufacturer", sa.String(length=300), nullable=True),
         sa.Column("factory", sa.String(length=300), nullable=True),

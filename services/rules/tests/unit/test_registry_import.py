@@ -47,3 +47,18 @@ def test_gbk_files_are_read() -> None:
 def test_a_file_without_the_required_columns_is_refused_with_their_names() -> None:
     with pytest.raises(InvalidInput, match="org_id"):
         parse_registry_csv(b"name,credit_code\nX,\n")
+
+
+def test_sites_and_certificate_dates_are_read() -> None:
+    data = (
+        "org_id,name,certificate_no,certificate_type,sites,issued_on,expires_on\n"
+        "A,浙江宏远电器有限公司,C1,CCC,宁波工厂：浙江省宁波市鄞州区姜山镇|江苏省昆山市某某路8号,2022-04-11,2027-04-10\n"
+    ).encode()
+    org = parse_registry_csv(data).organisations["A"]
+    assert [(s.name, s.province, s.city) for s in org.sites] == [
+        ("宁波工厂", "浙江", "宁波"),
+        ("江苏省昆山市某某路8号", "江苏", "昆山"),
+    ]
+    certificate = org.certificates[0]
+    assert str(certificate.expires_on) == "2027-04-10"
+    assert certificate.sites_covered == ["浙江省宁波市鄞州区姜山镇", "江苏省昆山市某某路8号"]
