@@ -119,7 +119,12 @@ def quick_valid(code: str | None) -> str | None:
     if not code:
         return None
     code = compact(code) if not code.isalnum() or (not code.isupper() and not code.isdigit()) else code
-    if len(code) == 18 and _USCC_SHAPE.match(code) and uscc_check_char(code[:17]) == code[17]:
+    if (
+        len(code) == 18
+        and _USCC_SHAPE.match(code)
+        and uscc_check_char(code[:17]) == code[17]
+        and org_code_check_char(code[8:16]) == code[16]
+    ):
         return code
     return code if len(code) == 15 and regno_is_valid(code) else None
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from rapidfuzz import fuzz
 
 from services.rules.matcher.normalise import NameParts, analyse
 from services.rules.matcher.regions import city_of_place, province_of_code, province_of_place
 from shared.contracts.rules import MatchDecision, MatchEvidence, MatchSummary
-from shared.identifiers import check_code, quick_valid
+from shared.identifiers import quick_valid
 
 BLOCK_LIMIT = 400  # a fuzzy block larger than this is too unspecific to be worth scoring
 
@@ -43,6 +44,16 @@ class RegistryRecord:
     other_names: tuple[tuple[str, str], ...] = ()  # (role, name): CCC applicant / manufacturer / factory
 
 
+class _evidence(NamedTuple):
+    """One piece of evidence; a plain tuple on the hot path, a MatchEvidence model in summaries."""
+
+    field: str
+    how: str
+    weight: float = 0.0
+    signal_value: str | None = None
+    registry_value: str | None = None
+
+
 @dataclass(frozen=True)
 class Candidate:
     org_id: str
@@ -50,7 +61,7 @@ class Candidate:
     decision: MatchDecision
     method: str
     matched_name: str
-    evidence: tuple[MatchEvidence, ...]
+    evidence: tuple[_evidence, ...]
 
     @property
     def explanation(self) -> str:
@@ -59,7 +70,7 @@ class Candidate:
     def summary(self, product_in_scope: bool | None = None) -> MatchSummary:
         return MatchSummary(
             score=round(self.score, 4), decision=self.decision, method=self.method, explanation=self.explanation,
-            evidence=list(self.evidence), product_in_scope=product_in_scope,
+            evidence=[MatchEvidence(**e._asdict()) for e in self.evidence], product_in_scope=product_in_scope,
         )  # fmt: skip
 
 
@@ -183,17 +194,17 @@ class RegistryIndex:
         return found[0] if found else None
 
     def _query(self, name: str, code_text: str | None, address: str | None, province: str | None) -> Query:
-        check = check_code(code_text)
-        if check is None and (as_code := check_code(name)) is not None and as_code.valid:
-            check, name = as_code, ""  # the registry shows the code in place of the name (Art. 23)
+        code = quick_valid(code_text)
+        looks_like_code = len(name) in (15, 18) and name.isascii() and name.isalnum()
+        if code is None and not code_text and looks_like_code and (code := quick_valid(name)):
+            name = ""  # the registry shows the code in place of the name (Art. 23)
         parts = analyse(name)
         provinces = set(parts.provinces)
         for place in (province, address):
             if found := province_of_place(place):
                 provinces.add(found)
-        code = check.code if check and check.valid else None
         cities = set(parts.cities) | ({c} if (c := city_of_place(address)) else set())
-        return Query(name, parts, code, bool(check and not check.valid), frozenset(provinces), frozenset(cities))
+        return Query(name, parts, code, bool(code_text) and code is None, frozenset(provinces), frozenset(cities))
 
     def _candidates(self, q: Query) -> Iterable[tuple[int, Candidate]]:
         if q.code and (slot := self._by_code.get(q.code)) is not None:
@@ -216,20 +227,20 @@ class RegistryIndex:
 
     def _code_match(self, slot: int, q: Query) -> Candidate:
         org = self._live(slot)
-        evidence = [MatchEvidence(field="credit_code", how="统一社会信用代码一致 (validated code, exact)", weight=1.0,
+        evidence = [_evidence(field="credit_code", how="统一社会信用代码一致 (validated code, exact)", weight=1.0,
                                   signal_value=q.code, registry_value=org.code)]  # fmt: skip
         return self._candidate(org, 1.0, "credit_code", org.record.name, evidence)
 
     def _exact(self, entry: _Entry, q: Query) -> Candidate:
         org = self._live(entry.org)
-        evidence = [MatchEvidence(field="name", how=f"same 字号+行业 '{entry.parts.core}' and form '{entry.parts.form}'"
+        evidence = [_evidence(field="name", how=f"same 字号+行业 '{entry.parts.core}' and form '{entry.parts.form}'"
                                   + ("" if entry.role == "name" else f" ({_ROLE_WORDS[entry.role]})"),
                                   weight=0.9, signal_value=q.name, registry_value=entry.name)]  # fmt: skip
         score = 0.93 - (0.01 if entry.role != "name" else 0.0)
         score = self._adjust(org, q, score, evidence)
         if q.parts.branch is not None:
             score = min(score, 0.8)
-            evidence.append(MatchEvidence(field="branch", how=f"a branch ({q.parts.branch or '分支机构'}) of this organisation: "
+            evidence.append(_evidence(field="branch", how=f"a branch ({q.parts.branch or '分支机构'}) of this organisation: "
                                           "its own legal entity, usually covered by the parent's certificate",
                                           weight=-0.1))  # fmt: skip
         return self._candidate(org, score, "branch" if q.parts.branch is not None else f"name:{entry.role}",
@@ -244,7 +255,7 @@ class RegistryIndex:
         how = (f"same 字号+行业, form '{q.parts.form}' vs '{entry.parts.form}'" + ("" if both_companies else
                f": a {q.parts.entity_class} entity is not the {entry.parts.entity_class} one"))  # fmt: skip
         evidence = [
-            MatchEvidence(field="legal_form", how=how, weight=score, signal_value=q.name, registry_value=entry.name)
+            _evidence(field="legal_form", how=how, weight=score, signal_value=q.name, registry_value=entry.name)
         ]
         score = self._adjust(org, q, score, evidence)
         return self._candidate(org, score, "name:other_form", entry.name, evidence)
@@ -264,31 +275,31 @@ class RegistryIndex:
                 if similarity < 0.8:  # one character of a four-character core is another company
                     continue
                 org = self._live(entry.org)
-                evidence = [MatchEvidence(field="name", how=f"similar 字号+行业 ({similarity:.0%}): '{q.parts.core}' vs "
+                evidence = [_evidence(field="name", how=f"similar 字号+行业 ({similarity:.0%}): '{q.parts.core}' vs "
                                           f"'{entry.parts.core}'", weight=similarity, signal_value=q.name,
                                           registry_value=entry.name)]  # fmt: skip
                 score = min(self._adjust(org, q, similarity * 0.75, evidence), 0.85)
                 yield entry.org, self._candidate(org, score, "name:fuzzy", entry.name, evidence)
 
-    def _adjust(self, org: _Org, q: Query, score: float, evidence: list[MatchEvidence]) -> float:
+    def _adjust(self, org: _Org, q: Query, score: float, evidence: list[_evidence]) -> float:
         """Codes, provinces and cities: agreement raises the score, contradiction sinks it."""
         if q.code and org.code and q.code != org.code:
-            evidence.append(MatchEvidence(field="credit_code", how="different valid credit codes: different legal "
+            evidence.append(_evidence(field="credit_code", how="different valid credit codes: different legal "
                                           "entities", weight=-1.0, signal_value=q.code, registry_value=org.code))  # fmt: skip
             return min(score, 0.2)
         if q.provinces and org.provinces:
             if not q.provinces.isdisjoint(org.provinces):
-                evidence.append(MatchEvidence(field="province", how="agrees", weight=0.05,
+                evidence.append(_evidence(field="province", how="agrees", weight=0.05,
                                               signal_value=",".join(sorted(q.provinces)),
                                               registry_value=",".join(sorted(org.provinces))))  # fmt: skip
                 score += 0.05
             else:
-                evidence.append(MatchEvidence(field="province", how="contradicts: same name in another province is "
+                evidence.append(_evidence(field="province", how="contradicts: same name in another province is "
                                               "another company", weight=-0.5, signal_value=",".join(sorted(q.provinces)),
                                               registry_value=",".join(sorted(org.provinces))))  # fmt: skip
                 return min(score, 0.45)
         if q.cities and org.cities and q.cities.isdisjoint(org.cities) and not q.provinces.isdisjoint(org.provinces):
-            evidence.append(MatchEvidence(field="city", how="contradicts", weight=-0.2,
+            evidence.append(_evidence(field="city", how="contradicts", weight=-0.2,
                                           signal_value=",".join(sorted(q.cities)),
                                           registry_value=",".join(sorted(org.cities))))  # fmt: skip
             return min(score, 0.7)
@@ -299,9 +310,7 @@ class RegistryIndex:
         sure = [c for c in ranked if c.decision is MatchDecision.MATCH and c.method not in ("credit_code", "verdict")]
         if len(sure) < 2 or sure[0].score - sure[1].score >= 0.04:
             return ranked
-        note = MatchEvidence(
-            field="ambiguity", how=f"{len(sure)} organisations fit this name equally well", weight=-0.2
-        )
+        note = _evidence(field="ambiguity", how=f"{len(sure)} organisations fit this name equally well", weight=-0.2)
         capped = {id(c) for c in sure}
         return [
             Candidate(c.org_id, min(c.score, self.thresholds.match - 0.01), MatchDecision.REVIEW, c.method,
@@ -314,12 +323,12 @@ class RegistryIndex:
         if verdict is None:
             return candidate
         how = "confirmed by a reviewer before" if verdict else "rejected by a reviewer before: never matched again"
-        evidence = (*candidate.evidence, MatchEvidence(field="verdict", how=how, weight=1.0 if verdict else -1.0))
+        evidence = (*candidate.evidence, _evidence(field="verdict", how=how, weight=1.0 if verdict else -1.0))
         decision = MatchDecision.MATCH if verdict else MatchDecision.NONE
         score = max(candidate.score, 0.99) if verdict else 0.0
         return Candidate(candidate.org_id, score, decision, "verdict", candidate.matched_name, evidence)
 
-    def _candidate(self, org: _Org, score: float, method: str, name: str, evidence: list[MatchEvidence]) -> Candidate:
+    def _candidate(self, org: _Org, score: float, method: str, name: str, evidence: list[_evidence]) -> Candidate:
         score = max(0.0, min(1.0, score))
         return Candidate(org.record.org_id, score, self.thresholds.decide(score), method, name, tuple(evidence))
 
