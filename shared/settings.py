@@ -66,7 +66,7 @@ class ServiceSettings(BaseSettings):
     consumer_group: str = ""
     consumer_max_attempts: int = Field(default=4, description="tries per message before it goes to the DLQ")
     consumer_backoff_seconds: float = 0.2
-    outbox_poll_seconds: float = 0.2
+    outbox_poll_seconds: float = Field(default=0.5, description="commits in this process wake the relay at once")
     run_consumers: bool = True
 
     @model_validator(mode="after")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -113,11 +114,14 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until stopped; a broker or database error is logged and retried, never fatal."""
+        counted = 0.0
         while not stop.is_set():
             try:
                 while await self.publish_pending():
                     pass
-                await self._record_pending()
+                if time.monotonic() - counted > 10:  # the gauge needs no more than this
+                    await self._record_pending()
+                    counted = time.monotonic()
             except Exception:
                 log.exception("outbox relay pass failed; retrying")
             self.wakeup.clear()
