@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import random
 import zipfile
 from pathlib import Path
 
@@ -333,7 +332,6 @@ BODY_LETTERS = "ABCDEFGHJKLMNPQRTUWXY"  # letters a credit code may contain
 
 def credit_rows(count: int, seed: int = 7, start: int = 0) -> list[list[object]]:
     """`count` list entries with valid codes (a few legacy 注册号), deterministic for a seed."""
-    rng = random.Random(seed)
     rows = []
     for i in range(start, start + count):
         region = COMPANIES[i % len(COMPANIES)][1]
@@ -346,7 +344,7 @@ def credit_rows(count: int, seed: int = 7, start: int = 0) -> list[list[object]]
                 code,
                 f"合成{i:07d}贸易有限公司",
                 f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}",
-                rng.choice(REASONS),
+                REASONS[(i * 7 + seed) % len(REASONS)],  # a function of the entry: the same row in every snapshot
                 "某某市市场监督管理局",
                 "",
                 "",
