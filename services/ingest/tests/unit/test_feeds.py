@@ -10,7 +10,7 @@ import pytest
 
 from services.ingest.feeds import FileRejected, ParsedRecord, ParseResult, RowRejected, parse_file, synthetic
 from services.ingest.feeds.cells import BadCell, failed_items, parse_date, text
-from services.ingest.feeds.credit_list import load_snapshot
+from services.ingest.feeds.credit_list import load_snapshot, snapshot_of
 from shared.contracts.ingest import CheckLevel, CreditCodeStatus, SignalKind
 
 
@@ -152,6 +152,7 @@ def test_snapshot_diff_yields_new_listings_changes_and_removals_only(tmp_path: P
     first, _, result = parsed("abnormal_operation", first_path, snapshot=True)
     assert len(first) == 300 and result.rows_read == 300
     assert len(load_snapshot(result.snapshot)) == 300
+    assert load_snapshot(snapshot_of(first_path)) == load_snapshot(result.snapshot)
     changed = [list(r) for r in rows[10:]]  # 10 gone
     changed[0][4] = "新的列入原因"  # one changed
     changed += synthetic.credit_rows(5, start=1000)  # 5 new
