@@ -82,12 +82,11 @@ async def full_run(yesterday: Path, today: Path) -> tuple[float, int, float]:
         await remember_yesterday(db, feed_name, yesterday)
         started = time.perf_counter()
         summary = await runner.run(feed)
-        published = 0
-        while batch := await relay.publish_pending(5000):
-            published += batch
+        while await relay.publish_pending(5000):  # the stack's own ingest relay may take some of them
+            pass
         elapsed = time.perf_counter() - started
         assert summary.read == ROWS, summary
-        return elapsed, published, 0.0
+        return elapsed, summary.published, 0.0
     finally:
         await producer.stop()
         await db.dispose()
