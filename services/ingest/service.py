@@ -9,11 +9,12 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest import repository
+from services.ingest.feeds.base import code_status
 from services.ingest.schemas import SignalIn
 from shared.contracts import Topic, deterministic_id
-from shared.contracts.ingest import CreditCodeStatus, Signal, SignalReceived, Subject
+from shared.contracts.ingest import Signal, SignalReceived, Subject
 from shared.errors import NotFound
-from shared.identifiers import CodeKind, check_code
+from shared.identifiers import check_code
 from shared.kafka.outbox import Outbox
 
 
@@ -26,13 +27,8 @@ def content_hash(content: dict[str, object]) -> str:
 def with_checked_code(subject: Subject) -> Subject:
     """Compact and classify the subject's credit code; an invalid code stays as evidence only."""
     check = check_code(subject.credit_code)
-    if check is None:
-        return subject.model_copy(update={"credit_code": None, "credit_code_status": CreditCodeStatus.ABSENT})
-    if not check.valid:
-        status = CreditCodeStatus.INVALID
-    else:
-        status = CreditCodeStatus.VALID_LEGACY if check.kind is CodeKind.REGNO else CreditCodeStatus.VALID
-    return subject.model_copy(update={"credit_code": check.code, "credit_code_status": status})
+    code = check.code if check else None
+    return subject.model_copy(update={"credit_code": code, "credit_code_status": code_status(check)})
 
 
 def signal_from(incoming: SignalIn, raw_hash: str) -> Signal:

@@ -13,13 +13,13 @@ from services.ingest.feeds.base import (
     ParsedRecord,
     ParseResult,
     RowRejected,
+    code_status,
     content_hash,
     signal_id,
 )
 from services.ingest.feeds.cells import BadCell, parse_date, text
-from services.ingest.feeds.credit_list import _status
 from services.ingest.feeds.tables import cell, raw_row, read_tables, read_text, sniff
-from shared.contracts.ingest import CreditCodeStatus, Product, Signal, SignalDetail, SignalKind, Subject
+from shared.contracts.ingest import Product, Signal, SignalDetail, SignalKind, Subject
 from shared.identifiers import check_code
 
 FIELDS = {
@@ -98,7 +98,7 @@ def _item(number: int, record: dict[str, Any], feed: str) -> Item:
         subject=Subject(
             name=name or (code.code if code else ""),
             credit_code=code.code if code else None,
-            credit_code_status=_status(code.kind, code.valid) if code else CreditCodeStatus.ABSENT,
+            credit_code_status=code_status(code),
             address=text(record.get("address")),
             province=text(record.get("province")),
             role="producer",

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.contracts import deterministic_id
-from shared.contracts.ingest import Signal
+from shared.contracts.ingest import CreditCodeStatus, Signal
+from shared.identifiers import CodeCheck, CodeKind
 
 
 class FileRejected(Exception):
@@ -47,6 +48,15 @@ class ParseResult:
 
     def items(self) -> Iterator[Item]:
         return self.source(self)
+
+
+def code_status(check: CodeCheck | None) -> CreditCodeStatus:
+    """How a signal carries a checked code: valid, valid legacy 注册号, invalid (evidence only), or absent."""
+    if check is None:
+        return CreditCodeStatus.ABSENT
+    if not check.valid:
+        return CreditCodeStatus.INVALID
+    return CreditCodeStatus.VALID_LEGACY if check.kind is CodeKind.REGNO else CreditCodeStatus.VALID
 
 
 def content_hash(raw: dict[str, Any]) -> str:

@@ -13,11 +13,19 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from services.ingest.feeds.base import Item, ParsedRecord, ParseResult, RowRejected, content_hash, signal_id
+from services.ingest.feeds.base import (
+    Item,
+    ParsedRecord,
+    ParseResult,
+    RowRejected,
+    code_status,
+    content_hash,
+    signal_id,
+)
 from services.ingest.feeds.cells import BadCell, parse_date, text
 from services.ingest.feeds.tables import Table, cell, raw_row, read_tables
-from shared.contracts.ingest import CreditCodeStatus, Signal, SignalDetail, SignalKind, Subject
-from shared.identifiers import CodeKind, check_code
+from shared.contracts.ingest import Signal, SignalDetail, SignalKind, Subject
+from shared.identifiers import check_code
 
 SYNONYMS = {
     **dict.fromkeys(
@@ -154,7 +162,7 @@ def _removals(blob: bytes | None, gone: dict[int, int], feed: str, removed: Sign
             subject = Subject(
                 name=key,
                 credit_code=code.code if code else None,
-                credit_code_status=_status(code.kind, code.valid) if code else CreditCodeStatus.ABSENT,
+                credit_code_status=code_status(code),
             )
             signal = Signal(
                 signal_id=signal_id(feed, removed.value, digest_hex),
@@ -165,12 +173,6 @@ def _removals(blob: bytes | None, gone: dict[int, int], feed: str, removed: Sign
                 raw_record_ref=digest_hex,
             )
             yield ParsedRecord(0, raw, digest_hex, signal)
-
-
-def _status(kind: CodeKind, valid: bool) -> CreditCodeStatus:
-    if not valid:
-        return CreditCodeStatus.INVALID
-    return CreditCodeStatus.VALID_LEGACY if kind is CodeKind.REGNO else CreditCodeStatus.VALID
 
 
 def _item(table: Table, number: int, cells: list[object], feed: str, listed, removed) -> Item:
@@ -191,7 +193,7 @@ def _item(table: Table, number: int, cells: list[object], feed: str, listed, rem
     subject = Subject(
         name=name or (code.code if code else ""),
         credit_code=code.code if code else None,
-        credit_code_status=_status(code.kind, code.valid) if code else CreditCodeStatus.ABSENT,
+        credit_code_status=code_status(code),
         address=text(get("address")),
         province=text(get("province")),
         role="listed_entity",

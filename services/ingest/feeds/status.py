@@ -5,11 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from services.ingest.feeds.base import Item, ParsedRecord, ParseResult, RowRejected, content_hash, signal_id
+from services.ingest.feeds.base import (
+    Item,
+    ParsedRecord,
+    ParseResult,
+    RowRejected,
+    code_status,
+    content_hash,
+    signal_id,
+)
 from services.ingest.feeds.cells import BadCell, parse_date, text
-from services.ingest.feeds.credit_list import _status
 from services.ingest.feeds.tables import Table, cell, raw_row, read_tables
-from shared.contracts.ingest import CreditCodeStatus, Product, Signal, SignalDetail, SignalKind, Subject
+from shared.contracts.ingest import Product, Signal, SignalDetail, SignalKind, Subject
 from shared.identifiers import check_code
 
 SYNONYMS = {
@@ -117,7 +124,7 @@ def _item(table: Table, number: int, cells: list[object], feed: str) -> Item | N
         subject=Subject(
             name=holder or (code.code if code else certificate),
             credit_code=code.code if code else None,
-            credit_code_status=_status(code.kind, code.valid) if code else CreditCodeStatus.ABSENT,
+            credit_code_status=code_status(code),
             role="holder",
         ),
         product=Product(name=text(get("product"))) if text(get("product")) else None,

@@ -175,20 +175,7 @@ class FeedRunner:
                     started,
                     "superseded by a newer file",
                 )
-            run = FeedRun(
-                run_id=uuid.uuid4(),
-                feed=feed.name,
-                kind=feed.kind,
-                source=feed.url,
-                status="running",
-                started_at=started,
-                source_sha256=sha,
-                read=0,
-                accepted=0,
-                rejected=0,
-                duplicates=0,
-                published=0,
-            )
+            run = _new_run(uuid.uuid4(), feed, started, sha)
             session.add(run)
         return RunSummary(run.run_id, feed.name, feed.kind)
 
@@ -354,42 +341,14 @@ class FeedRunner:
             summary.status, summary.error = "failed", reason
             return summary
         async with self.db.transaction() as session:
-            session.add(
-                FeedRun(
-                    run_id=summary.run_id,
-                    feed=feed.name,
-                    kind=feed.kind,
-                    source=feed.url,
-                    status="running",
-                    started_at=started,
-                    read=0,
-                    accepted=0,
-                    rejected=0,
-                    duplicates=0,
-                    published=0,
-                )
-            )
+            session.add(_new_run(summary.run_id, feed, started))
         await self._fail(summary, reason)
         return summary
 
     async def _not_modified(self, feed: FeedConfig, started: datetime) -> RunSummary:
         summary = RunSummary(uuid.uuid4(), feed.name, feed.kind, status=FeedRunStatus.NOT_MODIFIED.value)
         async with self.db.transaction() as session:
-            session.add(
-                FeedRun(
-                    run_id=summary.run_id,
-                    feed=feed.name,
-                    kind=feed.kind,
-                    source=feed.url,
-                    status="running",
-                    started_at=started,
-                    read=0,
-                    accepted=0,
-                    rejected=0,
-                    duplicates=0,
-                    published=0,
-                )
-            )
+            session.add(_new_run(summary.run_id, feed, started))
             await session.flush()
             await self._finish(session, summary)
         return summary
@@ -415,6 +374,14 @@ class FeedRunner:
             session.add(state)
             await session.flush()
         return state
+
+
+def _new_run(run_id: uuid.UUID, feed: FeedConfig, started: datetime, sha256: str | None = None) -> FeedRun:
+    """A run row as it starts: running, nothing counted yet."""
+    return FeedRun(
+        run_id=run_id, feed=feed.name, kind=feed.kind, source=feed.url, status="running", started_at=started,
+        source_sha256=sha256, read=0, accepted=0, rejected=0, duplicates=0, published=0,
+    )  # fmt: skip
 
 
 def _unique(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
