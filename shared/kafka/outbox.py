@@ -6,15 +6,15 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Table, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Select, Table, Text, cast, func, literal, select, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts import Envelope, Topic
+from shared.contracts.envelope import RawEnvelope, utcnow
 from shared.db.session import Database
 from shared.kafka.producer import Producer
 from shared.logging import correlation_id
@@ -46,18 +46,34 @@ class Outbox:
         )
         return dict(envelope.model_dump(mode="json"))
 
-    async def add_many(self, session: AsyncSession, events: Sequence[tuple[Topic, str, BaseModel, uuid.UUID]]) -> int:
-        """Queue many events in one statement (feed runs release thousands at a time)."""
-        if not events:
-            return 0
-        rows = [
-            {"event_id": eid, "topic": t.value, "key": key, "envelope": self.envelope(t, payload, eid)}
-            for t, key, payload, eid in events
-        ]
-        result = await session.execute(
-            insert(self.table).values(rows).on_conflict_do_nothing(index_elements=["event_id"])
+    def header(self, topic: Topic, causation_id: uuid.UUID | None = None) -> dict[str, Any]:
+        """The envelope fields a batch of events shares: all but event_id and payload, serialised as the
+        Envelope model serialises them."""
+        fields = RawEnvelope(
+            event_id=uuid.UUID(int=0), event_type=topic.event_type, producer=self.producer_name,
+            correlation_id=correlation_id.get(), causation_id=causation_id, occurred_at=utcnow(), payload={},
+        ).model_dump(mode="json")  # fmt: skip
+        del fields["event_id"], fields["payload"]
+        return fields
+
+    async def add_from(self, session: AsyncSession, topic: Topic, rows: Select[Any]) -> int:
+        """Queue one event per row of `rows`, whose columns are (event_id, key, payload), in one
+        INSERT … SELECT: the payloads are copied inside the database, never decoded and re-encoded here
+        (feed runs release tens of thousands of stored signals)."""
+        batch = rows.subquery()
+        event_id, key, payload = batch.c
+        envelope = literal(self.header(topic), JSONB).op("||", return_type=JSONB)(
+            func.jsonb_build_object("event_id", event_id, "payload", payload)
         )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        stmt = (
+            insert(self.table)
+            .from_select(
+                ["event_id", "topic", "key", "envelope"], select(event_id, literal(topic.value), key, envelope)
+            )
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(self.table.c.event_id)
+        )
+        return len((await session.execute(stmt)).all())
 
     async def add(
         self,
@@ -96,7 +112,13 @@ class OutboxRelay:
         async with self.db.transaction() as session:
             rows = (
                 await session.execute(
-                    select(self.table.c.id, self.table.c.topic, self.table.c.key, self.table.c.envelope)
+                    # As text: PostgreSQL's JSON rendering goes to the broker as it is, no decode and re-encode.
+                    select(
+                        self.table.c.id,
+                        self.table.c.topic,
+                        self.table.c.key,
+                        cast(self.table.c.envelope, Text).label("envelope"),
+                    )
                     .where(self.table.c.published_at.is_(None))
                     .order_by(self.table.c.id)
                     .limit(batch_size)
@@ -105,7 +127,7 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            await self.producer.send_many([(r.topic, r.key, _encode(r.envelope)) for r in rows])
+            await self.producer.send_many([(r.topic, r.key, r.envelope.encode()) for r in rows])
             await session.execute(
                 update(self.table).where(self.table.c.id.in_([r.id for r in rows])).values(published_at=func.now())
             )
@@ -133,12 +155,6 @@ class OutboxRelay:
                 select(func.count()).select_from(self.table).where(self.table.c.published_at.is_(None))
             )
         OUTBOX_PENDING.labels(self.service).set(pending or 0)
-
-
-def _encode(envelope: dict[str, object]) -> bytes:
-    import json
-
-    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 async def _wait_any(stop: asyncio.Event, wakeup: asyncio.Event, timeout: float) -> None:

@@ -75,3 +75,22 @@ def test_legacy_registration_numbers() -> None:
 @pytest.mark.parametrize("placeholder", [None, "", "/", "无", "  "])
 def test_placeholders_are_no_code(placeholder: str | None) -> None:
     assert check_code(placeholder) is None
+
+
+def test_quick_valid_gives_the_full_checks_verdict() -> None:
+    """The hot-path check agrees with check_code on valid codes and on every single-character corruption."""
+    import random
+
+    from shared.identifiers import USCC_ALPHABET, quick_valid
+
+    rng = random.Random(7)
+    alphabet = USCC_ALPHABET + "IOSVZ-x ０"
+    samples = [*VALID, "110108000000016", "330212000123456", "９１３３０２１２ＰＤＹ００１０１２３", "91330212PDYO010123"]
+    for code in list(samples):
+        for _ in range(60):
+            at = rng.randrange(len(code))
+            samples.append(code[:at] + rng.choice(alphabet) + code[at + 1 :])
+    samples += [make_uscc(f"{rng.randrange(110000, 660000)}", f"{rng.randrange(10**8):08d}") for _ in range(200)]
+    for code in samples:
+        full = check_code(code)
+        assert quick_valid(code) == (full.code if full and full.valid else None), code

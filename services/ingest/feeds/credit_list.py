@@ -1,7 +1,7 @@
 """The serious-illegal list and the abnormal-operations list: listings, removals, snapshots.
 
 A full snapshot is diffed against the previous one: only new listings, changed entries and
-entries that disappeared become signals. The snapshot state is kept compact (a 64-bit key hash to
+entries that disappeared become signals. The snapshot state is kept compact (a key hash to
 a 64-bit content digest in memory; zlib-compressed `key\\tdigest` lines at rest), so a million-row
 list never sits whole in memory.
 """
@@ -9,6 +9,8 @@ list never sits whole in memory.
 from __future__ import annotations
 
 import hashlib
+import json
+import operator
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +27,7 @@ from services.ingest.feeds.base import (
 from services.ingest.feeds.cells import BadCell, parse_date, text
 from services.ingest.feeds.tables import Table, cell, raw_row, read_tables
 from shared.contracts.ingest import Signal, SignalDetail, SignalKind, Subject
-from shared.identifiers import check_code
+from shared.identifiers import check_code, quick_valid
 
 SYNONYMS = {
     **dict.fromkeys(
@@ -60,13 +62,9 @@ KINDS = {
 }
 
 
-def _h64(value: str) -> int:
-    return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "little")
-
-
 def load_snapshot(blob: bytes | None) -> dict[int, int]:
-    """The previous snapshot as key hash → content digest."""
-    return {_h64(key): int(digest, 16) for key, digest in _snapshot_lines(blob)}
+    """The previous snapshot as key hash → content digest (hash() is stable within this process)."""
+    return {hash(key): int(digest, 16) for key, digest in _snapshot_lines(blob)}
 
 
 def _snapshot_lines(blob: bytes | None) -> Iterator[tuple[str, str]]:
@@ -93,61 +91,114 @@ def parse(
     tables = read_tables(path, SYNONYMS, REQUIRED, REQUIRED_NAMES)
 
     def items(result: ParseResult) -> Iterator[Item]:
-        rows = ((t, n, c) for t in tables for n, c in t.rows)
         if not snapshot:
-            for table, number, cells in rows:
-                yield _item(table, number, cells, feed, listed_kind, removed_kind)
+            for table in tables:
+                for number, cells in table.rows:
+                    yield _item(table, number, cells, feed, listed_kind, removed_kind)
             return
-        yield from _diff(rows, result, previous_snapshot, feed, listed_kind, removed_kind)
+        yield from _diff(tables, result, previous_snapshot, feed, listed_kind, removed_kind)
 
     return ParseResult(items)
 
 
-def _diff(rows, result: ParseResult, previous_blob: bytes | None, feed: str, listed, removed) -> Iterator[Item]:
+def _diff(
+    tables: list[Table], result: ParseResult, previous_blob: bytes | None, feed: str, listed, removed
+) -> Iterator[Item]:
     """Yield only what changed since the previous snapshot, and write the new one as it goes.
 
-    An unchanged row is recognised from its key and content digest alone, before any signal is built:
-    that is what keeps a million-row snapshot fast.
+    An unchanged row is recognised from its key and content digest alone, before any signal is built
+    or any cell is cleaned: that is what keeps a million-row snapshot fast.
     """
     previous = load_snapshot(previous_blob)
-    deflater, chunks, read = zlib.compressobj(6), [], 0
-    for table, number, cells in rows:
-        read += 1
-        raw = raw_row(table.columns, cells)
-        digest_hex = content_hash(raw)
-        key = _row_key(table, cells)
-        digest = int(digest_hex[:16], 16)
-        if key is not None:
-            chunks.append(deflater.compress(f"{key}\t{digest:016x}\n".encode()))
-            if previous.pop(_h64(key), None) == digest:
-                result.unchanged += 1
-                continue
-        yield _item(table, number, cells, feed, listed, removed)
+    writer, read = _SnapshotWriter(), 0
+    for table in tables:
+        for number, cells, key, digest in _Entries(table).scan():
+            read += 1
+            if key is not None:
+                writer.add(key, digest)
+                if previous.pop(hash(key), None) == digest:
+                    result.unchanged += 1
+                    continue
+            yield _item(table, number, cells, feed, listed, removed)
     yield from _removals(previous_blob, previous, feed, removed)
-    chunks.append(deflater.flush())
-    result.snapshot, result.rows_read = b"".join(chunks), read
+    result.snapshot, result.rows_read = writer.blob(), read
 
 
 def snapshot_of(path: Path) -> bytes:
     """The snapshot state of a list file without building any signal: to seed a feed whose history
     starts from a list already handled elsewhere (and for the benchmark's 'yesterday')."""
-    deflater, chunks = zlib.compressobj(6), []
+    writer = _SnapshotWriter()
     for table in read_tables(path, SYNONYMS, REQUIRED, REQUIRED_NAMES):
-        for _, cells in table.rows:
-            key = _row_key(table, cells)
+        for _, _, key, digest in _Entries(table).scan():
             if key is not None:
-                digest = int(content_hash(raw_row(table.columns, cells))[:16], 16)
-                chunks.append(deflater.compress(f"{key}\t{digest:016x}\n".encode()))
-    chunks.append(deflater.flush())
-    return b"".join(chunks)
+                writer.add(key, digest)
+    return writer.blob()
 
 
-def _row_key(table: Table, cells: list[object]) -> str | None:
-    """The entry's key straight from the cells: its valid code, else its name (None: no enterprise)."""
-    code = check_code(text(cell(cells, table.header, "code")))
-    if code is not None and code.valid:
-        return code.code
-    return text(cell(cells, table.header, "name")) or (code.code if code else None)
+class _SnapshotWriter:
+    """Compressed `key\\tdigest` lines, written in batches (one compress call per line is slow)."""
+
+    def __init__(self) -> None:
+        self._deflater, self._chunks, self._lines = zlib.compressobj(6), [], []  # type: ignore[var-annotated]
+
+    def add(self, key: str, digest: int) -> None:
+        self._lines.append(f"{key}\t{digest:016x}\n")
+        if len(self._lines) >= 4096:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._chunks.append(self._deflater.compress("".join(self._lines).encode()))
+        self._lines.clear()
+
+    def blob(self) -> bytes:
+        self._flush()
+        self._chunks.append(self._deflater.flush())
+        return b"".join(self._chunks)
+
+
+class _Entries:
+    """A row's snapshot entry: its key and a 64-bit digest of its cells, read straight from the cells.
+
+    The key is the entry's valid code, else its name, else its invalid code; None when the row names
+    no enterprise. The digest covers the cells in column-name order, so a reordered file is no change.
+    """
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.code_at = table.header.get("code")
+        order = sorted(range(len(table.columns)), key=lambda i: (table.columns[i], i))
+        self.in_order = operator.itemgetter(*order) if len(order) > 1 else None
+        self.width = len(table.columns)
+
+    def scan(self) -> Iterator[tuple[int, list[object], str | None, int]]:
+        """(row number, cells, key, digest) for every data row; the common case inlined, it runs a million times."""
+        at, in_order, width, blake2b, from_bytes = (
+            self.code_at,
+            self.in_order,
+            self.width,
+            hashlib.blake2b,
+            int.from_bytes,
+        )
+        for number, cells in self.table.rows:
+            raw = cells[at] if at is not None and at < len(cells) else None
+            key = (type(raw) is str and quick_valid(raw)) or self._slow_key(raw, cells)
+            if in_order is not None and len(cells) == width:
+                try:
+                    line = "\x1f".join(in_order(cells))
+                except TypeError:  # not all text (XLSX)
+                    line = self._canonical(cells)
+            else:  # a ragged row
+                line = self._canonical(cells)
+            yield number, cells, key, from_bytes(blake2b(line.encode(), digest_size=8).digest(), "little")
+
+    def _slow_key(self, raw: object, cells: list[object]) -> str | None:
+        check = check_code(text(raw))
+        if check is not None and check.valid:
+            return check.code
+        return text(cell(cells, self.table.header, "name")) or (check.code if check else None)
+
+    def _canonical(self, cells: list[object]) -> str:
+        return json.dumps(raw_row(self.table.columns, cells), sort_keys=True, ensure_ascii=False, default=str)
 
 
 def _removals(blob: bytes | None, gone: dict[int, int], feed: str, removed: SignalKind) -> Iterator[Item]:
@@ -155,7 +206,7 @@ def _removals(blob: bytes | None, gone: dict[int, int], feed: str, removed: Sign
     if not gone:
         return
     for key, digest in _snapshot_lines(blob):
-        if _h64(key) in gone:
+        if hash(key) in gone:
             raw = {"key": key, "previous_digest": digest, "absent_from_snapshot": True}
             digest_hex = content_hash(raw)
             code = check_code(key)

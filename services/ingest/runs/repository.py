@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Select, Uuid, cast, column, delete, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.models import FeedRun, FeedState, RawRecord, RejectedRow, SignalRecord
@@ -37,8 +38,10 @@ async def stage_signals(session: AsyncSession, rows: Sequence[dict[str, object]]
     """Insert signals not seen before (unreleased); returns the ids that were new."""
     if not rows:
         return set()
-    stmt = insert(SignalRecord).values(list(rows)).on_conflict_do_nothing(index_elements=["signal_id"])
-    result = await session.execute(stmt.returning(SignalRecord.signal_id))
+    # Parameters apart from the statement: SQLAlchemy batches them ("insertmanyvalues") instead of
+    # compiling one statement with a thousand VALUES tuples.
+    stmt = insert(SignalRecord).on_conflict_do_nothing(index_elements=["signal_id"]).returning(SignalRecord.signal_id)
+    result = await session.execute(stmt, list(rows))
     return set(result.scalars().all())
 
 
@@ -48,14 +51,26 @@ async def staged_by(session: AsyncSession, ids: Sequence[uuid.UUID], run_id: uui
     return set((await session.scalars(stmt)).all())
 
 
-async def unreleased(session: AsyncSession, run_id: uuid.UUID, limit: int) -> list[SignalRecord]:
+async def unreleased(session: AsyncSession, run_id: uuid.UUID, limit: int) -> list[uuid.UUID]:
     stmt = (
-        select(SignalRecord)
+        select(SignalRecord.signal_id)
         .where(SignalRecord.run_id == run_id, SignalRecord.released.is_(False))
         .order_by(SignalRecord.signal_id)
         .limit(limit)
     )
     return list((await session.scalars(stmt)).all())
+
+
+def release_rows(signal_ids: Sequence[uuid.UUID], event_ids: Sequence[uuid.UUID]) -> Select[Any]:
+    """(event_id, key, payload) of these stored signals, for the outbox to queue without a round trip."""
+    batch = (
+        func.unnest(cast(signal_ids, ARRAY(Uuid)), cast(event_ids, ARRAY(Uuid)))
+        .table_valued(column("signal_id", Uuid), column("event_id", Uuid))
+        .render_derived(name="batch")
+    )
+    return select(batch.c.event_id, SignalRecord.subject_key, SignalRecord.payload).join(
+        SignalRecord, SignalRecord.signal_id == batch.c.signal_id
+    )
 
 
 async def mark_released(session: AsyncSession, ids: Sequence[uuid.UUID]) -> None:

@@ -27,12 +27,13 @@ from services.ingest.runs import repository
 from services.ingest.runs.config import FeedConfig
 from services.ingest.runs.fetch import FetchError, FetchPolicy, fetch, file_sha256
 from shared.contracts import Topic, deterministic_id
-from shared.contracts.ingest import FeedRunCompleted, FeedRunStatus, Signal, SignalReceived
+from shared.contracts.ingest import FeedRunCompleted, FeedRunStatus, Signal
 from shared.db.session import Database
 from shared.kafka.outbox import Outbox
 
 log = logging.getLogger(__name__)
 BATCH = 1000
+RELEASE_BATCH = 5000
 
 
 class Record(Protocol):
@@ -276,16 +277,14 @@ class FeedRunner:
         """Queue every staged signal of the run for publishing, a batch per transaction."""
         while True:
             async with self.db.transaction() as session:
-                staged = await repository.unreleased(session, summary.run_id, BATCH)
+                staged = await repository.unreleased(session, summary.run_id, RELEASE_BATCH)
                 if not staged:
                     return
-                events = []
-                for row in staged:
-                    signal = SignalReceived.model_validate(row.payload)
-                    event_id = deterministic_id("signal-received", signal.signal_id)
-                    events.append((Topic.SIGNAL_RECEIVED, signal.subject_key, signal, event_id))
-                await self.outbox.add_many(session, events)
-                await repository.mark_released(session, [row.signal_id for row in staged])
+                # The stored payload is the SignalReceived payload: staged from the validated model.
+                event_ids = [deterministic_id("signal-received", signal_id) for signal_id in staged]
+                rows = repository.release_rows(staged, event_ids)
+                await self.outbox.add_from(session, Topic.SIGNAL_RECEIVED, rows)
+                await repository.mark_released(session, staged)
             summary.published += len(staged)
 
     async def _complete(self, summary: RunSummary, snapshot: bytes | None) -> None:
