@@ -32,8 +32,7 @@ class MatchThresholds:
         return MatchDecision.REVIEW if score >= self.review else MatchDecision.NONE
 
 
-@dataclass(frozen=True, slots=True)
-class RegistryRecord:
+class RegistryRecord(NamedTuple):
     org_id: str
     name: str
     credit_code: str | None = None
@@ -54,8 +53,9 @@ class _evidence(NamedTuple):
     registry_value: str | None = None
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
+    """One organisation a name may be; a tuple, since a screening run builds one or more per record."""
+
     org_id: str
     score: float
     decision: MatchDecision
@@ -82,22 +82,22 @@ class _Org:
     cities: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
+class _Entry(NamedTuple):
     org: int
     parts: NameParts
     role: str  # name | former | applicant | manufacturer | factory
     name: str
 
 
-@dataclass(frozen=True)
-class Query:
+class Query(NamedTuple):
     name: str
     parts: NameParts
     code: str | None
     code_invalid: bool
     provinces: frozenset[str]
     cities: frozenset[str]
+    provinces_text: str  # as evidence shows them
+    cities_text: str
 
 
 @dataclass
@@ -110,6 +110,7 @@ class RegistryIndex:
     _by_key: dict[str, list[_Entry]] = field(default_factory=dict)
     _by_core: dict[str, list[_Entry]] = field(default_factory=dict)
     _blocks: dict[str, list[_Entry]] = field(default_factory=dict)
+    _removed: int = 0  # organisations removed (or replaced) since the build: their entries linger
 
     @classmethod
     def build(cls, records: Iterable[RegistryRecord], thresholds: MatchThresholds | None = None) -> RegistryIndex:
@@ -157,6 +158,7 @@ class RegistryIndex:
             return
         org = self._orgs[slot]
         self._orgs[slot] = None
+        self._removed += 1
         if org and org.code and self._by_code.get(org.code) == slot:
             del self._by_code[org.code]
 
@@ -182,10 +184,16 @@ class RegistryIndex:
         query = self._query(name, credit_code, address, province)
         found: dict[int, Candidate] = {}
         for candidate_slot, candidate in self._candidates(query):
-            if candidate_slot not in found or candidate.score > found[candidate_slot].score:
+            known = found.get(candidate_slot)
+            if known is None or candidate.score > known.score:
                 found[candidate_slot] = candidate
-        ranked = sorted((self._remembered(query, c) for c in found.values()), key=lambda c: -c.score)
-        ranked = self._ambiguity(ranked)
+        ranked = list(found.values())
+        if self.verdicts:
+            asked = subject_key(query.name, query.code)
+            ranked = [self._remembered(asked, c) for c in ranked]
+        if len(ranked) > 1:
+            ranked.sort(key=_minus_score)
+            ranked = self._ambiguity(ranked)
         return [c for c in ranked if c.decision is not MatchDecision.NONE or c.method == "verdict"][:limit]
 
     def best(self, name: str, credit_code: str | None = None, address: str | None = None,
@@ -199,12 +207,14 @@ class RegistryIndex:
         if code is None and not code_text and looks_like_code and (code := quick_valid(name)):
             name = ""  # the registry shows the code in place of the name (Art. 23)
         parts = analyse(name)
-        provinces = set(parts.provinces)
-        for place in (province, address):
-            if found := province_of_place(place):
-                provinces.add(found)
-        cities = set(parts.cities) | ({c} if (c := city_of_place(address)) else set())
-        return Query(name, parts, code, bool(code_text) and code is None, frozenset(provinces), frozenset(cities))
+        provinces, cities = parts.provinces, parts.cities
+        if province or address:
+            named = [p for p in (province_of_place(province), province_of_place(address)) if p]
+            provinces = tuple(sorted({*provinces, *named}))
+            if city := city_of_place(address):
+                cities = tuple(sorted({*cities, city}))
+        return Query(name, parts, code, bool(code_text) and code is None, frozenset(provinces), frozenset(cities),
+                     ",".join(provinces), ",".join(cities))  # fmt: skip
 
     def _candidates(self, q: Query) -> Iterable[tuple[int, Candidate]]:
         if q.code and (slot := self._by_code.get(q.code)) is not None:
@@ -212,12 +222,12 @@ class RegistryIndex:
             return
         if q.parts.is_placeholder:
             return
-        exact = self._entries_alive(self._by_key.get(q.parts.key, []))
+        exact = self._entries_alive(self._by_key.get(q.parts.key, _NONE))
         for entry in exact:
             yield entry.org, self._exact(entry, q)
         if exact:
             return
-        same_core = self._entries_alive(self._by_core.get(q.parts.core, []))
+        same_core = self._entries_alive(self._by_core.get(q.parts.core, _NONE))
         for entry in same_core:
             yield entry.org, self._same_core_other_form(entry, q)
         if not same_core:
@@ -238,13 +248,22 @@ class RegistryIndex:
                                   weight=0.9, signal_value=q.name, registry_value=entry.name)]  # fmt: skip
         score = 0.93 - (0.01 if entry.role != "name" else 0.0)
         score = self._adjust(org, q, score, evidence)
-        if q.parts.branch is not None:
+        asked, registered = q.parts.branch, entry.parts.branch
+        if asked is not None and registered is not None and asked != registered:
+            score = min(score, 0.5)
+            evidence.append(_evidence(field="branch", how=f"another branch ({asked or '分支机构'} vs {registered or '分支机构'}) "
+                                          "of the same organisation: a different legal entity", weight=-0.5))  # fmt: skip
+        elif asked is not None and registered is None:
             score = min(score, 0.8)
-            evidence.append(_evidence(field="branch", how=f"a branch ({q.parts.branch or '分支机构'}) of this organisation: "
+            evidence.append(_evidence(field="branch", how=f"a branch ({asked or '分支机构'}) of this organisation: "
                                           "its own legal entity, usually covered by the parent's certificate",
                                           weight=-0.1))  # fmt: skip
-        return self._candidate(org, score, "branch" if q.parts.branch is not None else f"name:{entry.role}",
-                               entry.name, evidence)  # fmt: skip
+        elif registered is not None and asked is None:
+            score = min(score, 0.8)  # a lead for review, and never a rival to the parent's own exact match
+            evidence.append(_evidence(field="branch", how=f"the organisation is a registered branch ({registered or '分支机构'}) "
+                                          "of the one named: its parent's signal may concern it", weight=-0.1))  # fmt: skip
+        method = "branch" if (asked is None) != (registered is None) else f"name:{entry.role}"
+        return self._candidate(org, score, method, entry.name, evidence)
 
     def _same_core_other_form(self, entry: _Entry, q: Query) -> Candidate:
         """Same 字号+行业 but another legal form: a workshop or sole trader is another entity; a company
@@ -264,7 +283,7 @@ class RegistryIndex:
         """Similar cores in the same blocks: a typo or a dropped character is a lead, never a match."""
         seen: set[int] = set()
         for block in _block_keys(q.parts.core):
-            entries = self._blocks.get(block, [])
+            entries = self._blocks.get(block, _NONE)
             if len(entries) > BLOCK_LIMIT:
                 continue
             for entry in self._entries_alive(entries):
@@ -289,19 +308,17 @@ class RegistryIndex:
             return min(score, 0.2)
         if q.provinces and org.provinces:
             if not q.provinces.isdisjoint(org.provinces):
-                evidence.append(_evidence(field="province", how="agrees", weight=0.05,
-                                              signal_value=",".join(sorted(q.provinces)),
-                                              registry_value=",".join(sorted(org.provinces))))  # fmt: skip
+                evidence.append(_evidence(field="province", how="agrees", weight=0.05, signal_value=q.provinces_text,
+                                              registry_value=",".join(org.provinces)))  # fmt: skip
                 score += 0.05
             else:
                 evidence.append(_evidence(field="province", how="contradicts: same name in another province is "
-                                              "another company", weight=-0.5, signal_value=",".join(sorted(q.provinces)),
-                                              registry_value=",".join(sorted(org.provinces))))  # fmt: skip
+                                              "another company", weight=-0.5, signal_value=q.provinces_text,
+                                              registry_value=",".join(org.provinces)))  # fmt: skip
                 return min(score, 0.45)
         if q.cities and org.cities and q.cities.isdisjoint(org.cities) and not q.provinces.isdisjoint(org.provinces):
-            evidence.append(_evidence(field="city", how="contradicts", weight=-0.2,
-                                          signal_value=",".join(sorted(q.cities)),
-                                          registry_value=",".join(sorted(org.cities))))  # fmt: skip
+            evidence.append(_evidence(field="city", how="contradicts", weight=-0.2, signal_value=q.cities_text,
+                                          registry_value=",".join(org.cities)))  # fmt: skip
             return min(score, 0.7)
         return min(score, 0.99)
 
@@ -318,8 +335,8 @@ class RegistryIndex:
             for c in ranked
         ]  # fmt: skip
 
-    def _remembered(self, q: Query, candidate: Candidate) -> Candidate:
-        verdict = self.verdicts.get((subject_key(q.name, q.code), candidate.org_id))
+    def _remembered(self, asked: str, candidate: Candidate) -> Candidate:
+        verdict = self.verdicts.get((asked, candidate.org_id))
         if verdict is None:
             return candidate
         how = "confirmed by a reviewer before" if verdict else "rejected by a reviewer before: never matched again"
@@ -338,11 +355,20 @@ class RegistryIndex:
         return org
 
     def _entries_alive(self, entries: list[_Entry]) -> list[_Entry]:
+        if not self._removed:  # nothing was ever removed: every entry is alive (no copy on the hot path)
+            return entries
         return [e for e in entries if self._orgs[e.org] is not None]
 
 
 _ROLE_WORDS = {"former": "former name 曾用名", "applicant": "CCC applicant", "manufacturer": "CCC manufacturer", "site": "production site",
                "factory": "CCC factory", "name": "name"}  # fmt: skip
+
+
+_NONE: list[_Entry] = []  # shared, never appended to
+
+
+def _minus_score(candidate: Candidate) -> float:
+    return -candidate.score
 
 
 def _block_keys(core: str) -> tuple[str, ...]:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from services.rules.matcher.regions import (
     CITIES,
@@ -22,8 +22,10 @@ from services.rules.matcher.regions import (
 )
 
 PLACEHOLDERS = {"", "/", "-", "—", "——", "无", "空", "不详", "未知", "null", "none"}
-OCR_FIXES = str.maketrans({"巿": "市", "冂": "门", "亍": "行"})
-BRACKETS = str.maketrans({"(": "（", ")": "）", "[": "（", "]": "）", "【": "（", "】": "）", "〔": "（", "〕": "）"})
+OCR_FIXES = {"巿": "市", "冂": "门", "亍": "行"}
+BRACKETS = {"(": "（", ")": "）", "[": "（", "]": "）", "【": "（", "】": "）", "〔": "（", "〕": "）"}
+_FOLD = str.maketrans(BRACKETS | OCR_FIXES)
+_NEEDS_FOLD = re.compile("[" + re.escape("".join(BRACKETS | OCR_FIXES)) + r"\s]")
 _ANNOTATION = re.compile(r"（[^（）]*(?:受托|委托|购进|进货|经销|代理|生产商|制造商|供货|监制)[^（）]*）")
 _BRANCH = re.compile(r"^(.+?(?:公司|厂|店|社))(?:（([^（）]{1,12})）|([^（）]{1,12}?))?(分公司|分厂|分店|分部|分社)$")
 _TRAILING_BRACKET = re.compile(r"（([^（）]{1,12})）$")
@@ -52,8 +54,9 @@ FORMS = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class NameParts:
+class NameParts(NamedTuple):
+    """A name taken apart (a tuple: millions of them are built and kept by the registry index)."""
+
     folded: str  # the whole name, folded (width, brackets, spaces, traditional characters)
     core: str  # 字号 + 行业: the name without region, form, annotations and branch
     form: str  # canonical legal form (有限公司 / 股份公司 / 厂 / …), "" when none
@@ -95,11 +98,10 @@ def _traditional_chars(converter: object) -> set[str]:
 def fold(name: str) -> str:
     """NFKC width folding, one bracket style, no spaces, OCR look-alikes fixed, simplified characters."""
     text = name if unicodedata.is_normalized("NFKC", name) else unicodedata.normalize("NFKC", name)
-    text = text.translate(BRACKETS).translate(OCR_FIXES)
-    if " " in text or "\u3000" in text or "\t" in text:
-        text = "".join(text.split())
+    if _NEEDS_FOLD.search(text):
+        text = "".join(text.translate(_FOLD).split())
     converter, traditional = _t2s()
-    if traditional.intersection(text):
+    if not traditional.isdisjoint(text):
         text = converter.convert(text)  # type: ignore[attr-defined]
     return text
 
@@ -133,10 +135,16 @@ def _parts(folded: str, text: str) -> NameParts:
 
 
 def _split_form(text: str) -> tuple[str, str, str]:
-    for suffix, canonical, entity_class in FORMS:
-        if text.endswith(suffix) and len(text) > len(suffix):
-            return canonical, entity_class, text[: -len(suffix)]
+    """The longest legal-form suffix (one look-up per suffix length, not one test per form)."""
+    for length in _FORM_LENGTHS:
+        found = _FORM_BY_SUFFIX.get(text[-length:])
+        if found is not None and len(text) > length:
+            return found[0], found[1], text[:-length]
     return "", "unknown", text
+
+
+_FORM_BY_SUFFIX = {suffix: (canonical, entity_class) for suffix, canonical, entity_class in FORMS}
+_FORM_LENGTHS = sorted({len(suffix) for suffix in _FORM_BY_SUFFIX}, reverse=True)
 
 
 _PROVINCE_PREFIX, _CITY_PREFIX, _leading = PROVINCE_PREFIX, CITY_PREFIX, leading

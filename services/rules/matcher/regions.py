@@ -51,7 +51,10 @@ CITY_PREFIX = _by_first_two(list(CITIES))
 
 def leading(text: str, index: dict[str, list[str]]) -> str | None:
     """The region `text` starts with, if any."""
-    return next((name for name in index.get(text[:2], ()) if text.startswith(name)), None)
+    for name in index.get(text[:2], ()):
+        if text.startswith(name):
+            return name
+    return None
 
 
 def province_of_place(place: str | None) -> str | None:

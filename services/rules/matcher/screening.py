@@ -7,6 +7,7 @@ IN.csv: record_id,name,credit_code,address. REGISTRY.csv: org_id,name,credit_cod
 from __future__ import annotations
 
 import csv
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,22 +30,33 @@ class ScreenSummary:
     problems: int = 0
 
 
-def _reader(path: Path, required: tuple[str, ...]) -> Iterator[dict[str, str]]:
+def _reader(path: Path, required: tuple[str, ...], wanted: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+    """The `wanted` columns of every row, in that order ("" where a column is absent or a row is short)."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        rows = csv.reader(handle)
+        header = [h.strip() for h in next(rows, [])]
+        missing = [c for c in required if c not in header]
         if missing:
             raise ScreeningInputError(f"{path}: missing column(s) {', '.join(missing)}; expected {','.join(required)}")
-        yield from reader
+        at = [header.index(c) if c in header else None for c in wanted]
+        width = len(header)
+        if all(i is not None for i in at):
+            pick = operator.itemgetter(*at)  # the common case: one C call per row
+            for row in rows:
+                if len(row) >= width:
+                    yield pick(row)
+                elif row:
+                    yield tuple(row[i] if i is not None and i < len(row) else "" for i in at)
+        else:
+            for row in rows:
+                if row:
+                    yield tuple(row[i] if i is not None and i < len(row) else "" for i in at)
 
 
 def read_registry(path: Path) -> Iterator[RegistryRecord]:
-    for row in _reader(path, ("org_id", "name")):
-        former = tuple(n.strip() for n in (row.get("former_names") or "").split("|") if n.strip())
-        yield RegistryRecord(
-            org_id=row["org_id"], name=row["name"], credit_code=row.get("credit_code") or None,
-            former_names=former, address=row.get("address") or None,
-        )  # fmt: skip
+    for org_id, name, code, former_names, address in _reader(path, ("org_id", "name"), REGISTRY_COLUMNS):
+        former = tuple(n.strip() for n in former_names.split("|") if n.strip()) if former_names else ()
+        yield RegistryRecord(org_id, name, code or None, former, address or None)
 
 
 def screen_files(
@@ -60,27 +72,27 @@ def screen_files(
             raise ScreeningInputError("give a registry file or a live registry index")
         index = RegistryIndex.build(read_registry(registry_path), thresholds)
     summary = ScreenSummary()
-    rows = _reader(input_path, ("record_id", "name"))
+    rows = _reader(input_path, ("record_id", "name"), INPUT_COLUMNS)
     with output_path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(OUTPUT_COLUMNS)
-        for row in rows:
-            writer.writerow(screen_row(index, row, summary))
+        writer.writerows(screen_row(index, row, summary) for row in rows)
     return summary
 
 
-def screen_row(index: RegistryIndex, row: dict[str, str], summary: ScreenSummary) -> tuple[object, ...]:
+def screen_row(index: RegistryIndex, row: tuple[str, ...], summary: ScreenSummary) -> tuple[object, ...]:
+    """One output row for one (record_id, name, credit_code, address) input row."""
+    record_id, name, code, address = row
     summary.records += 1
-    name = (row.get("name") or "").strip()
-    code = (row.get("credit_code") or "").strip() or None
+    name, code = name.strip(), code.strip()
     if not name and not code:
         summary.problems += 1
         summary.decisions["none"] += 1
-        return (row.get("record_id", ""), "", 0.0, "none", "", "", "the record has neither a name nor a credit code")
-    best = index.best(name, code, row.get("address") or None)
+        return (record_id, "", 0.0, "none", "", "", "the record has neither a name nor a credit code")
+    best = index.best(name, code or None, address or None)
     if best is None:
         summary.decisions["none"] += 1
-        return (row.get("record_id", ""), "", 0.0, "none", "", "", "no organisation qualifies")
-    summary.decisions[best.decision.value] += 1
-    return (row.get("record_id", ""), best.org_id, round(best.score, 4), best.decision.value, best.method,
-            best.matched_name, best.explanation)  # fmt: skip
+        return (record_id, "", 0.0, "none", "", "", "no organisation qualifies")
+    decision = best.decision.value
+    summary.decisions[decision] += 1
+    return (record_id, best.org_id, round(best.score, 4), decision, best.method, best.matched_name, best.explanation)

@@ -99,6 +99,19 @@ def test_a_branch_is_linked_to_its_parent_for_review(index: RegistryIndex) -> No
     assert "branch" in best.explanation
 
 
+def test_a_registered_branch_does_not_make_its_parents_name_ambiguous() -> None:
+    parent, branch = analyse("浙江宏远电器有限公司"), "浙江宏远电器有限公司宁波分公司"
+    both = RegistryIndex.build([REGISTRY[0], RegistryRecord("A-NB", branch, None, (), "浙江省宁波市", "浙江", "宁波")])
+    assert parent.key == analyse(branch).key  # the branch shares its parent's key: the case that once tied
+    named = both.match("浙江宏远电器有限公司")
+    assert named[0].org_id == "A" and named[0].decision is MatchDecision.MATCH
+    assert [(c.org_id, c.decision, c.method) for c in named[1:]] == [("A-NB", MatchDecision.REVIEW, "branch")]
+    exact_branch = both.best(branch)
+    assert exact_branch and exact_branch.org_id == "A-NB" and exact_branch.decision is MatchDecision.MATCH
+    other_branch = both.match("浙江宏远电器有限公司杭州分公司")
+    assert [(c.org_id, c.decision) for c in other_branch] == [("A", MatchDecision.REVIEW)]  # not the Ningbo branch
+
+
 @pytest.mark.parametrize(
     ("name", "why"),
     [
