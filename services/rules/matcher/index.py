@@ -7,11 +7,12 @@ rules consumer matches a signal with dictionary look-ups and a small fuzzy block
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from services.rules.matcher.normalise import NameParts, analyse
 from services.rules.matcher.regions import city_of_place, province_of_code, province_of_place
@@ -117,15 +118,10 @@ class RegistryIndex:
         index = cls(thresholds or MatchThresholds())
         # Millions of small objects and no cycles among them: the cyclic collector would rescan them all
         # again and again, tripling the build time.
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with paused_cycle_collector():
             for record in records:
                 index.upsert(record)
-        finally:
-            if enabled:
-                gc.enable()
-            gc.freeze()  # the index lives as long as the process: keep it out of later collections
+        gc.freeze()  # the index lives as long as the process: keep it out of later collections
         return index
 
     def __len__(self) -> int:
@@ -139,18 +135,17 @@ class RegistryIndex:
             self.remove(record.org_id)
         slot = len(self._orgs)
         code = quick_valid(record.credit_code)  # fully checked when the registry took it in
-        parts = analyse(record.name)
+        parts = _analyse_once(record.name)
         province = province_of_place(record.province) or province_of_place(record.address) or province_of_code(code)
-        provinces = {*parts.provinces, province} if province else set(parts.provinces)
         city = record.city or city_of_place(record.address)
-        cities = {*parts.cities, city} if city else set(parts.cities)
-        self._orgs.append(_Org(record, code, tuple(sorted(provinces)), tuple(sorted(cities))))
+        self._orgs.append(_Org(record, code, _with(parts.provinces, province), _with(parts.cities, city)))
         self._slot[record.org_id] = slot
         if code:
             self._by_code[code] = slot
-        names = [("name", record.name), *(("former", n) for n in record.former_names), *record.other_names]
-        for role, name in names:
-            self._add(_Entry(slot, analyse(name), role, name))
+        self._add(_Entry(slot, parts, "name", record.name))
+        if record.former_names or record.other_names:
+            for role, name in (*(("former", n) for n in record.former_names), *record.other_names):
+                self._add(_Entry(slot, _analyse_once(name), role, name))
 
     def remove(self, org_id: str) -> None:
         slot = self._slot.pop(org_id, None)
@@ -181,7 +176,13 @@ class RegistryIndex:
         limit: int = 3,
     ) -> list[Candidate]:
         """The best candidates, best first; an empty list when nothing qualifies even for review."""
-        query = self._query(name, credit_code, address, province)
+        name, code = _code_of(name, credit_code)
+        if code and (slot := self._by_code.get(code)) is not None:  # decided by the code: no name analysis
+            hit = self._code_match(slot, code)
+            if self.verdicts:
+                hit = self._remembered(subject_key(name, code), hit)
+            return [hit] if hit.decision is not MatchDecision.NONE or hit.method == "verdict" else []
+        query = self._query(name, code, bool(credit_code) and code is None, address, province)
         found: dict[int, Candidate] = {}
         for candidate_slot, candidate in self._candidates(query):
             known = found.get(candidate_slot)
@@ -201,11 +202,9 @@ class RegistryIndex:
         found = self.match(name, credit_code, address, province, limit=1)
         return found[0] if found else None
 
-    def _query(self, name: str, code_text: str | None, address: str | None, province: str | None) -> Query:
-        code = quick_valid(code_text)
-        looks_like_code = len(name) in (15, 18) and name.isascii() and name.isalnum()
-        if code is None and not code_text and looks_like_code and (code := quick_valid(name)):
-            name = ""  # the registry shows the code in place of the name (Art. 23)
+    def _query(
+        self, name: str, code: str | None, code_invalid: bool, address: str | None, province: str | None
+    ) -> Query:
         parts = analyse(name)
         provinces, cities = parts.provinces, parts.cities
         if province or address:
@@ -213,13 +212,10 @@ class RegistryIndex:
             provinces = tuple(sorted({*provinces, *named}))
             if city := city_of_place(address):
                 cities = tuple(sorted({*cities, city}))
-        return Query(name, parts, code, bool(code_text) and code is None, frozenset(provinces), frozenset(cities),
+        return Query(name, parts, code, code_invalid, frozenset(provinces), frozenset(cities),
                      ",".join(provinces), ",".join(cities))  # fmt: skip
 
     def _candidates(self, q: Query) -> Iterable[tuple[int, Candidate]]:
-        if q.code and (slot := self._by_code.get(q.code)) is not None:
-            yield slot, self._code_match(slot, q)
-            return
         if q.parts.is_placeholder:
             return
         exact = self._entries_alive(self._by_key.get(q.parts.key, _NONE))
@@ -235,10 +231,10 @@ class RegistryIndex:
 
     # ------------------------------------------------------------ scoring
 
-    def _code_match(self, slot: int, q: Query) -> Candidate:
+    def _code_match(self, slot: int, code: str) -> Candidate:
         org = self._live(slot)
         evidence = [_evidence(field="credit_code", how="统一社会信用代码一致 (validated code, exact)", weight=1.0,
-                                  signal_value=q.code, registry_value=org.code)]  # fmt: skip
+                                  signal_value=code, registry_value=org.code)]  # fmt: skip
         return self._candidate(org, 1.0, "credit_code", org.record.name, evidence)
 
     def _exact(self, entry: _Entry, q: Query) -> Candidate:
@@ -282,19 +278,25 @@ class RegistryIndex:
     def _fuzzy(self, q: Query) -> Iterable[tuple[int, Candidate]]:
         """Similar cores in the same blocks: a typo or a dropped character is a lead, never a match."""
         seen: set[int] = set()
-        for block in _block_keys(q.parts.core):
+        core, form = q.parts.core, q.parts.form
+        for block in _block_keys(core):
             entries = self._blocks.get(block, _NONE)
-            if len(entries) > BLOCK_LIMIT:
+            if not entries or len(entries) > BLOCK_LIMIT:
                 continue
-            for entry in self._entries_alive(entries):
-                if id(entry) in seen or entry.parts.form != q.parts.form:
+            entries = self._entries_alive(entries)
+            # One C++ call scores the whole block; "one character of a four-character core is another
+            # company", so below 80% nothing is a lead.
+            hits = process.extract(
+                core, [e.parts.core for e in entries], scorer=fuzz.ratio, score_cutoff=80, limit=None
+            )
+            for _, ratio, at in sorted(hits, key=_position):
+                entry = entries[at]
+                if id(entry) in seen or entry.parts.form != form:
                     continue
                 seen.add(id(entry))
-                similarity = fuzz.ratio(q.parts.core, entry.parts.core) / 100
-                if similarity < 0.8:  # one character of a four-character core is another company
-                    continue
+                similarity = ratio / 100
                 org = self._live(entry.org)
-                evidence = [_evidence(field="name", how=f"similar 字号+行业 ({similarity:.0%}): '{q.parts.core}' vs "
+                evidence = [_evidence(field="name", how=f"similar 字号+行业 ({similarity:.0%}): '{core}' vs "
                                           f"'{entry.parts.core}'", weight=similarity, signal_value=q.name,
                                           registry_value=entry.name)]  # fmt: skip
                 score = min(self._adjust(org, q, similarity * 0.75, evidence), 0.85)
@@ -364,7 +366,46 @@ _ROLE_WORDS = {"former": "former name 曾用名", "applicant": "CCC applicant", 
                "factory": "CCC factory", "name": "name"}  # fmt: skip
 
 
+def _code_of(name: str, code_text: str | None) -> tuple[str, str | None]:
+    """(name, valid code or None); a name that is itself a valid code becomes the code (Art. 23)."""
+    if code_text:
+        return name, quick_valid(code_text)
+    if len(name) in (15, 18) and name.isascii() and name.isalnum() and (code := quick_valid(name)):
+        return "", code  # the registry shows the code in place of the name
+    return name, None
+
+
+@contextmanager
+def paused_cycle_collector() -> Iterator[None]:
+    """For bulk work that makes millions of objects and no reference cycles (an index build, a screening
+    run): the cyclic collector would rescan everything alive again and again, for nothing. Reference
+    counting frees memory as usual meanwhile."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 _NONE: list[_Entry] = []  # shared, never appended to
+
+
+# Registry names are analysed once, at build or upsert: through the cache they would only push out the
+# names queries repeat.
+_analyse_once = analyse.__wrapped__
+
+
+def _with(names: tuple[str, ...], extra: str | None) -> tuple[str, ...]:
+    """The sorted tuple of `names` and `extra` (most organisations: one province, one city)."""
+    if not extra or extra in names:
+        return names
+    return (extra,) if not names else tuple(sorted((*names, extra)))
+
+
+def _position(hit: tuple[str, float, int]) -> int:
+    return hit[2]
 
 
 def _minus_score(candidate: Candidate) -> float:

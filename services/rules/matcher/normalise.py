@@ -22,6 +22,7 @@ from services.rules.matcher.regions import (
 )
 
 PLACEHOLDERS = {"", "/", "-", "—", "——", "无", "空", "不详", "未知", "null", "none"}
+_LONGEST_PLACEHOLDER = max(map(len, PLACEHOLDERS))
 OCR_FIXES = {"巿": "市", "冂": "门", "亍": "行"}
 BRACKETS = {"(": "（", ")": "）", "[": "（", "]": "）", "【": "（", "】": "）", "〔": "（", "〕": "）"}
 _FOLD = str.maketrans(BRACKETS | OCR_FIXES)
@@ -109,7 +110,7 @@ def fold(name: str) -> str:
 @lru_cache(maxsize=200_000)
 def analyse(name: str) -> NameParts:
     folded = fold(name)
-    if folded.lower() in PLACEHOLDERS:
+    if len(folded) <= _LONGEST_PLACEHOLDER and folded.lower() in PLACEHOLDERS:
         return NameParts(folded, "", "", "unknown", (), ())
     text = _ANNOTATION.sub("", folded).replace("（中国）", "") if "（" in folded else folded
     branch = _BRANCH.match(text) if "分" in text else None
@@ -131,12 +132,16 @@ def _parts(folded: str, text: str) -> NameParts:
     if bracket and _region(bracket[1], provinces, cities):
         text = text[: bracket.start()]
     text = _strip_prefix(text, provinces, cities)
-    return NameParts(folded, text, form, entity_class, tuple(sorted(provinces)), tuple(sorted(cities)))
+    return NameParts(folded, text, form, entity_class, _sorted(provinces), _sorted(cities))
+
+
+def _sorted(names: set[str]) -> tuple[str, ...]:
+    return () if not names else (names.pop(),) if len(names) == 1 else tuple(sorted(names))
 
 
 def _split_form(text: str) -> tuple[str, str, str]:
     """The longest legal-form suffix (one look-up per suffix length, not one test per form)."""
-    for length in _FORM_LENGTHS:
+    for length in _FORM_LENGTHS.get(text[-1:], ()):
         found = _FORM_BY_SUFFIX.get(text[-length:])
         if found is not None and len(text) > length:
             return found[0], found[1], text[:-length]
@@ -144,7 +149,10 @@ def _split_form(text: str) -> tuple[str, str, str]:
 
 
 _FORM_BY_SUFFIX = {suffix: (canonical, entity_class) for suffix, canonical, entity_class in FORMS}
-_FORM_LENGTHS = sorted({len(suffix) for suffix in _FORM_BY_SUFFIX}, reverse=True)
+_FORM_LENGTHS = {  # by last character, longest first: most names end in 司, and need three look-ups
+    last: sorted({len(s) for s in _FORM_BY_SUFFIX if s.endswith(last)}, reverse=True)
+    for last in {s[-1] for s in _FORM_BY_SUFFIX}
+}
 
 
 _PROVINCE_PREFIX, _CITY_PREFIX, _leading = PROVINCE_PREFIX, CITY_PREFIX, leading

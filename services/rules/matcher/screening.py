@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.rules.matcher.index import MatchThresholds, RegistryIndex, RegistryRecord
+from services.rules.matcher.index import MatchThresholds, RegistryIndex, RegistryRecord, paused_cycle_collector
 
 INPUT_COLUMNS = ("record_id", "name", "credit_code", "address")
 REGISTRY_COLUMNS = ("org_id", "name", "credit_code", "former_names", "address")
@@ -73,7 +73,7 @@ def screen_files(
         index = RegistryIndex.build(read_registry(registry_path), thresholds)
     summary = ScreenSummary()
     rows = _reader(input_path, ("record_id", "name"), INPUT_COLUMNS)
-    with output_path.open("w", encoding="utf-8", newline="") as handle:
+    with output_path.open("w", encoding="utf-8", newline="") as handle, paused_cycle_collector():
         writer = csv.writer(handle)
         writer.writerow(OUTPUT_COLUMNS)
         writer.writerows(screen_row(index, row, summary) for row in rows)
