@@ -85,7 +85,13 @@ def test_quick_valid_gives_the_full_checks_verdict() -> None:
 
     rng = random.Random(7)
     alphabet = USCC_ALPHABET + "IOSVZ-x ０"
-    samples = [*VALID, "110108000000016", "330212000123456", "９１３３０２１２ＰＤＹ００１０１２３", "91330212PDYO010123"]
+    samples = [
+        *VALID,
+        "110108000000016",
+        "330212000123456",
+        "９１３３０２１２ＰＤＹ００１０１２３",
+        "91330212PDYO010123",
+    ]
     for code in list(samples):
         for _ in range(60):
             at = rng.randrange(len(code))
