@@ -15,7 +15,7 @@ from typing import NamedTuple
 from rapidfuzz import fuzz, process
 
 from services.rules.matcher.normalise import NameParts, analyse
-from services.rules.matcher.regions import city_of_place, province_of_code, province_of_place
+from services.rules.matcher.regions import place_of, province_of_code, province_of_place
 from shared.contracts.rules import MatchDecision, MatchEvidence, MatchSummary
 from shared.identifiers import quick_valid
 
@@ -45,7 +45,9 @@ class RegistryRecord(NamedTuple):
 
 
 class _evidence(NamedTuple):
-    """One piece of evidence; a plain tuple on the hot path, a MatchEvidence model in summaries."""
+    """One piece of evidence; a plain tuple on the hot path, a MatchEvidence model in summaries.
+
+    Built positionally (field, how, weight, signal value, registry value): keywords double its cost."""
 
     field: str
     how: str
@@ -90,6 +92,13 @@ class _Entry(NamedTuple):
     name: str
 
 
+class _Block(NamedTuple):
+    """Fuzzy candidates sharing a block key, with their cores alongside (scored in one call)."""
+
+    entries: list[_Entry]
+    cores: list[str]
+
+
 class Query(NamedTuple):
     name: str
     parts: NameParts
@@ -108,9 +117,8 @@ class RegistryIndex:
     _orgs: list[_Org | None] = field(default_factory=list)
     _slot: dict[str, int] = field(default_factory=dict)
     _by_code: dict[str, int] = field(default_factory=dict)
-    _by_key: dict[str, list[_Entry]] = field(default_factory=dict)
-    _by_core: dict[str, list[_Entry]] = field(default_factory=dict)
-    _blocks: dict[str, list[_Entry]] = field(default_factory=dict)
+    _by_core: dict[str, list[_Entry]] = field(default_factory=dict)  # exact: same core, then same form
+    _blocks: dict[str, _Block] = field(default_factory=dict)
     _removed: int = 0  # organisations removed (or replaced) since the build: their entries linger
 
     @classmethod
@@ -136,8 +144,9 @@ class RegistryIndex:
         slot = len(self._orgs)
         code = quick_valid(record.credit_code)  # fully checked when the registry took it in
         parts = _analyse_once(record.name)
-        province = province_of_place(record.province) or province_of_place(record.address) or province_of_code(code)
-        city = record.city or city_of_place(record.address)
+        address_province, address_city = place_of(record.address)
+        province = province_of_place(record.province) or address_province or province_of_code(code)
+        city = record.city or address_city
         self._orgs.append(_Org(record, code, _with(parts.provinces, province), _with(parts.cities, city)))
         self._slot[record.org_id] = slot
         if code:
@@ -160,10 +169,15 @@ class RegistryIndex:
     def _add(self, entry: _Entry) -> None:
         if entry.parts.is_placeholder:
             return
-        self._by_key.setdefault(entry.parts.key, []).append(entry)
-        self._by_core.setdefault(entry.parts.core, []).append(entry)
-        for block in _block_keys(entry.parts.core):
-            self._blocks.setdefault(block, []).append(entry)
+        core = entry.parts.core
+        self._by_core.setdefault(core, []).append(entry)
+        for key in _block_keys(core):
+            block = self._blocks.get(key)
+            if block is None:
+                self._blocks[key] = _Block([entry], [core])
+            elif len(block.entries) <= BLOCK_LIMIT:  # past the limit a block is never scored: stop growing it
+                block.entries.append(entry)
+                block.cores.append(core)
 
     # ------------------------------------------------------------ matching
 
@@ -208,9 +222,10 @@ class RegistryIndex:
         parts = analyse(name)
         provinces, cities = parts.provinces, parts.cities
         if province or address:
-            named = [p for p in (province_of_place(province), province_of_place(address)) if p]
+            address_province, city = place_of(address)
+            named = [p for p in (province_of_place(province), address_province) if p]
             provinces = tuple(sorted({*provinces, *named}))
-            if city := city_of_place(address):
+            if city:
                 cities = tuple(sorted({*cities, city}))
         return Query(name, parts, code, code_invalid, frozenset(provinces), frozenset(cities),
                      ",".join(provinces), ",".join(cities))  # fmt: skip
@@ -218,12 +233,13 @@ class RegistryIndex:
     def _candidates(self, q: Query) -> Iterable[tuple[int, Candidate]]:
         if q.parts.is_placeholder:
             return
-        exact = self._entries_alive(self._by_key.get(q.parts.key, _NONE))
+        same_core = self._entries_alive(self._by_core.get(q.parts.core, _NONE))
+        form = q.parts.form
+        exact = [entry for entry in same_core if entry.parts.form == form]
         for entry in exact:
             yield entry.org, self._exact(entry, q)
         if exact:
             return
-        same_core = self._entries_alive(self._by_core.get(q.parts.core, _NONE))
         for entry in same_core:
             yield entry.org, self._same_core_other_form(entry, q)
         if not same_core:
@@ -233,31 +249,31 @@ class RegistryIndex:
 
     def _code_match(self, slot: int, code: str) -> Candidate:
         org = self._live(slot)
-        evidence = [_evidence(field="credit_code", how="统一社会信用代码一致 (validated code, exact)", weight=1.0,
-                                  signal_value=code, registry_value=org.code)]  # fmt: skip
+        evidence = [_evidence("credit_code", "统一社会信用代码一致 (validated code, exact)", 1.0,
+                                  code, org.code)]  # fmt: skip
         return self._candidate(org, 1.0, "credit_code", org.record.name, evidence)
 
     def _exact(self, entry: _Entry, q: Query) -> Candidate:
         org = self._live(entry.org)
-        evidence = [_evidence(field="name", how=f"same 字号+行业 '{entry.parts.core}' and form '{entry.parts.form}'"
+        evidence = [_evidence("name", f"same 字号+行业 '{entry.parts.core}' and form '{entry.parts.form}'"
                                   + ("" if entry.role == "name" else f" ({_ROLE_WORDS[entry.role]})"),
-                                  weight=0.9, signal_value=q.name, registry_value=entry.name)]  # fmt: skip
+                                  0.9, q.name, entry.name)]  # fmt: skip
         score = 0.93 - (0.01 if entry.role != "name" else 0.0)
         score = self._adjust(org, q, score, evidence)
         asked, registered = q.parts.branch, entry.parts.branch
         if asked is not None and registered is not None and asked != registered:
             score = min(score, 0.5)
-            evidence.append(_evidence(field="branch", how=f"another branch ({asked or '分支机构'} vs {registered or '分支机构'}) "
-                                          "of the same organisation: a different legal entity", weight=-0.5))  # fmt: skip
+            evidence.append(_evidence("branch", f"another branch ({asked or '分支机构'} vs {registered or '分支机构'}) "
+                                          "of the same organisation: a different legal entity", -0.5))  # fmt: skip
         elif asked is not None and registered is None:
             score = min(score, 0.8)
-            evidence.append(_evidence(field="branch", how=f"a branch ({asked or '分支机构'}) of this organisation: "
+            evidence.append(_evidence("branch", f"a branch ({asked or '分支机构'}) of this organisation: "
                                           "its own legal entity, usually covered by the parent's certificate",
-                                          weight=-0.1))  # fmt: skip
+                                          -0.1))  # fmt: skip
         elif registered is not None and asked is None:
             score = min(score, 0.8)  # a lead for review, and never a rival to the parent's own exact match
-            evidence.append(_evidence(field="branch", how=f"the organisation is a registered branch ({registered or '分支机构'}) "
-                                          "of the one named: its parent's signal may concern it", weight=-0.1))  # fmt: skip
+            evidence.append(_evidence("branch", f"the organisation is a registered branch ({registered or '分支机构'}) "
+                                          "of the one named: its parent's signal may concern it", -0.1))  # fmt: skip
         method = "branch" if (asked is None) != (registered is None) else f"name:{entry.role}"
         return self._candidate(org, score, method, entry.name, evidence)
 
@@ -269,9 +285,7 @@ class RegistryIndex:
         score = 0.7 if both_companies else 0.3
         how = (f"same 字号+行业, form '{q.parts.form}' vs '{entry.parts.form}'" + ("" if both_companies else
                f": a {q.parts.entity_class} entity is not the {entry.parts.entity_class} one"))  # fmt: skip
-        evidence = [
-            _evidence(field="legal_form", how=how, weight=score, signal_value=q.name, registry_value=entry.name)
-        ]
+        evidence = [_evidence("legal_form", how, score, q.name, entry.name)]
         score = self._adjust(org, q, score, evidence)
         return self._candidate(org, score, "name:other_form", entry.name, evidence)
 
@@ -279,16 +293,17 @@ class RegistryIndex:
         """Similar cores in the same blocks: a typo or a dropped character is a lead, never a match."""
         seen: set[int] = set()
         core, form = q.parts.core, q.parts.form
-        for block in _block_keys(core):
-            entries = self._blocks.get(block, _NONE)
-            if not entries or len(entries) > BLOCK_LIMIT:
+        for key in _block_keys(core):
+            block = self._blocks.get(key)
+            if block is None or len(block.entries) > BLOCK_LIMIT:
                 continue
-            entries = self._entries_alive(entries)
+            entries, cores = block.entries, block.cores
+            if self._removed:
+                entries = self._entries_alive(entries)
+                cores = [e.parts.core for e in entries]
             # One C++ call scores the whole block; "one character of a four-character core is another
             # company", so below 80% nothing is a lead.
-            hits = process.extract(
-                core, [e.parts.core for e in entries], scorer=fuzz.ratio, score_cutoff=80, limit=None
-            )
+            hits = process.extract(core, cores, scorer=fuzz.ratio, score_cutoff=80, limit=None)
             for _, ratio, at in sorted(hits, key=_position):
                 entry = entries[at]
                 if id(entry) in seen or entry.parts.form != form:
@@ -296,31 +311,31 @@ class RegistryIndex:
                 seen.add(id(entry))
                 similarity = ratio / 100
                 org = self._live(entry.org)
-                evidence = [_evidence(field="name", how=f"similar 字号+行业 ({similarity:.0%}): '{core}' vs "
-                                          f"'{entry.parts.core}'", weight=similarity, signal_value=q.name,
-                                          registry_value=entry.name)]  # fmt: skip
+                evidence = [_evidence("name", f"similar 字号+行业 ({similarity:.0%}): '{core}' vs "
+                                          f"'{entry.parts.core}'", similarity, q.name,
+                                          entry.name)]  # fmt: skip
                 score = min(self._adjust(org, q, similarity * 0.75, evidence), 0.85)
                 yield entry.org, self._candidate(org, score, "name:fuzzy", entry.name, evidence)
 
     def _adjust(self, org: _Org, q: Query, score: float, evidence: list[_evidence]) -> float:
         """Codes, provinces and cities: agreement raises the score, contradiction sinks it."""
         if q.code and org.code and q.code != org.code:
-            evidence.append(_evidence(field="credit_code", how="different valid credit codes: different legal "
-                                          "entities", weight=-1.0, signal_value=q.code, registry_value=org.code))  # fmt: skip
+            evidence.append(_evidence("credit_code", "different valid credit codes: different legal "
+                                          "entities", -1.0, q.code, org.code))  # fmt: skip
             return min(score, 0.2)
         if q.provinces and org.provinces:
             if not q.provinces.isdisjoint(org.provinces):
-                evidence.append(_evidence(field="province", how="agrees", weight=0.05, signal_value=q.provinces_text,
-                                              registry_value=",".join(org.provinces)))  # fmt: skip
+                evidence.append(_evidence("province", "agrees", 0.05, q.provinces_text,
+                                              ",".join(org.provinces)))  # fmt: skip
                 score += 0.05
             else:
-                evidence.append(_evidence(field="province", how="contradicts: same name in another province is "
-                                              "another company", weight=-0.5, signal_value=q.provinces_text,
-                                              registry_value=",".join(org.provinces)))  # fmt: skip
+                evidence.append(_evidence("province", "contradicts: same name in another province is "
+                                              "another company", -0.5, q.provinces_text,
+                                              ",".join(org.provinces)))  # fmt: skip
                 return min(score, 0.45)
         if q.cities and org.cities and q.cities.isdisjoint(org.cities) and not q.provinces.isdisjoint(org.provinces):
-            evidence.append(_evidence(field="city", how="contradicts", weight=-0.2, signal_value=q.cities_text,
-                                          registry_value=",".join(org.cities)))  # fmt: skip
+            evidence.append(_evidence("city", "contradicts", -0.2, q.cities_text,
+                                          ",".join(org.cities)))  # fmt: skip
             return min(score, 0.7)
         return min(score, 0.99)
 
@@ -329,7 +344,7 @@ class RegistryIndex:
         sure = [c for c in ranked if c.decision is MatchDecision.MATCH and c.method not in ("credit_code", "verdict")]
         if len(sure) < 2 or sure[0].score - sure[1].score >= 0.04:
             return ranked
-        note = _evidence(field="ambiguity", how=f"{len(sure)} organisations fit this name equally well", weight=-0.2)
+        note = _evidence("ambiguity", f"{len(sure)} organisations fit this name equally well", -0.2)
         capped = {id(c) for c in sure}
         return [
             Candidate(c.org_id, min(c.score, self.thresholds.match - 0.01), MatchDecision.REVIEW, c.method,
@@ -342,7 +357,7 @@ class RegistryIndex:
         if verdict is None:
             return candidate
         how = "confirmed by a reviewer before" if verdict else "rejected by a reviewer before: never matched again"
-        evidence = (*candidate.evidence, _evidence(field="verdict", how=how, weight=1.0 if verdict else -1.0))
+        evidence = (*candidate.evidence, _evidence("verdict", how, 1.0 if verdict else -1.0))
         decision = MatchDecision.MATCH if verdict else MatchDecision.NONE
         score = max(candidate.score, 0.99) if verdict else 0.0
         return Candidate(candidate.org_id, score, decision, "verdict", candidate.matched_name, evidence)

@@ -18,6 +18,7 @@ from services.rules.matcher.regions import (
     MUNICIPALITIES,
     PROVINCE_PREFIX,
     PROVINCE_SUFFIXES,
+    REGION_PREFIX,
     leading,
 )
 
@@ -78,12 +79,13 @@ class NameParts(NamedTuple):
 
 
 @lru_cache(maxsize=1)
-def _t2s() -> tuple[object, frozenset[str]]:
+def _t2s() -> tuple[object, re.Pattern[str]]:
+    """The converter, and a pattern finding any character it would change (one bitmap test per character)."""
     from opencc_purepy import OpenCC
 
     converter = OpenCC("t2s")
-    traditional = frozenset(ch for ch in _traditional_chars(converter) if len(ch) == 1)
-    return converter, traditional
+    traditional = sorted(ch for ch in _traditional_chars(converter) if len(ch) == 1)
+    return converter, re.compile("[" + re.escape("".join(traditional)) + "]")
 
 
 def _traditional_chars(converter: object) -> set[str]:
@@ -102,7 +104,7 @@ def fold(name: str) -> str:
     if _NEEDS_FOLD.search(text):
         text = "".join(text.translate(_FOLD).split())
     converter, traditional = _t2s()
-    if not traditional.isdisjoint(text):
+    if traditional.search(text):
         text = converter.convert(text)  # type: ignore[attr-defined]
     return text
 
@@ -155,7 +157,7 @@ _FORM_LENGTHS = {  # by last character, longest first: most names end in 司, an
 }
 
 
-_PROVINCE_PREFIX, _CITY_PREFIX, _leading = PROVINCE_PREFIX, CITY_PREFIX, leading
+_PROVINCE_PREFIX, _CITY_PREFIX, _REGION_PREFIX, _leading = PROVINCE_PREFIX, CITY_PREFIX, REGION_PREFIX, leading
 
 
 def _region(label: str, provinces: set[str], cities: set[str]) -> bool:
@@ -172,6 +174,26 @@ def _region(label: str, provinces: set[str], cities: set[str]) -> bool:
 
 def _strip_prefix(text: str, provinces: set[str], cities: set[str]) -> str:
     """Drop a leading province, city and district (浙江省宁波市鄞州区…), keeping at least 2 characters."""
+    found = _REGION_PREFIX.match(text)
+    assert found is not None  # every group is optional
+    end = found.end()
+    if end:
+        if len(text) - end < 2:  # a name that is (almost) all region: the rules one step at a time
+            return _strip_prefix_stepwise(text, provinces, cities)
+        # Each step left at least what is left at the end, so each step's 2-character rule held.
+        province, city = found[1], found[3]
+        if province:
+            provinces.add(province)
+            if province in MUNICIPALITIES:
+                cities.add(province)
+        if city:
+            cities.add(city)
+            provinces.add(CITIES[city])
+        text = text[end:]
+    return _strip_district(text, cities)
+
+
+def _strip_prefix_stepwise(text: str, provinces: set[str], cities: set[str]) -> str:
     province = _leading(text, _PROVINCE_PREFIX)
     if province and len(text) - len(province) >= 2:
         provinces.add(province)
@@ -183,10 +205,15 @@ def _strip_prefix(text: str, provinces: set[str], cities: set[str]) -> str:
         cities.add(city)
         provinces.add(CITIES[city])
         text = _drop(text[len(city) :], CITY_SUFFIXES)
+    return _strip_district(text, cities)
+
+
+def _strip_district(text: str, cities: set[str]) -> str:
+    """A district (鄞州区) after a city, keeping at least 2 characters."""
     if cities:
         district = _DISTRICT.match(text)
         if district and len(text) - len(district[1]) >= 2:
-            text = text[len(district[1]) :]
+            return text[len(district[1]) :]
     return text
 
 

@@ -3,6 +3,9 @@ main prefecture-level cities). Enough to strip a region prefix and to tell provi
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 PROVINCES = {  # short name -> 2-digit GB/T 2260 code
     "北京": "11", "天津": "12", "河北": "13", "山西": "14", "内蒙古": "15", "辽宁": "21", "吉林": "22",
     "黑龙江": "23", "上海": "31", "江苏": "32", "浙江": "33", "安徽": "34", "福建": "35", "江西": "36",
@@ -57,34 +60,40 @@ def leading(text: str, index: dict[str, list[str]]) -> str | None:
     return None
 
 
+def _alternatives(names: Iterable[str]) -> str:
+    return "|".join(map(re.escape, names))
+
+
+# A place's leading province (with its suffix) and city (with its suffix), in one C-level match: the
+# same choices `leading` and the suffix lists make step by step (longest name first, suffixes in list
+# order), as the tests check.
+REGION_PREFIX = re.compile(
+    f"(?:({_alternatives(sorted(PROVINCES, key=len, reverse=True))})({_alternatives(PROVINCE_SUFFIXES)})?)?"
+    f"(?:({_alternatives(sorted(CITIES, key=len, reverse=True))})({_alternatives(CITY_SUFFIXES)})?)?"
+)
+
+
+def place_of(place: str | None) -> tuple[str | None, str | None]:
+    """(province, city) a place names: a province, a city, or an address that starts with either."""
+    if not place:
+        return None, None
+    found = REGION_PREFIX.match(place)
+    assert found is not None  # every group is optional
+    province, city = found[1], found[3]
+    if province:
+        return province, province if province in MUNICIPALITIES else city
+    return (CITIES[city], city) if city else (None, None)
+
+
 def province_of_place(place: str | None) -> str | None:
     """The province named by a place: a province, a city, or an address that starts with either."""
-    if not place:
-        return None
-    if province := leading(place, PROVINCE_PREFIX):
-        return province
-    city = leading(place, CITY_PREFIX)
-    return CITIES[city] if city else None
+    return place_of(place)[0]
 
 
 def city_of_place(place: str | None) -> str | None:
-    if not place:
-        return None
-    rest = place
-    if province := leading(rest, PROVINCE_PREFIX):
-        if province in MUNICIPALITIES:
-            return province
-        rest = _drop_suffix(rest[len(province) :], PROVINCE_SUFFIXES)
-    return leading(rest, CITY_PREFIX)
+    return place_of(place)[1]
 
 
 def province_of_code(code: str | None) -> str | None:
     """Positions 3–4 of a credit code: the province of the registering authority."""
     return CODE_TO_PROVINCE.get(code[2:4]) if code and len(code) == 18 else None
-
-
-def _drop_suffix(text: str, suffixes: tuple[str, ...]) -> str:
-    for suffix in suffixes:
-        if text.startswith(suffix):
-            return text[len(suffix) :]
-    return text

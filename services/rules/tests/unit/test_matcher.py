@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from random import Random
 
 import pytest
 
 from services.rules.matcher.index import MatchThresholds, RegistryIndex, RegistryRecord
-from services.rules.matcher.normalise import analyse
+from services.rules.matcher.normalise import _strip_prefix, _strip_prefix_stepwise, analyse
+from services.rules.matcher.regions import (
+    CITIES,
+    CITY_PREFIX,
+    CITY_SUFFIXES,
+    MUNICIPALITIES,
+    PROVINCE_PREFIX,
+    PROVINCE_SUFFIXES,
+    PROVINCES,
+    leading,
+    place_of,
+)
 from services.rules.matcher.screening import ScreeningInputError, screen_files
 from shared.contracts.rules import MatchDecision
 from shared.identifiers import make_uscc
@@ -53,6 +65,39 @@ def index() -> RegistryIndex:
 def test_normaliser(name: str, core: str, form: str, provinces: set[str], branch: str | None) -> None:
     parts = analyse(name)
     assert (parts.core, parts.form, set(parts.provinces), parts.branch) == (core, form, provinces, branch)
+
+
+def _region_samples() -> list[str]:
+    """Every province and city with every suffix, alone, twice, and before short and long rests."""
+    provinces = [""] + [p + s for p in PROVINCES for s in ("", *PROVINCE_SUFFIXES)]
+    cities = [""] + [c + s for c in CITIES for s in ("", *CITY_SUFFIXES)]
+    rests = ["", "宏", "宏远", "鄞州区宏远电器", "省电器", "市宏远", "吉林化工"]
+    random = Random(7)
+    return [random.choice(provinces) + random.choice(cities) + random.choice(rests) for _ in range(20_000)] + [
+        p + r for p in provinces + cities for r in rests
+    ]
+
+
+def test_the_region_regex_strips_what_the_step_by_step_rules_strip() -> None:
+    for text in _region_samples():
+        fast: tuple[set[str], set[str]] = (set(), set())
+        slow: tuple[set[str], set[str]] = (set(), set())
+        assert (_strip_prefix(text, *fast), fast) == (_strip_prefix_stepwise(text, *slow), slow), text
+
+
+def test_the_region_regex_reads_a_place_as_the_step_by_step_rules_do() -> None:
+    def stepwise(place: str) -> tuple[str | None, str | None]:
+        if province := leading(place, PROVINCE_PREFIX):
+            if province in MUNICIPALITIES:
+                return province, province
+            rest = place[len(province) :]
+            rest = next((rest[len(s) :] for s in PROVINCE_SUFFIXES if rest.startswith(s)), rest)
+            return province, leading(rest, CITY_PREFIX)
+        city = leading(place, CITY_PREFIX)
+        return (CITIES[city], city) if city else (None, None)
+
+    for place in _region_samples():
+        assert place_of(place) == (stepwise(place) if place else (None, None)), place
 
 
 @pytest.mark.parametrize("placeholder", ["/", "—", "无", "  ", "／"])
