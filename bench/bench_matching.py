@@ -124,20 +124,22 @@ def _matcher_on_subset(input_path: Path, output_path: Path, count: int) -> str:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         registry_path, input_path = workload(Path(tmp))
-        started = time.perf_counter()
+        # Wall time is what the targets are about; CPU time beside it shows what a noisy neighbour took.
+        started, cpu = time.perf_counter(), time.process_time()
         index = RegistryIndex.build(read_registry(registry_path))
-        build = time.perf_counter() - started
+        build, build_cpu = time.perf_counter() - started, time.process_time() - cpu
         print(
-            f"index build   : {build:.1f} s for {len(index):,} organisations (target <= 30 s)  {'PASS' if build <= 30 else 'FAIL'}"
+            f"index build   : {build:.1f} s ({build_cpu:.1f} s CPU) for {len(index):,} organisations "
+            f"(target <= 30 s)  {'PASS' if build <= 30 else 'FAIL'}"
         )
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         summary = screen_files(input_path, Path(tmp) / "out.csv", index=index)
-        screening = time.perf_counter() - started
+        screening, screening_cpu = time.perf_counter() - started, time.process_time() - cpu
         rate = summary.records / screening
         rss = peak_rss_mb()
         print(
-            f"screening     : {summary.records:,} records in {screening:.1f} s = {rate:,.0f} records/s, CSV in and out, "
-            f"one core (target >= 40,000)  {'PASS' if rate >= 40_000 else 'FAIL'}"
+            f"screening     : {summary.records:,} records in {screening:.1f} s ({screening_cpu:.1f} s CPU) = "
+            f"{rate:,.0f} records/s, CSV in and out, one core (target >= 40,000)  {'PASS' if rate >= 40_000 else 'FAIL'}"
         )
         print(f"whole command : {build + screening:.1f} s including the index build")
         print(f"decisions     : {summary.decisions}")

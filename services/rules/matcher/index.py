@@ -129,7 +129,9 @@ class RegistryIndex:
         with paused_cycle_collector():
             for record in records:
                 index.upsert(record)
-        gc.freeze()  # the index lives as long as the process: keep it out of later collections
+            # The index lives as long as the process: keep it out of later collections, starting with
+            # the one that would otherwise scan all of it the moment the collector is back on.
+            gc.freeze()
         return index
 
     def __len__(self) -> int:
