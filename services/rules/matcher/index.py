@@ -20,6 +20,7 @@ from shared.contracts.rules import MatchDecision, MatchEvidence, MatchSummary
 from shared.identifiers import quick_valid
 
 BLOCK_LIMIT = 400  # a fuzzy block larger than this is too unspecific to be worth scoring
+COMPACT_AFTER = 10_000  # removals before dead entries are dropped (or a tenth of the registry, if more)
 
 
 @dataclass(frozen=True)
@@ -167,12 +168,32 @@ class RegistryIndex:
         self._removed += 1
         if org and org.code and self._by_code.get(org.code) == slot:
             del self._by_code[org.code]
+        if self._removed > max(COMPACT_AFTER, len(self._slot) // 10):
+            self.compact()
+
+    def compact(self) -> None:
+        """Drop the lingering entries of removed (or replaced) organisations.
+
+        A live registry is edited for as long as the process runs: without this, its lists would
+        fill with dead entries, and a fuzzy block full of them would pass the limit and never be
+        scored again. Blocks are rebuilt from the live entries, since a capped block must be counted
+        again. Names are not re-analysed: about 3 s per million organisations, once per 100,000 edits there.
+        """
+        alive = [[e for e in entries if self._orgs[e.org] is not None] for entries in self._by_core.values()]
+        self._by_core = {entries[0].parts.core: entries for entries in alive if entries}
+        self._blocks = {}
+        self._removed = 0
+        for entry in sorted((e for entries in self._by_core.values() for e in entries), key=_slot_of):
+            self._add_to_blocks(entry)
 
     def _add(self, entry: _Entry) -> None:
         if entry.parts.is_placeholder:
             return
+        self._by_core.setdefault(entry.parts.core, []).append(entry)
+        self._add_to_blocks(entry)
+
+    def _add_to_blocks(self, entry: _Entry) -> None:
         core = entry.parts.core
-        self._by_core.setdefault(core, []).append(entry)
         for key in _block_keys(core):
             block = self._blocks.get(key)
             if block is None:
@@ -419,6 +440,10 @@ def _with(names: tuple[str, ...], extra: str | None) -> tuple[str, ...]:
     if not extra or extra in names:
         return names
     return (extra,) if not names else tuple(sorted((*names, extra)))
+
+
+def _slot_of(entry: _Entry) -> int:
+    return entry.org
 
 
 def _position(hit: tuple[str, float, int]) -> int:

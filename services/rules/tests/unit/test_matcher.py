@@ -8,7 +8,7 @@ from random import Random
 
 import pytest
 
-from services.rules.matcher.index import MatchThresholds, RegistryIndex, RegistryRecord
+from services.rules.matcher.index import BLOCK_LIMIT, COMPACT_AFTER, MatchThresholds, RegistryIndex, RegistryRecord
 from services.rules.matcher.normalise import _strip_prefix, _strip_prefix_stepwise, analyse
 from services.rules.matcher.regions import (
     CITIES,
@@ -215,6 +215,34 @@ def test_upsert_and_remove_keep_the_index_current() -> None:
     assert live.best("浙江宏远电器有限公司").method == "name:former"  # type: ignore[union-attr]
     live.remove("B")
     assert live.best("佛山市顺德区澄川电器制造有限公司") is None and len(live) == 4
+
+
+def test_a_long_lived_index_drops_the_entries_of_replaced_organisations() -> None:
+    live = RegistryIndex.build(REGISTRY)
+    for edit in range(COMPACT_AFTER + 1):  # the live registry replaces an organisation on every edit
+        live.upsert(RegistryRecord("A", "浙江宏远智能电器有限公司", HONGYUAN, (), f"浙江省宁波市某某路{edit}号"))
+    assert live._removed < COMPACT_AFTER
+    entries = [e for entries in live._by_core.values() for e in entries]
+    assert all(live._orgs[e.org] is not None for e in entries)
+    found = live.best("浙江宏远智能电器有限公司")
+    assert found is not None and (found.org_id, found.decision) == ("A", MatchDecision.MATCH)
+
+
+def test_compacting_counts_a_capped_fuzzy_block_again() -> None:
+    cores = ["宏远" + chr(0x5F00 + i) + "电器" for i in range(BLOCK_LIMIT + 5)]
+    live = RegistryIndex.build(RegistryRecord(f"O{i}", core + "有限公司") for i, core in enumerate(cores))
+    # One character off the last one, which came after its blocks were capped: a lead for review.
+    typo = cores[-1][:-1] + "气有限公司"
+    for i in range(1, 11):
+        live.remove(f"O{i}")
+    assert live.best(typo) is None  # both of its blocks are still past the limit
+    live.compact()
+    found = live.best(typo)
+    assert found is not None and (found.org_id, found.method, found.decision) == (
+        f"O{len(cores) - 1}",
+        "name:fuzzy",
+        MatchDecision.REVIEW,
+    )
 
 
 def test_screening_files_one_row_per_record_and_bad_rows_explained(tmp_path: Path) -> None:
