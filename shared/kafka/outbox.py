@@ -14,13 +14,16 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts import Envelope, Topic
-from shared.contracts.envelope import RawEnvelope, utcnow
 from shared.db.session import Database
 from shared.kafka.producer import Producer
 from shared.logging import correlation_id
 from shared.observability import OUTBOX_PENDING, OUTBOX_PUBLISHED
 
 log = logging.getLogger(__name__)
+
+
+class _NoPayload(BaseModel):
+    """Stands in for the payloads of a batch whose envelope header is made once."""
 
 
 class Outbox:
@@ -47,12 +50,8 @@ class Outbox:
         return dict(envelope.model_dump(mode="json"))
 
     def header(self, topic: Topic, causation_id: uuid.UUID | None = None) -> dict[str, Any]:
-        """The envelope fields a batch of events shares: all but event_id and payload, serialised as the
-        Envelope model serialises them."""
-        fields = RawEnvelope(
-            event_id=uuid.UUID(int=0), event_type=topic.event_type, producer=self.producer_name,
-            correlation_id=correlation_id.get(), causation_id=causation_id, occurred_at=utcnow(), payload={},
-        ).model_dump(mode="json")  # fmt: skip
+        """The envelope fields a batch of events shares: all but event_id and payload, as `envelope` makes them."""
+        fields = self.envelope(topic, _NoPayload(), uuid.UUID(int=0), causation_id)
         del fields["event_id"], fields["payload"]
         return fields
 

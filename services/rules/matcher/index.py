@@ -179,8 +179,9 @@ class RegistryIndex:
         scored again. Blocks are rebuilt from the live entries, since a capped block must be counted
         again. Names are not re-analysed: about 3 s per million organisations, once per 100,000 edits there.
         """
-        alive = [[e for e in entries if self._orgs[e.org] is not None] for entries in self._by_core.values()]
-        self._by_core = {entries[0].parts.core: entries for entries in alive if entries}
+        self._by_core = {
+            core: alive for core, entries in self._by_core.items() if (alive := self._entries_alive(entries))
+        }
         self._blocks = {}
         self._removed = 0
         for entry in sorted((e for entries in self._by_core.values() for e in entries), key=_slot_of):

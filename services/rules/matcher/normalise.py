@@ -166,8 +166,7 @@ def _region(label: str, provinces: set[str], cities: set[str]) -> bool:
         provinces.add(province)
         return True
     if city := _leading(label, _CITY_PREFIX):
-        cities.add(city)
-        provinces.add(CITIES[city])
+        _note_city(city, provinces, cities)
         return True
     return False
 
@@ -181,14 +180,10 @@ def _strip_prefix(text: str, provinces: set[str], cities: set[str]) -> str:
         if len(text) - end < 2:  # a name that is (almost) all region: the rules one step at a time
             return _strip_prefix_stepwise(text, provinces, cities)
         # Each step left at least what is left at the end, so each step's 2-character rule held.
-        province, city = found[1], found[3]
-        if province:
-            provinces.add(province)
-            if province in MUNICIPALITIES:
-                cities.add(province)
-        if city:
-            cities.add(city)
-            provinces.add(CITIES[city])
+        if province := found[1]:
+            _note_province(province, provinces, cities)
+        if city := found[3]:
+            _note_city(city, provinces, cities)
         text = text[end:]
     return _strip_district(text, cities)
 
@@ -196,16 +191,24 @@ def _strip_prefix(text: str, provinces: set[str], cities: set[str]) -> str:
 def _strip_prefix_stepwise(text: str, provinces: set[str], cities: set[str]) -> str:
     province = _leading(text, _PROVINCE_PREFIX)
     if province and len(text) - len(province) >= 2:
-        provinces.add(province)
+        _note_province(province, provinces, cities)
         text = _drop(text[len(province) :], PROVINCE_SUFFIXES)
-        if province in MUNICIPALITIES:
-            cities.add(province)
     city = _leading(text, _CITY_PREFIX)
     if city and len(text) - len(city) >= 2:
-        cities.add(city)
-        provinces.add(CITIES[city])
+        _note_city(city, provinces, cities)
         text = _drop(text[len(city) :], CITY_SUFFIXES)
     return _strip_district(text, cities)
+
+
+def _note_province(province: str, provinces: set[str], cities: set[str]) -> None:
+    provinces.add(province)
+    if province in MUNICIPALITIES:  # 北京, 上海, …: a province and a city at once
+        cities.add(province)
+
+
+def _note_city(city: str, provinces: set[str], cities: set[str]) -> None:
+    cities.add(city)
+    provinces.add(CITIES[city])
 
 
 def _strip_district(text: str, cities: set[str]) -> str:
