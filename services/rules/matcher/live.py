@@ -40,8 +40,11 @@ class LiveIndex:
         self._lock = asyncio.Lock()
 
     async def current(self) -> RegistryIndex:
-        """The index, refreshed first if the registry changed in this process."""
-        if self.dirty:
+        """The index, refreshed first if the registry changed in this process.
+
+        A refresh in flight has already cleared `dirty` but may not have loaded what changed yet: wait
+        for it (and catch up after it), or a signal could be matched against the index as it was."""
+        if self.dirty or self._lock.locked():
             await self.refresh()
         return self.index
 
