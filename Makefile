@@ -15,8 +15,9 @@ $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-install: $(UV)  ## create .venv with the locked dependencies (uv.lock)
+install: $(UV)  ## create .venv with the locked dependencies (uv.lock), and compile the matcher
 	$(UV) sync --frozen --quiet
+	$(BIN)/python -m shared.compiled
 
 run: install  ## start the local stack, load demo data, run the main job once, print the summary
 	$(BIN)/certwatch run

@@ -9,12 +9,13 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
+import cython
 from rapidfuzz import fuzz, process
 
-from services.rules.matcher.normalise import NameParts, analyse
+from services.rules.matcher.normalise import NameParts, analyse, analyse_once
 from services.rules.matcher.regions import place_of, province_of_code, province_of_place
 from shared.contracts.rules import MatchDecision, MatchEvidence, MatchSummary
 from shared.identifiers import quick_valid
@@ -69,7 +70,7 @@ class Candidate(NamedTuple):
 
     @property
     def explanation(self) -> str:
-        return "; ".join(f"{e.field}: {e.how}" for e in self.evidence)
+        return explain(self.evidence)
 
     def summary(self, product_in_scope: bool | None = None) -> MatchSummary:
         return MatchSummary(
@@ -78,19 +79,38 @@ class Candidate(NamedTuple):
         )  # fmt: skip
 
 
-@dataclass(slots=True)
+@cython.final
+@cython.cclass
 class _Org:
-    record: RegistryRecord
-    code: str | None
-    provinces: tuple[str, ...]  # tuples, not frozensets: a million of them must stay small
-    cities: tuple[str, ...]
+    """One organisation as the index holds it."""
+
+    record = cython.declare(object, visibility="readonly")  # RegistryRecord
+    org_id = cython.declare(str, visibility="readonly")
+    code = cython.declare(object, visibility="readonly")  # a valid credit code, or None
+    provinces = cython.declare(tuple, visibility="readonly")  # tuples, not frozensets: a million must stay small
+    cities = cython.declare(tuple, visibility="readonly")
+
+    def __init__(self, record: RegistryRecord, code: str | None, provinces: tuple[str, ...], cities: tuple[str, ...]):
+        self.record, self.org_id, self.code = record, record.org_id, code
+        self.provinces, self.cities = provinces, cities
 
 
-class _Entry(NamedTuple):
-    org: int
-    parts: NameParts
-    role: str  # name | former | applicant | manufacturer | factory
-    name: str
+@cython.final
+@cython.cclass
+class _Entry:
+    """One name of one organisation (its current name, a former name, a CCC party), analysed."""
+
+    org = cython.declare(cython.Py_ssize_t, visibility="readonly")  # the organisation's slot
+    parts = cython.declare(object, visibility="readonly")  # NameParts
+    core = cython.declare(str, visibility="readonly")
+    form = cython.declare(str, visibility="readonly")
+    branch = cython.declare(object, visibility="readonly")  # str | None
+    role = cython.declare(str, visibility="readonly")  # name | former | applicant | manufacturer | factory | site
+    name = cython.declare(str, visibility="readonly")
+
+    def __init__(self, org: int, parts: NameParts, role: str, name: str):
+        self.org, self.parts, self.core, self.form, self.branch = org, parts, parts.core, parts.form, parts.branch
+        self.role, self.name = role, name
 
 
 class _Block(NamedTuple):
@@ -100,31 +120,59 @@ class _Block(NamedTuple):
     cores: list[str]
 
 
-class Query(NamedTuple):
-    name: str
-    parts: NameParts
-    code: str | None
-    code_invalid: bool
-    provinces: frozenset[str]
-    cities: frozenset[str]
-    provinces_text: str  # as evidence shows them
-    cities_text: str
+@cython.final
+@cython.cclass
+class _Query:
+    """A name to match, analysed, with the places it (or its address) names."""
+
+    name = cython.declare(str)
+    parts = cython.declare(object)  # NameParts
+    core = cython.declare(str)
+    form = cython.declare(str)
+    branch = cython.declare(object)  # str | None
+    code = cython.declare(object)  # a valid credit code, or None
+    code_invalid = cython.declare(cython.bint)
+    provinces = cython.declare(frozenset)
+    cities = cython.declare(frozenset)
+    provinces_text = cython.declare(str)  # as evidence shows them
+    cities_text = cython.declare(str)
+
+    def __init__(self, name: str, parts: NameParts, code: str | None, code_invalid: bool,
+                 provinces: tuple[str, ...], cities: tuple[str, ...]):  # fmt: skip
+        self.name, self.parts, self.core, self.form, self.branch = name, parts, parts.core, parts.form, parts.branch
+        self.code, self.code_invalid = code, code_invalid
+        self.provinces, self.cities = frozenset(provinces), frozenset(cities)
+        self.provinces_text, self.cities_text = ",".join(provinces), ",".join(cities)
 
 
-@dataclass
+@cython.cclass
 class RegistryIndex:
-    thresholds: MatchThresholds = field(default_factory=MatchThresholds)
-    verdicts: dict[tuple[str, str], bool] = field(default_factory=dict)  # (subject key, org id) -> confirmed?
-    _orgs: list[_Org | None] = field(default_factory=list)
-    _slot: dict[str, int] = field(default_factory=dict)
-    _by_code: dict[str, int] = field(default_factory=dict)
-    _by_core: dict[str, list[_Entry]] = field(default_factory=dict)  # exact: same core, then same form
-    _blocks: dict[str, _Block] = field(default_factory=dict)
-    _removed: int = 0  # organisations removed (or replaced) since the build: their entries linger
+    """Every certified organisation's names, analysed, and the matcher over them.
+
+    Compiled with Cython by `make install` (the hot path is typed for it); as plain Python it is the
+    reference the compiled build is tested against."""
+
+    thresholds = cython.declare(object, visibility="readonly")  # MatchThresholds
+    verdicts = cython.declare(dict, visibility="public")  # (subject key, org id) -> confirmed?
+    _orgs = cython.declare(list, visibility="readonly")  # by slot; None once removed
+    _slot = cython.declare(dict)  # org id -> slot
+    _by_code = cython.declare(dict)  # valid credit code -> slot
+    _by_core = cython.declare(dict, visibility="readonly")  # core -> entries (exact: same core, then same form)
+    _blocks = cython.declare(dict)  # block key -> _Block
+    _removed = cython.declare(cython.Py_ssize_t, visibility="readonly")  # removed or replaced since the build
+    _match_at = cython.declare(cython.double)
+    _review_at = cython.declare(cython.double)
+
+    def __init__(self, thresholds: MatchThresholds | None = None) -> None:
+        self.thresholds = thresholds or MatchThresholds()
+        self._match_at, self._review_at = self.thresholds.match, self.thresholds.review
+        self.verdicts = {}
+        self._orgs, self._slot, self._by_code, self._by_core, self._blocks = [], {}, {}, {}, {}
+        self._removed = 0
 
     @classmethod
     def build(cls, records: Iterable[RegistryRecord], thresholds: MatchThresholds | None = None) -> RegistryIndex:
-        index = cls(thresholds or MatchThresholds())
+        index = cls(thresholds)
         # Millions of small objects and no cycles among them: the cyclic collector would rescan them all
         # again and again, tripling the build time.
         with paused_cycle_collector():
@@ -146,7 +194,7 @@ class RegistryIndex:
             self.remove(record.org_id)
         slot = len(self._orgs)
         code = quick_valid(record.credit_code)  # fully checked when the registry took it in
-        parts = _analyse_once(record.name)
+        parts = analyse_once(record.name)
         address_province, address_city = place_of(record.address)
         province = province_of_place(record.province) or address_province or province_of_code(code)
         city = record.city or address_city
@@ -157,7 +205,7 @@ class RegistryIndex:
         self._add(_Entry(slot, parts, "name", record.name))
         if record.former_names or record.other_names:
             for role, name in (*(("former", n) for n in record.former_names), *record.other_names):
-                self._add(_Entry(slot, _analyse_once(name), role, name))
+                self._add(_Entry(slot, analyse_once(name), role, name))
 
     def remove(self, org_id: str) -> None:
         slot = self._slot.pop(org_id, None)
@@ -166,7 +214,7 @@ class RegistryIndex:
         org = self._orgs[slot]
         self._orgs[slot] = None
         self._removed += 1
-        if org and org.code and self._by_code.get(org.code) == slot:
+        if org is not None and org.code and self._by_code.get(org.code) == slot:
             del self._by_code[org.code]
         if self._removed > max(COMPACT_AFTER, len(self._slot) // 10):
             self.compact()
@@ -188,13 +236,13 @@ class RegistryIndex:
             self._add_to_blocks(entry)
 
     def _add(self, entry: _Entry) -> None:
-        if entry.parts.is_placeholder:
+        if not entry.core:  # a placeholder name
             return
-        self._by_core.setdefault(entry.parts.core, []).append(entry)
+        self._by_core.setdefault(entry.core, []).append(entry)
         self._add_to_blocks(entry)
 
     def _add_to_blocks(self, entry: _Entry) -> None:
-        core = entry.parts.core
+        core = entry.core
         for key in _block_keys(core):
             block = self._blocks.get(key)
             if block is None:
@@ -219,31 +267,28 @@ class RegistryIndex:
             hit = self._code_match(slot, code)
             if self.verdicts:
                 hit = self._remembered(subject_key(name, code), hit)
-            return [hit] if hit.decision is not MatchDecision.NONE or hit.method == "verdict" else []
-        query = self._query(name, code, bool(credit_code) and code is None, address, province)
+            return [hit] if hit.decision is not _NO_MATCH or hit.method == "verdict" else []
+        q = self._query(name, code, bool(credit_code) and code is None, address, province)
         found: dict[int, Candidate] = {}
-        for candidate_slot, candidate in self._candidates(query):
-            known = found.get(candidate_slot)
-            if known is None or candidate.score > known.score:
-                found[candidate_slot] = candidate
+        self._collect(q, found)
         ranked = list(found.values())
         if self.verdicts:
-            asked = subject_key(query.name, query.code)
+            asked = subject_key(q.name, q.code)
             ranked = [self._remembered(asked, c) for c in ranked]
         if len(ranked) > 1:
             ranked.sort(key=_minus_score)
             ranked = self._ambiguity(ranked)
-        return [c for c in ranked if c.decision is not MatchDecision.NONE or c.method == "verdict"][:limit]
+        return [c for c in ranked if c.decision is not _NO_MATCH or c.method == "verdict"][:limit]
 
     def best(self, name: str, credit_code: str | None = None, address: str | None = None,
              province: str | None = None) -> Candidate | None:  # fmt: skip
-        found = self.match(name, credit_code, address, province, limit=1)
+        found = self.match(name, credit_code, address, province, 1)
         return found[0] if found else None
 
-    def _query(
-        self, name: str, code: str | None, code_invalid: bool, address: str | None, province: str | None
-    ) -> Query:
-        parts = analyse(name)
+    @cython.cfunc
+    def _query(self, name: str, code: str | None, code_invalid: bool, address: str | None,
+               province: str | None) -> _Query:  # fmt: skip
+        parts = analyse_once(name)  # no cache: most names are asked once, and it would cost more than it saves
         provinces, cities = parts.provinces, parts.cities
         if province or address:
             address_province, city = place_of(address)
@@ -251,72 +296,79 @@ class RegistryIndex:
             provinces = tuple(sorted({*provinces, *named}))
             if city:
                 cities = tuple(sorted({*cities, city}))
-        return Query(name, parts, code, code_invalid, frozenset(provinces), frozenset(cities),
-                     ",".join(provinces), ",".join(cities))  # fmt: skip
+        return _Query(name, parts, code, code_invalid, provinces, cities)
 
-    def _candidates(self, q: Query) -> Iterable[tuple[int, Candidate]]:
-        if q.parts.is_placeholder:
+    @cython.cfunc
+    def _collect(self, q: _Query, found: dict) -> cython.void:
+        """Every candidate for `q` into `found`, the best per organisation (first come, first kept on a tie)."""
+        if not q.core:  # a placeholder matches nothing
             return
-        same_core = self._entries_alive(self._by_core.get(q.parts.core, _NONE))
-        form = q.parts.form
-        exact = [entry for entry in same_core if entry.parts.form == form]
-        for entry in exact:
-            yield entry.org, self._exact(entry, q)
+        same_core = self._entries_alive(self._by_core.get(q.core, _NONE))
+        exact = False
+        entry: _Entry
+        for entry in same_core:
+            if entry.form == q.form:
+                _keep(found, entry.org, self._exact(entry, q))
+                exact = True
         if exact:
             return
         for entry in same_core:
-            yield entry.org, self._same_core_other_form(entry, q)
+            _keep(found, entry.org, self._same_core_other_form(entry, q))
         if not same_core:
-            yield from self._fuzzy(q)
+            self._fuzzy(q, found)
 
     # ------------------------------------------------------------ scoring
 
-    def _code_match(self, slot: int, code: str) -> Candidate:
+    @cython.cfunc
+    def _code_match(self, slot: cython.Py_ssize_t, code: str) -> object:
         org = self._live(slot)
-        evidence = [_evidence("credit_code", "统一社会信用代码一致 (validated code, exact)", 1.0,
-                                  code, org.code)]  # fmt: skip
+        evidence = [_ev("credit_code", "统一社会信用代码一致 (validated code, exact)", 1.0, code, org.code)]
         return self._candidate(org, 1.0, "credit_code", org.record.name, evidence)
 
-    def _exact(self, entry: _Entry, q: Query) -> Candidate:
+    @cython.cfunc
+    def _exact(self, entry: _Entry, q: _Query) -> object:
         org = self._live(entry.org)
-        evidence = [_evidence("name", f"same 字号+行业 '{entry.parts.core}' and form '{entry.parts.form}'"
-                                  + ("" if entry.role == "name" else f" ({_ROLE_WORDS[entry.role]})"),
-                                  0.9, q.name, entry.name)]  # fmt: skip
-        score = 0.93 - (0.01 if entry.role != "name" else 0.0)
+        evidence = [_ev("name", f"same 字号+行业 '{entry.core}' and form '{entry.form}'"
+                        + ("" if entry.role == "name" else f" ({_ROLE_WORDS[entry.role]})"),
+                        0.9, q.name, entry.name)]  # fmt: skip
+        score: cython.double = 0.93 - (0.01 if entry.role != "name" else 0.0)
         score = self._adjust(org, q, score, evidence)
-        asked, registered = q.parts.branch, entry.parts.branch
+        asked, registered = q.branch, entry.branch
         if asked is not None and registered is not None and asked != registered:
             score = min(score, 0.5)
-            evidence.append(_evidence("branch", f"another branch ({asked or '分支机构'} vs {registered or '分支机构'}) "
-                                          "of the same organisation: a different legal entity", -0.5))  # fmt: skip
+            evidence.append(_ev("branch", f"another branch ({asked or '分支机构'} vs {registered or '分支机构'}) "
+                                "of the same organisation: a different legal entity", -0.5))  # fmt: skip
         elif asked is not None and registered is None:
             score = min(score, 0.8)
-            evidence.append(_evidence("branch", f"a branch ({asked or '分支机构'}) of this organisation: "
-                                          "its own legal entity, usually covered by the parent's certificate",
-                                          -0.1))  # fmt: skip
+            evidence.append(_ev("branch", f"a branch ({asked or '分支机构'}) of this organisation: "
+                                "its own legal entity, usually covered by the parent's certificate", -0.1))  # fmt: skip
         elif registered is not None and asked is None:
             score = min(score, 0.8)  # a lead for review, and never a rival to the parent's own exact match
-            evidence.append(_evidence("branch", f"the organisation is a registered branch ({registered or '分支机构'}) "
-                                          "of the one named: its parent's signal may concern it", -0.1))  # fmt: skip
+            evidence.append(_ev("branch", f"the organisation is a registered branch ({registered or '分支机构'}) "
+                                "of the one named: its parent's signal may concern it", -0.1))  # fmt: skip
         method = "branch" if (asked is None) != (registered is None) else f"name:{entry.role}"
         return self._candidate(org, score, method, entry.name, evidence)
 
-    def _same_core_other_form(self, entry: _Entry, q: Query) -> Candidate:
+    @cython.cfunc
+    def _same_core_other_form(self, entry: _Entry, q: _Query) -> object:
         """Same 字号+行业 but another legal form: a workshop or sole trader is another entity; a company
         that changed 有限公司 → 股份公司 keeps its code, so that is worth a look."""
         org = self._live(entry.org)
-        both_companies = q.parts.entity_class == entry.parts.entity_class == "company"
-        score = 0.7 if both_companies else 0.3
-        how = (f"same 字号+行业, form '{q.parts.form}' vs '{entry.parts.form}'" + ("" if both_companies else
-               f": a {q.parts.entity_class} entity is not the {entry.parts.entity_class} one"))  # fmt: skip
-        evidence = [_evidence("legal_form", how, score, q.name, entry.name)]
+        asked_class, registered_class = q.parts.entity_class, entry.parts.entity_class
+        both_companies = asked_class == registered_class == "company"
+        score: cython.double = 0.7 if both_companies else 0.3
+        how = (f"same 字号+行业, form '{q.form}' vs '{entry.form}'" + ("" if both_companies else
+               f": a {asked_class} entity is not the {registered_class} one"))  # fmt: skip
+        evidence = [_ev("legal_form", how, score, q.name, entry.name)]
         score = self._adjust(org, q, score, evidence)
         return self._candidate(org, score, "name:other_form", entry.name, evidence)
 
-    def _fuzzy(self, q: Query) -> Iterable[tuple[int, Candidate]]:
+    @cython.cfunc
+    def _fuzzy(self, q: _Query, found: dict) -> cython.void:
         """Similar cores in the same blocks: a typo or a dropped character is a lead, never a match."""
         seen: set[int] = set()
-        core, form = q.parts.core, q.parts.form
+        core = q.core
+        entry: _Entry
         for key in _block_keys(core):
             block = self._blocks.get(key)
             if block is None or len(block.entries) > BLOCK_LIMIT:
@@ -324,42 +376,39 @@ class RegistryIndex:
             entries, cores = block.entries, block.cores
             if self._removed:
                 entries = self._entries_alive(entries)
-                cores = [e.parts.core for e in entries]
+                cores = [e.core for e in entries]
             # One C++ call scores the whole block; "one character of a four-character core is another
             # company", so below 80% nothing is a lead.
             hits = process.extract(core, cores, scorer=fuzz.ratio, score_cutoff=80, limit=None)
             for _, ratio, at in sorted(hits, key=_position):
                 entry = entries[at]
-                if id(entry) in seen or entry.parts.form != form:
+                if id(entry) in seen or entry.form != q.form:
                     continue
                 seen.add(id(entry))
-                similarity = ratio / 100
+                similarity: cython.double = ratio / 100
                 org = self._live(entry.org)
-                evidence = [_evidence("name", f"similar 字号+行业 ({similarity:.0%}): '{core}' vs "
-                                          f"'{entry.parts.core}'", similarity, q.name,
-                                          entry.name)]  # fmt: skip
+                evidence = [_ev("name", f"similar 字号+行业 ({similarity:.0%}): '{core}' vs '{entry.core}'",
+                                similarity, q.name, entry.name)]  # fmt: skip
                 score = min(self._adjust(org, q, similarity * 0.75, evidence), 0.85)
-                yield entry.org, self._candidate(org, score, "name:fuzzy", entry.name, evidence)
+                _keep(found, entry.org, self._candidate(org, score, "name:fuzzy", entry.name, evidence))
 
-    def _adjust(self, org: _Org, q: Query, score: float, evidence: list[_evidence]) -> float:
+    @cython.cfunc
+    def _adjust(self, org: _Org, q: _Query, score: cython.double, evidence: list) -> cython.double:
         """Codes, provinces and cities: agreement raises the score, contradiction sinks it."""
         if q.code and org.code and q.code != org.code:
-            evidence.append(_evidence("credit_code", "different valid credit codes: different legal "
-                                          "entities", -1.0, q.code, org.code))  # fmt: skip
+            evidence.append(_ev("credit_code", "different valid credit codes: different legal entities", -1.0,
+                                q.code, org.code))  # fmt: skip
             return min(score, 0.2)
         if q.provinces and org.provinces:
             if not q.provinces.isdisjoint(org.provinces):
-                evidence.append(_evidence("province", "agrees", 0.05, q.provinces_text,
-                                              ",".join(org.provinces)))  # fmt: skip
+                evidence.append(_ev("province", "agrees", 0.05, q.provinces_text, ",".join(org.provinces)))
                 score += 0.05
             else:
-                evidence.append(_evidence("province", "contradicts: same name in another province is "
-                                              "another company", -0.5, q.provinces_text,
-                                              ",".join(org.provinces)))  # fmt: skip
+                evidence.append(_ev("province", "contradicts: same name in another province is another company",
+                                    -0.5, q.provinces_text, ",".join(org.provinces)))  # fmt: skip
                 return min(score, 0.45)
         if q.cities and org.cities and q.cities.isdisjoint(org.cities) and not q.provinces.isdisjoint(org.provinces):
-            evidence.append(_evidence("city", "contradicts", -0.2, q.cities_text,
-                                          ",".join(org.cities)))  # fmt: skip
+            evidence.append(_ev("city", "contradicts", -0.2, q.cities_text, ",".join(org.cities)))
             return min(score, 0.7)
         return min(score, 0.99)
 
@@ -368,10 +417,10 @@ class RegistryIndex:
         sure = [c for c in ranked if c.decision is MatchDecision.MATCH and c.method not in ("credit_code", "verdict")]
         if len(sure) < 2 or sure[0].score - sure[1].score >= 0.04:
             return ranked
-        note = _evidence("ambiguity", f"{len(sure)} organisations fit this name equally well", -0.2)
+        note = _ev("ambiguity", f"{len(sure)} organisations fit this name equally well", -0.2)
         capped = {id(c) for c in sure}
         return [
-            Candidate(c.org_id, min(c.score, self.thresholds.match - 0.01), MatchDecision.REVIEW, c.method,
+            Candidate(c.org_id, min(c.score, self._match_at - 0.01), MatchDecision.REVIEW, c.method,
                       c.matched_name, (*c.evidence, note)) if id(c) in capped else c
             for c in ranked
         ]  # fmt: skip
@@ -381,24 +430,53 @@ class RegistryIndex:
         if verdict is None:
             return candidate
         how = "confirmed by a reviewer before" if verdict else "rejected by a reviewer before: never matched again"
-        evidence = (*candidate.evidence, _evidence("verdict", how, 1.0 if verdict else -1.0))
+        evidence = (*candidate.evidence, _ev("verdict", how, 1.0 if verdict else -1.0))
         decision = MatchDecision.MATCH if verdict else MatchDecision.NONE
         score = max(candidate.score, 0.99) if verdict else 0.0
         return Candidate(candidate.org_id, score, decision, "verdict", candidate.matched_name, evidence)
 
-    def _candidate(self, org: _Org, score: float, method: str, name: str, evidence: list[_evidence]) -> Candidate:
+    @cython.cfunc
+    def _candidate(self, org: _Org, score: cython.double, method: str, name: str, evidence: list) -> object:
         score = max(0.0, min(1.0, score))
-        return Candidate(org.record.org_id, score, self.thresholds.decide(score), method, name, tuple(evidence))
+        decision = _MATCH if score >= self._match_at else _REVIEW if score >= self._review_at else _NO_MATCH
+        # Candidate's own constructor is a Python function: the tuple is made directly.
+        return tuple.__new__(Candidate, (org.org_id, score, decision, method, name, tuple(evidence)))
 
-    def _live(self, slot: int) -> _Org:
+    @cython.cfunc
+    def _live(self, slot: cython.Py_ssize_t) -> _Org:
         org = self._orgs[slot]
         assert org is not None
         return org
 
-    def _entries_alive(self, entries: list[_Entry]) -> list[_Entry]:
+    @cython.cfunc
+    def _entries_alive(self, entries: list) -> list:
         if not self._removed:  # nothing was ever removed: every entry is alive (no copy on the hot path)
             return entries
         return [e for e in entries if self._orgs[e.org] is not None]
+
+
+_MATCH, _REVIEW, _NO_MATCH = MatchDecision.MATCH, MatchDecision.REVIEW, MatchDecision.NONE
+
+
+@cython.cfunc
+def _ev(field: str, how: str, weight: cython.double = 0.0, signal_value: object = None,
+        registry_value: object = None) -> object:  # fmt: skip
+    """An _evidence tuple, made directly (its class's constructor is a Python function)."""
+    return tuple.__new__(_evidence, (field, how, weight, signal_value, registry_value))
+
+
+@cython.ccall
+def explain(evidence: tuple) -> str:
+    """Evidence in one line: "name: same 字号+行业 …; province: agrees"."""
+    return "; ".join([f"{field}: {how}" for field, how, _weight, _signal, _registry in evidence])
+
+
+@cython.cfunc
+def _keep(found: dict, slot: cython.Py_ssize_t, candidate: Candidate) -> cython.void:
+    """Keep the better candidate per organisation (the first on a tie)."""
+    known = found.get(slot)
+    if known is None or candidate[1] > known[1]:
+        found[slot] = candidate
 
 
 _ROLE_WORDS = {"former": "former name 曾用名", "applicant": "CCC applicant", "manufacturer": "CCC manufacturer", "site": "production site",
@@ -429,11 +507,6 @@ def paused_cycle_collector() -> Iterator[None]:
 
 
 _NONE: list[_Entry] = []  # shared, never appended to
-
-
-# Registry names are analysed once, at build or upsert: through the cache they would only push out the
-# names queries repeat.
-_analyse_once = analyse.__wrapped__
 
 
 def _with(names: tuple[str, ...], extra: str | None) -> tuple[str, ...]:

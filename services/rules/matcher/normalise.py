@@ -1,7 +1,7 @@
 """Chinese enterprise names taken apart: 行政区划 + 字号 + 行业 + 组织形式 (+ branch).
 
 Two names are compared on their core (字号 + 行业) and legal form, with the regions they name kept
-aside as evidence. Everything here is pure and cached: the same name is analysed once.
+aside as evidence. Everything here is pure; `analyse` caches, `analyse_once` does not.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import unicodedata
 from functools import lru_cache
 from typing import NamedTuple
 
+import cython
+
 from services.rules.matcher.regions import (
     CITIES,
     CITY_PREFIX,
@@ -18,7 +20,6 @@ from services.rules.matcher.regions import (
     MUNICIPALITIES,
     PROVINCE_PREFIX,
     PROVINCE_SUFFIXES,
-    REGION_PREFIX,
     leading,
 )
 
@@ -27,7 +28,8 @@ _LONGEST_PLACEHOLDER = max(map(len, PLACEHOLDERS))
 OCR_FIXES = {"巿": "市", "冂": "门", "亍": "行"}
 BRACKETS = {"(": "（", ")": "）", "[": "（", "]": "）", "【": "（", "】": "）", "〔": "（", "〕": "）"}
 _FOLD = str.maketrans(BRACKETS | OCR_FIXES)
-_NEEDS_FOLD = re.compile("[" + re.escape("".join(BRACKETS | OCR_FIXES)) + r"\s]")
+_FOLDED = re.escape("".join(BRACKETS | OCR_FIXES))
+_NEEDS_FOLD = re.compile(f"[{_FOLDED}\\s]")
 _ANNOTATION = re.compile(r"（[^（）]*(?:受托|委托|购进|进货|经销|代理|生产商|制造商|供货|监制)[^（）]*）")
 _BRANCH = re.compile(r"^(.+?(?:公司|厂|店|社))(?:（([^（）]{1,12})）|([^（）]{1,12}?))?(分公司|分厂|分店|分部|分社)$")
 _TRAILING_BRACKET = re.compile(r"（([^（）]{1,12})）$")
@@ -79,13 +81,14 @@ class NameParts(NamedTuple):
 
 
 @lru_cache(maxsize=1)
-def _t2s() -> tuple[object, re.Pattern[str]]:
-    """The converter, and a pattern finding any character it would change (one bitmap test per character)."""
+def _t2s() -> tuple[object, re.Pattern[str], re.Pattern[str]]:
+    """The converter, a pattern finding any character it would change (one bitmap test per character),
+    and one finding any character `fold` would change after NFKC (most names have none)."""
     from opencc_purepy import OpenCC
 
     converter = OpenCC("t2s")
-    traditional = sorted(ch for ch in _traditional_chars(converter) if len(ch) == 1)
-    return converter, re.compile("[" + re.escape("".join(traditional)) + "]")
+    traditional = re.escape("".join(sorted(ch for ch in _traditional_chars(converter) if len(ch) == 1)))
+    return converter, re.compile(f"[{traditional}]"), re.compile(f"[{_FOLDED}{traditional}\\s]")
 
 
 def _traditional_chars(converter: object) -> set[str]:
@@ -98,35 +101,52 @@ def _traditional_chars(converter: object) -> set[str]:
     return sample
 
 
+@cython.ccall
 def fold(name: str) -> str:
     """NFKC width folding, one bracket style, no spaces, OCR look-alikes fixed, simplified characters."""
-    text = name if unicodedata.is_normalized("NFKC", name) else unicodedata.normalize("NFKC", name)
-    if _NEEDS_FOLD.search(text):
-        text = "".join(text.translate(_FOLD).split())
-    converter, traditional = _t2s()
-    if traditional.search(text):
-        text = converter.convert(text)  # type: ignore[attr-defined]
+    text = name if _is_normalized("NFKC", name) else _normalize("NFKC", name)
+    converter, traditional, anything = _t2s()
+    if anything.search(text):
+        if _NEEDS_FOLD.search(text):
+            text = "".join(text.translate(_FOLD).split())
+        if traditional.search(text):
+            text = converter.convert(text)  # type: ignore[attr-defined]
     return text
 
 
-@lru_cache(maxsize=200_000)
-def analyse(name: str) -> NameParts:
+_is_normalized, _normalize = unicodedata.is_normalized, unicodedata.normalize
+
+
+@cython.ccall
+def analyse_once(name: str) -> object:
+    """A name taken apart (NameParts), with no cache: for names seen once, such as a registry's or a
+    screening file's, which through a cache would only push out the names that do repeat."""
     folded = fold(name)
     if len(folded) <= _LONGEST_PLACEHOLDER and folded.lower() in PLACEHOLDERS:
-        return NameParts(folded, "", "", "unknown", (), ())
+        return _name_parts(folded, "", "", "unknown", (), ())
     text = _ANNOTATION.sub("", folded).replace("（中国）", "") if "（" in folded else folded
     branch = _BRANCH.match(text) if "分" in text else None
     if branch:
-        parent = analyse(branch[1])
+        parent = analyse_once(branch[1])
         label = branch[2] or branch[3] or ""
-        return NameParts(
-            folded, parent.core, parent.form, parent.entity_class, parent.provinces, parent.cities,
-            branch=label, parent_core=parent.core,
-        )  # fmt: skip
+        return _name_parts(folded, parent.core, parent.form, parent.entity_class, parent.provinces, parent.cities,
+                           label, parent.core)  # fmt: skip
     return _parts(folded, text)
 
 
-def _parts(folded: str, text: str) -> NameParts:
+# Signals name the same organisations again and again: the cached analysis, for them.
+analyse = lru_cache(maxsize=200_000)(analyse_once)
+
+
+@cython.cfunc
+def _name_parts(folded: str, core: str, form: str, entity_class: str, provinces: tuple, cities: tuple,
+                branch: object = None, parent_core: object = None) -> object:  # fmt: skip
+    """A NameParts, made directly (its class's constructor is a Python function)."""
+    return tuple.__new__(NameParts, (folded, core, form, entity_class, provinces, cities, branch, parent_core))
+
+
+@cython.cfunc
+def _parts(folded: str, text: str) -> object:
     form, entity_class, text = _split_form(text)
     provinces: set[str] = set()
     cities: set[str] = set()
@@ -134,14 +154,16 @@ def _parts(folded: str, text: str) -> NameParts:
     if bracket and _region(bracket[1], provinces, cities):
         text = text[: bracket.start()]
     text = _strip_prefix(text, provinces, cities)
-    return NameParts(folded, text, form, entity_class, _sorted(provinces), _sorted(cities))
+    return _name_parts(folded, text, form, entity_class, _sorted(provinces), _sorted(cities))
 
 
-def _sorted(names: set[str]) -> tuple[str, ...]:
+@cython.cfunc
+def _sorted(names: set) -> tuple:
     return () if not names else (names.pop(),) if len(names) == 1 else tuple(sorted(names))
 
 
-def _split_form(text: str) -> tuple[str, str, str]:
+@cython.cfunc
+def _split_form(text: str) -> tuple:
     """The longest legal-form suffix (one look-up per suffix length, not one test per form)."""
     for length in _FORM_LENGTHS.get(text[-1:], ()):
         found = _FORM_BY_SUFFIX.get(text[-length:])
@@ -157,10 +179,11 @@ _FORM_LENGTHS = {  # by last character, longest first: most names end in 司, an
 }
 
 
-_PROVINCE_PREFIX, _CITY_PREFIX, _REGION_PREFIX, _leading = PROVINCE_PREFIX, CITY_PREFIX, REGION_PREFIX, leading
+_PROVINCE_PREFIX, _CITY_PREFIX, _leading = PROVINCE_PREFIX, CITY_PREFIX, leading
 
 
-def _region(label: str, provinces: set[str], cities: set[str]) -> bool:
+@cython.cfunc
+def _region(label: str, provinces: set, cities: set) -> cython.bint:
     """Whether a bracketed label is a region; records it if so."""
     if province := _leading(label, _PROVINCE_PREFIX):
         provinces.add(province)
@@ -171,24 +194,12 @@ def _region(label: str, provinces: set[str], cities: set[str]) -> bool:
     return False
 
 
-def _strip_prefix(text: str, provinces: set[str], cities: set[str]) -> str:
-    """Drop a leading province, city and district (浙江省宁波市鄞州区…), keeping at least 2 characters."""
-    found = _REGION_PREFIX.match(text)
-    assert found is not None  # every group is optional
-    end = found.end()
-    if end:
-        if len(text) - end < 2:  # a name that is (almost) all region: the rules one step at a time
-            return _strip_prefix_stepwise(text, provinces, cities)
-        # Each step left at least what is left at the end, so each step's 2-character rule held.
-        if province := found[1]:
-            _note_province(province, provinces, cities)
-        if city := found[3]:
-            _note_city(city, provinces, cities)
-        text = text[end:]
-    return _strip_district(text, cities)
+@cython.ccall
+def _strip_prefix(text: str, provinces: set, cities: set) -> str:
+    """Drop a leading province, city and district (浙江省宁波市鄞州区…), keeping at least 2 characters.
 
-
-def _strip_prefix_stepwise(text: str, provinces: set[str], cities: set[str]) -> str:
+    Step by step, by look-ups on the first two characters: compiled, this takes half the time the
+    one-regex version (regions.REGION_PREFIX, which reads addresses) takes."""
     province = _leading(text, _PROVINCE_PREFIX)
     if province and len(text) - len(province) >= 2:
         _note_province(province, provinces, cities)
@@ -200,18 +211,21 @@ def _strip_prefix_stepwise(text: str, provinces: set[str], cities: set[str]) -> 
     return _strip_district(text, cities)
 
 
-def _note_province(province: str, provinces: set[str], cities: set[str]) -> None:
+@cython.cfunc
+def _note_province(province: str, provinces: set, cities: set) -> cython.void:
     provinces.add(province)
     if province in MUNICIPALITIES:  # 北京, 上海, …: a province and a city at once
         cities.add(province)
 
 
-def _note_city(city: str, provinces: set[str], cities: set[str]) -> None:
+@cython.cfunc
+def _note_city(city: str, provinces: set, cities: set) -> cython.void:
     cities.add(city)
     provinces.add(CITIES[city])
 
 
-def _strip_district(text: str, cities: set[str]) -> str:
+@cython.cfunc
+def _strip_district(text: str, cities: set) -> str:
     """A district (鄞州区) after a city, keeping at least 2 characters."""
     if cities:
         district = _DISTRICT.match(text)
@@ -220,7 +234,8 @@ def _strip_district(text: str, cities: set[str]) -> str:
     return text
 
 
-def _drop(text: str, suffixes: tuple[str, ...]) -> str:
+@cython.cfunc
+def _drop(text: str, suffixes: tuple) -> str:
     for suffix in suffixes:
         if text.startswith(suffix) and len(text) - len(suffix) >= 2:
             return text[len(suffix) :]

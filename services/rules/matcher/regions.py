@@ -4,6 +4,7 @@ main prefecture-level cities). Enough to strip a region prefix and to tell provi
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable
 
 PROVINCES = {  # short name -> 2-digit GB/T 2260 code
@@ -79,10 +80,15 @@ def place_of(place: str | None) -> tuple[str | None, str | None]:
         return None, None
     found = REGION_PREFIX.match(place)
     assert found is not None  # every group is optional
-    province, city = found[1], found[3]
+    province, city = _named(found[1]), _named(found[3])
     if province:
         return province, province if province in MUNICIPALITIES else city
     return (CITIES[city], city) if city else (None, None)
+
+
+def _named(place: str | None) -> str | None:
+    """The one shared string for a province or city name (a million organisations name a few hundred)."""
+    return None if place is None else sys.intern(place)
 
 
 def province_of_place(place: str | None) -> str | None:

@@ -12,7 +12,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.rules.matcher.index import MatchThresholds, RegistryIndex, RegistryRecord, paused_cycle_collector
+import cython
+
+from services.rules.matcher.index import (
+    MatchThresholds,
+    RegistryIndex,
+    RegistryRecord,
+    explain,
+    paused_cycle_collector,
+)
+from shared.contracts.rules import MatchDecision
 
 INPUT_COLUMNS = ("record_id", "name", "credit_code", "address")
 REGISTRY_COLUMNS = ("org_id", "name", "credit_code", "former_names", "address")
@@ -71,28 +80,51 @@ def screen_files(
         if registry_path is None:
             raise ScreeningInputError("give a registry file or a live registry index")
         index = RegistryIndex.build(read_registry(registry_path), thresholds)
-    summary = ScreenSummary()
     rows = _reader(input_path, ("record_id", "name"), INPUT_COLUMNS)
+    counts = _Counts()
     with output_path.open("w", encoding="utf-8", newline="") as handle, paused_cycle_collector():
         writer = csv.writer(handle)
         writer.writerow(OUTPUT_COLUMNS)
-        writer.writerows(screen_row(index, row, summary) for row in rows)
-    return summary
+        writer.writerows(screen_row(index, row, counts) for row in rows)
+    return counts.summary()
 
 
-def screen_row(index: RegistryIndex, row: tuple[str, ...], summary: ScreenSummary) -> tuple[object, ...]:
+@cython.final
+@cython.cclass
+class _Counts:
+    """What a screening run decided, counted as it goes (C integers when compiled)."""
+
+    match = cython.declare(cython.Py_ssize_t)
+    review = cython.declare(cython.Py_ssize_t)
+    none = cython.declare(cython.Py_ssize_t)
+    problems = cython.declare(cython.Py_ssize_t)
+
+    def __init__(self) -> None:
+        self.match = self.review = self.none = self.problems = 0
+
+    def summary(self) -> ScreenSummary:
+        decisions = {"match": self.match, "review": self.review, "none": self.none}
+        return ScreenSummary(sum(decisions.values()), decisions, self.problems)
+
+
+@cython.ccall
+def screen_row(index: RegistryIndex, row: tuple, counts: _Counts) -> tuple:
     """One output row for one (record_id, name, credit_code, address) input row."""
     record_id, name, code, address = row
-    summary.records += 1
     name, code = name.strip(), code.strip()
     if not name and not code:
-        summary.problems += 1
-        summary.decisions["none"] += 1
+        counts.problems += 1
+        counts.none += 1
         return (record_id, "", 0.0, "none", "", "", "the record has neither a name nor a credit code")
     best = index.best(name, code or None, address or None)
     if best is None:
-        summary.decisions["none"] += 1
+        counts.none += 1
         return (record_id, "", 0.0, "none", "", "", "no organisation qualifies")
-    decision = best.decision.value
-    summary.decisions[decision] += 1
-    return (record_id, best.org_id, round(best.score, 4), decision, best.method, best.matched_name, best.explanation)
+    org_id, score, decision, method, matched_name, evidence = best
+    if decision is MatchDecision.MATCH:  # a StrEnum: written as its value
+        counts.match += 1
+    elif decision is MatchDecision.REVIEW:
+        counts.review += 1
+    else:
+        counts.none += 1
+    return (record_id, org_id, round(score, 4), decision, method, matched_name, explain(evidence))

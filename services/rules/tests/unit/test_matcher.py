@@ -9,7 +9,7 @@ from random import Random
 import pytest
 
 from services.rules.matcher.index import BLOCK_LIMIT, COMPACT_AFTER, MatchThresholds, RegistryIndex, RegistryRecord
-from services.rules.matcher.normalise import _strip_prefix, _strip_prefix_stepwise, analyse
+from services.rules.matcher.normalise import _strip_prefix, analyse
 from services.rules.matcher.regions import (
     CITIES,
     CITY_PREFIX,
@@ -78,11 +78,24 @@ def _region_samples() -> list[str]:
     ]
 
 
-def test_the_region_regex_strips_what_the_step_by_step_rules_strip() -> None:
-    for text in _region_samples():
-        fast: tuple[set[str], set[str]] = (set(), set())
-        slow: tuple[set[str], set[str]] = (set(), set())
-        assert (_strip_prefix(text, *fast), fast) == (_strip_prefix_stepwise(text, *slow), slow), text
+@pytest.mark.parametrize(
+    ("text", "rest", "provinces", "cities"),
+    [
+        ("浙江省宁波市鄞州区宏远电器", "宏远电器", {"浙江"}, {"宁波"}),
+        ("北京市宏远", "宏远", {"北京"}, {"北京"}),  # a municipality is a province and a city
+        ("上海澄海食品", "澄海食品", {"上海"}, {"上海"}),
+        ("广西壮族自治区南宁市宏远", "宏远", {"广西"}, {"南宁"}),
+        ("佛山市顺德区澄川电器制造", "澄川电器制造", {"广东"}, {"佛山"}),  # a city names its province
+        ("深圳市宝安区", "宝安区", {"广东"}, {"深圳"}),  # at least two characters are kept
+        ("浙江省宁波", "宁波", {"浙江"}, set()),
+        ("宁波市", "宁波市", set(), set()),
+        ("吉林化工", "化工", {"吉林"}, set()),
+        ("宏远电器", "宏远电器", set(), set()),
+    ],
+)
+def test_a_leading_region_is_stripped_and_noted(text: str, rest: str, provinces: set[str], cities: set[str]) -> None:
+    found: tuple[set[str], set[str]] = (set(), set())
+    assert (_strip_prefix(text, *found), found) == (rest, (provinces, cities))
 
 
 def test_the_region_regex_reads_a_place_as_the_step_by_step_rules_do() -> None:
