@@ -122,6 +122,11 @@ def _matcher_on_subset(input_path: Path, output_path: Path, count: int) -> str:
 
 
 def main() -> None:
+    import services.rules.matcher.index as matcher
+    from shared.compiled import is_compiled
+
+    how = "compiled with Cython" if is_compiled(matcher) else "the Python source (run `make install` to compile it)"
+    print(f"matcher       : {how}")
     with tempfile.TemporaryDirectory() as tmp:
         registry_path, input_path = workload(Path(tmp))
         # Wall time is what the targets are about; CPU time beside it shows what a noisy neighbour took.
