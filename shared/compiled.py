@@ -28,6 +28,7 @@ COMPILED = (
     "services.rules.matcher.normalise",
     "services.rules.matcher.regions",
     "services.rules.matcher.screening",
+    "shared.identifiers",  # credit codes: checked for every registry entry, signal and feed row
 )
 PURE_PYTHON = "CERTWATCH_PURE_PYTHON"
 

@@ -235,18 +235,20 @@ class RegistryIndex:
         for entry in sorted((e for entries in self._by_core.values() for e in entries), key=_slot_of):
             self._add_to_blocks(entry)
 
-    def _add(self, entry: _Entry) -> None:
+    @cython.cfunc
+    def _add(self, entry: _Entry) -> cython.void:
         if not entry.core:  # a placeholder name
             return
         self._by_core.setdefault(entry.core, []).append(entry)
         self._add_to_blocks(entry)
 
-    def _add_to_blocks(self, entry: _Entry) -> None:
+    @cython.cfunc
+    def _add_to_blocks(self, entry: _Entry) -> cython.void:
         core = entry.core
         for key in _block_keys(core):
             block = self._blocks.get(key)
             if block is None:
-                self._blocks[key] = _Block([entry], [core])
+                self._blocks[key] = tuple.__new__(_Block, ([entry], [core]))  # not _Block's Python constructor
             elif len(block.entries) <= BLOCK_LIMIT:  # past the limit a block is never scored: stop growing it
                 block.entries.append(entry)
                 block.cores.append(core)
@@ -262,6 +264,16 @@ class RegistryIndex:
         limit: int = 3,
     ) -> list[Candidate]:
         """The best candidates, best first; an empty list when nothing qualifies even for review."""
+        return self._match(name, credit_code, address, province, limit)
+
+    def best(self, name: str, credit_code: str | None = None, address: str | None = None,
+             province: str | None = None) -> Candidate | None:  # fmt: skip
+        found = self._match(name, credit_code, address, province, 1)
+        return found[0] if found else None
+
+    @cython.cfunc
+    def _match(self, name: str, credit_code: str | None, address: str | None, province: str | None,
+               limit: cython.Py_ssize_t) -> list:  # fmt: skip
         name, code = _code_of(name, credit_code)
         if code and (slot := self._by_code.get(code)) is not None:  # decided by the code: no name analysis
             hit = self._code_match(slot, code)
@@ -279,11 +291,6 @@ class RegistryIndex:
             ranked.sort(key=_minus_score)
             ranked = self._ambiguity(ranked)
         return [c for c in ranked if c.decision is not _NO_MATCH or c.method == "verdict"][:limit]
-
-    def best(self, name: str, credit_code: str | None = None, address: str | None = None,
-             province: str | None = None) -> Candidate | None:  # fmt: skip
-        found = self.match(name, credit_code, address, province, 1)
-        return found[0] if found else None
 
     @cython.cfunc
     def _query(self, name: str, code: str | None, code_invalid: bool, address: str | None,

@@ -27,7 +27,7 @@ PLACEHOLDERS = {"", "/", "-", "—", "——", "无", "空", "不详", "未知",
 _LONGEST_PLACEHOLDER = max(map(len, PLACEHOLDERS))
 OCR_FIXES = {"巿": "市", "冂": "门", "亍": "行"}
 BRACKETS = {"(": "（", ")": "）", "[": "（", "]": "）", "【": "（", "】": "）", "〔": "（", "〕": "）"}
-_FOLD = str.maketrans(BRACKETS | OCR_FIXES)
+_FOLD = tuple((BRACKETS | OCR_FIXES).items())
 _FOLDED = re.escape("".join(BRACKETS | OCR_FIXES))
 _NEEDS_FOLD = re.compile(f"[{_FOLDED}\\s]")
 _ANNOTATION = re.compile(r"（[^（）]*(?:受托|委托|购进|进货|经销|代理|生产商|制造商|供货|监制)[^（）]*）")
@@ -108,7 +108,10 @@ def fold(name: str) -> str:
     converter, traditional, anything = _t2s()
     if anything.search(text):
         if _NEEDS_FOLD.search(text):
-            text = "".join(text.translate(_FOLD).split())
+            for character, folded in _FOLD:  # str.translate looks up every character: slower
+                if character in text:
+                    text = text.replace(character, folded)
+            text = "".join(text.split())
         if traditional.search(text):
             text = converter.convert(text)  # type: ignore[attr-defined]
     return text
@@ -164,18 +167,16 @@ def _sorted(names: set) -> tuple:
 
 @cython.cfunc
 def _split_form(text: str) -> tuple:
-    """The longest legal-form suffix (one look-up per suffix length, not one test per form)."""
-    for length in _FORM_LENGTHS.get(text[-1:], ()):
-        found = _FORM_BY_SUFFIX.get(text[-length:])
-        if found is not None and len(text) > length:
-            return found[0], found[1], text[:-length]
+    """The longest legal-form suffix: only the forms ending in the name's last character are tried."""
+    for suffix, canonical, entity_class in _FORMS_ENDING_IN.get(text[-1:], ()):
+        if text.endswith(suffix) and len(text) > len(suffix):
+            return canonical, entity_class, text[: -len(suffix)]
     return "", "unknown", text
 
 
-_FORM_BY_SUFFIX = {suffix: (canonical, entity_class) for suffix, canonical, entity_class in FORMS}
-_FORM_LENGTHS = {  # by last character, longest first: most names end in 司, and need three look-ups
-    last: sorted({len(s) for s in _FORM_BY_SUFFIX if s.endswith(last)}, reverse=True)
-    for last in {s[-1] for s in _FORM_BY_SUFFIX}
+_FORMS_ENDING_IN = {  # by last character, longest first: most names end in 司, and try four forms
+    last: sorted((form for form in FORMS if form[0].endswith(last)), key=lambda form: -len(form[0]))
+    for last in {suffix[-1] for suffix, _, _ in FORMS}
 }
 
 
@@ -198,8 +199,7 @@ def _region(label: str, provinces: set, cities: set) -> cython.bint:
 def _strip_prefix(text: str, provinces: set, cities: set) -> str:
     """Drop a leading province, city and district (浙江省宁波市鄞州区…), keeping at least 2 characters.
 
-    Step by step, by look-ups on the first two characters: compiled, this takes half the time the
-    one-regex version (regions.REGION_PREFIX, which reads addresses) takes."""
+    Step by step, by look-ups on the first two characters: compiled, half the time one big regex takes."""
     province = _leading(text, _PROVINCE_PREFIX)
     if province and len(text) - len(province) >= 2:
         _note_province(province, provinces, cities)

@@ -3,9 +3,7 @@ main prefecture-level cities). Enough to strip a region prefix and to tell provi
 
 from __future__ import annotations
 
-import re
-import sys
-from collections.abc import Iterable
+import cython
 
 PROVINCES = {  # short name -> 2-digit GB/T 2260 code
     "北京": "11", "天津": "12", "河北": "13", "山西": "14", "内蒙古": "15", "辽宁": "21", "吉林": "22",
@@ -53,7 +51,8 @@ PROVINCE_PREFIX = _by_first_two(list(PROVINCES))
 CITY_PREFIX = _by_first_two(list(CITIES))
 
 
-def leading(text: str, index: dict[str, list[str]]) -> str | None:
+@cython.ccall
+def leading(text: str, index: dict) -> str | None:
     """The region `text` starts with, if any."""
     for name in index.get(text[:2], ()):
         if text.startswith(name):
@@ -61,34 +60,25 @@ def leading(text: str, index: dict[str, list[str]]) -> str | None:
     return None
 
 
-def _alternatives(names: Iterable[str]) -> str:
-    return "|".join(map(re.escape, names))
+@cython.ccall
+def place_of(place: str | None) -> tuple:
+    """(province, city) a place names: a province, a city, or an address that starts with either.
 
-
-# A place's leading province (with its suffix) and city (with its suffix), in one C-level match: the
-# same choices `leading` and the suffix lists make step by step (longest name first, suffixes in list
-# order), as the tests check.
-REGION_PREFIX = re.compile(
-    f"(?:({_alternatives(sorted(PROVINCES, key=len, reverse=True))})({_alternatives(PROVINCE_SUFFIXES)})?)?"
-    f"(?:({_alternatives(sorted(CITIES, key=len, reverse=True))})({_alternatives(CITY_SUFFIXES)})?)?"
-)
-
-
-def place_of(place: str | None) -> tuple[str | None, str | None]:
-    """(province, city) a place names: a province, a city, or an address that starts with either."""
+    By look-ups on the first two characters (longest name first, suffixes in list order); the names
+    returned are the tables' own strings, shared by every organisation naming them."""
     if not place:
         return None, None
-    found = REGION_PREFIX.match(place)
-    assert found is not None  # every group is optional
-    province, city = _named(found[1]), _named(found[3])
-    if province:
-        return province, province if province in MUNICIPALITIES else city
+    if province := leading(place, PROVINCE_PREFIX):
+        if province in MUNICIPALITIES:
+            return province, province
+        rest = place[len(province) :]
+        for suffix in PROVINCE_SUFFIXES:
+            if rest.startswith(suffix):
+                rest = rest[len(suffix) :]
+                break
+        return province, leading(rest, CITY_PREFIX)
+    city = leading(place, CITY_PREFIX)
     return (CITIES[city], city) if city else (None, None)
-
-
-def _named(place: str | None) -> str | None:
-    """The one shared string for a province or city name (a million organisations name a few hundred)."""
-    return None if place is None else sys.intern(place)
 
 
 def province_of_place(place: str | None) -> str | None:
