@@ -17,7 +17,7 @@ $(UV):
 
 install: $(UV)  ## create .venv with the locked dependencies (uv.lock), and compile the matcher
 	$(UV) sync --frozen --quiet
-	$(BIN)/python -m shared.compiled
+	$(BIN)/certwatch compile
 
 run: install  ## start the local stack, load demo data, run the main job once, print the summary
 	$(BIN)/certwatch run

@@ -66,6 +66,15 @@ def serve(service: Annotated[str, typer.Argument(help="ingest | rules | notify |
     uvicorn.run(app_factory(service), factory=True, host=settings.host, port=settings.port, log_config=None)
 
 
+@app.command()
+def compile(force: Annotated[bool, typer.Option(help="rebuild every module, not only stale ones")] = False) -> None:
+    """Compile the matcher's hot modules with Cython (make install runs this; see shared/compiled.py)."""
+    from shared.compiled import build
+
+    built = build(force=force)
+    typer.echo(f"compiled {len(built)} module(s): {', '.join(built)}" if built else "compiled modules are up to date")
+
+
 @db_app.command("migrate")
 def db_migrate(service: Annotated[list[str] | None, typer.Option(help="only these services")] = None) -> None:
     """Migrate each service's schema to the newest revision, as that service's own role."""

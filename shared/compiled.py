@@ -6,8 +6,8 @@ same source runs interpreted when it is not compiled, as the reference the compi
 against. Python prefers an extension module to its source, so a guard makes sure a build older than
 its source is never the one imported.
 
-    python -m shared.compiled          # compile what changed (make install runs this)
-    CERTWATCH_PURE_PYTHON=1 …          # run the Python source, compiled or not
+    certwatch compile [--force]   # compile what changed (make install runs this)
+    CERTWATCH_PURE_PYTHON=1 …     # run the Python source, compiled or not
 """
 
 from __future__ import annotations
@@ -105,8 +105,3 @@ def build(force: bool = False) -> list[str]:
     finally:
         os.chdir(cwd)
     return wanted
-
-
-if __name__ == "__main__":
-    built = build(force="--force" in sys.argv)
-    print(f"compiled {len(built)} module(s): {', '.join(built)}" if built else "compiled modules are up to date")
