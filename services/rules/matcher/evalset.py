@@ -128,6 +128,9 @@ def negatives(org: Org, rng: random.Random, taken: set[tuple[str, str]]) -> Iter
     others = [c for c, p in CITIES.items() if p != org.province]
     elsewhere = rng.choice(others)
     yield "same_trade_name_other_province", f"{elsewhere}市{org.trade}{org.industry}有限公司"
+    nearby = [c for c, p in CITIES.items() if p == org.province and c != org.city]
+    if nearby:  # another city's registration authority: the same 字号 there is another company
+        yield "same_trade_name_other_city", f"{rng.choice(nearby)}市{org.trade}{org.industry}{org.form}"
     industry = SWAP_INDUSTRY.get(org.industry, "贸易")
     if (org.trade, industry) not in taken:
         yield "other_industry", f"{org.city}市{org.trade}{industry}{org.form}"

@@ -134,6 +134,7 @@ class _Query:
     code_invalid = cython.declare(cython.bint)
     provinces = cython.declare(frozenset)
     cities = cython.declare(frozenset)
+    named_cities = cython.declare(tuple)  # the cities the name itself carries, not its address
     provinces_text = cython.declare(str)  # as evidence shows them
     cities_text = cython.declare(str)
 
@@ -141,7 +142,7 @@ class _Query:
                  provinces: tuple[str, ...], cities: tuple[str, ...]):  # fmt: skip
         self.name, self.parts, self.core, self.form, self.branch = name, parts, parts.core, parts.form, parts.branch
         self.code, self.code_invalid = code, code_invalid
-        self.provinces, self.cities = frozenset(provinces), frozenset(cities)
+        self.provinces, self.cities, self.named_cities = frozenset(provinces), frozenset(cities), parts.cities
         self.provinces_text, self.cities_text = ",".join(provinces), ",".join(cities)
 
 
@@ -339,7 +340,7 @@ class RegistryIndex:
                         + ("" if entry.role == "name" else f" ({_ROLE_WORDS[entry.role]})"),
                         0.9, q.name, entry.name)]  # fmt: skip
         score: cython.double = 0.93 - (0.01 if entry.role != "name" else 0.0)
-        score = self._adjust(org, q, score, evidence)
+        score = self._adjust(org, entry, q, score, evidence)
         asked, registered = q.branch, entry.branch
         if asked is not None and registered is not None and asked != registered:
             score = min(score, 0.5)
@@ -367,7 +368,7 @@ class RegistryIndex:
         how = (f"same 字号+行业, form '{q.form}' vs '{entry.form}'" + ("" if both_companies else
                f": a {asked_class} entity is not the {registered_class} one"))  # fmt: skip
         evidence = [_ev("legal_form", how, score, q.name, entry.name)]
-        score = self._adjust(org, q, score, evidence)
+        score = self._adjust(org, entry, q, score, evidence)
         return self._candidate(org, score, "name:other_form", entry.name, evidence)
 
     @cython.cfunc
@@ -396,12 +397,13 @@ class RegistryIndex:
                 org = self._live(entry.org)
                 evidence = [_ev("name", f"similar 字号+行业 ({similarity:.0%}): '{core}' vs '{entry.core}'",
                                 similarity, q.name, entry.name)]  # fmt: skip
-                score = min(self._adjust(org, q, similarity * 0.75, evidence), 0.85)
+                score = min(self._adjust(org, entry, q, similarity * 0.75, evidence), 0.85)
                 _keep(found, entry.org, self._candidate(org, score, "name:fuzzy", entry.name, evidence))
 
     @cython.cfunc
-    def _adjust(self, org: _Org, q: _Query, score: cython.double, evidence: list) -> cython.double:
-        """Codes, provinces and cities: agreement raises the score, contradiction sinks it."""
+    def _adjust(self, org: _Org, entry: _Entry, q: _Query, score: cython.double, evidence: list) -> cython.double:
+        """Codes, provinces and cities: agreement raises the score, contradiction sinks it. `entry` is the
+        organisation's name that matched."""
         if q.code and org.code and q.code != org.code:
             evidence.append(_ev("credit_code", "different valid credit codes: different legal entities", -1.0,
                                 q.code, org.code))  # fmt: skip
@@ -414,6 +416,14 @@ class RegistryIndex:
                 evidence.append(_ev("province", "contradicts: same name in another province is another company",
                                     -0.5, q.provinces_text, ",".join(org.provinces)))  # fmt: skip
                 return min(score, 0.45)
+        named: tuple = entry.parts.cities
+        if q.named_cities and named and _disjoint(q.named_cities, named):
+            # Names are registered with a city's authority: 无锡市X电子 is not 苏州X电子 (an address in
+            # another city, below, may be a production site; a name in another city is another company).
+            evidence.append(_ev("city", "contradicts: the names carry different cities, and the same 字号 "
+                                "registered in another city is another company", -0.5,
+                                ",".join(q.named_cities), ",".join(named)))  # fmt: skip
+            return min(score, 0.45)
         if q.cities and org.cities and q.cities.isdisjoint(org.cities) and not q.provinces.isdisjoint(org.provinces):
             evidence.append(_ev("city", "contradicts", -0.2, q.cities_text, ",".join(org.cities)))
             return min(score, 0.7)
@@ -460,6 +470,13 @@ class RegistryIndex:
         if not self._removed:  # nothing was ever removed: every entry is alive (no copy on the hot path)
             return entries
         return [e for e in entries if self._orgs[e.org] is not None]
+
+
+@cython.cfunc
+def _disjoint(a: tuple, b: tuple) -> cython.bint:
+    """Whether two small tuples share nothing (one or two places each: no set is worth making; Cython
+    turns all() over a generator into a plain loop)."""
+    return all(x not in b for x in a)
 
 
 _MATCH, _REVIEW, _NO_MATCH = MatchDecision.MATCH, MatchDecision.REVIEW, MatchDecision.NONE

@@ -15,6 +15,7 @@ import cython
 
 from services.rules.matcher.regions import (
     CITIES,
+    CITY_NAMED_AS_PROVINCE,
     CITY_PREFIX,
     CITY_SUFFIXES,
     MUNICIPALITIES,
@@ -203,7 +204,10 @@ def _strip_prefix(text: str, provinces: set, cities: set) -> str:
     province = _leading(text, _PROVINCE_PREFIX)
     if province and len(text) - len(province) >= 2:
         _note_province(province, provinces, cities)
-        text = _drop(text[len(province) :], PROVINCE_SUFFIXES)
+        text = text[len(province) :]
+        if province in CITY_NAMED_AS_PROVINCE and text.startswith("市"):  # 吉林市: the city
+            cities.add(province)
+        text = _drop(text, PROVINCE_SUFFIXES)
     city = _leading(text, _CITY_PREFIX)
     if city and len(text) - len(city) >= 2:
         _note_city(city, provinces, cities)

@@ -36,6 +36,8 @@ CITIES = {  # city short name -> province short name
 CITY_SUFFIXES = ("自治州", "地区", "市", "盟")  # longest first
 DISTRICT_SUFFIXES = ("区", "县", "市", "旗")
 MUNICIPALITIES = {"北京", "天津", "上海", "重庆"}
+# A city named like its province: 吉林市 is the city, 吉林省 the province.
+CITY_NAMED_AS_PROVINCE = {name for name in PROVINCES if name in CITIES and name not in MUNICIPALITIES}
 CODE_TO_PROVINCE = {code: name for name, code in PROVINCES.items()}
 
 
@@ -72,6 +74,8 @@ def place_of(place: str | None) -> tuple:
         if province in MUNICIPALITIES:
             return province, province
         rest = place[len(province) :]
+        if province in CITY_NAMED_AS_PROVINCE and rest.startswith("市"):
+            return province, province
         for suffix in PROVINCE_SUFFIXES:
             if rest.startswith(suffix):
                 rest = rest[len(suffix) :]

@@ -68,6 +68,8 @@ def test_normaliser(name: str, core: str, form: str, provinces: set[str], branch
         ("浙江省宁波", "宁波", {"浙江"}, set()),
         ("宁波市", "宁波市", set(), set()),
         ("吉林化工", "化工", {"吉林"}, set()),
+        ("吉林市宏远化工", "宏远化工", {"吉林"}, {"吉林"}),  # the city named like its province
+        ("吉林省吉林市宏远化工", "宏远化工", {"吉林"}, {"吉林"}),
         ("宏远电器", "宏远电器", set(), set()),
     ],
 )
@@ -85,6 +87,8 @@ def test_a_leading_region_is_stripped_and_noted(text: str, rest: str, provinces:
         ("宁波市鄞州区", "浙江", "宁波"),
         ("广西壮族自治区南宁市", "广西", "南宁"),
         ("吉林省吉林市", "吉林", "吉林"),
+        ("吉林市船营区", "吉林", "吉林"),
+        ("吉林省长春市", "吉林", "长春"),
         ("内蒙古自治区包头市", "内蒙古", "包头"),
         ("新疆维吾尔自治区乌鲁木齐市", "新疆", "乌鲁木齐"),
         ("广东深圳", "广东", "深圳"),
@@ -159,6 +163,8 @@ def test_a_registered_branch_does_not_make_its_parents_name_ambiguous() -> None:
     ("name", "why"),
     [
         ("广东宏远电器有限公司", "same 字号 in another province"),
+        ("温州市宏远电器有限公司", "same 字号 in another city of the same province"),
+        ("广州市澄川电器制造有限公司", "same 字号 registered in another city"),
         ("浙江宏远电子有限公司", "another industry word"),
         ("宁波市鄞州区宏远电器厂", "a workshop sharing the 字号"),
         ("浙江宏达电器有限公司", "字号 one character off"),
@@ -167,6 +173,13 @@ def test_a_registered_branch_does_not_make_its_parents_name_ambiguous() -> None:
 def test_hard_negatives_are_never_auto_matched(index: RegistryIndex, name: str, why: str) -> None:
     best = index.best(name)
     assert best is None or best.decision is not MatchDecision.MATCH, why
+
+
+def test_a_name_carrying_another_city_is_another_company(index: RegistryIndex) -> None:
+    """A name is registered with a city's authority: 广州市澄川电器制造 is not 佛山市…澄川电器制造."""
+    assert index.match("广州市澄川电器制造有限公司") == []  # the same 字号+行业, not even a lead
+    elsewhere = index.best("澄川电器制造有限公司", address="广东省广州市天河区")  # a site, not the name, elsewhere
+    assert elsewhere and elsewhere.org_id == "B" and elsewhere.decision is MatchDecision.REVIEW
 
 
 def test_a_different_valid_code_means_a_different_entity(index: RegistryIndex) -> None:
