@@ -1,9 +1,13 @@
 """A labelled evaluation set for the matcher, generated deterministically from a seed.
 
-A synthetic registry (region + 字号 + industry + legal form, valid PDY-range codes) and queries:
-positives in every variant of DOMAIN.md §5.2, hard negatives (same 字号 in another province,
-another industry word, a workshop or sole trader sharing the 字号, a 字号 one character off) and
+A synthetic registry (region + 字号 + industry + legal form, valid PDY-range codes; one in 50 with a
+Latin brand as 字号, one in 40 a foreign manufacturer registered under its English name) and queries:
+positives in every variant of DOMAIN.md §5.2, hard negatives (same 字号 in another province or another
+city, another industry word, a workshop or sole trader sharing the 字号, a 字号 one character off) and
 placeholders. Each query says which organisation it names (or none) and which variant it is.
+
+Variants that are leads for a reviewer by nature (a branch, a dropped character) are in the mix as
+they are in bulletins: every branch, and a dropped character for one organisation in five.
 """
 
 from __future__ import annotations
@@ -29,6 +33,20 @@ INDUSTRIES = (
 )  # fmt: skip
 SWAP_INDUSTRY = {"电器": "电子", "电子": "电器", "机械": "机电", "食品": "饮品", "纺织": "服装", "服饰": "服装",
                  "线缆": "电缆", "化工": "化学", "照明": "电器", "电气": "电器", "科技": "技术"}  # fmt: skip
+ENGLISH_INDUSTRY = {
+    "电器": "Electric Appliance", "电子": "Electronics", "机械": "Machinery", "食品": "Foods", "纺织": "Textile",
+    "服饰": "Apparel", "五金制品": "Hardware Products", "线缆": "Cable", "化工": "Chemical",
+    "塑料制品": "Plastic Products", "包装": "Packaging", "家具": "Furniture", "建材": "Building Materials",
+    "医疗器械": "Medical Devices", "照明": "Lighting", "汽车配件": "Auto Parts", "玩具": "Toys", "陶瓷": "Ceramics",
+    "调味品": "Seasoning", "水产食品": "Aquatic Foods", "电气": "Electrical", "科技": "Technology",
+    "制冷设备": "Refrigeration Equipment", "机电": "Electromechanical", "饮品": "Beverages", "服装": "Garments",
+    "电缆": "Wire", "化学": "Chemistry", "技术": "Engineering", "贸易": "Trading",
+}  # fmt: skip
+SYLLABLES = ("sun", "tek", "vo", "lin", "mar", "ka", "ro", "zen", "del", "ta", "nor", "vi", "lux", "ber", "gen",
+             "ox", "al", "bri", "cor", "dy", "el", "fin", "gra", "hel", "ix", "jo", "kel", "lo", "mo", "nex")  # fmt: skip
+LATIN = "ABCDEFGHJKLMNPRSTWXYZ"
+DISTRICTS = ("高新区", "开发区", "城关区", "长安区", "和平区", "城中区")
+ENGLISH_FORMS = ("Co., Ltd.", "Co.,Ltd", "Company Limited", "CO LTD", "Limited")
 PROVINCE_NAMES = [p for p in PROVINCES if p not in ("台湾", "香港", "澳门")]
 CITY_NAMES = list(CITIES)
 UNINCORPORATED = ("厂", "经营部", "商行", "（个体工商户）")
@@ -46,9 +64,12 @@ class Org:
     city: str
     code: str
     former: str | None
+    english: str | None = None  # a foreign manufacturer's brand, registered under its English name
 
     @property
     def name(self) -> str:
+        if self.english:
+            return f"{self.english} {ENGLISH_INDUSTRY[self.industry]} Co., Ltd."
         return f"{self.city}市{self.trade}{self.industry}{self.form}"
 
     def record(self) -> RegistryRecord:
@@ -69,8 +90,9 @@ class Query:
 
     @property
     def auto_expected(self) -> bool:
-        """Branches are leads for a reviewer by design: they are positives for review, not for auto-match."""
-        return not self.negative and self.variant != "branch"
+        """Branches and dropped characters are leads for a reviewer by design: positives for review, not
+        for auto-match."""
+        return not self.negative and self.variant not in ("branch", "dropped_character")
 
 
 def registry(count: int, seed: int = 11) -> list[Org]:
@@ -80,24 +102,39 @@ def registry(count: int, seed: int = 11) -> list[Org]:
     orgs: list[Org] = []
     cities = [(c, p) for c, p in CITIES.items()]
     while len(orgs) < count:
-        trade = "".join(rng.sample(TRADE_CHARS, 2 if rng.random() < 0.8 else 3))
+        i = len(orgs)
+        english = None
+        if i % 40 == 13:
+            english = "".join(rng.sample(SYLLABLES, 2 if rng.random() < 0.5 else 3)).capitalize()
+            trade = english.upper()
+        elif i % 50 == 7:
+            trade = "".join(rng.sample(LATIN, 3))  # a Latin brand as 字号: ＡＢＣ电器 ≡ abc电器
+        else:
+            trade = "".join(rng.sample(TRADE_CHARS, 2 if rng.random() < 0.8 else 3))
         industry = rng.choice(INDUSTRIES)
         if (trade, industry) in seen:
             continue
         seen.add((trade, industry))
         city, province = rng.choice(cities)
-        i = len(orgs)
         form = "股份有限公司" if i % 10 == 0 else "有限公司"
         code = make_uscc(
             f"{PROVINCES[province]}0100", f"PD{'ABCDEFGHJKLMNPQRTUWXY'[i // 100_000 % 21]}{i % 100_000:05d}"
         )
-        former = f"{city}市{trade}{industry}厂" if i % 17 == 0 else None
-        orgs.append(Org(f"ORG{i:07d}", trade, industry, form, province, city, code, former))
+        former = f"{city}市{trade}{industry}厂" if i % 17 == 0 and not english else None
+        orgs.append(Org(f"ORG{i:07d}", trade, industry, form, province, city, code, former, english))
     return orgs
 
 
-def variants(org: Org, rng: random.Random) -> Iterator[tuple[str, str, str]]:
-    """(variant, name, credit code) for the ways a source writes this organisation's name."""
+def variants(org: Org, rng: random.Random, cores: set[str]) -> Iterator[tuple[str, str, str]]:
+    """(variant, name, credit code) for the ways a source writes this organisation's name. `cores`: every
+    organisation's 字号+行业, so that a dropped character never makes another organisation's name."""
+    if org.english:
+        yield "exact", org.name, ""
+        words = f"{org.english} {ENGLISH_INDUSTRY[org.industry]}"
+        yield "english_case_and_form", f"{words.upper()} {rng.choice(ENGLISH_FORMS).upper()}", ""
+        yield "china_infix", f"{org.english} (China) {ENGLISH_INDUSTRY[org.industry]} {rng.choice(ENGLISH_FORMS)}", ""
+        yield "with_code", words.lower(), org.code
+        return
     base = f"{org.trade}{org.industry}"
     other_form = {"有限公司": "有限责任公司", "股份有限公司": "股份公司"}[org.form]
     yield "exact", org.name, ""
@@ -114,9 +151,19 @@ def variants(org: Org, rng: random.Random) -> Iterator[tuple[str, str, str]]:
     yield "half_width_brackets", f"{base}({org.province}){org.form}", ""
     yield "traditional", f"{org.city}市{base}{org.form}".translate(TRADITIONAL), ""
     yield "ocr_typo", f"{org.city}巿{base}{org.form}", ""
-    yield "annotation", f"{org.city}市{base}{org.form}(受托方)", ""
+    yield "annotation", f"{org.city}市{base}{org.form}({rng.choice(('受托方', '委托方', '购进'))})", ""
     yield "china_infix", f"{base}（中国）{org.form}", ""
-    yield "branch", f"{org.city}市{base}{org.form}{rng.choice(CITY_NAMES)}分公司", ""
+    yield "district_prefix", f"{org.city}市{rng.choice(DISTRICTS)}{base}{org.form}", ""
+    branch = rng.choice(CITY_NAMES)
+    yield "branch", f"{org.city}市{base}{org.form}" + rng.choice((f"{branch}分公司", f"（{branch}）分公司")), ""
+    if org.trade.isascii():
+        brand = "".join(chr(ord(c) + 0xFEE0) for c in rng.choice((org.trade, org.trade.lower())))
+        yield "latin_brand_width_and_case", f"{org.city}市{brand}{org.industry}{org.form}", ""
+    if rng.random() < 0.2:
+        at = rng.randrange(1, len(base))  # an OCR'd bulletin drops a character: a lead, never a match
+        dropped = base[:at] + base[at + 1 :]
+        if dropped not in cores:
+            yield "dropped_character", f"{org.city}市{dropped}{org.form}", ""
     yield "credit_code_as_name", org.code, ""
     yield "with_code", f"{base}{org.form}", org.code
     if org.former:
@@ -125,6 +172,11 @@ def variants(org: Org, rng: random.Random) -> Iterator[tuple[str, str, str]]:
 
 def negatives(org: Org, rng: random.Random, taken: set[tuple[str, str]]) -> Iterator[tuple[str, str]]:
     """Names of other enterprises that look like this organisation's."""
+    if org.english:
+        industry = SWAP_INDUSTRY.get(org.industry, "贸易")
+        if (org.trade, industry) not in taken:
+            yield "other_industry", f"{org.english} {ENGLISH_INDUSTRY[industry]} Co., Ltd."
+        return
     others = [c for c, p in CITIES.items() if p != org.province]
     elsewhere = rng.choice(others)
     yield "same_trade_name_other_province", f"{elsewhere}市{org.trade}{org.industry}有限公司"
@@ -146,9 +198,10 @@ def negatives(org: Org, rng: random.Random, taken: set[tuple[str, str]]) -> Iter
 def queries(orgs: list[Org], seed: int = 12, sample: int = 800) -> list[Query]:
     rng = random.Random(seed)
     taken = {(o.trade, o.industry) for o in orgs}
+    cores = {trade + industry for trade, industry in taken}
     out: list[Query] = []
     for org in rng.sample(orgs, min(sample, len(orgs))):
-        for variant, name, code in variants(org, rng):
+        for variant, name, code in variants(org, rng, cores):
             out.append(Query(f"Q{len(out):06d}", name, code, "", org.org_id, variant, False))
         for variant, name in negatives(org, rng, taken):
             out.append(Query(f"Q{len(out):06d}", name, "", "", "", variant, True))

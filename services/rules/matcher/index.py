@@ -553,10 +553,13 @@ def _minus_score(candidate: Candidate) -> float:
 
 
 def _block_keys(core: str) -> tuple[str, ...]:
-    """Blocks for fuzzy candidates: the core's first two and last two characters (字号 start, industry)."""
+    """Blocks for fuzzy candidates: the core's first two characters (字号 start), its last two (industry),
+    and its first with its last two (a character dropped or changed inside the 字号)."""
     if len(core) < 2:
         return ()
-    return (f"<{core[:2]}", f">{core[-2:]}")
+    if len(core) < 3:
+        return (f"<{core[:2]}", f">{core[-2:]}")
+    return (f"<{core[:2]}", f">{core[-2:]}", f"^{core[0]}{core[-2:]}")
 
 
 def subject_key(name: str, code: str | None = None) -> str:

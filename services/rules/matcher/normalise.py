@@ -31,6 +31,7 @@ BRACKETS = {"(": "（", ")": "）", "[": "（", "]": "）", "【": "（", "】":
 _FOLD = tuple((BRACKETS | OCR_FIXES).items())
 _FOLDED = re.escape("".join(BRACKETS | OCR_FIXES))
 _NEEDS_FOLD = re.compile(f"[{_FOLDED}\\s]")
+_LOWER = re.compile("[a-z]")
 _ANNOTATION = re.compile(r"（[^（）]*(?:受托|委托|购进|进货|经销|代理|生产商|制造商|供货|监制)[^（）]*）")
 _BRANCH = re.compile(r"^(.+?(?:公司|厂|店|社))(?:（([^（）]{1,12})）|([^（）]{1,12}?))?(分公司|分厂|分店|分部|分社)$")
 _TRAILING_BRACKET = re.compile(r"（([^（）]{1,12})）$")
@@ -57,6 +58,26 @@ FORMS = [
     ("厂", "厂", "unincorporated"),
     ("店", "店", "unincorporated"),
 ]
+
+
+# Foreign manufacturers' certificates carry English names: their legal forms, as word sequences.
+_EN_FORMS = sorted(
+    [
+        (("COMPANY", "LIMITED"), "LTD"), (("CO", "LTD"), "LTD"), (("CO", "LIMITED"), "LTD"), (("LIMITED",), "LTD"),
+        (("LTD",), "LTD"), (("PTE", "LTD"), "LTD"), (("PVT", "LTD"), "LTD"), (("PTY", "LTD"), "LTD"),
+        (("PRIVATE", "LIMITED"), "LTD"), (("CORPORATION",), "CORP"), (("CORP",), "CORP"), (("CO", "INC"), "INC"),
+        (("INCORPORATED",), "INC"), (("INC",), "INC"), (("GMBH", "CO", "KG"), "GMBH & CO KG"), (("GMBH",), "GMBH"),
+        (("AG",), "AG"), (("LLC",), "LLC"), (("L", "L", "C"), "LLC"), (("SA",), "SA"), (("S", "A"), "SA"),
+        (("SPA",), "SPA"), (("S", "P", "A"), "SPA"), (("BV",), "BV"), (("B", "V"), "BV"), (("NV",), "NV"),
+        (("SAS",), "SAS"), (("SRL",), "SRL"), (("KG",), "KG"), (("PLC",), "PLC"), (("LLP",), "LLP"),
+        (("COMPANY",), "CO"), (("CO",), "CO"),
+    ],
+    key=lambda form: -len(form[0]),
+)  # fmt: skip
+# A name with Latin letters and no Chinese characters (checked on the raw name: a Chinese one fails at once).
+_ENGLISH = re.compile(r"[^\u3400-\u9fff\uf900-\ufaff]*[A-Za-z\uff21-\uff3a\uff41-\uff5a][^\u3400-\u9fff\uf900-\ufaff]*")
+_EN_WORD = re.compile(r"[A-Z0-9]+")
+_EN_CHINA = re.compile(r"[(（]\s*CHINA\s*[)）]")
 
 
 class NameParts(NamedTuple):
@@ -89,7 +110,7 @@ def _t2s() -> tuple[object, re.Pattern[str], re.Pattern[str]]:
 
     converter = OpenCC("t2s")
     traditional = re.escape("".join(sorted(ch for ch in _traditional_chars(converter) if len(ch) == 1)))
-    return converter, re.compile(f"[{traditional}]"), re.compile(f"[{_FOLDED}{traditional}\\s]")
+    return converter, re.compile(f"[{traditional}]"), re.compile(f"[{_FOLDED}{traditional}\\sa-z]")
 
 
 def _traditional_chars(converter: object) -> set[str]:
@@ -104,7 +125,8 @@ def _traditional_chars(converter: object) -> set[str]:
 
 @cython.ccall
 def fold(name: str) -> str:
-    """NFKC width folding, one bracket style, no spaces, OCR look-alikes fixed, simplified characters."""
+    """NFKC width folding, one bracket style, no spaces, OCR look-alikes fixed, simplified characters,
+    Latin letters in capitals."""
     text = name if _is_normalized("NFKC", name) else _normalize("NFKC", name)
     converter, traditional, anything = _t2s()
     if anything.search(text):
@@ -115,6 +137,8 @@ def fold(name: str) -> str:
             text = "".join(text.split())
         if traditional.search(text):
             text = converter.convert(text)  # type: ignore[attr-defined]
+        if _LOWER.search(text):  # Latin letters in a brand: ABC电器 ≡ abc电器
+            text = text.upper()
     return text
 
 
@@ -128,6 +152,8 @@ def analyse_once(name: str) -> object:
     folded = fold(name)
     if len(folded) <= _LONGEST_PLACEHOLDER and folded.lower() in PLACEHOLDERS:
         return _name_parts(folded, "", "", "unknown", (), ())
+    if _ENGLISH.fullmatch(name):
+        return _english(name)
     text = _ANNOTATION.sub("", folded).replace("（中国）", "") if "（" in folded else folded
     branch = _BRANCH.match(text) if "分" in text else None
     if branch:
@@ -140,6 +166,21 @@ def analyse_once(name: str) -> object:
 
 # Signals name the same organisations again and again: the cached analysis, for them.
 analyse = lru_cache(maxsize=200_000)(analyse_once)
+
+
+@cython.cfunc
+def _english(name: str) -> object:
+    """An English name: case, width and punctuation aside, its legal form (Co., Ltd. ≡ Company Limited)
+    split off and a "(China)" infix dropped. The words are joined, as a Chinese core's characters are."""
+    words = _EN_WORD.findall(_EN_CHINA.sub(" ", _normalize("NFKC", name).upper()))
+    form = ""
+    for suffix, canonical in _EN_FORMS:
+        if len(words) > len(suffix) and tuple(words[-len(suffix) :]) == suffix:
+            form, words = canonical, words[: -len(suffix)]
+            break
+    core = "".join(words)
+    folded = " ".join(words) + (" " + form if form else "")
+    return _name_parts(folded, core, form, "company" if form else "unknown", (), ())
 
 
 @cython.cfunc

@@ -40,6 +40,8 @@ extra = [
     RegistryRecord("P1", "浙江宏远电器有限公司", None, ("宁波宏远家电有限公司",), "浙江省宁波市鄞州区"),
     RegistryRecord("P2", "宏远电器（中国）有限公司", None, (), None, None, None, (("manufacturer", "广东宏远电器厂"),)),
     RegistryRecord("P3", "上海宏远电器股份有限公司", None, (), "上海市"),
+    RegistryRecord("P4", "Robert Bosch GmbH", None, (), None),
+    RegistryRecord("P5", "宁波ABC电器有限公司", None, (), "浙江省宁波市"),
 ]
 for record in extra:
     index.upsert(record)
@@ -57,7 +59,9 @@ names += [(q.name, None, org.record().address, org.province) for q, org in zip(a
 names += [(q.name, "91330200MA2AAAAAA1", None, "北京") for q in asked[:100]]
 names += [(org.code, None, None, None) for org in orgs[:50]] + [(r.name, None, None, None) for r in extra]
 names += [("浙江宏远电器有限公司（宁波）分公司", None, None, None), ("宏远电器（浙江）有限公司", None, "浙江", None),
-          ("上海宏远电器有限公司", None, None, None), ("广东宏远电器厂", None, None, None), ("/", None, None, None), ("", "bad", None, None)]
+          ("上海宏远电器有限公司", None, None, None), ("广东宏远电器厂", None, None, None), ("/", None, None, None), ("", "bad", None, None),
+          ("温州市宏远电器有限公司", None, None, None), ("吉林市宏远电器有限公司", None, None, None), ("浙江宏电器有限公司", None, None, None),
+          ("ROBERT BOSCH GMBH", None, None, None), ("Robert Bosch Co., Ltd.", None, None, None), ("宁波ａｂｃ电器有限公司", None, None, None)]
 found = [[(c.org_id, repr(c.score), c.decision.value, c.method, c.matched_name, c.evidence) for c in index.match(*n)]
          for n in names]
 summary = screen_files(input_path, folder / "out.csv", index=index)

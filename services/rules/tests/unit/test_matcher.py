@@ -48,12 +48,33 @@ def index() -> RegistryIndex:
         ("宏远电器（中国）有限公司", "宏远电器", "有限公司", set(), None),
         ("上海澄海食品股份公司", "澄海食品", "股份公司", {"上海"}, None),
         ("宁波市鄞州区宏远电器厂", "宏远电器", "厂", {"浙江"}, None),
+        ("宁波市宏远电器有限公司(购进)", "宏远电器", "有限公司", {"浙江"}, None),
+        ("宁波ａｂｃ电器有限公司", "ABC电器", "有限公司", {"浙江"}, None),  # Latin letters: width and case aside
+        ("宁波Abc电器有限公司", "ABC电器", "有限公司", {"浙江"}, None),
         ("某某商贸（个体工商户）", "某某商贸", "个体工商户", set(), None),
     ],
 )
 def test_normaliser(name: str, core: str, form: str, provinces: set[str], branch: str | None) -> None:
     parts = analyse(name)
     assert (parts.core, parts.form, set(parts.provinces), parts.branch) == (core, form, provinces, branch)
+
+
+@pytest.mark.parametrize(
+    ("name", "core", "form"),
+    [
+        ("Robert Bosch GmbH", "ROBERTBOSCH", "GMBH"),
+        ("ROBERT  BOSCH G.M.B.H", "ROBERTBOSCHGMBH", ""),  # not a form we know: kept in the core, no guess
+        ("Ningbo Hongyuan Electric Appliance Co., Ltd.", "NINGBOHONGYUANELECTRICAPPLIANCE", "LTD"),
+        ("NINGBO HONGYUAN ELECTRIC APPLIANCE COMPANY LIMITED", "NINGBOHONGYUANELECTRICAPPLIANCE", "LTD"),
+        ("Ｓｉｅｍｅｎｓ ＡＧ", "SIEMENS", "AG"),
+        ("Bosch (China) Investment Ltd.", "BOSCHINVESTMENT", "LTD"),
+        ("Procter & Gamble Company", "PROCTERGAMBLE", "CO"),
+        ("Acme S.p.A.", "ACME", "SPA"),
+    ],
+)
+def test_english_names_are_taken_apart(name: str, core: str, form: str) -> None:
+    parts = analyse(name)
+    assert (parts.core, parts.form, parts.entity_class) == (core, form, "company" if form else "unknown")
 
 
 @pytest.mark.parametrize(
@@ -173,6 +194,21 @@ def test_a_registered_branch_does_not_make_its_parents_name_ambiguous() -> None:
 def test_hard_negatives_are_never_auto_matched(index: RegistryIndex, name: str, why: str) -> None:
     best = index.best(name)
     assert best is None or best.decision is not MatchDecision.MATCH, why
+
+
+def test_an_english_name_matches_whatever_its_case_punctuation_and_form_spelling() -> None:
+    index = RegistryIndex.build([RegistryRecord("F", "Robert Bosch Power Tools Co., Ltd.", None, (), None)])
+    for name in ("ROBERT BOSCH POWER TOOLS COMPANY LIMITED", "Robert Bosch (China) Power Tools Co.,Ltd"):
+        best = index.best(name)
+        assert best and best.org_id == "F" and best.decision is MatchDecision.MATCH, name
+    other = index.best("Robert Bosch Power Tools Inc.")  # another legal form: a lead at most
+    assert other is None or other.decision is not MatchDecision.MATCH
+    assert index.best("Robert Bosch Thermotechnology Co., Ltd.") is None
+
+
+def test_a_dropped_character_is_a_lead_for_review(index: RegistryIndex) -> None:
+    best = index.best("浙江宏电器有限公司")  # 远 lost in an OCR'd bulletin
+    assert best and best.org_id == "A" and best.decision is MatchDecision.REVIEW and best.method == "name:fuzzy"
 
 
 def test_a_name_carrying_another_city_is_another_company(index: RegistryIndex) -> None:
