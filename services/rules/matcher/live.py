@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules.matcher.index import MatchThresholds, RegistryIndex, RegistryRecord
@@ -36,7 +35,7 @@ class LiveIndex:
         self.index = RegistryIndex(thresholds or MatchThresholds())
         self.every = every
         self.dirty = True
-        self._watermark: datetime | None = None
+        self._horizon: int | None = None  # the oldest transaction still running at the last read
         self._lock = asyncio.Lock()
 
     async def current(self) -> RegistryIndex:
@@ -53,21 +52,28 @@ class LiveIndex:
         async with self._lock:
             self.dirty = False
             async with self.db.sessions() as session:
-                changed = await self._changed(session)
+                changed, horizon = await self._changed(session)
                 verdicts = (await session.scalars(select(MatchVerdict))).all()
             for org in changed:
                 self.index.upsert(record_of(org))
-                self._watermark = max(filter(None, (self._watermark, org.updated_at)))
+            self._horizon = horizon
             self.index.verdicts = {(v.subject_key, str(v.organisation_id)): v.confirmed for v in verdicts}
             if changed:
                 log.info("matcher index: %d organisations updated, %d in all", len(changed), len(self.index))
             return len(changed)
 
-    async def _changed(self, session: AsyncSession) -> list[Organisation]:
-        stmt = select(Organisation).order_by(Organisation.updated_at)
-        if self._watermark is not None:
-            stmt = stmt.where(Organisation.updated_at >= self._watermark)
-        return list((await session.scalars(stmt)).all())
+    async def _changed(self, session: AsyncSession) -> tuple[list[Organisation], int]:
+        """Organisations written since the last read, and the horizon for the next one.
+
+        The horizon is the oldest transaction still running, taken before the read: every transaction
+        older than it has ended, so its writes are in this read. Newer ones may not be yet (a long
+        import commits after a short edit that started later), so the next read asks again from the
+        horizon; reading a row twice is harmless, missing one is not."""
+        horizon = await session.scalar(text("SELECT (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint"))
+        stmt = select(Organisation).order_by(Organisation.change_xid)
+        if self._horizon is not None:
+            stmt = stmt.where(Organisation.change_xid >= self._horizon)
+        return list((await session.scalars(stmt)).all()), int(horizon)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Refresh periodically until stopped (writes made by other replicas reach this one)."""

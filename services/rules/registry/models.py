@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import ARRAY, Date, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy import ARRAY, BigInteger, Date, DateTime, FetchedValue, ForeignKey, Integer, String, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from services.rules.db import Base
+
+CURRENT_XID = "(pg_current_xact_id()::text)::bigint"
 
 
 class Organisation(Base):
@@ -26,6 +28,12 @@ class Organisation(Base):
     sites: Mapped[list[dict[str, str]]] = mapped_column(JSONB, default=list)  # production sites
     revision: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # The transaction that last wrote the row, stamped by a trigger (migration 0002): the live matcher
+    # index reads what changed since the oldest transaction still running at its last read, so a
+    # transaction that commits late is never missed (a timestamp watermark could pass it by).
+    change_xid: Mapped[int] = mapped_column(
+        BigInteger, server_default=text(CURRENT_XID), server_onupdate=FetchedValue(), index=True
+    )
 
     contacts: Mapped[list[Contact]] = relationship(
         back_populates="organisation", cascade="all, delete-orphan", lazy="selectin"
