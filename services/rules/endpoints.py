@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -18,10 +19,11 @@ from services.rules.registry import repository as registry_repository
 from services.rules.registry import service as registry
 from services.rules.registry.importer import parse_registry_csv
 from services.rules.registry.schemas import ImportReport, OrganisationIn, OrganisationRead
+from services.rules.review import decisions, verdicts
 from services.rules.review import repository as review_repository
 from services.rules.review import service as review
-from services.rules.review import verdicts
 from services.rules.review.schemas import RiskEventDetail, RiskEventRead
+from shared.contracts.rules import Measure
 from shared.db.session import ReadSession, WriteSession
 from shared.errors import InvalidInput
 
@@ -104,6 +106,74 @@ async def post_match_verdict(
         verdict.reason,
     )  # fmt: skip
     return RiskEventRead.model_validate(event)
+
+
+class AssignIn(BaseModel):
+    assignee: str = Field(min_length=1, max_length=100)
+    actor: str = Field(min_length=1, max_length=100)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class CommentIn(BaseModel):
+    actor: str = Field(min_length=1, max_length=100)
+    text: str = Field(min_length=1, max_length=5000)
+
+
+class DecisionIn(BaseModel):
+    measure: Measure
+    actor: str = Field(min_length=1, max_length=100)
+    reason: str = Field(min_length=1, max_length=2000, description="why: it goes on the audit trail")
+    corrective_action_due: date | None = Field(default=None, description="corrective_action: the deadline")
+    suspended_until: date | None = Field(default=None, description="suspend: at most 6 months away")
+    certificates: list[str] = Field(
+        default_factory=list, max_length=200,
+        description="suspend / withdraw / restore: certificate numbers; none: every one the measure applies to",
+    )  # fmt: skip
+
+
+class CloseIn(BaseModel):
+    actor: str = Field(min_length=1, max_length=100)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/risk-events/{risk_event_id}/assign", response_model=RiskEventRead, tags=["review"])
+async def assign_risk_event(
+    risk_event_id: uuid.UUID, body: AssignIn, session: WriteSession, request: Request
+) -> RiskEventRead:
+    """Assign a reviewer: an open event goes in review."""
+    outbox = request.app.state.runtime.outbox
+    return RiskEventRead.model_validate(
+        await decisions.assign(session, outbox, risk_event_id, body.assignee, body.actor, body.reason)
+    )
+
+
+@router.post("/risk-events/{risk_event_id}/comments", response_model=RiskEventRead, status_code=201, tags=["review"])
+async def comment_risk_event(risk_event_id: uuid.UUID, body: CommentIn, session: WriteSession) -> RiskEventRead:
+    """Add a comment to the event's audit trail."""
+    return RiskEventRead.model_validate(await decisions.comment(session, risk_event_id, body.actor, body.text))
+
+
+@router.post("/risk-events/{risk_event_id}/decision", response_model=RiskEventRead, tags=["review"])
+async def decide_risk_event(
+    risk_event_id: uuid.UUID, body: DecisionIn, session: WriteSession, request: Request
+) -> RiskEventRead:
+    """Decide: no action, explanation, corrective action (with deadline), special audit, suspend (until),
+    withdraw or restore. Suspend, withdraw and restore change the certificates' status and publish it."""
+    decision = decisions.Decision(
+        body.measure, body.actor, body.reason, body.corrective_action_due, body.suspended_until,
+        tuple(body.certificates),
+    )  # fmt: skip
+    outbox = request.app.state.runtime.outbox
+    return RiskEventRead.model_validate(await decisions.decide(session, outbox, risk_event_id, decision))
+
+
+@router.post("/risk-events/{risk_event_id}/close", response_model=RiskEventRead, tags=["review"])
+async def close_risk_event(
+    risk_event_id: uuid.UUID, body: CloseIn, session: WriteSession, request: Request
+) -> RiskEventRead:
+    """Close a decided event."""
+    outbox = request.app.state.runtime.outbox
+    return RiskEventRead.model_validate(await decisions.close(session, outbox, risk_event_id, body.actor, body.reason))
 
 
 class ScreenQuery(BaseModel):

@@ -94,6 +94,18 @@ async def upsert(session: AsyncSession, outbox: Outbox, incoming: OrganisationIn
     else:
         org.revision += 1
     _apply(org, incoming)
+    await _recorded(session, outbox, org, source)
+    return outcome
+
+
+async def record_change(session: AsyncSession, outbox: Outbox, org: Organisation, source: str) -> None:
+    """A change made to a loaded organisation elsewhere (a decision changing a certificate's status):
+    a new revision in the history, published like an import's."""
+    org.revision += 1
+    await _recorded(session, outbox, org, source)
+
+
+async def _recorded(session: AsyncSession, outbox: Outbox, org: Organisation, source: str) -> None:
     org.updated_at = datetime.now(UTC)
     await session.flush()
     session.add(
@@ -106,7 +118,6 @@ async def upsert(session: AsyncSession, outbox: Outbox, incoming: OrganisationIn
         _event(org),
         event_id=deterministic_id("organisation-updated", org.id, org.revision),
     )
-    return outcome
 
 
 def _event(org: Organisation) -> OrganisationUpdated:

@@ -19,8 +19,15 @@ async def add(session: AsyncSession, values: Mapping[str, object]) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def audit(session: AsyncSession, risk_event_id: uuid.UUID, actor: str, action: str, **detail: object) -> None:
-    session.add(AuditEntry(risk_event_id=risk_event_id, actor=actor, action=action, detail=detail))
+def audit(
+    session: AsyncSession,
+    risk_event_id: uuid.UUID,
+    actor: str,
+    action: str,
+    reason: str | None = None,
+    **detail: object,
+) -> None:
+    session.add(AuditEntry(risk_event_id=risk_event_id, actor=actor, action=action, reason=reason, detail=detail))
 
 
 async def count_since(session: AsyncSession, organisation_id: uuid.UUID, rule_id: str, since: datetime) -> int:
@@ -32,8 +39,10 @@ async def count_since(session: AsyncSession, organisation_id: uuid.UUID, rule_id
     return int(await session.scalar(stmt) or 0)
 
 
-async def get(session: AsyncSession, risk_event_id: uuid.UUID) -> RiskEvent | None:
-    return await session.get(RiskEvent, risk_event_id)
+async def get(session: AsyncSession, risk_event_id: uuid.UUID, for_update: bool = False) -> RiskEvent | None:
+    """One risk event; `for_update` locks it until the transaction ends (two reviewers deciding at once
+    are taken one after the other)."""
+    return await session.get(RiskEvent, risk_event_id, with_for_update=for_update)
 
 
 async def audit_trail(session: AsyncSession, risk_event_id: uuid.UUID) -> list[AuditEntry]:

@@ -1,0 +1,211 @@
+"""The review workflow: assign, comment, decide and close a risk event (DESIGN.md §6).
+
+open → in_review (assigned) → decided → closed. Every step is a recorded human act: it names its
+actor, is written to the append-only audit trail and published on `rules.risk-event-updated.v1`. A
+decision to suspend, withdraw or restore changes the certificates' status in the registry (a new
+revision of the organisation) and publishes `rules.certificate-status-changed.v1` for each; a
+certificate is never suspended or withdrawn any other way.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.rules.registry import service as registry
+from services.rules.registry.models import Certificate
+from services.rules.review import repository
+from services.rules.review.models import RiskEvent
+from shared.contracts import Topic, deterministic_id
+from shared.contracts.rules import (
+    CertificateStatus,
+    CertificateStatusChanged,
+    Measure,
+    RiskEventStatus,
+    RiskEventUpdated,
+    Severity,
+)
+from shared.errors import Conflict, InvalidInput, NotFound
+from shared.kafka.outbox import Outbox
+
+# Management-system suspensions last at most 6 months, then withdrawal if unresolved (DESIGN.md §5).
+LONGEST_SUSPENSION = timedelta(days=183)
+# What each measure does to a certificate, and the statuses it may do it from.
+CERTIFICATE_EFFECT: dict[Measure, tuple[CertificateStatus, frozenset[CertificateStatus]]] = {
+    Measure.SUSPEND: (CertificateStatus.SUSPENDED, frozenset({CertificateStatus.VALID})),
+    Measure.WITHDRAW: (CertificateStatus.WITHDRAWN, frozenset({CertificateStatus.VALID, CertificateStatus.SUSPENDED})),
+    Measure.RESTORE: (CertificateStatus.VALID, frozenset({CertificateStatus.SUSPENDED})),
+}
+DECISIONS = frozenset(Measure) - {Measure.CLOSE}
+
+
+@dataclass(frozen=True)
+class Decision:
+    measure: Measure
+    actor: str
+    reason: str
+    corrective_action_due: date | None = None
+    suspended_until: date | None = None
+    certificates: tuple[str, ...] = ()  # numbers; none named: every certificate the measure applies to
+
+
+async def assign(
+    session: AsyncSession, outbox: Outbox, risk_event_id: uuid.UUID, assignee: str, actor: str, reason: str | None
+) -> RiskEvent:
+    event = await _open_event(session, risk_event_id)
+    event.assigned_to = assignee
+    if event.status == RiskEventStatus.OPEN.value:
+        event.status = RiskEventStatus.IN_REVIEW.value
+    repository.audit(session, event.id, actor, "assigned", assignee=assignee, reason=reason)
+    await _publish(session, outbox, event, "assigned", actor, reason)
+    return event
+
+
+async def comment(session: AsyncSession, risk_event_id: uuid.UUID, actor: str, text: str) -> RiskEvent:
+    event = await _event(session, risk_event_id)
+    repository.audit(session, event.id, actor, "commented", text=text)
+    return event
+
+
+async def decide(session: AsyncSession, outbox: Outbox, risk_event_id: uuid.UUID, decision: Decision) -> RiskEvent:
+    """Record a decision (a later one may follow: corrective action first, suspension if it fails)."""
+    event = await _open_event(session, risk_event_id)
+    today = datetime.now(UTC).date()
+    _check(decision, today)
+    org = await registry.get(session, event.organisation_id)
+    changed: list[tuple[Certificate, CertificateStatus]] = []
+    if decision.measure in CERTIFICATE_EFFECT:
+        changed = _certificates_changed(org.certificates, decision)
+        for certificate, _old in changed:
+            certificate.status = CERTIFICATE_EFFECT[decision.measure][0].value
+            certificate.status_changed_on = today
+        await registry.record_change(session, outbox, org, source=f"decision on risk event {event.id}")
+    event.status, event.decision = RiskEventStatus.DECIDED.value, decision.measure.value
+    event.updated_at = datetime.now(UTC)
+    detail = {
+        "measure": decision.measure.value,
+        "corrective_action_due": decision.corrective_action_due and decision.corrective_action_due.isoformat(),
+        "suspended_until": decision.suspended_until and decision.suspended_until.isoformat(),
+        "certificates": [c.number for c, _ in changed],
+    }
+    repository.audit(session, event.id, decision.actor, "decided", reason=decision.reason, **detail)
+    step = len(await repository.audit_trail(session, event.id))  # makes each decision's event id its own
+    await _publish(
+        session, outbox, event, "decided", decision.actor, decision.reason,
+        decision=decision.measure, corrective_action_due=decision.corrective_action_due, step=step,
+    )  # fmt: skip
+    for certificate, old in changed:
+        change = CertificateStatusChanged(
+            certificate_id=certificate.id, organisation_id=org.id, number=certificate.number, type=certificate.type,
+            old_status=old, new_status=CertificateStatus(certificate.status), effective_on=today,
+            until=decision.suspended_until if decision.measure is Measure.SUSPEND else None,
+            reason=decision.reason, risk_event_id=event.id, decided_by=decision.actor,
+        )  # fmt: skip
+        await outbox.add(
+            session, Topic.CERTIFICATE_STATUS_CHANGED, str(org.id), change,
+            event_id=deterministic_id("certificate-status-changed", certificate.id, event.id, step),
+        )  # fmt: skip
+    return event
+
+
+async def close(session: AsyncSession, outbox: Outbox, risk_event_id: uuid.UUID, actor: str, reason: str) -> RiskEvent:
+    event = await _open_event(session, risk_event_id)
+    if event.decision is None:
+        raise Conflict(
+            f"risk event {risk_event_id} has no decision: decide it first (no_action, if nothing is to be done)"
+        )
+    event.status = RiskEventStatus.CLOSED.value
+    event.updated_at = datetime.now(UTC)
+    repository.audit(session, event.id, actor, "closed", reason=reason)
+    await _publish(session, outbox, event, "closed", actor, reason)
+    return event
+
+
+def _check(decision: Decision, today: date) -> None:
+    """What each measure needs, checked before anything changes: a 422 says what is missing."""
+    if decision.measure not in DECISIONS:
+        raise InvalidInput(f"'{decision.measure}' is not a decision; close the event instead", field="measure")
+    if decision.measure is Measure.CORRECTIVE_ACTION:
+        if decision.corrective_action_due is None:
+            raise InvalidInput("a corrective action request needs corrective_action_due", field="corrective_action_due")
+        if decision.corrective_action_due <= today:
+            raise InvalidInput("corrective_action_due must be after today", field="corrective_action_due")
+    elif decision.corrective_action_due is not None:
+        raise InvalidInput("corrective_action_due goes with corrective_action only", field="corrective_action_due")
+    if decision.measure is Measure.SUSPEND:
+        if decision.suspended_until is None:
+            raise InvalidInput("a suspension needs suspended_until", field="suspended_until")
+        if not today < decision.suspended_until <= today + LONGEST_SUSPENSION:
+            raise InvalidInput(
+                "suspended_until must be after today and at most 6 months away (then withdraw if unresolved)",
+                field="suspended_until",
+            )
+    elif decision.suspended_until is not None:
+        raise InvalidInput("suspended_until goes with suspend only", field="suspended_until")
+    if decision.certificates and decision.measure not in CERTIFICATE_EFFECT:
+        raise InvalidInput(f"'{decision.measure}' changes no certificate: name none", field="certificates")
+
+
+def _certificates_changed(
+    certificates: list[Certificate], decision: Decision
+) -> list[tuple[Certificate, CertificateStatus]]:
+    """The certificates the measure changes, with their status before it."""
+    _new, allowed = CERTIFICATE_EFFECT[decision.measure]
+    by_number = {c.number: c for c in certificates}
+    if decision.certificates:
+        unknown = [n for n in decision.certificates if n not in by_number]
+        if unknown:
+            raise InvalidInput(f"not certificates of this organisation: {', '.join(unknown)}", field="certificates")
+        chosen = [by_number[n] for n in decision.certificates]
+        refused = [f"{c.number} is {c.status}" for c in chosen if CertificateStatus(c.status) not in allowed]
+        if refused:
+            raise Conflict(f"cannot {decision.measure.value}: {'; '.join(refused)}")
+    else:
+        chosen = [c for c in certificates if CertificateStatus(c.status) in allowed]
+        if not chosen:
+            raise Conflict(
+                f"cannot {decision.measure.value}: no certificate of this organisation is in a status it applies to"
+            )
+    return [(c, CertificateStatus(c.status)) for c in chosen]
+
+
+async def _event(session: AsyncSession, risk_event_id: uuid.UUID) -> RiskEvent:
+    event = await repository.get(session, risk_event_id, for_update=True)
+    if event is None:
+        raise NotFound(f"no risk event {risk_event_id}")
+    return event
+
+
+async def _open_event(session: AsyncSession, risk_event_id: uuid.UUID) -> RiskEvent:
+    event = await _event(session, risk_event_id)
+    if event.status == RiskEventStatus.CLOSED.value:
+        raise Conflict(f"risk event {risk_event_id} is closed")
+    return event
+
+
+async def _publish(
+    session: AsyncSession,
+    outbox: Outbox,
+    event: RiskEvent,
+    change: str,
+    actor: str,
+    reason: str | None,
+    *,
+    decision: Measure | None = None,
+    corrective_action_due: date | None = None,
+    step: int | None = None,
+) -> None:
+    update = RiskEventUpdated(
+        risk_event_id=event.id, organisation_id=event.organisation_id, status=RiskEventStatus(event.status),
+        severity=Severity(event.severity), change=change, decision=decision,
+        corrective_action_due=corrective_action_due, actor=actor, reason=reason, updated_at=datetime.now(UTC),
+    )  # fmt: skip
+    if step is None:
+        step = len(await repository.audit_trail(session, event.id))
+    await outbox.add(
+        session, Topic.RISK_EVENT_UPDATED, str(event.organisation_id), update,
+        event_id=deterministic_id("risk-event-updated", event.id, change, step),
+    )  # fmt: skip

@@ -1,0 +1,149 @@
+"""Reviewing and deciding a risk event through the rules API, on the real stack: assign, comment, decide
+(corrective action, suspension, restoration), close; certificates change status only by a decision,
+every step is audited and published."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from services.rules.main import create_app
+from shared.contracts import Topic
+from shared.kafka.producer import client_options
+from tests.integration.test_rules_matching import send_signal
+from tests.support.infra import running
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+ORGANISATION = {
+    "external_ref": "ORG-7",
+    "name": "浙江宏远电器有限公司",
+    "address": "浙江省宁波市鄞州区",
+    "province": "浙江",
+    "city": "宁波",
+    "certificates": [
+        {"number": "2022010703004512", "type": "CCC", "scope": "电动自行车用充电器", "products": ["HY-4820A"]},
+        {"number": "Q-7", "type": "QMS", "scope": "电动自行车用充电器的生产"},
+    ],
+}
+
+
+async def published(platform: Any, topic: Topic) -> list[dict[str, Any]]:
+    consumer = AIOKafkaConsumer(
+        platform.topic(topic.value), group_id=None, auto_offset_reset="earliest", **client_options(platform)
+    )
+    await consumer.start()
+    found: list[dict[str, Any]] = []
+    try:
+        while batch := await consumer.getmany(timeout_ms=1000):
+            found.extend(json.loads(r.value)["payload"] for records in batch.values() for r in records)
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_a_risk_event_is_assigned_decided_and_closed(platform, service_settings) -> None:
+    app = create_app(service_settings("rules"), platform)
+    async with running(app) as rules:
+        assert (await rules.put("/organisations", json=ORGANISATION)).status_code == 200
+        await send_signal(platform, "浙江宏远电器有限公司", "电动自行车用充电器", "HY-4820A")
+        raised = await eventually(lambda: _events(rules), lambda e: len(e) == 1)
+        event_id = raised[0]["id"]
+        url = f"/risk-events/{event_id}"
+        today = date.today()
+
+        closing_early = await rules.post(f"{url}/close", json={"actor": "dm-wang", "reason": "nothing to do"})
+        assert closing_early.status_code == 409 and "decide it first" in closing_early.json()["message"]
+
+        assigned = await rules.post(f"{url}/assign", json={"assignee": "reviewer-li", "actor": "dm-wang"})
+        assert assigned.status_code == 200
+        assert (assigned.json()["status"], assigned.json()["assigned_to"]) == ("in_review", "reviewer-li")
+        comment = {"actor": "reviewer-li", "text": "型号在证书范围内，已核对抽查报告"}
+        assert (await rules.post(f"{url}/comments", json=comment)).status_code == 201
+
+        # Each bad request says what is wrong, and changes nothing.
+        bad = [
+            ({"measure": "corrective_action", "actor": "dm-wang", "reason": "x"}, 422, "corrective_action_due"),
+            ({"measure": "corrective_action", "actor": "dm-wang", "reason": "x",
+              "corrective_action_due": today.isoformat()}, 422, "after today"),
+            ({"measure": "suspend", "actor": "dm-wang", "reason": "x"}, 422, "suspended_until"),
+            ({"measure": "suspend", "actor": "dm-wang", "reason": "x",
+              "suspended_until": (today + timedelta(days=240)).isoformat()}, 422, "6 months"),
+            ({"measure": "suspend", "actor": "dm-wang", "reason": "x", "certificates": ["NOPE"],
+              "suspended_until": (today + timedelta(days=90)).isoformat()}, 422, "NOPE"),
+            ({"measure": "restore", "actor": "dm-wang", "reason": "x"}, 409, "no certificate"),
+            ({"measure": "special_audit", "actor": "dm-wang", "reason": "x", "certificates": ["Q-7"]}, 422,
+             "changes no certificate"),
+            ({"measure": "close", "actor": "dm-wang", "reason": "x"}, 422, "close the event instead"),
+            ({"measure": "maybe", "actor": "dm-wang", "reason": "x"}, 422, "measure"),
+            ({"measure": "no_action", "actor": "dm-wang"}, 422, "reason"),
+        ]  # fmt: skip
+        for body, status, says in bad:
+            response = await rules.post(f"{url}/decision", json=body)
+            assert response.status_code == status and says in response.text, (body, response.text)
+        assert (await rules.get(url)).json()["status"] == "in_review"
+
+        due = (today + timedelta(days=30)).isoformat()
+        decided = await rules.post(f"{url}/decision", json={
+            "measure": "corrective_action", "actor": "dm-wang", "reason": "抽查不合格：整改", "corrective_action_due": due,
+        })  # fmt: skip
+        assert decided.status_code == 200 and decided.json()["decision"] == "corrective_action"
+
+        until = (today + timedelta(days=90)).isoformat()
+        suspended = await rules.post(f"{url}/decision", json={
+            "measure": "suspend", "actor": "dm-wang", "reason": "整改未完成，暂停CCC证书",
+            "suspended_until": until, "certificates": ["2022010703004512"],
+        })  # fmt: skip
+        assert suspended.status_code == 200 and suspended.json()["status"] == "decided"
+        org = (await rules.get(f"/organisations/{raised[0]['organisation_id']}")).json()
+        assert {c["number"]: c["status"] for c in org["certificates"]} == {
+            "2022010703004512": "suspended",
+            "Q-7": "valid",
+        }
+
+        restored = await rules.post(
+            f"{url}/decision", json={"measure": "restore", "actor": "dm-wang", "reason": "整改通过"}
+        )
+        assert restored.status_code == 200
+        org = (await rules.get(f"/organisations/{raised[0]['organisation_id']}")).json()
+        assert {c["status"] for c in org["certificates"]} == {"valid"}
+
+        closed = await rules.post(f"{url}/close", json={"actor": "dm-wang", "reason": "整改完成"})
+        assert closed.status_code == 200 and closed.json()["status"] == "closed"
+        late = await rules.post(f"{url}/decision", json={"measure": "no_action", "actor": "x", "reason": "y"})
+        assert late.status_code == 409 and "closed" in late.json()["message"]
+
+        trail = (await rules.get(url)).json()["audit"]
+        steps = [(a["action"], a["actor"]) for a in trail if a["action"] != "raised"]
+        assert steps == [
+            ("assigned", "dm-wang"), ("commented", "reviewer-li"), ("decided", "dm-wang"), ("decided", "dm-wang"),
+            ("decided", "dm-wang"), ("closed", "dm-wang"),
+        ]  # fmt: skip
+        suspension = next(a for a in trail if a["detail"].get("measure") == "suspend")
+        assert (
+            suspension["detail"]["certificates"] == ["2022010703004512"]
+            and suspension["reason"] == "整改未完成，暂停CCC证书"
+        )
+
+        statuses = await eventually(
+            lambda: published(platform, Topic.CERTIFICATE_STATUS_CHANGED), lambda found: len(found) >= 2
+        )
+        assert [(s["number"], s["old_status"], s["new_status"], s["until"]) for s in statuses] == [
+            ("2022010703004512", "valid", "suspended", until), ("2022010703004512", "suspended", "valid", None),
+        ]  # fmt: skip
+        assert all(s["decided_by"] == "dm-wang" and s["risk_event_id"] == event_id for s in statuses)
+        updates = await eventually(lambda: published(platform, Topic.RISK_EVENT_UPDATED), lambda found: len(found) >= 5)
+        assert [(u["change"], u["status"], u["decision"]) for u in updates] == [
+            ("assigned", "in_review", None), ("decided", "decided", "corrective_action"),
+            ("decided", "decided", "suspend"), ("decided", "decided", "restore"), ("closed", "closed", None),
+        ]  # fmt: skip
+        assert updates[1]["corrective_action_due"] == due
+
+
+async def _events(rules: Any) -> list[dict[str, Any]]:
+    return (await rules.get("/risk-events")).json()
