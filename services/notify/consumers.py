@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify.service import Notifier
 from shared.contracts import Envelope, Topic
-from shared.contracts.rules import OrganisationUpdated, RiskEventRaised
+from shared.contracts.rules import CertificateStatusChanged, OrganisationUpdated, RiskEventRaised, RiskEventUpdated
 from shared.runtime import ServiceRuntime
 
 
@@ -20,3 +20,13 @@ def register(runtime: ServiceRuntime, notifier: Notifier) -> None:
     async def on_risk_event_raised(event: Envelope[RiskEventRaised], session: AsyncSession) -> None:
         """Alert the organisation's contacts about a new risk event."""
         await notifier.risk_event_raised(session, event.payload, caused_by=event.event_id)
+
+    @runtime.consumer.handles(Topic.RISK_EVENT_UPDATED, RiskEventUpdated)
+    async def on_risk_event_updated(event: Envelope[RiskEventUpdated], session: AsyncSession) -> None:
+        """Tell the organisation what a decision asks of it."""
+        await notifier.risk_event_updated(session, event.payload, caused_by=event.event_id)
+
+    @runtime.consumer.handles(Topic.CERTIFICATE_STATUS_CHANGED, CertificateStatusChanged)
+    async def on_certificate_status_changed(event: Envelope[CertificateStatusChanged], session: AsyncSession) -> None:
+        """Tell the organisation its certificate was suspended, withdrawn or restored."""
+        await notifier.certificate_status_changed(session, event.payload, caused_by=event.event_id)

@@ -4,24 +4,46 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify import repository
 from services.notify.channels import Channel, DeliveryError, with_retries
-from services.notify.models import Delivery, PendingAlert
+from services.notify.models import Delivery, OrganisationContacts, PendingAlert
 from services.notify.settings import NotifySettings
-from services.notify.templates import measure_words, render
+from services.notify.templates import STATUS_WORDS, measure_words, render
 from shared.contracts import Topic, deterministic_id
 from shared.contracts.notify import Channel as ChannelName
 from shared.contracts.notify import NotificationDelivered, NotificationFailed
-from shared.contracts.rules import Contact, OrganisationUpdated, RiskEventRaised
+from shared.contracts.rules import (
+    CertificateStatusChanged,
+    Contact,
+    Measure,
+    OrganisationUpdated,
+    RiskEventRaised,
+    RiskEventUpdated,
+)
 from shared.kafka.outbox import Outbox
 from shared.logging import mask_email, mask_phone
 
 log = logging.getLogger(__name__)
 TEMPLATE = "risk_event_raised"
+# Decisions that ask something of the organisation (certificate measures are told as status changes).
+ASKS_THE_ORGANISATION = frozenset({Measure.REQUEST_EXPLANATION, Measure.CORRECTIVE_ACTION, Measure.SPECIAL_AUDIT})
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One message to every contact of an organisation: `key` makes each (contact, channel) send once."""
+
+    key: uuid.UUID
+    organisation_id: uuid.UUID
+    risk_event_id: uuid.UUID | None
+    template: str
+    context: Callable[[str], dict[str, object]]  # the template's values, in a contact's language
 
 
 class Notifier:
@@ -56,10 +78,69 @@ class Notifier:
                 ),
             )
             return 0
+
+        def context(language: str) -> dict[str, object]:
+            return {
+                "event": event,
+                "organisation_name": event.organisation_name,
+                "due": event.decision_due.isoformat() if event.decision_due else "",
+                "measure": measure_words(event.recommended_measure.value, language),
+                "contact_desk": self.settings.contact_desk,
+            }
+
+        alert = Alert(event.risk_event_id, event.organisation_id, event.risk_event_id, TEMPLATE, context)
+        return await self._send(session, known.contacts, alert, caused_by)
+
+    async def certificate_status_changed(
+        self, session: AsyncSession, event: CertificateStatusChanged, caused_by: uuid.UUID
+    ) -> int:
+        """Tell the organisation that a decision suspended, withdrew or restored one of its certificates."""
+        known = await self._contacts(session, event.organisation_id, "certificate status change")
+        if known is None:
+            return 0
+
+        status = event.new_status.value
+
+        def context(language: str) -> dict[str, object]:
+            return {"event": event, "organisation_name": known.name, "contact_desk": self.settings.contact_desk,
+                    "status": STATUS_WORDS.get(language, {}).get(status, status)}  # fmt: skip
+
+        alert = Alert(caused_by, event.organisation_id, event.risk_event_id, "certificate_status_changed", context)
+        return await self._send(session, known.contacts, alert, caused_by)
+
+    async def risk_event_updated(self, session: AsyncSession, event: RiskEventUpdated, caused_by: uuid.UUID) -> int:
+        """Tell the organisation what a decision asks of it (an explanation, corrective action by a date,
+        a special audit). Certificate measures reach it as certificate status changes."""
+        if event.change != "decided" or event.decision not in ASKS_THE_ORGANISATION:
+            return 0
+        known = await self._contacts(session, event.organisation_id, "decision")
+        if known is None:
+            return 0
+        decision = event.decision
+
+        def context(language: str) -> dict[str, object]:
+            return {"event": event, "organisation_name": known.name, "contact_desk": self.settings.contact_desk,
+                    "measure": measure_words(decision.value, language),
+                    "due": event.corrective_action_due.isoformat() if event.corrective_action_due else ""}  # fmt: skip
+
+        alert = Alert(caused_by, event.organisation_id, event.risk_event_id, "decision_made", context)
+        return await self._send(session, known.contacts, alert, caused_by)
+
+    async def _contacts(
+        self, session: AsyncSession, organisation_id: uuid.UUID, what: str
+    ) -> OrganisationContacts | None:
+        known = await repository.contacts_of(session, organisation_id)
+        if known is None:  # a decision follows a raised event, which follows the registry: not expected
+            log.warning("%s for organisation %s, whose contacts are unknown: nobody told", what, organisation_id)
+        return known
+
+    async def _send(
+        self, session: AsyncSession, contacts: list[dict[str, object]], alert: Alert, caused_by: uuid.UUID
+    ) -> int:
         sent = 0
-        for contact in (Contact.model_validate(c) for c in known.contacts):
+        for contact in (Contact.model_validate(c) for c in contacts):
             for channel, recipient in self._routes(contact):
-                sent += await self._deliver(session, event, contact, channel, recipient, caused_by)
+                sent += await self._deliver(session, alert, contact, channel, recipient, caused_by)
         return sent
 
     def _routes(self, contact: Contact) -> list[tuple[str, str]]:
@@ -73,32 +154,24 @@ class Notifier:
     async def _deliver(
         self,
         session: AsyncSession,
-        event: RiskEventRaised,
+        alert: Alert,
         contact: Contact,
         channel: str,
         recipient: str,
         caused_by: uuid.UUID,
     ) -> int:
-        delivery_id = deterministic_id("notification", event.risk_event_id, channel, recipient)
+        delivery_id = deterministic_id("notification", alert.key, channel, recipient)
         if await repository.delivery(session, delivery_id) is not None:
             return 0  # the idempotency key: this alert went out before
         masked = mask_email(recipient) if channel == "email" else mask_phone(recipient)
-        message = render(
-            TEMPLATE,
-            contact.language,
-            event=event,
-            organisation_name=event.organisation_name,
-            due=event.decision_due.isoformat() if event.decision_due else "",
-            measure=measure_words(event.recommended_measure.value, contact.language),
-            contact_desk=self.settings.contact_desk,
-        )
+        message = render(alert.template, contact.language, **alert.context(contact.language))
         row = Delivery(
             id=delivery_id,
-            organisation_id=event.organisation_id,
-            risk_event_id=event.risk_event_id,
+            organisation_id=alert.organisation_id,
+            risk_event_id=alert.risk_event_id,
             channel=channel,
             recipient_masked=masked,
-            template=TEMPLATE,
+            template=alert.template,
         )
         try:
             row.provider_id, row.attempts = await with_retries(
@@ -110,7 +183,7 @@ class Notifier:
         except DeliveryError as exc:
             row.status, row.attempts, row.error = "failed", self.settings.send_attempts, str(exc)
         session.add(row)
-        log.info("alert %s to %s via %s: %s", event.risk_event_id, masked, channel, row.status)
+        log.info("%s %s to %s via %s: %s", alert.template, alert.key, masked, channel, row.status)
         await self._publish(session, row, caused_by)
         return 1 if row.status == "delivered" else 0
 

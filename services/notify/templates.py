@@ -29,6 +29,12 @@ MEASURE_WORDS = {
 }
 
 
+STATUS_WORDS = {
+    "zh-CN": {"suspended": "暂停", "withdrawn": "撤销", "valid": "恢复有效", "cancelled": "注销", "expired": "过期"},
+    "en": {"valid": "restored"},
+}
+
+
 @dataclass(frozen=True)
 class Rendered:
     subject: str

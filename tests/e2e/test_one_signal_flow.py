@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from contextlib import AsyncExitStack
+from datetime import date, timedelta
 
 import pytest
 
@@ -82,3 +83,21 @@ async def test_a_spot_check_failure_raises_a_risk_event_emails_the_organisation_
         summary = (await reporting.get("/summary")).json()
         assert summary["organisations_screened"] == 2
         assert summary["risk_events_by_severity"] == {"high": 1}
+
+        # A decision-maker suspends the CCC certificate: the organisation is told, the regulator's figures count it.
+        until = (date.today() + timedelta(days=60)).isoformat()
+        decided = await rules.post(
+            f"/risk-events/{event['id']}/decision",
+            json={"measure": "suspend", "actor": "dm-wang", "reason": "抽查不合格，暂停CCC证书",
+                  "suspended_until": until, "certificates": ["2022010703004512"]},
+        )  # fmt: skip
+        assert decided.status_code == 200, decided.text
+        notices = await eventually(mails, lambda ms: len(ms) == 2)
+        notice = next(m for m in notices if "认证决定通知" in m["Subject"])
+        assert "2022010703004512" in notice["Subject"] and "暂停" in notice["Subject"]
+        assert f"暂停期限至 {until}" in notice.get_body(("plain",)).get_content()
+
+        async def measures() -> dict:
+            return dict((await reporting.get("/summary")).json().get("measures_taken") or {})
+
+        assert await eventually(measures, lambda m: m.get("suspended") == 1) == {"suspended": 1}

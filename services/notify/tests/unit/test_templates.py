@@ -1,15 +1,18 @@
 import uuid
 from datetime import UTC, date, datetime
 
-from services.notify.templates import measure_words, render
+from services.notify.templates import STATUS_WORDS, measure_words, render
 from shared.contracts.ingest import SignalKind
 from shared.contracts.rules import (
     CertificateRef,
     CertificateStatus,
+    CertificateStatusChanged,
     MatchDecision,
     MatchSummary,
     Measure,
     RiskEventRaised,
+    RiskEventStatus,
+    RiskEventUpdated,
     Severity,
 )
 
@@ -57,3 +60,46 @@ def test_english_on_request_and_unknown_languages_fall_back_to_chinese() -> None
     assert _render("en").subject.startswith("[Certification risk notice]")
     assert "special audit" in _render("en").body
     assert _render("fr").subject.startswith("【认证风险提示】")
+
+
+SUSPENDED = CertificateStatusChanged(
+    certificate_id=uuid.uuid4(), organisation_id=uuid.uuid4(), number="2022010703004512", type="CCC",
+    old_status=CertificateStatus.VALID, new_status=CertificateStatus.SUSPENDED, effective_on=date(2026, 12, 1),
+    until=date(2027, 3, 1), reason="整改未完成", risk_event_id=uuid.uuid4(), decided_by="dm-wang",
+)  # fmt: skip
+
+
+def _status_notice(language: str, change: CertificateStatusChanged = SUSPENDED):
+    status = STATUS_WORDS.get(language, {}).get(change.new_status.value, change.new_status.value)
+    return render("certificate_status_changed", language, event=change, organisation_name="浙江宏远电器有限公司",
+                  contact_desk="desk 400", status=status)  # fmt: skip
+
+
+def test_a_suspension_notice_names_the_certificate_until_when_why_and_the_appeal() -> None:
+    zh, en = _status_notice("zh-CN"), _status_notice("en")
+    assert zh.subject == "【认证决定通知】证书 2022010703004512（CCC）暂停"
+    assert "暂停期限至 2027-03-01" in zh.body and "整改未完成" in zh.body and "不得使用认证证书" in zh.body
+    assert "15 日内" in zh.body and str(SUSPENDED.risk_event_id) in zh.body
+    assert en.subject == "[Certification decision] Certificate 2022010703004512 (CCC) suspended"
+    assert "suspended until 2027-03-01" in en.body and "appeal" in en.body
+
+
+def test_a_restoration_says_restored_and_nothing_about_suspension() -> None:
+    restored = SUSPENDED.model_copy(update={"old_status": CertificateStatus.SUSPENDED,
+                                            "new_status": CertificateStatus.VALID, "until": None})  # fmt: skip
+    zh, en = _status_notice("zh-CN", restored), _status_notice("en", restored)
+    assert zh.subject.endswith("恢复有效") and "暂停期限" not in zh.body and "不得使用" not in zh.body
+    assert en.subject.endswith("restored") and "until" not in en.body
+
+
+def test_a_corrective_action_request_gives_its_deadline() -> None:
+    update = RiskEventUpdated(
+        risk_event_id=uuid.uuid4(), organisation_id=uuid.uuid4(), status=RiskEventStatus.DECIDED,
+        severity=Severity.HIGH, change="decided", decision=Measure.CORRECTIVE_ACTION,
+        corrective_action_due=date(2026, 12, 31), actor="dm-wang", reason="抽查不合格", updated_at=datetime.now(UTC),
+    )  # fmt: skip
+    for language, asks in (("zh-CN", "要求限期整改"), ("en", "corrective action")):
+        notice = render("decision_made", language, event=update, organisation_name="X", contact_desk="desk",
+                        measure=measure_words("corrective_action", language), due="2026-12-31")  # fmt: skip
+        assert asks in notice.subject.lower() or asks in notice.subject
+        assert "2026-12-31" in notice.body and "抽查不合格" in notice.body
