@@ -253,7 +253,62 @@ def rules_risk_events(status: str | None = None, limit: int = 20) -> None:
     """List risk events, newest first."""
     params = {"limit": limit, **({"status": status} if status else {})}
     for event in _request("rules", "GET", "/risk-events", params=params).json():
-        typer.echo(f"{event['created_at'][:19]}  {event['severity']:8}  {event['status']:9}  {event['title']}")
+        typer.echo(
+            f"{event['id']}  {event['created_at'][:19]}  {event['severity']:8}  {event['status']:9}  {event['title']}"
+        )
+
+
+@rules_app.command("risk-event")
+def rules_risk_event(risk_event_id: str) -> None:
+    """One risk event: its signal, match explanation, decision and audit trail."""
+    _print(_request("rules", "GET", f"/risk-events/{risk_event_id}").json())
+
+
+@rules_app.command("assign")
+def rules_assign(
+    risk_event_id: str,
+    to: Annotated[str, typer.Option("--to", help="the reviewer")],
+    actor: Annotated[str, typer.Option(help="who assigns")],
+    reason: str | None = None,
+) -> None:
+    """Assign a risk event to a reviewer (open → in review)."""
+    body = {"assignee": to, "actor": actor, "reason": reason}
+    event = _request("rules", "POST", f"/risk-events/{risk_event_id}/assign", json=body).json()
+    typer.echo(f"{event['id']}: {event['status']}, assigned to {event['assigned_to']}")
+
+
+@rules_app.command("decide")
+def rules_decide(
+    risk_event_id: str,
+    measure: Annotated[
+        str,
+        typer.Option(
+            help="no_action | request_explanation | corrective_action | special_audit | suspend | withdraw | restore"
+        ),
+    ],
+    actor: Annotated[str, typer.Option(help="who decides")],
+    reason: Annotated[str, typer.Option(help="why: it goes on the audit trail and to the organisation")],
+    due: Annotated[str | None, typer.Option(help="corrective_action: the deadline (YYYY-MM-DD)")] = None,
+    until: Annotated[str | None, typer.Option(help="suspend: the end of the suspension (YYYY-MM-DD)")] = None,
+    certificate: Annotated[list[str] | None, typer.Option(help="suspend/withdraw/restore: only these")] = None,
+) -> None:
+    """Record a decision on a risk event (certificate measures change the certificates' status)."""
+    body = {"measure": measure, "actor": actor, "reason": reason, "corrective_action_due": due,
+            "suspended_until": until, "certificates": certificate or []}  # fmt: skip
+    event = _request("rules", "POST", f"/risk-events/{risk_event_id}/decision", json=body).json()
+    typer.echo(f"{event['id']}: {event['status']}, {event['decision']}")
+
+
+@rules_app.command("close")
+def rules_close(
+    risk_event_id: str,
+    actor: Annotated[str, typer.Option(help="who closes")],
+    reason: Annotated[str, typer.Option(help="why")],
+) -> None:
+    """Close a decided risk event."""
+    body = {"actor": actor, "reason": reason}
+    event = _request("rules", "POST", f"/risk-events/{risk_event_id}/close", json=body).json()
+    typer.echo(f"{event['id']}: {event['status']}")
 
 
 @notify_app.command("deliveries")

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,23 @@ def test_run_raises_risk_events_read_back_from_reporting_and_down_leaves_nothing
     )
     assert signal.returncode == 0, signal.stderr
     assert json.loads(signal.stdout)["credit_code_status"] == "invalid"
+
+    # A decision-maker works an event from the command line: assign, decide (a bad request says what is
+    # wrong), close.
+    listed = certwatch("rules", "risk-events", "--limit", "1", data_dir=data_dir)
+    event_id = listed.stdout.split()[0]
+    assigned = certwatch("rules", "assign", event_id, "--to", "reviewer-li", "--actor", "dm-wang", data_dir=data_dir)
+    assert assigned.returncode == 0 and "in_review, assigned to reviewer-li" in assigned.stdout, assigned.stderr
+    decide = ["rules", "decide", event_id, "--measure", "corrective_action", "--actor", "dm-wang", "--reason", "整改"]
+    no_due = certwatch(*decide, data_dir=data_dir)
+    assert no_due.returncode == 1 and "corrective_action_due" in no_due.stderr
+    due = (date.today() + timedelta(days=30)).isoformat()
+    decided = certwatch(*decide, "--due", due, data_dir=data_dir)
+    assert decided.returncode == 0 and "decided, corrective_action" in decided.stdout, decided.stderr
+    closed = certwatch("rules", "close", event_id, "--actor", "dm-wang", "--reason", "整改完成", data_dir=data_dir)
+    assert closed.returncode == 0 and "closed" in closed.stdout, closed.stderr
+    trail = json.loads(certwatch("rules", "risk-event", event_id, data_dir=data_dir).stdout)["audit"]
+    assert [a["action"] for a in trail] == ["raised", "assigned", "decided", "closed"]
 
     pids = [e["pid"] for e in stack.read_state(data_dir)["services"].values()]
     pids += [stack.read_state(data_dir)[name]["pid"] for name in ("broker", "mail", "sms")]
