@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ import typer
 
 from certwatch.services import SERVICES, app_factory, folder_of, settings_of
 from certwatch.stack_cli import stack_app
+from services.rules.settings import RulesSettings
 from shared.settings import PlatformSettings
 
 app = typer.Typer(help="certwatch: continuous compliance monitoring for a certification body.", no_args_is_help=True)
@@ -39,10 +41,19 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
+def _bearer() -> dict[str, str]:
+    """The token the CLI acts with: CERTWATCH_API_TOKEN (yours), else the stack's administrator token."""
+    token = os.environ.get("CERTWATCH_API_TOKEN")
+    if not token:
+        admin = RulesSettings().admin_token
+        token = admin.get_secret_value() if admin else None
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
 def _request(service: str, method: str, path: str, **kwargs: object) -> httpx.Response:
     url = settings_of(service).url + path
     try:
-        response = httpx.request(method, url, timeout=60.0, **kwargs)  # type: ignore[arg-type]
+        response = httpx.request(method, url, timeout=60.0, headers=_bearer(), **kwargs)  # type: ignore[arg-type]
     except httpx.HTTPError as exc:
         _fail(f"{service} is not reachable at {url}: {exc}. Is the stack up? (certwatch status)")
         raise
@@ -268,11 +279,10 @@ def rules_risk_event(risk_event_id: str) -> None:
 def rules_assign(
     risk_event_id: str,
     to: Annotated[str, typer.Option("--to", help="the reviewer")],
-    actor: Annotated[str, typer.Option(help="who assigns")],
     reason: str | None = None,
 ) -> None:
     """Assign a risk event to a reviewer (open → in review)."""
-    body = {"assignee": to, "actor": actor, "reason": reason}
+    body = {"assignee": to, "reason": reason}
     event = _request("rules", "POST", f"/risk-events/{risk_event_id}/assign", json=body).json()
     typer.echo(f"{event['id']}: {event['status']}, assigned to {event['assigned_to']}")
 
@@ -286,14 +296,13 @@ def rules_decide(
             help="no_action | request_explanation | corrective_action | special_audit | suspend | withdraw | restore"
         ),
     ],
-    actor: Annotated[str, typer.Option(help="who decides")],
     reason: Annotated[str, typer.Option(help="why: it goes on the audit trail and to the organisation")],
     due: Annotated[str | None, typer.Option(help="corrective_action: the deadline (YYYY-MM-DD)")] = None,
     until: Annotated[str | None, typer.Option(help="suspend: the end of the suspension (YYYY-MM-DD)")] = None,
     certificate: Annotated[list[str] | None, typer.Option(help="suspend/withdraw/restore: only these")] = None,
 ) -> None:
     """Record a decision on a risk event (certificate measures change the certificates' status)."""
-    body = {"measure": measure, "actor": actor, "reason": reason, "corrective_action_due": due,
+    body = {"measure": measure, "reason": reason, "corrective_action_due": due,
             "suspended_until": until, "certificates": certificate or []}  # fmt: skip
     event = _request("rules", "POST", f"/risk-events/{risk_event_id}/decision", json=body).json()
     typer.echo(f"{event['id']}: {event['status']}, {event['decision']}")
@@ -302,13 +311,38 @@ def rules_decide(
 @rules_app.command("close")
 def rules_close(
     risk_event_id: str,
-    actor: Annotated[str, typer.Option(help="who closes")],
     reason: Annotated[str, typer.Option(help="why")],
 ) -> None:
     """Close a decided risk event."""
-    body = {"actor": actor, "reason": reason}
+    body = {"reason": reason}
     event = _request("rules", "POST", f"/risk-events/{risk_event_id}/close", json=body).json()
     typer.echo(f"{event['id']}: {event['status']}")
+
+
+@rules_app.command("token-create")
+def rules_token_create(
+    name: Annotated[str, typer.Argument(help="the person or system; audit trails name it")],
+    role: Annotated[str, typer.Option(help="reviewer | decision_maker | administrator | regulator")],
+) -> None:
+    """Make a token (administrators): it is printed this once; use it as CERTWATCH_API_TOKEN."""
+    made = _request("rules", "POST", "/tokens", json={"name": name, "role": role}).json()
+    typer.echo(f"token for {made['name']} ({made['role']}), id {made['id']}; shown once:")
+    typer.echo(made["token"])
+
+
+@rules_app.command("tokens")
+def rules_tokens() -> None:
+    """Every token made (administrators), revoked ones too; never the tokens themselves."""
+    for t in _request("rules", "GET", "/tokens").json():
+        revoked = f"revoked {t['revoked_at'][:19]}" if t["revoked_at"] else "active"
+        typer.echo(f"{t['id']}  {t['name']:20} {t['role']:15} {revoked}")
+
+
+@rules_app.command("token-revoke")
+def rules_token_revoke(token_id: str) -> None:
+    """Revoke a token (administrators): it stops working at once."""
+    revoked = _request("rules", "DELETE", f"/tokens/{token_id}").json()
+    typer.echo(f"revoked the token of {revoked['name']} ({revoked['role']})")
 
 
 @notify_app.command("deliveries")

@@ -438,6 +438,16 @@ def role_passwords(data_dir: Path) -> dict[str, str]:
     return passwords
 
 
+def admin_token(data_dir: Path) -> str:
+    """The rules service's administrator token for this stack: generated once, kept like the passwords."""
+    path = data_dir / "admin-token.secret"
+    if path.exists():
+        return path.read_text().strip()
+    token = secrets.token_urlsafe(32)
+    write_private(path, token)
+    return token
+
+
 def stack_env(
     data_dir: Path, pg_port: int, admin_dsn: str, broker: int, smtp: int, sms: int, ports: dict[str, int]
 ) -> dict[str, str]:
@@ -453,6 +463,7 @@ def stack_env(
         "CERTWATCH_NOTIFY_SMTP_PORT": str(smtp),
         "CERTWATCH_NOTIFY_SMS_GATEWAY_URL": f"http://127.0.0.1:{sms}/sms",
         "CERTWATCH_INGEST_FEEDS_FILE": str(data_dir / "feeds.toml"),
+        "CERTWATCH_RULES_ADMIN_TOKEN": admin_token(data_dir),  # the CLI sends it unless CERTWATCH_API_TOKEN is set
     }
     for service in SERVICES:
         prefix = f"CERTWATCH_{service.upper()}_"

@@ -195,7 +195,13 @@ def test_stack_env_holds_every_endpoint_and_role(tmp_path: Path) -> None:
 
     per_service = {f"CERTWATCH_{s.upper()}_{k}" for s in SERVICES for k in ("DATABASE_URL", "PORT")}
     platform = {"ENVIRONMENT", "DATA_DIR", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_ENABLE_IDEMPOTENCE", "ADMIN_DATABASE_URL"}
-    endpoints = {"NOTIFY_SMTP_HOST", "NOTIFY_SMTP_PORT", "NOTIFY_SMS_GATEWAY_URL", "INGEST_FEEDS_FILE"}
+    endpoints = {
+        "NOTIFY_SMTP_HOST",
+        "NOTIFY_SMTP_PORT",
+        "NOTIFY_SMS_GATEWAY_URL",
+        "INGEST_FEEDS_FILE",
+        "RULES_ADMIN_TOKEN",
+    }
     assert set(env) == per_service | {f"CERTWATCH_{k}" for k in platform | endpoints}
     assert env["CERTWATCH_ADMIN_DATABASE_URL"] == "postgresql://certwatch_admin:pw@127.0.0.1:5432/certwatch"
     assert env["CERTWATCH_KAFKA_ENABLE_IDEMPOTENCE"] == "false"
@@ -207,6 +213,9 @@ def test_stack_env_holds_every_endpoint_and_role(tmp_path: Path) -> None:
         )
     assert stack.stack_env(tmp_path, 5432, "postgresql://a:b@h:1/postgres", 1, 2, 3, ports) != env  # other ports
     assert stack.role_passwords(tmp_path) == stack.role_passwords(tmp_path)  # generated once, then reused
+    token = env["CERTWATCH_RULES_ADMIN_TOKEN"]
+    assert len(token) >= 40 and stack.admin_token(tmp_path) == token  # random, generated once
+    assert (tmp_path / "admin-token.secret").stat().st_mode & 0o777 == 0o600
 
 
 def test_passwords_are_masked() -> None:

@@ -7,13 +7,15 @@ import tempfile
 import uuid
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
+from services.rules.access.endpoints import allowed
+from services.rules.access.service import Action, Actor
 from services.rules.matcher.screening import ScreeningInputError, screen_files
 from services.rules.registry import repository as registry_repository
 from services.rules.registry import service as registry
@@ -31,7 +33,12 @@ router = APIRouter()
 
 
 @router.put("/organisations", response_model=OrganisationRead, tags=["registry"])
-async def put_organisation(incoming: OrganisationIn, session: WriteSession, request: Request) -> OrganisationRead:
+async def put_organisation(
+    incoming: OrganisationIn,
+    session: WriteSession,
+    request: Request,
+    _: Annotated[Actor, allowed(Action.MAINTAIN_REGISTRY)],
+) -> OrganisationRead:
     """Create or replace one organisation (idempotent; a change adds a revision and is published)."""
     await registry.upsert(session, request.app.state.runtime.outbox, incoming, source="api")
     org = await registry.get(session, registry.organisation_id(incoming.external_ref))
@@ -39,7 +46,9 @@ async def put_organisation(incoming: OrganisationIn, session: WriteSession, requ
 
 
 @router.post("/organisations/import", response_model=ImportReport, tags=["registry"])
-async def import_organisations(file: UploadFile, session: WriteSession, request: Request) -> ImportReport:
+async def import_organisations(
+    file: UploadFile, session: WriteSession, request: Request, _: Annotated[Actor, allowed(Action.MAINTAIN_REGISTRY)]
+) -> ImportReport:
     """Import the certification body's CSV export; problems come back as row, field and problem."""
     parsed = parse_registry_csv(await file.read())
     report = ImportReport(rows=parsed.rows, rejected_rows=parsed.rejected_rows, problems=parsed.problems)
@@ -92,17 +101,20 @@ async def get_risk_event(risk_event_id: uuid.UUID, session: ReadSession) -> Risk
 
 class MatchVerdictIn(BaseModel):
     verdict: Literal["confirmed", "rejected"]
-    actor: str = Field(min_length=1, max_length=100)
     reason: str | None = Field(default=None, max_length=2000)
 
 
 @router.post("/risk-events/{risk_event_id}/match-verdict", response_model=RiskEventRead, tags=["review"])
 async def post_match_verdict(
-    risk_event_id: uuid.UUID, verdict: MatchVerdictIn, session: WriteSession, request: Request
+    risk_event_id: uuid.UUID,
+    verdict: MatchVerdictIn,
+    session: WriteSession,
+    request: Request,
+    actor: Annotated[Actor, allowed(Action.REVIEW)],
 ) -> RiskEventRead:
     """Confirm or reject the match behind a risk event; the pair is never asked about again."""
     event = await verdicts.record(
-        session, request.app.state.runtime.outbox, risk_event_id, verdict.verdict == "confirmed", verdict.actor,
+        session, request.app.state.runtime.outbox, risk_event_id, verdict.verdict == "confirmed", actor.name,
         verdict.reason,
     )  # fmt: skip
     return RiskEventRead.model_validate(event)
@@ -110,18 +122,15 @@ async def post_match_verdict(
 
 class AssignIn(BaseModel):
     assignee: str = Field(min_length=1, max_length=100)
-    actor: str = Field(min_length=1, max_length=100)
     reason: str | None = Field(default=None, max_length=2000)
 
 
 class CommentIn(BaseModel):
-    actor: str = Field(min_length=1, max_length=100)
     text: str = Field(min_length=1, max_length=5000)
 
 
 class DecisionIn(BaseModel):
     measure: Measure
-    actor: str = Field(min_length=1, max_length=100)
     reason: str = Field(min_length=1, max_length=2000, description="why: it goes on the audit trail")
     corrective_action_due: date | None = Field(default=None, description="corrective_action: the deadline")
     suspended_until: date | None = Field(default=None, description="suspend: at most 6 months away")
@@ -132,35 +141,44 @@ class DecisionIn(BaseModel):
 
 
 class CloseIn(BaseModel):
-    actor: str = Field(min_length=1, max_length=100)
     reason: str = Field(min_length=1, max_length=2000)
 
 
 @router.post("/risk-events/{risk_event_id}/assign", response_model=RiskEventRead, tags=["review"])
 async def assign_risk_event(
-    risk_event_id: uuid.UUID, body: AssignIn, session: WriteSession, request: Request
+    risk_event_id: uuid.UUID,
+    body: AssignIn,
+    session: WriteSession,
+    request: Request,
+    actor: Annotated[Actor, allowed(Action.REVIEW)],
 ) -> RiskEventRead:
     """Assign a reviewer: an open event goes in review."""
     outbox = request.app.state.runtime.outbox
     return RiskEventRead.model_validate(
-        await decisions.assign(session, outbox, risk_event_id, body.assignee, body.actor, body.reason)
+        await decisions.assign(session, outbox, risk_event_id, body.assignee, actor.name, body.reason)
     )
 
 
 @router.post("/risk-events/{risk_event_id}/comments", response_model=RiskEventRead, status_code=201, tags=["review"])
-async def comment_risk_event(risk_event_id: uuid.UUID, body: CommentIn, session: WriteSession) -> RiskEventRead:
+async def comment_risk_event(
+    risk_event_id: uuid.UUID, body: CommentIn, session: WriteSession, actor: Annotated[Actor, allowed(Action.REVIEW)]
+) -> RiskEventRead:
     """Add a comment to the event's audit trail."""
-    return RiskEventRead.model_validate(await decisions.comment(session, risk_event_id, body.actor, body.text))
+    return RiskEventRead.model_validate(await decisions.comment(session, risk_event_id, actor.name, body.text))
 
 
 @router.post("/risk-events/{risk_event_id}/decision", response_model=RiskEventRead, tags=["review"])
 async def decide_risk_event(
-    risk_event_id: uuid.UUID, body: DecisionIn, session: WriteSession, request: Request
+    risk_event_id: uuid.UUID,
+    body: DecisionIn,
+    session: WriteSession,
+    request: Request,
+    actor: Annotated[Actor, allowed(Action.DECIDE)],
 ) -> RiskEventRead:
     """Decide: no action, explanation, corrective action (with deadline), special audit, suspend (until),
     withdraw or restore. Suspend, withdraw and restore change the certificates' status and publish it."""
     decision = decisions.Decision(
-        body.measure, body.actor, body.reason, body.corrective_action_due, body.suspended_until,
+        body.measure, actor.name, body.reason, body.corrective_action_due, body.suspended_until,
         tuple(body.certificates),
     )  # fmt: skip
     outbox = request.app.state.runtime.outbox
@@ -169,11 +187,15 @@ async def decide_risk_event(
 
 @router.post("/risk-events/{risk_event_id}/close", response_model=RiskEventRead, tags=["review"])
 async def close_risk_event(
-    risk_event_id: uuid.UUID, body: CloseIn, session: WriteSession, request: Request
+    risk_event_id: uuid.UUID,
+    body: CloseIn,
+    session: WriteSession,
+    request: Request,
+    actor: Annotated[Actor, allowed(Action.DECIDE)],
 ) -> RiskEventRead:
     """Close a decided event."""
     outbox = request.app.state.runtime.outbox
-    return RiskEventRead.model_validate(await decisions.close(session, outbox, risk_event_id, body.actor, body.reason))
+    return RiskEventRead.model_validate(await decisions.close(session, outbox, risk_event_id, actor.name, body.reason))
 
 
 class ScreenQuery(BaseModel):

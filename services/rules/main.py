@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.rules import consumers, endpoints
+from services.rules.access import endpoints as access
 from services.rules.matcher.index import MatchThresholds
 from services.rules.matcher.live import LiveIndex
 from services.rules.models import messaging
@@ -20,6 +21,6 @@ def create_app(settings: RulesSettings | None = None, platform: PlatformSettings
     runtime.background.append(live.run)
     runtime.commit_hooks.append(lambda: setattr(live, "dirty", True))
     consumers.register(runtime, live)
-    app = build_app(runtime, [endpoints.router], title="certwatch rules")
+    app = build_app(runtime, [endpoints.router, access.router], title="certwatch rules")
     app.state.live_index = live
     return app

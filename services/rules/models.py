@@ -1,10 +1,12 @@
 """Every table of the rules service, for Alembic."""
 
+from services.rules.access.models import ApiToken
 from services.rules.db import Base, messaging
 from services.rules.registry.models import Certificate, Contact, MatchVerdict, Organisation, OrganisationRevision
 from services.rules.review.models import AuditEntry, RiskEvent
 
 __all__ = [
+    "ApiToken",
     "AuditEntry",
     "Base",
     "Certificate",

@@ -2,7 +2,7 @@
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from shared.settings import ServiceSettings, service_config
 
@@ -14,3 +14,7 @@ class RulesSettings(ServiceSettings):
     port: int = 8102
     match_threshold: float = Field(default=0.90, ge=0, le=1, description="at or above: an automatic match")
     review_threshold: float = Field(default=0.60, ge=0, le=1, description="at or above: a human review")
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="an administrator's bearer token, to make the other tokens (a secret: never in the repo)",
+    )

@@ -32,8 +32,8 @@ def data_dir() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def certwatch(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTWATCH_")}
+def certwatch(*args: str, data_dir: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CERTWATCH_")}, **(env or {})}
     env["CERTWATCH_DATA_DIR"] = str(data_dir)
     return subprocess.run([CERTWATCH, *args], env=env, capture_output=True, text=True, timeout=300, check=False)
 
@@ -79,18 +79,25 @@ def test_run_raises_risk_events_read_back_from_reporting_and_down_leaves_nothing
     # wrong), close.
     listed = certwatch("rules", "risk-events", "--limit", "1", data_dir=data_dir)
     event_id = listed.stdout.split()[0]
-    assigned = certwatch("rules", "assign", event_id, "--to", "reviewer-li", "--actor", "dm-wang", data_dir=data_dir)
+    made = certwatch("rules", "token-create", "dm-wang", "--role", "decision_maker", data_dir=data_dir)
+    assert made.returncode == 0, made.stderr  # made with the stack's administrator token
+    dm = {"CERTWATCH_API_TOKEN": made.stdout.split()[-1]}
+    as_admin = certwatch("rules", "assign", event_id, "--to", "reviewer-li", data_dir=data_dir)
+    assert as_admin.returncode == 1 and "may not review risk events" in as_admin.stderr
+    assigned = certwatch("rules", "assign", event_id, "--to", "reviewer-li", data_dir=data_dir, env=dm)
     assert assigned.returncode == 0 and "in_review, assigned to reviewer-li" in assigned.stdout, assigned.stderr
-    decide = ["rules", "decide", event_id, "--measure", "corrective_action", "--actor", "dm-wang", "--reason", "整改"]
-    no_due = certwatch(*decide, data_dir=data_dir)
+    decide = ["rules", "decide", event_id, "--measure", "corrective_action", "--reason", "整改"]
+    no_due = certwatch(*decide, data_dir=data_dir, env=dm)
     assert no_due.returncode == 1 and "corrective_action_due" in no_due.stderr
     due = (date.today() + timedelta(days=30)).isoformat()
-    decided = certwatch(*decide, "--due", due, data_dir=data_dir)
+    decided = certwatch(*decide, "--due", due, data_dir=data_dir, env=dm)
     assert decided.returncode == 0 and "decided, corrective_action" in decided.stdout, decided.stderr
-    closed = certwatch("rules", "close", event_id, "--actor", "dm-wang", "--reason", "整改完成", data_dir=data_dir)
+    closed = certwatch("rules", "close", event_id, "--reason", "整改完成", data_dir=data_dir, env=dm)
     assert closed.returncode == 0 and "closed" in closed.stdout, closed.stderr
     trail = json.loads(certwatch("rules", "risk-event", event_id, data_dir=data_dir).stdout)["audit"]
-    assert [a["action"] for a in trail] == ["raised", "assigned", "decided", "closed"]
+    assert [(a["action"], a["actor"]) for a in trail] == [
+        ("raised", "system"), ("assigned", "dm-wang"), ("decided", "dm-wang"), ("closed", "dm-wang"),
+    ]  # fmt: skip
 
     pids = [e["pid"] for e in stack.read_state(data_dir)["services"].values()]
     pids += [stack.read_state(data_dir)[name]["pid"] for name in ("broker", "mail", "sms")]

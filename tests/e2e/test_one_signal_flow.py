@@ -13,7 +13,7 @@ from services.ingest.main import create_app as ingest_app
 from services.notify.main import create_app as notify_app
 from services.reporting.main import create_app as reporting_app
 from services.rules.main import create_app as rules_app
-from tests.support.infra import running
+from tests.support.infra import ADMIN, bearer, running
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -43,7 +43,8 @@ async def test_a_spot_check_failure_raises_a_risk_event_emails_the_organisation_
         )
         reporting = await stack.enter_async_context(running(reporting_app(service_settings("reporting"), platform)))
 
-        report = await rules.post("/organisations/import", files={"file": ("registry.csv", registry_csv(email))})
+        files = {"file": ("registry.csv", registry_csv(email))}
+        report = await rules.post("/organisations/import", files=files, headers=ADMIN)
         assert report.status_code == 200, report.text
         assert report.json()["created"] == 2 and report.json()["problems"] == []
 
@@ -88,8 +89,9 @@ async def test_a_spot_check_failure_raises_a_risk_event_emails_the_organisation_
         until = (date.today() + timedelta(days=60)).isoformat()
         decided = await rules.post(
             f"/risk-events/{event['id']}/decision",
-            json={"measure": "suspend", "actor": "dm-wang", "reason": "抽查不合格，暂停CCC证书",
+            json={"measure": "suspend", "reason": "抽查不合格，暂停CCC证书",
                   "suspended_until": until, "certificates": ["2022010703004512"]},
+            headers=await bearer(rules, "dm-wang", "decision_maker"),
         )  # fmt: skip
         assert decided.status_code == 200, decided.text
         notices = await eventually(mails, lambda ms: len(ms) == 2)

@@ -15,7 +15,7 @@ from services.rules.main import create_app
 from shared.contracts import Topic
 from shared.kafka.producer import client_options
 from tests.integration.test_rules_matching import send_signal
-from tests.support.infra import running
+from tests.support.infra import ADMIN, bearer, running
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -50,53 +50,73 @@ async def published(platform: Any, topic: Topic) -> list[dict[str, Any]]:
 async def test_a_risk_event_is_assigned_decided_and_closed(platform, service_settings) -> None:
     app = create_app(service_settings("rules"), platform)
     async with running(app) as rules:
-        assert (await rules.put("/organisations", json=ORGANISATION)).status_code == 200
+        assert (await rules.put("/organisations", json=ORGANISATION)).status_code == 401
+        assert (await rules.put("/organisations", json=ORGANISATION, headers=ADMIN)).status_code == 200
+        dm, reviewer = await bearer(rules, "dm-wang", "decision_maker"), await bearer(rules, "reviewer-li", "reviewer")
         await send_signal(platform, "浙江宏远电器有限公司", "电动自行车用充电器", "HY-4820A")
         raised = await eventually(lambda: _events(rules), lambda e: len(e) == 1)
         event_id = raised[0]["id"]
         url = f"/risk-events/{event_id}"
         today = date.today()
 
-        closing_early = await rules.post(f"{url}/close", json={"actor": "dm-wang", "reason": "nothing to do"})
+        closing_early = await rules.post(f"{url}/close", json={"reason": "nothing to do"}, headers=dm)
         assert closing_early.status_code == 409 and "decide it first" in closing_early.json()["message"]
 
-        assigned = await rules.post(f"{url}/assign", json={"assignee": "reviewer-li", "actor": "dm-wang"})
+        assigned = await rules.post(f"{url}/assign", json={"assignee": "reviewer-li"}, headers=dm)
         assert assigned.status_code == 200
         assert (assigned.json()["status"], assigned.json()["assigned_to"]) == ("in_review", "reviewer-li")
-        comment = {"actor": "reviewer-li", "text": "型号在证书范围内，已核对抽查报告"}
-        assert (await rules.post(f"{url}/comments", json=comment)).status_code == 201
+        comment = {"text": "型号在证书范围内，已核对抽查报告"}
+        assert (await rules.post(f"{url}/comments", json=comment, headers=reviewer)).status_code == 201
+
+        # Who may do what: a reviewer and an administrator decide nothing; a revoked token stops working.
+        decision = {"measure": "no_action", "reason": "x"}
+        for headers, status, says in (
+            (reviewer, 403, "reviewer-li (reviewer) may not decide risk events"),
+            (ADMIN, 403, "admin (administrator) may not decide"),
+            ({"Authorization": "Bearer not-a-token"}, 401, "unknown or revoked"),
+            ({}, 401, "bearer token"),
+        ):
+            refused = await rules.post(f"{url}/decision", json=decision, headers=headers)
+            assert refused.status_code == status and says in refused.json()["message"], refused.text
+        leaver = await rules.post("/tokens", json={"name": "dm-leaver", "role": "decision_maker"}, headers=ADMIN)
+        assert (await rules.delete(f"/tokens/{leaver.json()['id']}", headers=ADMIN)).status_code == 200
+        gone = {"Authorization": f"Bearer {leaver.json()['token']}"}
+        assert (await rules.post(f"{url}/decision", json=decision, headers=gone)).status_code == 401
+        assert (await rules.post("/tokens", json={"name": "x", "role": "regulator"}, headers=dm)).status_code == 403
+        tokens = (await rules.get("/tokens", headers=ADMIN)).json()
+        assert {t["name"] for t in tokens} == {"dm-wang", "reviewer-li", "dm-leaver"} and "token" not in tokens[0]
 
         # Each bad request says what is wrong, and changes nothing.
         bad = [
-            ({"measure": "corrective_action", "actor": "dm-wang", "reason": "x"}, 422, "corrective_action_due"),
-            ({"measure": "corrective_action", "actor": "dm-wang", "reason": "x",
+            ({"measure": "corrective_action", "reason": "x"}, 422, "corrective_action_due"),
+            ({"measure": "corrective_action", "reason": "x",
               "corrective_action_due": today.isoformat()}, 422, "after today"),
-            ({"measure": "suspend", "actor": "dm-wang", "reason": "x"}, 422, "suspended_until"),
-            ({"measure": "suspend", "actor": "dm-wang", "reason": "x",
+            ({"measure": "suspend", "reason": "x"}, 422, "suspended_until"),
+            ({"measure": "suspend", "reason": "x",
               "suspended_until": (today + timedelta(days=240)).isoformat()}, 422, "6 months"),
-            ({"measure": "suspend", "actor": "dm-wang", "reason": "x", "certificates": ["NOPE"],
+            ({"measure": "suspend", "reason": "x", "certificates": ["NOPE"],
               "suspended_until": (today + timedelta(days=90)).isoformat()}, 422, "NOPE"),
-            ({"measure": "restore", "actor": "dm-wang", "reason": "x"}, 409, "no certificate"),
-            ({"measure": "special_audit", "actor": "dm-wang", "reason": "x", "certificates": ["Q-7"]}, 422,
+            ({"measure": "restore", "reason": "x"}, 409, "no certificate"),
+            ({"measure": "special_audit", "reason": "x", "certificates": ["Q-7"]}, 422,
              "changes no certificate"),
-            ({"measure": "close", "actor": "dm-wang", "reason": "x"}, 422, "close the event instead"),
-            ({"measure": "maybe", "actor": "dm-wang", "reason": "x"}, 422, "measure"),
-            ({"measure": "no_action", "actor": "dm-wang"}, 422, "reason"),
+            ({"measure": "close", "reason": "x"}, 422, "close the event instead"),
+            ({"measure": "maybe", "reason": "x"}, 422, "measure"),
+            ({"measure": "no_action"}, 422, "reason"),
         ]  # fmt: skip
         for body, status, says in bad:
-            response = await rules.post(f"{url}/decision", json=body)
+            response = await rules.post(f"{url}/decision", json=body, headers=dm)
             assert response.status_code == status and says in response.text, (body, response.text)
         assert (await rules.get(url)).json()["status"] == "in_review"
 
         due = (today + timedelta(days=30)).isoformat()
-        decided = await rules.post(f"{url}/decision", json={
-            "measure": "corrective_action", "actor": "dm-wang", "reason": "抽查不合格：整改", "corrective_action_due": due,
+        decided = await rules.post(f"{url}/decision", headers=dm, json={
+            "measure": "corrective_action", "reason": "抽查不合格：整改", "corrective_action_due": due,
         })  # fmt: skip
         assert decided.status_code == 200 and decided.json()["decision"] == "corrective_action"
 
         until = (today + timedelta(days=90)).isoformat()
-        suspended = await rules.post(f"{url}/decision", json={
-            "measure": "suspend", "actor": "dm-wang", "reason": "整改未完成，暂停CCC证书",
+        suspended = await rules.post(f"{url}/decision", headers=dm, json={
+            "measure": "suspend", "reason": "整改未完成，暂停CCC证书",
             "suspended_until": until, "certificates": ["2022010703004512"],
         })  # fmt: skip
         assert suspended.status_code == 200 and suspended.json()["status"] == "decided"
@@ -106,16 +126,14 @@ async def test_a_risk_event_is_assigned_decided_and_closed(platform, service_set
             "Q-7": "valid",
         }
 
-        restored = await rules.post(
-            f"{url}/decision", json={"measure": "restore", "actor": "dm-wang", "reason": "整改通过"}
-        )
+        restored = await rules.post(f"{url}/decision", json={"measure": "restore", "reason": "整改通过"}, headers=dm)
         assert restored.status_code == 200
         org = (await rules.get(f"/organisations/{raised[0]['organisation_id']}")).json()
         assert {c["status"] for c in org["certificates"]} == {"valid"}
 
-        closed = await rules.post(f"{url}/close", json={"actor": "dm-wang", "reason": "整改完成"})
+        closed = await rules.post(f"{url}/close", json={"reason": "整改完成"}, headers=dm)
         assert closed.status_code == 200 and closed.json()["status"] == "closed"
-        late = await rules.post(f"{url}/decision", json={"measure": "no_action", "actor": "x", "reason": "y"})
+        late = await rules.post(f"{url}/decision", json={"measure": "no_action", "reason": "y"}, headers=dm)
         assert late.status_code == 409 and "closed" in late.json()["message"]
 
         trail = (await rules.get(url)).json()["audit"]

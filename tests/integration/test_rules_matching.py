@@ -14,7 +14,7 @@ from services.rules.main import create_app
 from shared.contracts import Envelope, Topic, deterministic_id
 from shared.contracts.ingest import Product, SignalKind, SignalReceived, Subject
 from shared.kafka.producer import Producer
-from tests.support.infra import running
+from tests.support.infra import ADMIN, bearer, running
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -65,7 +65,10 @@ async def send_signal(platform, name: str, product: str | None = None, model: st
 async def test_name_matching_verdicts_screening_and_xlsx_import(platform, service_settings) -> None:
     app = create_app(service_settings("rules"), platform)
     async with running(app) as rules:
-        report = (await rules.post("/organisations/import", files={"file": ("registry.xlsx", registry_xlsx())})).json()
+        anonymous = await rules.post("/organisations/import", files={"file": ("registry.xlsx", registry_xlsx())})
+        assert anonymous.status_code == 401 and "bearer token" in anonymous.json()["message"]
+        files = {"file": ("registry.xlsx", registry_xlsx())}
+        report = (await rules.post("/organisations/import", files=files, headers=ADMIN)).json()
         assert (report["created"], report["rejected_rows"]) == (2, 1)
         assert {(p["row"], p["field"]) for p in report["problems"]} == {(4, "name")}
 
@@ -87,13 +90,15 @@ async def test_name_matching_verdicts_screening_and_xlsx_import(platform, servic
         assert "same 字号+行业 '宏远电器'" in name_match["match"]["explanation"]
         assert by_method["branch"]["match"]["decision"] == "review"
 
+        reviewer = await bearer(rules, "reviewer-li", "reviewer")
         rejected = await rules.post(
             f"/risk-events/{by_method['branch']['id']}/match-verdict",
-            json={"verdict": "rejected", "actor": "reviewer-li", "reason": "the branch is a separate licensee"},
+            json={"verdict": "rejected", "reason": "the branch is a separate licensee"},
+            headers=reviewer,
         )
         assert rejected.status_code == 200 and rejected.json()["status"] == "closed"
         bad = await rules.post(
-            f"/risk-events/{name_match['id']}/match-verdict", json={"verdict": "maybe", "actor": "x"}
+            f"/risk-events/{name_match['id']}/match-verdict", json={"verdict": "maybe"}, headers=reviewer
         )
         assert bad.status_code == 422
 

@@ -46,6 +46,17 @@ class Postgres:
         return self.admin_dsn.rsplit("/", 1)[0] + f"/{database}"
 
 
+ADMIN_TOKEN = f"test-admin-{uuid.uuid4().hex}"  # the rules service's settings token (administrator)
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+async def bearer(rules: httpx.AsyncClient, name: str, role: str) -> dict[str, str]:
+    """Headers carrying a new token for `name` in `role`, made through the token API."""
+    made = await rules.post("/tokens", json={"name": name, "role": role}, headers=ADMIN)
+    assert made.status_code == 201, made.text
+    return {"Authorization": f"Bearer {made.json()['token']}"}
+
+
 @pytest.fixture(scope="session")
 def infra_dir() -> Iterator[Path]:
     """A folder PostgreSQL's unprivileged user can reach (pytest's own tmp folders are root-only)."""
@@ -129,6 +140,7 @@ def service_settings(postgres: Postgres, database: str) -> Callable[..., Service
             "consumer_group": f"{service}-{uuid.uuid4().hex[:8]}",
             "consumer_backoff_seconds": 0.01,
             "outbox_poll_seconds": 0.05,
+            **({"admin_token": ADMIN_TOKEN} if service == "rules" else {}),
             **overrides,
         }
         return settings_class(service)(**values)
