@@ -357,6 +357,21 @@ def reporting_summary() -> None:
     _print(_request("reporting", "GET", "/summary").json())
 
 
+@reporting_app.command("export")
+def reporting_export(
+    output: Annotated[Path, typer.Option("--output", help="FILE.xlsx (every sheet) or FILE.csv (the events raised)")],
+    start: Annotated[str | None, typer.Option(help="first day, YYYY-MM-DD (default: 29 days before end)")] = None,
+    end: Annotated[str | None, typer.Option(help="last day, included (default: today)")] = None,
+) -> None:
+    """The regulator's report for a period, as XLSX or CSV."""
+    suffix = output.suffix.lower().lstrip(".")
+    if suffix not in ("xlsx", "csv"):
+        _fail(f"{output}: the report is written as .xlsx or .csv")
+    params = {"format": suffix, **({"start": start} if start else {}), **({"end": end} if end else {})}
+    output.write_bytes(_request("reporting", "GET", "/reports/regulator", params=params).content)
+    typer.echo(f"wrote {output}")
+
+
 @app.command()
 def run(
     data_dir: Annotated[Path | None, typer.Option(help="where the local stack keeps its data")] = None,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import date
+from typing import Literal
 
-from services.reporting import service
+from fastapi import APIRouter, Query, Response
+
+from services.reporting import report, service
 from shared.db.session import ReadSession
 
 router = APIRouter(tags=["reporting"])
@@ -21,3 +24,28 @@ async def count_risk_events(session: ReadSession) -> dict[str, int]:
     """The number of risk events raised so far."""
     summary = await service.summary(session)
     return {"risk_events_raised": int(summary["risk_events_raised"])}  # type: ignore[call-overload]
+
+
+@router.get("/reports/regulator", response_model=None)
+async def regulator_report(
+    session: ReadSession,
+    start: date | None = Query(None, description="first day (default: 29 days before end)"),
+    end: date | None = Query(None, description="last day, included (default: today)"),
+    format: Literal["xlsx", "csv", "json"] = Query("xlsx", description="xlsx: every sheet; csv: the events raised"),
+) -> Response | dict[str, object]:
+    """The regulator's report for a period: events raised and decided, certificates suspended, withdrawn
+    or restored, and events open past their decision deadline."""
+    first, last = report.period(start, end)
+    built = await report.build(session, first, last)
+    name = f"certwatch-report-{first.isoformat()}-{last.isoformat()}"
+    if format == "json":
+        return {
+            "start": first, "end": last,
+            "summary": [{"section": s, "item": i, "count": n} for s, i, n in built.summary()],
+        }  # fmt: skip
+    if format == "csv":
+        body, media = report.events_csv(built), "text/csv; charset=utf-8"
+    else:
+        body, media = report.to_xlsx(built), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    headers = {"Content-Disposition": f'attachment; filename="{name}.{format}"'}
+    return Response(body, media_type=media, headers=headers)

@@ -43,6 +43,27 @@ class RiskEventView(Base):
     decision: Mapped[str | None] = mapped_column(String(30))
     decision_due: Mapped[date | None] = mapped_column(Date)
     raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the latest decision
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MeasureTaken(Base):
+    """A certificate suspended, withdrawn or restored by a recorded decision."""
+
+    __tablename__ = "measures_taken"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    organisation_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    certificate_number: Mapped[str] = mapped_column(String(100))
+    certificate_type: Mapped[str] = mapped_column(String(30))
+    old_status: Mapped[str] = mapped_column(String(20))
+    new_status: Mapped[str] = mapped_column(String(20))
+    effective_on: Mapped[date] = mapped_column(Date, index=True)
+    until: Mapped[date | None] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    risk_event_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    decided_by: Mapped[str] = mapped_column(String(100))
 
 
 class ScreenedOrganisation(Base):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.reporting.models import FeedFreshness, RiskEventView, ScreenedOrganisation, Tally
+from services.reporting.models import FeedFreshness, MeasureTaken, RiskEventView, ScreenedOrganisation, Tally
 
 
 async def bump(session: AsyncSession, metric: str, dimension: str = "all", by: int = 1) -> None:
@@ -21,6 +22,36 @@ async def bump(session: AsyncSession, metric: str, dimension: str = "all", by: i
 async def add_risk_event(session: AsyncSession, values: dict[str, object]) -> bool:
     result = await session.execute(insert(RiskEventView).values(**values).on_conflict_do_nothing())
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def add_measure(session: AsyncSession, values: dict[str, object]) -> None:
+    await session.execute(insert(MeasureTaken).values(**values).on_conflict_do_nothing(index_elements=["id"]))
+
+
+async def raised_between(session: AsyncSession, start: datetime, end: datetime) -> list[RiskEventView]:
+    stmt = select(RiskEventView).where(RiskEventView.raised_at >= start, RiskEventView.raised_at < end)
+    return list((await session.scalars(stmt.order_by(RiskEventView.raised_at))).all())
+
+
+async def decided_between(session: AsyncSession, start: datetime, end: datetime) -> list[RiskEventView]:
+    stmt = select(RiskEventView).where(RiskEventView.decided_at >= start, RiskEventView.decided_at < end)
+    return list((await session.scalars(stmt.order_by(RiskEventView.decided_at))).all())
+
+
+async def measures_between(session: AsyncSession, start: date, end: date) -> list[tuple[MeasureTaken, str | None]]:
+    """Measures effective in [start, end], with the organisation's name (from its risk event)."""
+    stmt = (
+        select(MeasureTaken, RiskEventView.organisation_name)
+        .outerjoin(RiskEventView, RiskEventView.risk_event_id == MeasureTaken.risk_event_id)
+        .where(MeasureTaken.effective_on >= start, MeasureTaken.effective_on <= end)
+        .order_by(MeasureTaken.effective_on, MeasureTaken.certificate_number)
+    )
+    return [(m, name) for m, name in (await session.execute(stmt)).all()]
+
+
+async def open_past_deadline(session: AsyncSession, on: date) -> list[RiskEventView]:
+    stmt = select(RiskEventView).where(RiskEventView.decision_due < on, RiskEventView.status.in_(["open", "in_review"]))
+    return list((await session.scalars(stmt.order_by(RiskEventView.decision_due))).all())
 
 
 async def risk_event(session: AsyncSession, risk_event_id: object) -> RiskEventView | None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting import repository
+from shared.contracts import deterministic_id
 from shared.contracts.ingest import FeedRunCompleted, FeedRunStatus
 from shared.contracts.notify import NotificationDelivered, NotificationFailed
 from shared.contracts.rules import (
@@ -50,12 +51,33 @@ async def risk_event_updated(session: AsyncSession, event: RiskEventUpdated) -> 
     if view is not None:
         view.status, view.severity = event.status.value, event.severity.value
         view.decision = event.decision.value if event.decision else view.decision
+        if event.change == "decided":
+            view.decided_at, view.decided_by = event.updated_at, event.actor
+        if event.status.value == "closed":
+            view.closed_at = event.updated_at
     if event.decision:
         await repository.bump(session, "decisions", event.decision.value)
 
 
 async def certificate_status_changed(session: AsyncSession, event: CertificateStatusChanged) -> None:
     await repository.bump(session, "measures_taken", event.new_status.value)
+    await repository.add_measure(
+        session,
+        {
+            "id": deterministic_id("measure", event.certificate_id, event.risk_event_id, event.effective_on,
+                                   event.old_status.value, event.new_status.value),
+            "organisation_id": event.organisation_id,
+            "certificate_number": event.number,
+            "certificate_type": event.type,
+            "old_status": event.old_status.value,
+            "new_status": event.new_status.value,
+            "effective_on": event.effective_on,
+            "until": event.until,
+            "reason": event.reason,
+            "risk_event_id": event.risk_event_id,
+            "decided_by": event.decided_by,
+        },
+    )  # fmt: skip
 
 
 async def organisation_updated(session: AsyncSession, event: OrganisationUpdated) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from certwatch import stack
@@ -98,6 +99,13 @@ def test_run_raises_risk_events_read_back_from_reporting_and_down_leaves_nothing
     assert [(a["action"], a["actor"]) for a in trail] == [
         ("raised", "system"), ("assigned", "dm-wang"), ("decided", "dm-wang"), ("closed", "dm-wang"),
     ]  # fmt: skip
+
+    exported = certwatch("reporting", "export", "--output", str(data_dir / "report.xlsx"), data_dir=data_dir)
+    assert exported.returncode == 0, exported.stderr
+    book = openpyxl.load_workbook(data_dir / "report.xlsx")
+    assert book["Risk events raised"].max_row == raised + 1  # a header, then every event of the run
+    bad = certwatch("reporting", "export", "--output", str(data_dir / "report.pdf"), data_dir=data_dir)
+    assert bad.returncode == 1 and ".xlsx or .csv" in bad.stderr
 
     pids = [e["pid"] for e in stack.read_state(data_dir)["services"].values()]
     pids += [stack.read_state(data_dir)[name]["pid"] for name in ("broker", "mail", "sms")]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from contextlib import AsyncExitStack
 from datetime import date, timedelta
 
+import openpyxl
 import pytest
 
 from certwatch.mailsink import read_mail
@@ -103,3 +106,38 @@ async def test_a_spot_check_failure_raises_a_risk_event_emails_the_organisation_
             return dict((await reporting.get("/summary")).json().get("measures_taken") or {})
 
         assert await eventually(measures, lambda m: m.get("suspended") == 1) == {"suspended": 1}
+
+        # The regulator's report for the period: the event raised, the decision, the suspended certificate.
+        today = date.today().isoformat()
+        summary_json = (await reporting.get("/reports/regulator", params={"format": "json"})).json()
+        counts = {(row["section"], row["item"]): row["count"] for row in summary_json["summary"]}
+        assert counts[("risk events raised", "all")] == 1 and counts[("decided by measure", "suspend")] == 1
+        assert counts[("certificates by new status", "suspended")] == 1
+        xlsx = await reporting.get("/reports/regulator", params={"start": today, "end": today})
+        assert (
+            xlsx.status_code == 200 and f"certwatch-report-{today}-{today}.xlsx" in xlsx.headers["content-disposition"]
+        )
+        book = openpyxl.load_workbook(io.BytesIO(xlsx.content))
+        assert book.sheetnames == [
+            "Summary",
+            "Risk events raised",
+            "Decisions",
+            "Certificate measures",
+            "Past deadline",
+        ]
+        measures = list(book["Certificate measures"].iter_rows(values_only=True))
+        assert measures[0][:6] == ("effective_on", "organisation_name", "certificate_number", "certificate_type",
+                                   "old_status", "new_status")  # fmt: skip
+        assert measures[1][1:6] == ("浙江宏远电器有限公司", "2022010703004512", "CCC", "valid", "suspended")
+        decided_rows = list(book["Decisions"].iter_rows(values_only=True))
+        assert decided_rows[1][9:12][0] == "suspend" and decided_rows[1][11] == "dm-wang"
+        rows = list(csv.DictReader(io.StringIO((await reporting.get(
+            "/reports/regulator", params={"format": "csv"})).content.decode("utf-8-sig"))))  # fmt: skip
+        assert [(r["organisation_name"], r["decision"], r["severity"]) for r in rows] == [
+            ("浙江宏远电器有限公司", "suspend", "high")
+        ]
+        yesterday = (date.today() - timedelta(days=1)).isoformat()
+        empty = (await reporting.get("/reports/regulator", params={"end": yesterday, "format": "csv"})).content
+        assert empty.decode("utf-8-sig").count("\n") == 1  # the header only: nothing was raised before today
+        backwards = await reporting.get("/reports/regulator", params={"start": today, "end": yesterday})
+        assert backwards.status_code == 422 and "is after end" in backwards.json()["message"]
