@@ -6,7 +6,7 @@ UV := .tools/bin/uv
 BIN := .venv/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help install run up down status test test-unit lint fmt bench eval-matching contracts clean
+.PHONY: help install browser run up down status test test-unit lint fmt bench eval-matching contracts clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -31,8 +31,12 @@ down:  ## stop everything `up` started
 status:  ## show what runs where
 	@$(BIN)/certwatch status
 
-test: install  ## run every test (unit, contract, integration, end-to-end) on real infrastructure
+test: install browser  ## run every test (unit, contract, integration, end-to-end) on real infrastructure
 	$(BIN)/pytest
+
+browser:  ## Debian's Chromium, which the dashboard's browser test drives with Playwright (never a downloaded browser)
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@chromium --version 2>/dev/null
 
 test-unit: install  ## only the tests that need no I/O
 	$(BIN)/pytest -m "not integration"

@@ -95,5 +95,6 @@ def run_main_job(data_dir: Path | None, timeout: float) -> None:
     typer.echo(f"\nrisk events raised (read back from reporting): {count}")
     for name, url in (("ingest", ingest), ("rules", rules), ("notify", notify), ("reporting", reporting)):
         typer.echo(f"  {name:10} {url}/docs")
+    typer.echo(f"  dashboard  {reporting}/dashboard")
     typer.echo(f"  mail sink  {folder / 'mail'}")
     typer.echo("The stack is still up: `make status`, `make down`.")

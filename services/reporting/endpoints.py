@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Literal
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import HTMLResponse
 
-from services.reporting import report, service
+from services.reporting import dashboard, report, service
 from shared.db.session import ReadSession
 
 router = APIRouter(tags=["reporting"])
@@ -49,3 +50,15 @@ async def regulator_report(
         body, media = report.to_xlsx(built), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     headers = {"Content-Disposition": f'attachment; filename="{name}.{format}"'}
     return Response(body, media_type=media, headers=headers)
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+async def get_dashboard(
+    session: ReadSession,
+    start: date | None = Query(None, description="first day (default: 29 days before end)"),
+    end: date | None = Query(None, description="last day, included (default: today)"),
+) -> HTMLResponse:
+    """The dashboard for a period: figures, charts, feed freshness, and the report's exports."""
+    first, last = report.period(start, end)
+    built = await report.build(session, first, last)
+    return HTMLResponse(dashboard.render(built, await service.summary(session), datetime.now(UTC).date()))
