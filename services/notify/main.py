@@ -17,5 +17,7 @@ def create_app(settings: NotifySettings | None = None, platform: PlatformSetting
     settings = settings or NotifySettings()
     runtime = ServiceRuntime("notify", settings, platform or PlatformSettings(), messaging)
     channels: dict[str, Channel] = {"email": EmailChannel(settings), "sms": SmsChannel(settings)}
-    consumers.register(runtime, Notifier(settings, runtime.outbox, channels))
+    notifier = Notifier(settings, runtime.outbox, channels)
+    consumers.register(runtime, notifier)
+    runtime.background.append(lambda stop: notifier.run_deferred(runtime.db, stop, runtime.publish_soon))
     return build_app(runtime, [endpoints.router], title="certwatch notify")

@@ -57,3 +57,22 @@ class Delivery(Base):
     error: Mapped[str | None] = mapped_column(Text)
     provider_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DeferredMessage(Base):
+    """A text held back by quiet hours, rendered, until `send_after` (its delivery id is its own)."""
+
+    __tablename__ = "deferred_messages"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    organisation_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    risk_event_id: Mapped[uuid.UUID | None] = mapped_column()
+    channel: Mapped[str] = mapped_column(String(10))
+    recipient: Mapped[str] = mapped_column(String(254))  # needed to send; never logged (recipient_masked is)
+    recipient_masked: Mapped[str] = mapped_column(String(100))
+    template: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    send_after: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    caused_by: Mapped[uuid.UUID]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

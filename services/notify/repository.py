@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notify.models import Delivery, OrganisationContacts, PendingAlert
+from services.notify.models import DeferredMessage, Delivery, OrganisationContacts, PendingAlert
 
 
 async def save_contacts(
@@ -36,6 +37,22 @@ async def contacts_of(session: AsyncSession, organisation_id: uuid.UUID) -> Orga
 
 async def delivery(session: AsyncSession, delivery_id: uuid.UUID) -> Delivery | None:
     return await session.get(Delivery, delivery_id)
+
+
+async def deferred(session: AsyncSession, delivery_id: uuid.UUID) -> bool:
+    return await session.get(DeferredMessage, delivery_id) is not None
+
+
+async def due(session: AsyncSession, now: datetime, limit: int = 200) -> list[DeferredMessage]:
+    """Texts whose wait is over, locked for this transaction (another replica skips them)."""
+    stmt = (
+        select(DeferredMessage)
+        .where(DeferredMessage.send_after <= now)
+        .order_by(DeferredMessage.send_after)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.scalars(stmt)).all())
 
 
 async def park(session: AsyncSession, alert: PendingAlert) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -12,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify import repository
 from services.notify.channels import Channel, DeliveryError, with_retries
-from services.notify.models import Delivery, OrganisationContacts, PendingAlert
+from services.notify.models import DeferredMessage, Delivery, OrganisationContacts, PendingAlert
 from services.notify.settings import NotifySettings
-from services.notify.templates import STATUS_WORDS, measure_words, render
+from services.notify.templates import STATUS_WORDS, Rendered, measure_words, render
 from shared.contracts import Topic, deterministic_id
 from shared.contracts.notify import Channel as ChannelName
 from shared.contracts.notify import NotificationDelivered, NotificationFailed
@@ -26,6 +28,7 @@ from shared.contracts.rules import (
     RiskEventRaised,
     RiskEventUpdated,
 )
+from shared.db.session import Database
 from shared.kafka.outbox import Outbox
 from shared.logging import mask_email, mask_phone
 
@@ -161,10 +164,22 @@ class Notifier:
         caused_by: uuid.UUID,
     ) -> int:
         delivery_id = deterministic_id("notification", alert.key, channel, recipient)
-        if await repository.delivery(session, delivery_id) is not None:
-            return 0  # the idempotency key: this alert went out before
+        if await repository.delivery(session, delivery_id) is not None or await repository.deferred(
+            session, delivery_id
+        ):
+            return 0  # the idempotency key: this alert went out (or is waiting to) before
         masked = mask_email(recipient) if channel == "email" else mask_phone(recipient)
         message = render(alert.template, contact.language, **alert.context(contact.language))
+        quiet = self.settings.quiet_hours()
+        ends = quiet.ends_after(datetime.now(UTC)) if quiet and channel == "sms" else None
+        if ends is not None:
+            session.add(DeferredMessage(
+                id=delivery_id, organisation_id=alert.organisation_id, risk_event_id=alert.risk_event_id,
+                channel=channel, recipient=recipient, recipient_masked=masked, template=alert.template,
+                subject=message.subject, body=message.body, send_after=ends, caused_by=caused_by,
+            ))  # fmt: skip
+            log.info("%s %s to %s via sms: quiet hours, waits until %s", alert.template, alert.key, masked, ends)
+            return 0
         row = Delivery(
             id=delivery_id,
             organisation_id=alert.organisation_id,
@@ -173,6 +188,38 @@ class Notifier:
             recipient_masked=masked,
             template=alert.template,
         )
+        return await self._send_and_log(session, row, recipient, message, caused_by)
+
+    async def send_due(self, session: AsyncSession, now: datetime) -> int:
+        """Send the texts whose quiet hours are over (each once, whichever replica takes it)."""
+        sent = 0
+        for waiting in await repository.due(session, now):
+            row = Delivery(
+                id=waiting.id, organisation_id=waiting.organisation_id, risk_event_id=waiting.risk_event_id,
+                channel=waiting.channel, recipient_masked=waiting.recipient_masked, template=waiting.template,
+            )  # fmt: skip
+            message = Rendered(subject=waiting.subject, body=waiting.body)
+            sent += await self._send_and_log(session, row, waiting.recipient, message, waiting.caused_by)
+            await session.delete(waiting)
+        return sent
+
+    async def run_deferred(self, db: Database, stop: asyncio.Event, committed: Callable[[], None]) -> None:
+        """Every few seconds, send the texts whose quiet hours ended (the service's background loop)."""
+        while not stop.is_set():
+            try:
+                async with db.transaction() as session:
+                    sent = await self.send_due(session, datetime.now(UTC))
+                if sent:
+                    committed()
+            except Exception:
+                log.exception("sending deferred texts failed; trying again later")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.settings.deferred_poll_seconds)
+
+    async def _send_and_log(
+        self, session: AsyncSession, row: Delivery, recipient: str, message: Rendered, caused_by: uuid.UUID
+    ) -> int:
+        channel, delivery_id, masked = row.channel, row.id, row.recipient_masked
         try:
             row.provider_id, row.attempts = await with_retries(
                 self.settings.send_attempts,
@@ -183,7 +230,7 @@ class Notifier:
         except DeliveryError as exc:
             row.status, row.attempts, row.error = "failed", self.settings.send_attempts, str(exc)
         session.add(row)
-        log.info("%s %s to %s via %s: %s", alert.template, alert.key, masked, channel, row.status)
+        log.info("%s %s to %s via %s: %s", row.template, delivery_id, masked, channel, row.status)
         await self._publish(session, row, caused_by)
         return 1 if row.status == "delivered" else 0
 

@@ -2,8 +2,9 @@
 
 from typing import ClassVar
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr, model_validator
 
+from services.notify.quiet import QuietHours
 from shared.settings import ServiceSettings, service_config
 
 
@@ -25,3 +26,16 @@ class NotifySettings(ServiceSettings):
     send_attempts: int = 3
     send_backoff_seconds: float = 0.5
     contact_desk: str = "认证监督部（certification surveillance desk），电话 400-000-0000"
+    sms_quiet_hours: str | None = Field(
+        default=None, description="HH:MM-HH:MM in `timezone`, e.g. 21:00-08:00: texts wait until they end"
+    )
+    timezone: str = "Asia/Shanghai"
+    deferred_poll_seconds: float = Field(default=30.0, gt=0, description="how often waiting texts are looked at")
+
+    @model_validator(mode="after")
+    def _quiet_hours_parse(self) -> "NotifySettings":
+        self.quiet_hours()  # a bad value fails at start, saying what is wrong
+        return self
+
+    def quiet_hours(self) -> QuietHours | None:
+        return QuietHours.parse(self.sms_quiet_hours, self.timezone) if self.sms_quiet_hours else None

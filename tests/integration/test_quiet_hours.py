@@ -1,0 +1,110 @@
+"""Quiet hours for SMS, on real PostgreSQL, a real SMTP server and the SMS gateway sink: the email goes at
+once, the text waits for the end of the quiet hours, then goes once."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from certwatch import stack
+from certwatch.mailsink import read_mail
+from certwatch.smssink import read_sms
+from services.notify.channels import EmailChannel, SmsChannel
+from services.notify.models import DeferredMessage, Delivery, messaging
+from services.notify.service import Notifier
+from shared.contracts.ingest import SignalKind
+from shared.contracts.rules import (
+    Contact,
+    MatchDecision,
+    MatchSummary,
+    Measure,
+    OrganisationUpdated,
+    RiskEventRaised,
+    Severity,
+)
+from shared.db.session import Database
+from shared.kafka.outbox import Outbox
+
+pytestmark = pytest.mark.integration
+
+MOBILE = "13800138000"
+
+
+@pytest.fixture
+def sms_sink(tmp_path: Path) -> Iterator[stack.SinkHandle]:
+    handle = stack.start_sms_sink(tmp_path)
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+def around(now: datetime) -> str:
+    """Quiet hours from an hour ago to an hour from now (UTC)."""
+    return f"{(now - timedelta(hours=1)):%H:%M}-{(now + timedelta(hours=1)):%H:%M}"
+
+
+async def count(db: Database, model: type) -> int:
+    async with db.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_a_text_in_quiet_hours_waits_for_their_end_and_goes_once(
+    service_settings, mail_sink, sms_sink, caplog
+) -> None:
+    now = datetime.now(UTC)
+    settings = service_settings(
+        "notify", smtp_port=mail_sink.port, sms_gateway_url=f"http://127.0.0.1:{sms_sink.port}/sms",
+        sms_quiet_hours=around(now), timezone="UTC",
+    )  # fmt: skip
+    db = Database(settings)
+    notifier = Notifier(
+        settings, Outbox(messaging.outbox, "notify"), {"email": EmailChannel(settings), "sms": SmsChannel(settings)}
+    )
+    email = f"quality+{uuid.uuid4().hex[:8]}@hongyuan.example"
+    org = OrganisationUpdated(
+        organisation_id=uuid.uuid4(), name="浙江宏远电器有限公司", revision=1, updated_at=now,
+        contacts=[Contact(name="王经理", email=email, mobile=MOBILE)],
+    )  # fmt: skip
+    raised = RiskEventRaised(
+        risk_event_id=uuid.uuid4(), organisation_id=org.organisation_id, organisation_name=org.name,
+        signal_id=uuid.uuid4(), signal_kind=SignalKind.SPOT_CHECK_FAILURE, rule_id="r", rule_version=1,
+        severity=Severity.HIGH, recommended_measure=Measure.SPECIAL_AUDIT, title="产品监督抽查不合格", summary="输出电压",
+        decision_due=date.today() + timedelta(days=30),
+        match=MatchSummary(score=1, decision=MatchDecision.MATCH, method="credit_code", explanation="code"),
+        raised_at=now,
+    )  # fmt: skip
+    caplog.set_level(logging.INFO)
+    try:
+        async with db.transaction() as session:
+            await notifier.organisation_updated(session, org)
+            assert await notifier.risk_event_raised(session, raised, caused_by=uuid.uuid4()) == 1  # the email
+        async with db.transaction() as session:  # the same event again: nothing twice, nothing lost
+            assert await notifier.risk_event_raised(session, raised, caused_by=uuid.uuid4()) == 0
+
+        assert [m["To"] for m in read_mail(mail_sink.maildir)].count(email) == 1
+        assert [m for m in read_sms(sms_sink.maildir) if m["to"] == MOBILE] == []
+        assert (await count(db, Delivery), await count(db, DeferredMessage)) == (1, 1)
+
+        async with db.transaction() as session:  # still quiet: it keeps waiting
+            assert await notifier.send_due(session, now + timedelta(minutes=30)) == 0
+        async with db.transaction() as session:  # the quiet hours are over
+            assert await notifier.send_due(session, now + timedelta(hours=1, minutes=1)) == 1
+        async with db.transaction() as session:
+            assert await notifier.send_due(session, now + timedelta(hours=2)) == 0  # sent once
+
+        [text] = [m for m in read_sms(sms_sink.maildir) if m["to"] == MOBILE]
+        assert "产品监督抽查不合格" in text["text"]
+        async with db.sessions() as session:
+            channels = {d.channel: d.status for d in (await session.scalars(select(Delivery))).all()}
+        assert channels == {"email": "delivered", "sms": "delivered"}
+        assert await count(db, DeferredMessage) == 0
+        assert "waits until" in caplog.text and MOBILE not in caplog.text and email not in caplog.text
+    finally:
+        await db.dispose()
