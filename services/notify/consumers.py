@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.notify import digest
 from services.notify.service import Notifier
 from shared.contracts import Envelope, Topic
 from shared.contracts.rules import CertificateStatusChanged, OrganisationUpdated, RiskEventRaised, RiskEventUpdated
@@ -19,11 +20,13 @@ def register(runtime: ServiceRuntime, notifier: Notifier) -> None:
     @runtime.consumer.handles(Topic.RISK_EVENT_RAISED, RiskEventRaised)
     async def on_risk_event_raised(event: Envelope[RiskEventRaised], session: AsyncSession) -> None:
         """Alert the organisation's contacts about a new risk event."""
+        await digest.raised(session, event.payload)
         await notifier.risk_event_raised(session, event.payload, caused_by=event.event_id)
 
     @runtime.consumer.handles(Topic.RISK_EVENT_UPDATED, RiskEventUpdated)
     async def on_risk_event_updated(event: Envelope[RiskEventUpdated], session: AsyncSession) -> None:
         """Tell the organisation what a decision asks of it."""
+        await digest.updated(session, event.payload)
         await notifier.risk_event_updated(session, event.payload, caused_by=event.event_id)
 
     @runtime.consumer.handles(Topic.CERTIFICATE_STATUS_CHANGED, CertificateStatusChanged)

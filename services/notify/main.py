@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.notify import consumers, endpoints
+from services.notify import consumers, digest, endpoints
 from services.notify.channels import Channel, EmailChannel, SmsChannel
 from services.notify.models import messaging
 from services.notify.service import Notifier
@@ -20,4 +20,5 @@ def create_app(settings: NotifySettings | None = None, platform: PlatformSetting
     notifier = Notifier(settings, runtime.outbox, channels)
     consumers.register(runtime, notifier)
     runtime.background.append(lambda stop: notifier.run_deferred(runtime.db, stop, runtime.publish_soon))
+    runtime.background.append(lambda stop: digest.run(settings, runtime.db, channels["email"], stop))
     return build_app(runtime, [endpoints.router], title="certwatch notify")

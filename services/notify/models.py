@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import DateTime, Integer, String, Text, func
+from sqlalchemy import Date, DateTime, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -76,3 +76,31 @@ class DeferredMessage(Base):
     send_after: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     caused_by: Mapped[uuid.UUID]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class OpenEvent(Base):
+    """A risk event not yet closed, as the reviewers' daily digest lists it."""
+
+    __tablename__ = "open_events"
+
+    risk_event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    organisation_name: Mapped[str] = mapped_column(String(300))
+    title: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    decision_due: Mapped[date | None] = mapped_column(Date, index=True)
+    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Digest(Base):
+    """One reviewers' digest to one recipient on one day; its id is the idempotency key."""
+
+    __tablename__ = "digests"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    recipient_masked: Mapped[str] = mapped_column(String(100))
+    events: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -32,6 +32,12 @@ class NotifySettings(ServiceSettings):
     timezone: str = "Asia/Shanghai"
     deferred_poll_seconds: float = Field(default=30.0, gt=0, description="how often waiting texts are looked at")
 
+    digest_recipients: str = Field(
+        default="", description="reviewers' addresses, comma-separated: each gets the daily digest of open events"
+    )
+    digest_at: str = Field(default="08:30", pattern=r"^\d{2}:\d{2}$", description="HH:MM in `timezone`")
+    digest_language: str = "zh-CN"
+
     @model_validator(mode="after")
     def _quiet_hours_parse(self) -> "NotifySettings":
         self.quiet_hours()  # a bad value fails at start, saying what is wrong
@@ -39,3 +45,6 @@ class NotifySettings(ServiceSettings):
 
     def quiet_hours(self) -> QuietHours | None:
         return QuietHours.parse(self.sms_quiet_hours, self.timezone) if self.sms_quiet_hours else None
+
+    def digest_to(self) -> list[str]:
+        return [address.strip() for address in self.digest_recipients.split(",") if address.strip()]

@@ -103,3 +103,9 @@ def test_a_corrective_action_request_gives_its_deadline() -> None:
                         measure=measure_words("corrective_action", language), due="2026-12-31")  # fmt: skip
         assert asks in notice.subject.lower() or asks in notice.subject
         assert "2026-12-31" in notice.body and "抽查不合格" in notice.body
+
+
+def test_an_empty_chinese_digest_says_there_is_nothing_open() -> None:
+    message = render("digest", "zh-CN", lines=[], day="2026-12-01", overdue=0, due_soon=0)
+    assert message.subject == "【认证风险日报】2026-12-01：未结风险事件 0 件，已超期 0 件，3 日内到期 0 件"
+    assert message.body.strip().endswith("今日无未结风险事件。")
