@@ -9,6 +9,7 @@ from services.rules.access import endpoints as access
 from services.rules.matcher.index import MatchThresholds
 from services.rules.matcher.live import LiveIndex
 from services.rules.models import messaging
+from services.rules.review import decisions
 from services.rules.settings import RulesSettings
 from shared.runtime import ServiceRuntime, build_app
 from shared.settings import PlatformSettings
@@ -21,6 +22,11 @@ def create_app(settings: RulesSettings | None = None, platform: PlatformSettings
     runtime.background.append(live.run)
     runtime.commit_hooks.append(lambda: setattr(live, "dirty", True))
     consumers.register(runtime, live)
+    runtime.background.append(
+        lambda stop: decisions.watch_suspensions(
+            runtime.db, runtime.outbox, stop, settings.suspension_check_seconds, runtime.publish_soon
+        )
+    )
     app = build_app(runtime, [endpoints.router, access.router], title="certwatch rules")
     app.state.live_index = live
     return app

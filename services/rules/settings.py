@@ -18,3 +18,6 @@ class RulesSettings(ServiceSettings):
         default=None,
         description="an administrator's bearer token, to make the other tokens (a secret: never in the repo)",
     )
+    suspension_check_seconds: float = Field(
+        default=3600.0, gt=0, description="how often events whose suspension ended are looked for (and reopened)"
+    )

@@ -12,7 +12,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from services.rules.main import create_app
+from services.rules.review import decisions
 from shared.contracts import Topic
+from shared.db.session import Database
 from shared.kafka.producer import client_options
 from tests.integration.test_rules_matching import send_signal
 from tests.support.infra import ADMIN, bearer, running
@@ -165,3 +167,42 @@ async def test_a_risk_event_is_assigned_decided_and_closed(platform, service_set
 
 async def _events(rules: Any) -> list[dict[str, Any]]:
     return (await rules.get("/risk-events")).json()
+
+
+async def test_a_suspension_that_ends_undecided_reopens_its_event(platform, service_settings) -> None:
+    settings = service_settings("rules")
+    app = create_app(settings, platform)
+    async with running(app) as rules:
+        assert (await rules.put("/organisations", json=ORGANISATION, headers=ADMIN)).status_code == 200
+        dm = await bearer(rules, "dm-wang", "decision_maker")
+        await send_signal(platform, "浙江宏远电器有限公司", "电动自行车用充电器", "HY-4820A")
+        [event] = await eventually(lambda: _events(rules), lambda e: len(e) == 1)
+        url, today = f"/risk-events/{event['id']}", date.today()
+        until = today + timedelta(days=90)
+        suspend = {"measure": "suspend", "reason": "暂停", "suspended_until": until.isoformat()}
+        suspended = (await rules.post(f"{url}/decision", json=suspend, headers=dm)).json()
+        assert suspended["suspended_until"] == until.isoformat()
+
+        outbox = app.state.runtime.outbox
+        db = Database(settings)
+        try:
+            async with db.transaction() as session:  # the last day of the suspension: nothing yet
+                assert await decisions.reopen_expired(session, outbox, until) == 0
+            async with db.transaction() as session:  # the day after: reopened, once
+                assert await decisions.reopen_expired(session, outbox, until + timedelta(days=1)) == 1
+            async with db.transaction() as session:
+                assert await decisions.reopen_expired(session, outbox, until + timedelta(days=2)) == 0
+        finally:
+            await db.dispose()
+
+        reopened = (await rules.get(url)).json()
+        assert (reopened["status"], reopened["suspended_until"]) == ("in_review", None)
+        assert reopened["decision_due"] == (until + timedelta(days=6)).isoformat()  # 5 days to decide again
+        last = reopened["audit"][-1]
+        assert (last["action"], last["actor"]) == ("reopened", "system") and "restore or withdraw" in last["reason"]
+        updates = await eventually(lambda: published(platform, Topic.RISK_EVENT_UPDATED), lambda found: len(found) >= 2)
+        assert [(u["change"], u["status"]) for u in updates] == [("decided", "decided"), ("reopened", "in_review")]
+
+        # Withdrawing then clears it: nothing is reopened again.
+        withdraw = await rules.post(f"{url}/decision", json={"measure": "withdraw", "reason": "未整改"}, headers=dm)
+        assert withdraw.status_code == 200 and withdraw.json()["suspended_until"] is None

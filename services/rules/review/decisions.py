@@ -9,7 +9,11 @@ certificate is never suspended or withdrawn any other way.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -28,11 +32,14 @@ from shared.contracts.rules import (
     RiskEventUpdated,
     Severity,
 )
+from shared.db.session import Database
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.kafka.outbox import Outbox
 
+log = logging.getLogger(__name__)
 # Management-system suspensions last at most 6 months, then withdrawal if unresolved (DESIGN.md §5).
 LONGEST_SUSPENSION = timedelta(days=183)
+REDECIDE_WITHIN = timedelta(days=5)  # a reopened event's decision deadline
 # What each measure does to a certificate, and the statuses it may do it from.
 CERTIFICATE_EFFECT: dict[Measure, tuple[CertificateStatus, frozenset[CertificateStatus]]] = {
     Measure.SUSPEND: (CertificateStatus.SUSPENDED, frozenset({CertificateStatus.VALID})),
@@ -84,6 +91,7 @@ async def decide(session: AsyncSession, outbox: Outbox, risk_event_id: uuid.UUID
             certificate.status_changed_on = today
         await registry.record_change(session, outbox, org, source=f"decision on risk event {event.id}")
     event.status, event.decision = RiskEventStatus.DECIDED.value, decision.measure.value
+    event.suspended_until = decision.suspended_until if decision.measure is Measure.SUSPEND else None
     event.updated_at = datetime.now(UTC)
     detail = {
         "measure": decision.measure.value,
@@ -122,6 +130,40 @@ async def close(session: AsyncSession, outbox: Outbox, risk_event_id: uuid.UUID,
     repository.audit(session, event.id, actor, "closed", reason=reason)
     await _publish(session, outbox, event, "closed", actor, reason)
     return event
+
+
+async def reopen_expired(session: AsyncSession, outbox: Outbox, today: date) -> int:
+    """Reopen every event whose suspension has ended with no later decision: a suspension lasts at most
+    6 months, then the certificate is withdrawn unless it is restored (DESIGN §5). Each reopened event is
+    due for a decision within 5 days; returns how many."""
+    reopened = 0
+    for event in await repository.suspensions_ended(session, today):
+        ended = event.suspended_until
+        event.status, event.suspended_until = RiskEventStatus.IN_REVIEW.value, None
+        event.decision_due = today + REDECIDE_WITHIN
+        event.updated_at = datetime.now(UTC)
+        reason = f"the suspension ended on {ended} with no later decision: restore or withdraw the certificates"
+        repository.audit(session, event.id, "system", "reopened", reason=reason, suspension_ended=str(ended))
+        await _publish(session, outbox, event, "reopened", "system", reason)
+        reopened += 1
+    return reopened
+
+
+async def watch_suspensions(
+    db: Database, outbox: Outbox, stop: asyncio.Event, every: float, committed: Callable[[], None]
+) -> None:
+    """The rules service's background loop: reopen events whose suspension ended, every `every` seconds."""
+    while not stop.is_set():
+        try:
+            async with db.transaction() as session:
+                reopened = await reopen_expired(session, outbox, datetime.now(UTC).date())
+            if reopened:
+                log.info("%d risk events reopened: their suspension ended", reopened)
+                committed()
+        except Exception:
+            log.exception("checking suspensions failed; trying again later")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
 
 
 def _check(decision: Decision, today: date) -> None:

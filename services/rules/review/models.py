@@ -31,6 +31,8 @@ class RiskEvent(Base):
     match: Mapped[dict[str, object]] = mapped_column(JSONB)
     assigned_to: Mapped[str | None] = mapped_column(String(100))
     decision: Mapped[str | None] = mapped_column(String(30))
+    # Set by a suspension, cleared by any later decision: when it passes, the event is reopened.
+    suspended_until: Mapped[date | None] = mapped_column(Date, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -66,4 +66,14 @@ async def page(
         stmt = stmt.where(RiskEvent.severity == severity)
     if organisation_id:
         stmt = stmt.where(RiskEvent.organisation_id == organisation_id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def suspensions_ended(session: AsyncSession, today: date) -> list[RiskEvent]:
+    """Decided events whose suspension ended before today, locked (one replica reopens each)."""
+    stmt = (
+        select(RiskEvent)
+        .where(RiskEvent.status == "decided", RiskEvent.decision == "suspend", RiskEvent.suspended_until < today)
+        .with_for_update(skip_locked=True)
+    )
     return list((await session.scalars(stmt)).all())

@@ -37,6 +37,7 @@ class RiskEventRead(BaseModel):
     signal: dict[str, object]
     assigned_to: str | None
     decision: str | None
+    suspended_until: date | None = None
     created_at: datetime
     updated_at: datetime
 
