@@ -319,6 +319,35 @@ def rules_close(
     typer.echo(f"{event['id']}: {event['status']}")
 
 
+@rules_app.command("replay")
+def rules_replay(
+    since: Annotated[str, typer.Option(help="signals ingest received since then (YYYY-MM-DD or ISO 8601)")],
+    apply: Annotated[bool, typer.Option(help="raise what is missing (administrators); without it, a dry run")] = False,
+    batch: Annotated[int, typer.Option(min=1, max=500)] = 500,
+) -> None:
+    """Stored signals through the current rules: what they would raise now, and what is not raised yet."""
+    totals = {"signals": 0, "would_raise": 0, "already_raised": 0, "raised": 0}
+    offset = 0
+    while signals := _request(
+        "ingest", "GET", "/signals", params={"since": since, "limit": batch, "offset": offset}
+    ).json():
+        offset += len(signals)
+        if apply:
+            done = _request("rules", "POST", "/replay/apply", json={"signals": signals}).json()
+            totals["signals"] += done["signals"]
+            totals["raised"] += done["raised"]
+            continue
+        found = _request("rules", "POST", "/replay", json={"signals": signals}).json()
+        for key in ("signals", "would_raise", "already_raised"):
+            totals[key] += found[key]
+        for f in found["findings"]:
+            if not f["already_raised"]:
+                what = f"{f['severity']:8} {f['rule_id']:28} {f['organisation_name']}"
+                typer.echo(f"would raise  {what}  (signal {f['signal_id']})")
+    shown = ("signals", "raised") if apply else ("signals", "would_raise", "already_raised")
+    typer.echo(json.dumps({k: totals[k] for k in shown}))
+
+
 @rules_app.command("token-create")
 def rules_token_create(
     name: Annotated[str, typer.Argument(help="the person or system; audit trails name it")],

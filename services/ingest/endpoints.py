@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from fastapi import APIRouter, Query, Request, Response, status
 
@@ -38,8 +39,12 @@ async def get_signal(signal_id: uuid.UUID, session: ReadSession) -> Signal:
 
 @router.get("/signals", response_model=list[Signal])
 async def list_signals(
-    session: ReadSession, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)
+    session: ReadSession,
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+    since: datetime | None = Query(None, description="received at or after (ISO 8601); then oldest first"),
 ) -> list[Signal]:
-    """Accepted signals, newest first."""
-    rows = await repository.list_signals(session, limit, offset)
+    """Accepted signals, newest first; with `since`, those received since then, oldest first (for paging
+    through them while new ones arrive, as a replay does)."""
+    rows = await repository.list_signals(session, limit, offset, since)
     return [Signal.model_validate(r.payload) for r in rows]

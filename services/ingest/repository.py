@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -35,6 +36,13 @@ async def get_signal(session: AsyncSession, signal_id: uuid.UUID) -> SignalRecor
     return await session.get(SignalRecord, signal_id)
 
 
-async def list_signals(session: AsyncSession, limit: int, offset: int) -> list[SignalRecord]:
-    stmt = select(SignalRecord).order_by(SignalRecord.received_at.desc()).limit(limit).offset(offset)
-    return list((await session.scalars(stmt)).all())
+async def list_signals(
+    session: AsyncSession, limit: int, offset: int, since: datetime | None = None
+) -> list[SignalRecord]:
+    stmt = select(SignalRecord)
+    if since is None:
+        stmt = stmt.order_by(SignalRecord.received_at.desc(), SignalRecord.signal_id)
+    else:  # a replay: what was published (a run's staged signals are not, until it ends), oldest first
+        stmt = stmt.where(SignalRecord.received_at >= since, SignalRecord.released)
+        stmt = stmt.order_by(SignalRecord.received_at, SignalRecord.signal_id)
+    return list((await session.scalars(stmt.limit(limit).offset(offset))).all())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
@@ -25,6 +26,8 @@ from services.rules.review import decisions, verdicts
 from services.rules.review import repository as review_repository
 from services.rules.review import service as review
 from services.rules.review.schemas import RiskEventDetail, RiskEventRead
+from services.rules.screening import replay
+from shared.contracts.ingest import SignalReceived
 from shared.contracts.rules import Measure
 from shared.db.session import ReadSession, WriteSession
 from shared.errors import InvalidInput
@@ -196,6 +199,38 @@ async def close_risk_event(
     """Close a decided event."""
     outbox = request.app.state.runtime.outbox
     return RiskEventRead.model_validate(await decisions.close(session, outbox, risk_event_id, actor.name, body.reason))
+
+
+class ReplayIn(BaseModel):
+    signals: list[SignalReceived] = Field(
+        min_length=1, max_length=2000, description="stored signals, as ingest keeps them"
+    )
+
+
+@router.post("/replay", tags=["rules"])
+async def replay_dry_run(body: ReplayIn, session: ReadSession, request: Request) -> dict[str, object]:
+    """What the current rules would raise for these signals, each marked raised already or not (writes nothing)."""
+    index = await request.app.state.live_index.current()
+    findings = await replay.dry_run(session, index, body.signals)
+    return {
+        "signals": len(body.signals),
+        "would_raise": sum(not f.already_raised for f in findings),
+        "already_raised": sum(f.already_raised for f in findings),
+        "findings": [asdict(f) for f in findings],
+    }
+
+
+@router.post("/replay/apply", tags=["rules"])
+async def replay_apply(
+    body: ReplayIn,
+    session: WriteSession,
+    request: Request,
+    _: Annotated[Actor, allowed(Action.RAISE_FROM_REPLAY)],
+) -> dict[str, int]:
+    """Raise what the current rules call for and is missing (recovery); nothing is raised twice."""
+    index = await request.app.state.live_index.current()
+    raised = await replay.apply(session, request.app.state.runtime.outbox, index, body.signals)
+    return {"signals": len(body.signals), "raised": raised}
 
 
 class ScreenQuery(BaseModel):

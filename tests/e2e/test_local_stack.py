@@ -100,6 +100,13 @@ def test_run_raises_risk_events_read_back_from_reporting_and_down_leaves_nothing
         ("raised", "system"), ("assigned", "dm-wang"), ("decided", "dm-wang"), ("closed", "dm-wang"),
     ]  # fmt: skip
 
+    replayed = certwatch(
+        "rules", "replay", "--since", (date.today() - timedelta(days=1)).isoformat(), data_dir=data_dir
+    )
+    assert replayed.returncode == 0, replayed.stderr
+    totals = json.loads(replayed.stdout.splitlines()[-1])
+    assert totals["signals"] > 2000 and totals["would_raise"] == 0 and totals["already_raised"] == raised
+
     exported = certwatch("reporting", "export", "--output", str(data_dir / "report.xlsx"), data_dir=data_dir)
     assert exported.returncode == 0, exported.stderr
     book = openpyxl.load_workbook(data_dir / "report.xlsx")

@@ -59,6 +59,14 @@ async def test_a_signal_is_accepted_once_and_its_redelivery_is_not_published_aga
         assert await outbox_rows(app) == 1
         stored = await client.get(f"/signals/{first.json()['signal_id']}")
         assert stored.json()["subject"]["credit_code"] == "91330212PDY0010123"
+        second = await client.post("/signals", json={**SIGNAL, "subject": {"name": "广东澄川电器制造有限公司"}})
+        ids = [first.json()["signal_id"], second.json()["signal_id"]]
+        since = (await client.get("/signals", params={"since": "2000-01-01T00:00:00Z"})).json()
+        assert [s["signal_id"] for s in since] == ids  # for a replay: oldest first
+        newest = (await client.get("/signals")).json()
+        assert [s["signal_id"] for s in newest] == ids[::-1]
+        assert (await client.get("/signals", params={"since": "2999-01-01T00:00:00Z"})).json() == []
+        assert (await client.get("/signals", params={"since": "yesterday"})).status_code == 422
 
 
 async def test_an_invalid_credit_code_is_kept_as_evidence_but_flagged(platform, service_settings) -> None:

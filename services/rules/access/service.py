@@ -35,6 +35,7 @@ class Action(StrEnum):
     REVIEW = "review risk events"
     DECIDE = "decide risk events"
     MANAGE_TOKENS = "manage tokens"
+    RAISE_FROM_REPLAY = "raise risk events from replayed signals"
 
 
 ALLOWED: dict[Action, frozenset[Role]] = {
@@ -42,6 +43,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.REVIEW: frozenset({Role.REVIEWER, Role.DECISION_MAKER}),
     Action.DECIDE: frozenset({Role.DECISION_MAKER}),
     Action.MANAGE_TOKENS: frozenset({Role.ADMINISTRATOR}),
+    Action.RAISE_FROM_REPLAY: frozenset({Role.ADMINISTRATOR}),
 }
 SETTINGS_ADMIN = "admin"  # the actor name of the settings' administrator token
 

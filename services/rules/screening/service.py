@@ -65,12 +65,12 @@ async def screen(
     """Raise the risk events this signal calls for; returns how many were new."""
     raised = 0
     for matched in await find_matches(session, index, signal):
-        for outcome in await _outcomes(session, signal, matched):
+        for outcome in await outcomes(session, signal, matched):
             raised += await _raise(session, outbox, signal, matched, outcome, caused_by)
     return raised
 
 
-async def _outcomes(session: AsyncSession, signal: SignalReceived, matched: Matched) -> list[Outcome]:
+async def outcomes(session: AsyncSession, signal: SignalReceived, matched: Matched) -> list[Outcome]:
     """Rule outcomes; repeats within 12 months (e.g. a second failure) escalate the severity."""
     org = matched.organisation
     types = [c.type for c in org.certificates if c.status in ACTIVE]
