@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
-from services.rules.access.endpoints import allowed
+from services.rules.access.endpoints import READ, allowed
 from services.rules.access.service import Action, Actor
 from services.rules.matcher.screening import ScreeningInputError, screen_files
 from services.rules.registry import repository as registry_repository
@@ -63,7 +63,7 @@ async def import_organisations(
     return report
 
 
-@router.get("/organisations", response_model=list[OrganisationRead], tags=["registry"])
+@router.get("/organisations", response_model=list[OrganisationRead], tags=["registry"], dependencies=[READ])
 async def list_organisations(
     session: ReadSession,
     name: str | None = None,
@@ -74,13 +74,13 @@ async def list_organisations(
     return [OrganisationRead.model_validate(o) for o in await registry_repository.page(session, limit, offset, name)]
 
 
-@router.get("/organisations/{organisation_id}", response_model=OrganisationRead, tags=["registry"])
+@router.get("/organisations/{organisation_id}", response_model=OrganisationRead, tags=["registry"], dependencies=[READ])
 async def get_organisation(organisation_id: uuid.UUID, session: ReadSession) -> OrganisationRead:
     """One organisation with its contacts and certificates."""
     return OrganisationRead.model_validate(await registry.get(session, organisation_id))
 
 
-@router.get("/risk-events", response_model=list[RiskEventRead], tags=["review"])
+@router.get("/risk-events", response_model=list[RiskEventRead], tags=["review"], dependencies=[READ])
 async def list_risk_events(
     session: ReadSession,
     status: str | None = None,
@@ -96,7 +96,7 @@ async def list_risk_events(
     return [RiskEventRead.model_validate(r) for r in rows]
 
 
-@router.get("/risk-events/{risk_event_id}", response_model=RiskEventDetail, tags=["review"])
+@router.get("/risk-events/{risk_event_id}", response_model=RiskEventDetail, tags=["review"], dependencies=[READ])
 async def get_risk_event(risk_event_id: uuid.UUID, session: ReadSession) -> RiskEventDetail:
     """One risk event with its evidence, match explanation and audit trail."""
     return await review.get(session, risk_event_id)
@@ -207,7 +207,7 @@ class ReplayIn(BaseModel):
     )
 
 
-@router.post("/replay", tags=["rules"])
+@router.post("/replay", tags=["rules"], dependencies=[READ])
 async def replay_dry_run(body: ReplayIn, session: ReadSession, request: Request) -> dict[str, object]:
     """What the current rules would raise for these signals, each marked raised already or not (writes nothing)."""
     index = await request.app.state.live_index.current()
@@ -240,7 +240,7 @@ class ScreenQuery(BaseModel):
     province: str | None = Field(default=None, max_length=50)
 
 
-@router.post("/screening/match", tags=["screening"])
+@router.post("/screening/match", tags=["screening"], dependencies=[READ])
 async def screen_one(query: ScreenQuery, request: Request) -> list[dict[str, object]]:
     """Candidates for one name (and code) against the live registry, each with its score and evidence."""
     index = await request.app.state.live_index.current()
@@ -248,7 +248,7 @@ async def screen_one(query: ScreenQuery, request: Request) -> list[dict[str, obj
     return [{"org_id": c.org_id, "matched_name": c.matched_name, **c.summary().model_dump(mode="json")} for c in found]
 
 
-@router.post("/screening", tags=["screening"], response_class=FileResponse)
+@router.post("/screening", tags=["screening"], response_class=FileResponse, dependencies=[READ])
 async def screen_file(file: UploadFile, request: Request) -> FileResponse:
     """Batch screening against the live registry: IN.csv (record_id,name,credit_code,address) in, OUT.csv out."""
     index = await request.app.state.live_index.current()

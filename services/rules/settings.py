@@ -21,3 +21,7 @@ class RulesSettings(ServiceSettings):
     suspension_check_seconds: float = Field(
         default=3600.0, gt=0, description="how often events whose suspension ended are looked for (and reopened)"
     )
+    reads_need_token: bool = Field(
+        default=False,
+        description="reads (GET, screening, replay dry runs) need a token of any role too: set it in production",
+    )

@@ -206,3 +206,17 @@ async def test_a_suspension_that_ends_undecided_reopens_its_event(platform, serv
         # Withdrawing then clears it: nothing is reopened again.
         withdraw = await rules.post(f"{url}/decision", json={"measure": "withdraw", "reason": "未整改"}, headers=dm)
         assert withdraw.status_code == 200 and withdraw.json()["suspended_until"] is None
+
+
+async def test_with_reads_needing_a_token_the_regulator_reads_and_nobody_else_does(platform, service_settings) -> None:
+    async with running(create_app(service_settings("rules", reads_need_token=True), platform)) as rules:
+        regulator = await bearer(rules, "samr-observer", "regulator")
+        for method, path, body in (
+            ("GET", "/risk-events", None), ("GET", "/organisations", None),
+            ("POST", "/screening/match", {"name": "浙江宏远电器有限公司"}),
+        ):  # fmt: skip
+            anonymous = await rules.request(method, path, json=body)
+            assert anonymous.status_code == 401 and "bearer token" in anonymous.json()["message"], path
+            assert (await rules.request(method, path, json=body, headers=regulator)).status_code == 200, path
+        refused = await rules.put("/organisations", json=ORGANISATION, headers=regulator)
+        assert refused.status_code == 403 and "samr-observer (regulator) may not maintain the registry" in refused.text

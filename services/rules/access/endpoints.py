@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.rules.access import service
 from services.rules.access.service import Action, Actor, Role
-from shared.db.session import WriteSession
+from shared.db.session import ReadSession, WriteSession
 
 _bearer = HTTPBearer(auto_error=False, description="a token from `certwatch rules token-create`")
 
@@ -24,6 +24,22 @@ async def _actor(
     return await service.authenticate(
         session, credentials.credentials if credentials else None, admin.get_secret_value() if admin else None
     )
+
+
+async def reader(
+    request: Request, session: ReadSession, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+) -> None:
+    """Reads need a token (any role: the regulator's is for reading) when `reads_need_token` is set."""
+    settings = request.app.state.runtime.settings
+    if not settings.reads_need_token:
+        return
+    admin = settings.admin_token
+    await service.authenticate(
+        session, credentials.credentials if credentials else None, admin.get_secret_value() if admin else None
+    )
+
+
+READ = Depends(reader)
 
 
 def allowed(action: Action) -> Any:
