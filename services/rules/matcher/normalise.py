@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import cython
 
+from services.rules.matcher.pinyin import places as english_places
 from services.rules.matcher.regions import (
     CITIES,
     CITY_NAMED_AS_PROVINCE,
@@ -78,6 +79,7 @@ _EN_FORMS = sorted(
 _ENGLISH = re.compile(r"[^\u3400-\u9fff\uf900-\ufaff]*[A-Za-z\uff21-\uff3a\uff41-\uff5a][^\u3400-\u9fff\uf900-\ufaff]*")
 _EN_WORD = re.compile(r"[A-Z0-9]+")
 _EN_CHINA = re.compile(r"[(（]\s*CHINA\s*[)）]")
+_EN_BRACKET = re.compile(r"[(（]([^()（）]{1,30})[)）]")
 
 
 class NameParts(NamedTuple):
@@ -171,16 +173,45 @@ analyse = lru_cache(maxsize=200_000)(analyse_once)
 @cython.cfunc
 def _english(name: str) -> object:
     """An English name: case, width and punctuation aside, its legal form (Co., Ltd. ≡ Company Limited)
-    split off and a "(China)" infix dropped. The words are joined, as a Chinese core's characters are."""
-    words = _EN_WORD.findall(_EN_CHINA.sub(" ", _normalize("NFKC", name).upper()))
+    split off, a "(China)" infix dropped, and regions noted and dropped as the Chinese path does: leading
+    (Zhejiang Ningbo Hongyuan …) or in brackets (Hongyuan (Ningbo) …). The words are joined, as a Chinese
+    core's characters are."""
+    provinces: set[str] = set()
+    cities: set[str] = set()
+    upper = _normalize("NFKC", name).upper()
+    folded = " ".join(_EN_WORD.findall(upper))  # the whole name, as verdicts remember it
+    text = _EN_CHINA.sub(" ", upper)
+    for found in _EN_BRACKET.finditer(text):
+        if _note_english_place("".join(_EN_WORD.findall(found[1])), provinces, cities):
+            text = text.replace(found[0], " ")
+    words = _EN_WORD.findall(text)
     form = ""
     for suffix, canonical in _EN_FORMS:
         if len(words) > len(suffix) and tuple(words[-len(suffix) :]) == suffix:
             form, words = canonical, words[: -len(suffix)]
             break
-    core = "".join(words)
-    folded = " ".join(words) + (" " + form if form else "")
-    return _name_parts(folded, core, form, "company" if form else "unknown", (), ())
+    for _ in range(2):  # a province, then a city
+        for n in (2, 1):  # HONG KONG, XI AN; NINGBO
+            if len(words) > n and _note_english_place("".join(words[:n]), provinces, cities):
+                words = words[n:]
+                break
+        else:
+            break
+    return _name_parts(folded, "".join(words), form, "company" if form else "unknown", _sorted(provinces),
+                       _sorted(cities))  # fmt: skip
+
+
+@cython.cfunc
+def _note_english_place(spelling: str, provinces: set, cities: set) -> cython.bint:
+    """Whether `spelling` (words joined, capitals) is a region; records its province and city if known."""
+    place = english_places().get(spelling)
+    if place is None:
+        return False
+    if place[0]:
+        provinces.add(place[0])
+    if place[1]:
+        cities.add(place[1])
+    return True
 
 
 @cython.cfunc

@@ -64,8 +64,8 @@ def test_normaliser(name: str, core: str, form: str, provinces: set[str], branch
     [
         ("Robert Bosch GmbH", "ROBERTBOSCH", "GMBH"),
         ("ROBERT  BOSCH G.M.B.H", "ROBERTBOSCHGMBH", ""),  # not a form we know: kept in the core, no guess
-        ("Ningbo Hongyuan Electric Appliance Co., Ltd.", "NINGBOHONGYUANELECTRICAPPLIANCE", "LTD"),
-        ("NINGBO HONGYUAN ELECTRIC APPLIANCE COMPANY LIMITED", "NINGBOHONGYUANELECTRICAPPLIANCE", "LTD"),
+        ("Ningbo Hongyuan Electric Appliance Co., Ltd.", "HONGYUANELECTRICAPPLIANCE", "LTD"),  # 宁波 noted
+        ("NINGBO HONGYUAN ELECTRIC APPLIANCE COMPANY LIMITED", "HONGYUANELECTRICAPPLIANCE", "LTD"),
         ("Ｓｉｅｍｅｎｓ ＡＧ", "SIEMENS", "AG"),
         ("Bosch (China) Investment Ltd.", "BOSCHINVESTMENT", "LTD"),
         ("Procter & Gamble Company", "PROCTERGAMBLE", "CO"),
@@ -75,6 +75,34 @@ def test_normaliser(name: str, core: str, form: str, provinces: set[str], branch
 def test_english_names_are_taken_apart(name: str, core: str, form: str) -> None:
     parts = analyse(name)
     assert (parts.core, parts.form, parts.entity_class) == (core, form, "company" if form else "unknown")
+
+
+@pytest.mark.parametrize(
+    ("name", "core", "provinces", "cities"),
+    [
+        ("Ningbo Hongyuan Electric Appliance Co., Ltd.", "HONGYUANELECTRICAPPLIANCE", ("浙江",), ("宁波",)),
+        ("Hongyuan Electric Appliance (Ningbo) Co., Ltd.", "HONGYUANELECTRICAPPLIANCE", ("浙江",), ("宁波",)),
+        ("ZHEJIANG NINGBO HONGYUAN ELECTRIC APPLIANCE CO LTD", "HONGYUANELECTRICAPPLIANCE", ("浙江",), ("宁波",)),
+        ("Xi'an Hongyuan Co., Ltd.", "HONGYUAN", ("陕西",), ("西安",)),
+        ("Hong Kong Hongyuan Trading Limited", "HONGYUANTRADING", ("香港",), ()),
+        ("Taizhou Hongyuan Co., Ltd.", "HONGYUAN", (), ()),  # 泰州 (Jiangsu) or 台州 (Zhejiang): neither noted
+        ("Ningbo Co., Ltd.", "NINGBO", (), ()),  # a name is never stripped to nothing
+    ],
+)
+def test_a_region_in_an_english_name_is_dropped_and_noted(
+    name: str, core: str, provinces: tuple[str, ...], cities: tuple[str, ...]
+) -> None:
+    parts = analyse(name)
+    assert (parts.core, parts.provinces, parts.cities) == (core, provinces, cities)
+
+
+def test_english_regions_agree_or_contradict_like_chinese_ones() -> None:
+    index = RegistryIndex.build([RegistryRecord("F", "Hongyuan Electric Appliance (Ningbo) Co., Ltd.", None, (), None)])
+    same = index.best("Ningbo Hongyuan Electric Appliance Co., Ltd.")
+    assert (
+        same and same.org_id == "F" and same.decision is MatchDecision.MATCH and "province: agrees" in same.explanation
+    )
+    assert index.match("Guangzhou Hongyuan Electric Appliance Co., Ltd.") == []  # another province: another company
 
 
 @pytest.mark.parametrize(
