@@ -1,0 +1,55 @@
+"""The report's period and its summary rows (no I/O: the rows are read models built in memory)."""
+
+import uuid
+from datetime import UTC, date, datetime
+
+import pytest
+
+from services.reporting.dashboard import charts
+from services.reporting.models import MeasureTaken, RiskEventView
+from services.reporting.report import Report, events_csv, period
+from shared.errors import InvalidInput
+
+
+def test_the_period_defaults_to_the_last_30_days() -> None:
+    start, end = period(None, None)
+    assert end == datetime.now(UTC).date() and (end - start).days == 29
+    assert period(date(2026, 11, 1), date(2026, 11, 30)) == (date(2026, 11, 1), date(2026, 11, 30))
+    assert period(None, date(2026, 11, 30)) == (date(2026, 11, 1), date(2026, 11, 30))
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "says"),
+    [(date(2026, 12, 2), date(2026, 12, 1), "is after end"), (date(2025, 1, 1), date(2026, 1, 2), "at most 366 days")],
+)
+def test_a_bad_period_says_what_is_wrong(start: date, end: date, says: str) -> None:
+    with pytest.raises(InvalidInput, match=says):
+        period(start, end)
+
+
+def _event(severity: str, province: str | None, types: str, decision: str | None = None) -> RiskEventView:
+    return RiskEventView(
+        risk_event_id=uuid.uuid4(), organisation_name="浙江宏远电器有限公司", signal_kind="spot_check_failure",
+        severity=severity, province=province, certificate_types=types, recommended_measure="suspend",
+        status="decided" if decision else "open", decision=decision, raised_at=datetime.now(UTC),
+    )  # fmt: skip
+
+
+def test_the_summary_counts_by_each_dimension_and_the_charts_put_the_largest_first() -> None:
+    events = [_event("high", "浙江", "CCC,QMS", "suspend"), _event("high", None, ""), _event("critical", "浙江", "CCC")]
+    measure = MeasureTaken(
+        id=uuid.uuid4(), organisation_id=uuid.uuid4(), certificate_number="C-1", certificate_type="CCC",
+        old_status="valid", new_status="suspended", effective_on=date(2026, 12, 1), reason="x", decided_by="dm",
+    )  # fmt: skip
+    overdue = [_event("high", "浙江", "CCC")]
+    report = Report(date(2026, 11, 2), date(2026, 12, 1), events, events[:1], [(measure, None)], overdue)
+    rows = {(section, item): n for section, item, n in report.summary()}
+    assert rows[("risk events raised", "all")] == 3
+    assert rows[("raised by severity", "high")] == 2 and rows[("raised by province", "unknown")] == 1
+    assert rows[("raised by certificate type", "CCC")] == 2 and rows[("raised by certificate type", "none")] == 1
+    assert rows[("decided by measure", "suspend")] == 1 and rows[("certificates by new status", "suspended")] == 1
+    assert rows[("open past their decision deadline", "on 2026-12-01")] == 1
+    severity = next(c for c in charts(report) if c.title == "Risk events by severity")
+    assert [(b.label, b.count, b.width) for b in severity.bars] == [("high", 2, 100.0), ("critical", 1, 50.0)]
+    lines = events_csv(report).decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("risk_event_id,raised_at,organisation_name") and len(lines) == 4
