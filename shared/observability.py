@@ -18,6 +18,10 @@ MESSAGE_SECONDS = Histogram("certwatch_message_seconds", "Time to handle one Kaf
 CONSUMER_LAG = Gauge("certwatch_consumer_lag", "Messages behind the high-water mark", ["service", "topic"])
 OUTBOX_PENDING = Gauge("certwatch_outbox_pending", "Outbox rows not yet published", ["service"])
 OUTBOX_PUBLISHED = Counter("certwatch_outbox_published_total", "Events published from the outbox", ["service"])
+BACKGROUND = Counter(
+    "certwatch_background_total", "Work done by background jobs (deferred texts, digests, reopened events)",
+    ["service", "job", "outcome"],
+)  # fmt: skip
 HTTP_REQUESTS = Counter("certwatch_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
 HTTP_SECONDS = Histogram("certwatch_http_seconds", "HTTP latency", ["service", "route"])
 

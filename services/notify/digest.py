@@ -26,6 +26,7 @@ from shared.contracts import deterministic_id
 from shared.contracts.rules import RiskEventRaised, RiskEventStatus, RiskEventUpdated
 from shared.db.session import Database
 from shared.logging import mask_email
+from shared.observability import BACKGROUND
 
 log = logging.getLogger(__name__)
 DUE_SOON = timedelta(days=3)
@@ -92,6 +93,7 @@ async def send(session: AsyncSession, settings: NotifySettings, email: Channel, 
         except DeliveryError as exc:
             row.status, row.error = "failed", str(exc)
         session.add(row)
+        BACKGROUND.labels("notify", "digest", row.status).inc()
         log.info("digest of %s (%d open events) to %s: %s", today, len(listed), masked, row.status)
     return sent
 

@@ -31,6 +31,7 @@ from shared.contracts.rules import (
 from shared.db.session import Database
 from shared.kafka.outbox import Outbox
 from shared.logging import mask_email, mask_phone
+from shared.observability import BACKGROUND
 
 log = logging.getLogger(__name__)
 TEMPLATE = "risk_event_raised"
@@ -200,6 +201,7 @@ class Notifier:
             )  # fmt: skip
             message = Rendered(subject=waiting.subject, body=waiting.body)
             sent += await self._send_and_log(session, row, waiting.recipient, message, waiting.caused_by)
+            BACKGROUND.labels("notify", "deferred_text", row.status).inc()
             await session.delete(waiting)
         return sent
 

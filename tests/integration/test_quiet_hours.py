@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from certwatch import stack
@@ -34,6 +35,7 @@ from shared.kafka.outbox import Outbox
 pytestmark = pytest.mark.integration
 
 MOBILE = "13800138000"
+METRIC, LABELS = "certwatch_background_total", {"service": "notify", "job": "deferred_text", "outcome": "delivered"}
 
 
 @pytest.fixture
@@ -94,8 +96,10 @@ async def test_a_text_in_quiet_hours_waits_for_their_end_and_goes_once(
 
         async with db.transaction() as session:  # still quiet: it keeps waiting
             assert await notifier.send_due(session, now + timedelta(minutes=30)) == 0
+        sent_before = REGISTRY.get_sample_value(METRIC, LABELS) or 0.0
         async with db.transaction() as session:  # the quiet hours are over
             assert await notifier.send_due(session, now + timedelta(hours=1, minutes=1)) == 1
+        assert REGISTRY.get_sample_value(METRIC, LABELS) == sent_before + 1  # on /metrics
         async with db.transaction() as session:
             assert await notifier.send_due(session, now + timedelta(hours=2)) == 0  # sent once
 

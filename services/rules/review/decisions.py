@@ -35,6 +35,7 @@ from shared.contracts.rules import (
 from shared.db.session import Database
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.kafka.outbox import Outbox
+from shared.observability import BACKGROUND
 
 log = logging.getLogger(__name__)
 # Management-system suspensions last at most 6 months, then withdrawal if unresolved (DESIGN.md §5).
@@ -145,6 +146,7 @@ async def reopen_expired(session: AsyncSession, outbox: Outbox, today: date) -> 
         reason = f"the suspension ended on {ended} with no later decision: restore or withdraw the certificates"
         repository.audit(session, event.id, "system", "reopened", reason=reason, suspension_ended=str(ended))
         await _publish(session, outbox, event, "reopened", "system", reason)
+        BACKGROUND.labels("rules", "suspension_ended", "reopened").inc()
         reopened += 1
     return reopened
 
