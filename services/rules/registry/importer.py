@@ -122,6 +122,7 @@ def _contact(row: dict[str, str]) -> ContactIn | None:
         email=row.get("contact_email") or None,
         mobile=row.get("contact_mobile") or None,
         language=row.get("contact_language") or "zh-CN",
+        channels=_split(row.get("contact_channels", "")) or ["email", "sms"],
     )
 
 

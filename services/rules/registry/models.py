@@ -52,6 +52,7 @@ class Contact(Base):
     email: Mapped[str | None] = mapped_column(String(254))
     mobile: Mapped[str | None] = mapped_column(String(30))
     language: Mapped[str] = mapped_column(String(10), default="zh-CN")
+    channels: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{email,sms}'"))
 
     organisation: Mapped[Organisation] = relationship(back_populates="contacts")
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+Channel = Literal["email", "sms"]
+CHANNELS: tuple[Channel, ...] = ("email", "sms")
 
 
 class ContactIn(BaseModel):
@@ -13,6 +17,9 @@ class ContactIn(BaseModel):
     email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     mobile: str | None = Field(default=None, max_length=30)
     language: str = Field(default="zh-CN", pattern=r"^(zh-CN|en)$")
+    channels: list[Channel] = Field(
+        default_factory=lambda: list(CHANNELS), min_length=1, description="how the contact wants to be told"
+    )
 
 
 class SiteIn(BaseModel):

@@ -44,7 +44,10 @@ def _state(org: Organisation) -> dict[str, object]:
         province=org.province,
         city=org.city,
         sites=list(org.sites or []),
-        contacts=[{"name": c.name, "email": c.email, "mobile": c.mobile, "language": c.language} for c in org.contacts],
+        contacts=[
+            {"name": c.name, "email": c.email, "mobile": c.mobile, "language": c.language, "channels": c.channels}
+            for c in org.contacts
+        ],
         certificates=[
             {
                 k: getattr(c, k)
@@ -128,7 +131,10 @@ def _event(org: Organisation) -> OrganisationUpdated:
         credit_code=org.credit_code,
         province=org.province,
         city=org.city,
-        contacts=[ContactEvent(name=c.name, email=c.email, mobile=c.mobile, language=c.language) for c in org.contacts],
+        contacts=[
+            ContactEvent(name=c.name, email=c.email, mobile=c.mobile, language=c.language, channels=list(c.channels))
+            for c in org.contacts
+        ],
         certificate_count=len(org.certificates),
         certificate_types=sorted({c.type for c in org.certificates}),
         revision=org.revision,

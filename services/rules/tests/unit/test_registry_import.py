@@ -62,3 +62,18 @@ def test_sites_and_certificate_dates_are_read() -> None:
     certificate = org.certificates[0]
     assert str(certificate.expires_on) == "2027-04-10"
     assert certificate.sites_covered == ["浙江省宁波市鄞州区姜山镇", "江苏省昆山市某某路8号"]
+
+
+def test_a_contact_says_how_it_wants_to_be_told() -> None:
+    data = (
+        "org_id,name,contact_email,contact_mobile,contact_language,contact_channels\n"
+        "A,浙江宏远电器有限公司,a@x.example,13800138000,en,email\n"
+        "B,广东澄川电器制造有限公司,b@x.example,13900139000,,\n"
+        "C,昆山市凌岳线缆有限公司,c@x.example,,,fax\n"
+    ).encode()
+    parsed = parse_registry_csv(data)
+    [a], [b] = parsed.organisations["A"].contacts, parsed.organisations["B"].contacts
+    assert (a.language, a.channels) == ("en", ["email"])  # no texts for this one
+    assert (b.language, b.channels) == ("zh-CN", ["email", "sms"])  # by default, both
+    assert "C" not in parsed.organisations
+    assert any(p.row == 4 and "channels" in p.field for p in parsed.problems), parsed.problems
