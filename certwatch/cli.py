@@ -11,9 +11,8 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from certwatch.services import SERVICES, app_factory, folder_of, settings_of
+from certwatch.services import SERVICES, app_factory, bearer, folder_of, settings_of
 from certwatch.stack_cli import stack_app
-from services.rules.settings import RulesSettings
 from shared.settings import PlatformSettings
 
 app = typer.Typer(help="certwatch: continuous compliance monitoring for a certification body.", no_args_is_help=True)
@@ -41,19 +40,11 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
-def _bearer() -> dict[str, str]:
-    """The token the CLI acts with: CERTWATCH_API_TOKEN (yours), else the stack's administrator token."""
-    token = os.environ.get("CERTWATCH_API_TOKEN")
-    if not token:
-        admin = RulesSettings().admin_token
-        token = admin.get_secret_value() if admin else None
-    return {"Authorization": f"Bearer {token}"} if token else {}
-
-
 def _request(service: str, method: str, path: str, **kwargs: object) -> httpx.Response:
     url = settings_of(service).url + path
     try:
-        response = httpx.request(method, url, timeout=60.0, headers=_bearer(), **kwargs)  # type: ignore[arg-type]
+        headers = bearer(os.environ.get("CERTWATCH_API_TOKEN"))  # yours, else the stack's administrator's
+        response = httpx.request(method, url, timeout=60.0, headers=headers, **kwargs)  # type: ignore[arg-type]
     except httpx.HTTPError as exc:
         _fail(f"{service} is not reachable at {url}: {exc}. Is the stack up? (certwatch status)")
         raise

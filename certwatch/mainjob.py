@@ -14,8 +14,7 @@ import typer
 
 from certwatch import demo
 from certwatch import stack as local_stack
-from certwatch.services import settings_of
-from services.rules.settings import RulesSettings
+from certwatch.services import bearer, settings_of
 from shared.contracts import Topic
 from shared.kafka.lag import group_lag
 from shared.settings import PlatformSettings
@@ -75,9 +74,7 @@ def run_main_job(data_dir: Path | None, timeout: float) -> None:
     rules, ingest, reporting, notify = (settings_of(s).url for s in ("rules", "ingest", "reporting", "notify"))
     typer.echo("loading the demo registry …")
     files = {"file": ("demo-registry.csv", demo.registry_csv())}
-    admin = RulesSettings().admin_token
-    headers = {"Authorization": f"Bearer {admin.get_secret_value()}"} if admin else {}
-    imported = httpx.post(f"{rules}/organisations/import", files=files, headers=headers, timeout=60).json()
+    imported = httpx.post(f"{rules}/organisations/import", files=files, headers=bearer(), timeout=60).json()
     typer.echo("running the nightly job: every feed from the local feed server …")
     runs = _nightly_run(ingest)
     typer.echo("waiting for rules, notify and reporting to catch up …")

@@ -37,3 +37,14 @@ def folder_of(service: str) -> Path:
 
 def app_factory(service: str) -> str:
     return f"services.{service}.main:create_app"
+
+
+def bearer(token: str | None = None) -> dict[str, str]:
+    """Authorization headers for the rules service: `token`, else the stack's administrator token
+    (CERTWATCH_RULES_ADMIN_TOKEN, in stack.env), else none."""
+    if not token:
+        from services.rules.settings import RulesSettings
+
+        admin = RulesSettings().admin_token
+        token = admin.get_secret_value() if admin else None
+    return {"Authorization": f"Bearer {token}"} if token else {}

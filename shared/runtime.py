@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.base import MessagingTables
 from shared.db.session import Database
@@ -65,6 +67,25 @@ class ServiceRuntime:
         await self.producer.stop()
         await self.db.dispose()
         log.info("%s stopped", self.service)
+
+    def every(self, seconds: float, job: Callable[[AsyncSession], Awaitable[int]], what: str) -> None:
+        """A background loop: `job` in a transaction now and every `seconds`; when it did something (a
+        count above 0), what it queued in the outbox is published at once. A failure is logged, and the
+        next round tries again."""
+
+        async def loop(stop: asyncio.Event) -> None:
+            while not stop.is_set():
+                try:
+                    async with self.db.transaction() as session:
+                        done = await job(session)
+                    if done:
+                        self.publish_soon()
+                except Exception:
+                    log.exception("%s failed; trying again in %s s", what, seconds)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+        self.background.append(loop)
 
     def publish_soon(self) -> None:
         """Wake the relay after a commit instead of waiting for its next poll."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi import FastAPI
 
 from services.notify import consumers, digest, endpoints
@@ -19,6 +21,10 @@ def create_app(settings: NotifySettings | None = None, platform: PlatformSetting
     channels: dict[str, Channel] = {"email": EmailChannel(settings), "sms": SmsChannel(settings)}
     notifier = Notifier(settings, runtime.outbox, channels)
     consumers.register(runtime, notifier)
-    runtime.background.append(lambda stop: notifier.run_deferred(runtime.db, stop, runtime.publish_soon))
+    runtime.every(
+        settings.deferred_poll_seconds,
+        lambda session: notifier.send_due(session, datetime.now(UTC)),
+        "sending deferred texts",
+    )
     runtime.background.append(lambda stop: digest.run(settings, runtime.db, channels["email"], stop))
     return build_app(runtime, [endpoints.router], title="certwatch notify")

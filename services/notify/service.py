@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -28,7 +26,6 @@ from shared.contracts.rules import (
     RiskEventRaised,
     RiskEventUpdated,
 )
-from shared.db.session import Database
 from shared.kafka.outbox import Outbox
 from shared.logging import mask_email, mask_phone
 from shared.observability import BACKGROUND
@@ -204,19 +201,6 @@ class Notifier:
             BACKGROUND.labels("notify", "deferred_text", row.status).inc()
             await session.delete(waiting)
         return sent
-
-    async def run_deferred(self, db: Database, stop: asyncio.Event, committed: Callable[[], None]) -> None:
-        """Every few seconds, send the texts whose quiet hours ended (the service's background loop)."""
-        while not stop.is_set():
-            try:
-                async with db.transaction() as session:
-                    sent = await self.send_due(session, datetime.now(UTC))
-                if sent:
-                    committed()
-            except Exception:
-                log.exception("sending deferred texts failed; trying again later")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.settings.deferred_poll_seconds)
 
     async def _send_and_log(
         self, session: AsyncSession, row: Delivery, recipient: str, message: Rendered, caused_by: uuid.UUID

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,9 +49,14 @@ async def measures_between(session: AsyncSession, start: date, end: date) -> lis
     return [(m, name) for m, name in (await session.execute(stmt)).all()]
 
 
+def _past_deadline(on: date) -> ColumnElement[bool]:
+    """Not decided yet, and due before `on`."""
+    return and_(RiskEventView.decision_due < on, RiskEventView.status.in_(["open", "in_review"]))
+
+
 async def open_past_deadline(session: AsyncSession, on: date) -> list[RiskEventView]:
-    stmt = select(RiskEventView).where(RiskEventView.decision_due < on, RiskEventView.status.in_(["open", "in_review"]))
-    return list((await session.scalars(stmt.order_by(RiskEventView.decision_due))).all())
+    stmt = select(RiskEventView).where(_past_deadline(on)).order_by(RiskEventView.decision_due)
+    return list((await session.scalars(stmt)).all())
 
 
 async def risk_event(session: AsyncSession, risk_event_id: object) -> RiskEventView | None:
@@ -84,11 +89,8 @@ async def screened(session: AsyncSession) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-async def overdue(session: AsyncSession, today: object) -> int:
-    stmt = select(func.count()).where(
-        RiskEventView.decision_due < today, RiskEventView.status.in_(["open", "in_review"])
-    )
-    return int(await session.scalar(stmt) or 0)
+async def overdue(session: AsyncSession, today: date) -> int:
+    return int(await session.scalar(select(func.count()).where(_past_deadline(today))) or 0)
 
 
 async def feeds(session: AsyncSession) -> list[FeedFreshness]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi import FastAPI
 
 from services.rules import consumers, endpoints
@@ -22,10 +24,10 @@ def create_app(settings: RulesSettings | None = None, platform: PlatformSettings
     runtime.background.append(live.run)
     runtime.commit_hooks.append(lambda: setattr(live, "dirty", True))
     consumers.register(runtime, live)
-    runtime.background.append(
-        lambda stop: decisions.watch_suspensions(
-            runtime.db, runtime.outbox, stop, settings.suspension_check_seconds, runtime.publish_soon
-        )
+    runtime.every(
+        settings.suspension_check_seconds,
+        lambda session: decisions.reopen_expired(session, runtime.outbox, datetime.now(UTC).date()),
+        "reopening events whose suspension ended",
     )
     app = build_app(runtime, [endpoints.router, access.router], title="certwatch rules")
     app.state.live_index = live

@@ -24,8 +24,6 @@ from shared.contracts.rules import (
     CertificateRef,
     CertificateStatus,
     CertificateStatusChanged,
-    MatchDecision,
-    MatchSummary,
     Measure,
     RiskEventRaised,
     RiskEventStatus,
@@ -33,6 +31,7 @@ from shared.contracts.rules import (
     Severity,
 )
 from shared.db.session import Database
+from tests.support.events import risk_event_raised
 
 pytestmark = pytest.mark.integration
 
@@ -42,14 +41,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 
 def _raised(name: str, severity: Severity, kind: SignalKind, province: str) -> RiskEventRaised:
-    return RiskEventRaised(
-        risk_event_id=uuid.uuid4(), organisation_id=uuid.uuid4(), organisation_name=name, signal_id=uuid.uuid4(),
-        signal_kind=kind, rule_id="r", rule_version=1, severity=severity, recommended_measure=Measure.SUSPEND,
-        title=name, summary=name, decision_due=date.today() + timedelta(days=5), province=province,
+    return risk_event_raised(
+        name, organisation_name=name, signal_kind=kind, severity=severity, recommended_measure=Measure.SUSPEND,
+        decision_due=date.today() + timedelta(days=5), province=province,
         certificates=[CertificateRef(certificate_id=uuid.uuid4(), number=f"C-{name}", type="CCC",
                                      status=CertificateStatus.VALID)],
-        match=MatchSummary(score=1, decision=MatchDecision.MATCH, method="credit_code", explanation="code"),
-        raised_at=datetime.now(UTC),
     )  # fmt: skip
 
 

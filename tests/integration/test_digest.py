@@ -11,30 +11,21 @@ import pytest
 from certwatch.mailsink import read_mail
 from services.notify import digest
 from services.notify.channels import EmailChannel
-from shared.contracts.ingest import SignalKind
 from shared.contracts.rules import (
-    MatchDecision,
-    MatchSummary,
-    Measure,
     RiskEventRaised,
     RiskEventStatus,
     RiskEventUpdated,
     Severity,
 )
 from shared.db.session import Database
+from tests.support.events import risk_event_raised
 
 pytestmark = pytest.mark.integration
 TODAY = date(2026, 12, 1)
 
 
 def raised(title: str, due: date | None) -> RiskEventRaised:
-    return RiskEventRaised(
-        risk_event_id=uuid.uuid4(), organisation_id=uuid.uuid4(), organisation_name=f"{title}有限公司",
-        signal_id=uuid.uuid4(), signal_kind=SignalKind.SPOT_CHECK_FAILURE, rule_id="r", rule_version=1,
-        severity=Severity.HIGH, recommended_measure=Measure.SPECIAL_AUDIT, title=title, summary=title,
-        decision_due=due, match=MatchSummary(score=1, decision=MatchDecision.MATCH, method="code", explanation="x"),
-        raised_at=datetime.now(UTC),
-    )  # fmt: skip
+    return risk_event_raised(title, decision_due=due)
 
 
 async def test_the_digest_lists_open_events_past_their_deadline_first_once_a_day(service_settings, mail_sink) -> None:

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -23,7 +22,8 @@ from shared.contracts import Envelope, Topic, deterministic_id
 from shared.contracts.ingest import SignalReceived
 from shared.db.session import Database
 from shared.kafka.outbox import Outbox, OutboxRelay
-from shared.kafka.producer import Producer, client_options
+from shared.kafka.producer import Producer
+from tests.support.topics import published
 
 pytestmark = pytest.mark.integration
 
@@ -59,20 +59,6 @@ async def ingest(service_settings, platform) -> Any:
     yield db, Outbox(messaging.outbox, "ingest"), OutboxRelay(db, producer, messaging.outbox, "ingest", 0.05)
     await producer.stop()
     await db.dispose()
-
-
-async def published(platform, topic: Topic) -> list[dict[str, Any]]:
-    consumer = AIOKafkaConsumer(
-        platform.topic(topic.value), group_id=None, auto_offset_reset="earliest", **client_options(platform)
-    )
-    await consumer.start()
-    events: list[dict[str, Any]] = []
-    try:
-        while batch := await consumer.getmany(timeout_ms=2000):
-            events.extend(json.loads(r.value) for records in batch.values() for r in records)
-    finally:
-        await consumer.stop()
-    return events
 
 
 async def count(db: Database, model: Any, *where: Any) -> int:

@@ -5,46 +5,29 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
-from certwatch import stack
 from certwatch.mailsink import read_mail
 from certwatch.smssink import read_sms
 from services.notify.channels import EmailChannel, SmsChannel
 from services.notify.models import DeferredMessage, Delivery, messaging
 from services.notify.service import Notifier
-from shared.contracts.ingest import SignalKind
 from shared.contracts.rules import (
     Contact,
-    MatchDecision,
-    MatchSummary,
-    Measure,
     OrganisationUpdated,
-    RiskEventRaised,
-    Severity,
 )
 from shared.db.session import Database
 from shared.kafka.outbox import Outbox
+from tests.support.events import risk_event_raised
 
 pytestmark = pytest.mark.integration
 
 MOBILE = "13800138000"
 METRIC, LABELS = "certwatch_background_total", {"service": "notify", "job": "deferred_text", "outcome": "delivered"}
-
-
-@pytest.fixture
-def sms_sink(tmp_path: Path) -> Iterator[stack.SinkHandle]:
-    handle = stack.start_sms_sink(tmp_path)
-    try:
-        yield handle
-    finally:
-        handle.stop()
 
 
 def around(now: datetime) -> str:
@@ -74,13 +57,9 @@ async def test_a_text_in_quiet_hours_waits_for_their_end_and_goes_once(
         organisation_id=uuid.uuid4(), name="浙江宏远电器有限公司", revision=1, updated_at=now,
         contacts=[Contact(name="王经理", email=email, mobile=MOBILE)],
     )  # fmt: skip
-    raised = RiskEventRaised(
-        risk_event_id=uuid.uuid4(), organisation_id=org.organisation_id, organisation_name=org.name,
-        signal_id=uuid.uuid4(), signal_kind=SignalKind.SPOT_CHECK_FAILURE, rule_id="r", rule_version=1,
-        severity=Severity.HIGH, recommended_measure=Measure.SPECIAL_AUDIT, title="产品监督抽查不合格", summary="输出电压",
-        decision_due=date.today() + timedelta(days=30),
-        match=MatchSummary(score=1, decision=MatchDecision.MATCH, method="credit_code", explanation="code"),
-        raised_at=now,
+    raised = risk_event_raised(
+        "产品监督抽查不合格", organisation_id=org.organisation_id, organisation_name=org.name, summary="输出电压",
+        decision_due=date.today() + timedelta(days=30), raised_at=now,
     )  # fmt: skip
     caplog.set_level(logging.INFO)
     try:

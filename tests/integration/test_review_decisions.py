@@ -4,20 +4,18 @@ every step is audited and published."""
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from services.rules.main import create_app
 from services.rules.review import decisions
 from shared.contracts import Topic
 from shared.db.session import Database
-from shared.kafka.producer import client_options
 from tests.integration.test_rules_matching import send_signal
 from tests.support.infra import ADMIN, bearer, running
+from tests.support.topics import payloads
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -33,20 +31,6 @@ ORGANISATION = {
         {"number": "Q-7", "type": "QMS", "scope": "电动自行车用充电器的生产"},
     ],
 }
-
-
-async def published(platform: Any, topic: Topic) -> list[dict[str, Any]]:
-    consumer = AIOKafkaConsumer(
-        platform.topic(topic.value), group_id=None, auto_offset_reset="earliest", **client_options(platform)
-    )
-    await consumer.start()
-    found: list[dict[str, Any]] = []
-    try:
-        while batch := await consumer.getmany(timeout_ms=1000):
-            found.extend(json.loads(r.value)["payload"] for records in batch.values() for r in records)
-    finally:
-        await consumer.stop()
-    return found
 
 
 async def test_a_risk_event_is_assigned_decided_and_closed(platform, service_settings) -> None:
@@ -151,13 +135,13 @@ async def test_a_risk_event_is_assigned_decided_and_closed(platform, service_set
         )
 
         statuses = await eventually(
-            lambda: published(platform, Topic.CERTIFICATE_STATUS_CHANGED), lambda found: len(found) >= 2
+            lambda: payloads(platform, Topic.CERTIFICATE_STATUS_CHANGED), lambda found: len(found) >= 2
         )
         assert [(s["number"], s["old_status"], s["new_status"], s["until"]) for s in statuses] == [
             ("2022010703004512", "valid", "suspended", until), ("2022010703004512", "suspended", "valid", None),
         ]  # fmt: skip
         assert all(s["decided_by"] == "dm-wang" and s["risk_event_id"] == event_id for s in statuses)
-        updates = await eventually(lambda: published(platform, Topic.RISK_EVENT_UPDATED), lambda found: len(found) >= 5)
+        updates = await eventually(lambda: payloads(platform, Topic.RISK_EVENT_UPDATED), lambda found: len(found) >= 5)
         assert [(u["change"], u["status"], u["decision"]) for u in updates] == [
             ("assigned", "in_review", None), ("decided", "decided", "corrective_action"),
             ("decided", "decided", "suspend"), ("decided", "decided", "restore"), ("closed", "closed", None),
@@ -200,7 +184,7 @@ async def test_a_suspension_that_ends_undecided_reopens_its_event(platform, serv
         assert reopened["decision_due"] == (until + timedelta(days=6)).isoformat()  # 5 days to decide again
         last = reopened["audit"][-1]
         assert (last["action"], last["actor"]) == ("reopened", "system") and "restore or withdraw" in last["reason"]
-        updates = await eventually(lambda: published(platform, Topic.RISK_EVENT_UPDATED), lambda found: len(found) >= 2)
+        updates = await eventually(lambda: payloads(platform, Topic.RISK_EVENT_UPDATED), lambda found: len(found) >= 2)
         assert [(u["change"], u["status"]) for u in updates] == [("decided", "decided"), ("reopened", "in_review")]
 
         # Withdrawing then clears it: nothing is reopened again.

@@ -112,6 +112,15 @@ def mail_sink(infra_dir: Path) -> Iterator[Any]:
         handle.stop()
 
 
+@pytest.fixture(scope="session")
+def sms_sink(infra_dir: Path) -> Iterator[Any]:
+    handle = stack.start_sms_sink(infra_dir)
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
 @pytest.fixture
 async def platform(broker: str) -> PlatformSettings:
     """Broker settings with a topic prefix of this test's own."""

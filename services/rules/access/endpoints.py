@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules.access import service
 from services.rules.access.service import Action, Actor, Role
@@ -17,8 +18,8 @@ from shared.db.session import ReadSession, WriteSession
 _bearer = HTTPBearer(auto_error=False, description="a token from `certwatch rules token-create`")
 
 
-async def _actor(
-    request: Request, session: WriteSession, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+async def _authenticated(
+    request: Request, session: AsyncSession, credentials: HTTPAuthorizationCredentials | None
 ) -> Actor:
     admin = request.app.state.runtime.settings.admin_token
     return await service.authenticate(
@@ -26,17 +27,18 @@ async def _actor(
     )
 
 
+async def _actor(
+    request: Request, session: WriteSession, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+) -> Actor:
+    return await _authenticated(request, session, credentials)
+
+
 async def reader(
     request: Request, session: ReadSession, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> None:
     """Reads need a token (any role: the regulator's is for reading) when `reads_need_token` is set."""
-    settings = request.app.state.runtime.settings
-    if not settings.reads_need_token:
-        return
-    admin = settings.admin_token
-    await service.authenticate(
-        session, credentials.credentials if credentials else None, admin.get_secret_value() if admin else None
-    )
+    if request.app.state.runtime.settings.reads_need_token:
+        await _authenticated(request, session, credentials)
 
 
 READ = Depends(reader)

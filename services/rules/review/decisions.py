@@ -9,11 +9,8 @@ certificate is never suspended or withdrawn any other way.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -32,7 +29,6 @@ from shared.contracts.rules import (
     RiskEventUpdated,
     Severity,
 )
-from shared.db.session import Database
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.kafka.outbox import Outbox
 from shared.observability import BACKGROUND
@@ -101,7 +97,7 @@ async def decide(session: AsyncSession, outbox: Outbox, risk_event_id: uuid.UUID
         "certificates": [c.number for c, _ in changed],
     }
     repository.audit(session, event.id, decision.actor, "decided", reason=decision.reason, **detail)
-    step = len(await repository.audit_trail(session, event.id))  # makes each decision's event id its own
+    step = await repository.audit_steps(session, event.id)  # makes each decision's event id its own
     await _publish(
         session, outbox, event, "decided", decision.actor, decision.reason,
         decision=decision.measure, corrective_action_due=decision.corrective_action_due, step=step,
@@ -148,24 +144,9 @@ async def reopen_expired(session: AsyncSession, outbox: Outbox, today: date) -> 
         await _publish(session, outbox, event, "reopened", "system", reason)
         BACKGROUND.labels("rules", "suspension_ended", "reopened").inc()
         reopened += 1
+    if reopened:
+        log.info("%d risk events reopened: their suspension ended", reopened)
     return reopened
-
-
-async def watch_suspensions(
-    db: Database, outbox: Outbox, stop: asyncio.Event, every: float, committed: Callable[[], None]
-) -> None:
-    """The rules service's background loop: reopen events whose suspension ended, every `every` seconds."""
-    while not stop.is_set():
-        try:
-            async with db.transaction() as session:
-                reopened = await reopen_expired(session, outbox, datetime.now(UTC).date())
-            if reopened:
-                log.info("%d risk events reopened: their suspension ended", reopened)
-                committed()
-        except Exception:
-            log.exception("checking suspensions failed; trying again later")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=every)
 
 
 def _check(decision: Decision, today: date) -> None:
@@ -248,7 +229,7 @@ async def _publish(
         corrective_action_due=corrective_action_due, actor=actor, reason=reason, updated_at=datetime.now(UTC),
     )  # fmt: skip
     if step is None:
-        step = len(await repository.audit_trail(session, event.id))
+        step = await repository.audit_steps(session, event.id)
     await outbox.add(
         session, Topic.RISK_EVENT_UPDATED, str(event.organisation_id), update,
         event_id=deterministic_id("risk-event-updated", event.id, change, step),

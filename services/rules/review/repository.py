@@ -45,6 +45,12 @@ async def get(session: AsyncSession, risk_event_id: uuid.UUID, for_update: bool 
     return await session.get(RiskEvent, risk_event_id, with_for_update=for_update)
 
 
+async def audit_steps(session: AsyncSession, risk_event_id: uuid.UUID) -> int:
+    """How many entries the event's audit trail has (what was just added included: it is flushed first)."""
+    stmt = select(func.count()).select_from(AuditEntry).where(AuditEntry.risk_event_id == risk_event_id)
+    return int(await session.scalar(stmt) or 0)
+
+
 async def audit_trail(session: AsyncSession, risk_event_id: uuid.UUID) -> list[AuditEntry]:
     stmt = select(AuditEntry).where(AuditEntry.risk_event_id == risk_event_id).order_by(AuditEntry.id)
     return list((await session.scalars(stmt)).all())
