@@ -172,15 +172,26 @@ def ingest_file(
     feed: Annotated[str | None, typer.Option(help="feed name to record the run under")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="parse and validate only; publish nothing")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON on the last line")] = False,
+    signals: Annotated[
+        Path | None,
+        typer.Option("--signals", help="with --dry-run: write every signal it would publish to this JSON Lines file"),
+    ] = None,
+    preview: Annotated[
+        bool, typer.Option("--preview", help="with --dry-run: a line per row (parties, product, items, dates)")
+    ] = False,
 ) -> None:
     """Ingest one file directly (bulletin, credit list, status or accident file)."""
+    from certwatch.ingest_direct import Preview
     from certwatch.ingest_direct import ingest_file as run_file
 
     if kind not in FILE_KINDS:
         _fail(f"unknown kind {kind!r}; choose one of {', '.join(FILE_KINDS)}")
     if not path.is_file():
         _fail(f"{path}: no such file")
-    summary = asyncio.run(run_file(path, kind, feed, dry_run))
+    if (signals or preview) and not dry_run:
+        _fail("--signals and --preview go with --dry-run (a real run's signals are listed by GET /signals)")
+    with Preview(signals, typer.echo if preview else None) as sink:
+        summary = asyncio.run(run_file(path, kind, feed, dry_run, sink if (signals or preview) else None))
     _report_run(summary, as_json)
 
 

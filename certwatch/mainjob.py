@@ -21,7 +21,7 @@ from shared.settings import PlatformSettings
 from shared.settings import data_dir as default_data_dir
 
 PIPELINE = [  # (consumer group, topics), in the order work flows through them
-    ("certwatch-rules", [Topic.SIGNAL_RECEIVED.value]),
+    ("certwatch-rules", [Topic.SIGNAL_RECEIVED_V2.value, Topic.SIGNAL_RECEIVED.value]),
     ("certwatch-notify", [Topic.RISK_EVENT_RAISED.value, Topic.ORGANISATION_UPDATED.value]),
     ("certwatch-reporting", [Topic.RISK_EVENT_RAISED.value, Topic.NOTIFICATION_DELIVERED.value]),
 ]

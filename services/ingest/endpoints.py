@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from services.ingest import repository, service
 from services.ingest.schemas import SignalAccepted, SignalIn
-from shared.contracts.ingest import Signal
+from shared.contracts.ingest import SignalV2
 from shared.db.session import ReadSession, WriteSession
 
 router = APIRouter(tags=["signals"])
@@ -31,20 +31,20 @@ async def post_signal(
     )
 
 
-@router.get("/signals/{signal_id}", response_model=Signal)
-async def get_signal(signal_id: uuid.UUID, session: ReadSession) -> Signal:
+@router.get("/signals/{signal_id}", response_model=SignalV2)
+async def get_signal(signal_id: uuid.UUID, session: ReadSession) -> SignalV2:
     """One accepted signal."""
     return await service.get(session, signal_id)
 
 
-@router.get("/signals", response_model=list[Signal])
+@router.get("/signals", response_model=list[SignalV2])
 async def list_signals(
     session: ReadSession,
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
     since: datetime | None = Query(None, description="received at or after (ISO 8601); then oldest first"),
-) -> list[Signal]:
+) -> list[SignalV2]:
     """Accepted signals, newest first; with `since`, those received since then, oldest first (for paging
     through them while new ones arrive, as a replay does)."""
     rows = await repository.list_signals(session, limit, offset, since)
-    return [Signal.model_validate(r.payload) for r in rows]
+    return [SignalV2.model_validate(r.payload) for r in rows]

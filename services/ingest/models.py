@@ -65,6 +65,7 @@ class FeedRun(Base):
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     published: Mapped[int] = mapped_column(Integer, default=0)
+    skipped_passing: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     error: Mapped[str | None] = mapped_column(Text)
     source_sha256: Mapped[str | None] = mapped_column(String(64))
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)

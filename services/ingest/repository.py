@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.models import RawRecord, SignalRecord
-from shared.contracts.ingest import Signal
+from shared.contracts.ingest import SignalV2
 
 
 async def keep_raw(session: AsyncSession, content_hash: str, feed: str, kind: str, content: dict[str, object]) -> None:
@@ -18,7 +18,7 @@ async def keep_raw(session: AsyncSession, content_hash: str, feed: str, kind: st
     await session.execute(stmt.on_conflict_do_nothing(index_elements=["content_hash"]))
 
 
-async def add_signal(session: AsyncSession, signal: Signal) -> bool:
+async def add_signal(session: AsyncSession, signal: SignalV2) -> bool:
     """Insert the signal; False when a signal with this id exists (an exact re-delivery)."""
     stmt = insert(SignalRecord).values(
         signal_id=signal.signal_id,

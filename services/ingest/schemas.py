@@ -7,7 +7,7 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts.ingest import Product, SignalDetail, SignalKind, Subject
+from shared.contracts.ingest import Party, ProductV2, SignalDetail, SignalKind, Subject
 
 
 class SignalIn(BaseModel):
@@ -18,7 +18,10 @@ class SignalIn(BaseModel):
     feed: str = Field(default="manual", min_length=1, max_length=100)
     kind: SignalKind
     subject: Subject
-    product: Product | None = None
+    product: ProductV2 | None = None
+    parties: list[Party] = Field(
+        default_factory=list, max_length=10, description="every party the source names, each with its role"
+    )
     detail: SignalDetail = Field(default_factory=SignalDetail)
     published_on: date | None = None
     source_url: str | None = Field(default=None, max_length=2000)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,10 +13,12 @@ from services.ingest import repository
 from services.ingest.feeds.base import code_status
 from services.ingest.schemas import SignalIn
 from shared.contracts import Topic, deterministic_id
-from shared.contracts.ingest import Signal, SignalReceived, Subject
+from shared.contracts.ingest import SignalReceivedV2, SignalV2, Subject
 from shared.errors import NotFound
 from shared.identifiers import check_code
 from shared.kafka.outbox import Outbox
+
+S = TypeVar("S", bound=Subject)
 
 
 def content_hash(content: dict[str, object]) -> str:
@@ -24,19 +27,20 @@ def content_hash(content: dict[str, object]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def with_checked_code(subject: Subject) -> Subject:
+def with_checked_code(subject: S) -> S:
     """Compact and classify the subject's credit code; an invalid code stays as evidence only."""
     check = check_code(subject.credit_code)
     code = check.code if check else None
     return subject.model_copy(update={"credit_code": code, "credit_code_status": code_status(check)})
 
 
-def signal_from(incoming: SignalIn, raw_hash: str) -> Signal:
-    return Signal(
+def signal_from(incoming: SignalIn, raw_hash: str) -> SignalV2:
+    return SignalV2(
         signal_id=deterministic_id("signal", incoming.feed, incoming.kind.value, raw_hash),
         feed=incoming.feed,
         kind=incoming.kind,
         subject=with_checked_code(incoming.subject),
+        parties=[with_checked_code(p) for p in incoming.parties],
         product=incoming.product,
         detail=incoming.detail,
         published_on=incoming.published_on,
@@ -45,16 +49,16 @@ def signal_from(incoming: SignalIn, raw_hash: str) -> Signal:
     )
 
 
-async def accept(session: AsyncSession, outbox: Outbox, signal: Signal, raw: dict[str, object]) -> bool:
+async def accept(session: AsyncSession, outbox: Outbox, signal: SignalV2, raw: dict[str, object]) -> bool:
     """Store and queue one signal for publishing; False when it was already accepted before."""
     assert signal.raw_record_ref is not None
     await repository.keep_raw(session, signal.raw_record_ref, signal.feed, signal.kind.value, raw)
     if not await repository.add_signal(session, signal):
         return False
-    payload = SignalReceived(**signal.model_dump())
+    payload = SignalReceivedV2(**signal.model_dump())
     await outbox.add(
         session,
-        Topic.SIGNAL_RECEIVED,
+        Topic.SIGNAL_RECEIVED_V2,
         signal.subject_key,
         payload,
         event_id=deterministic_id("signal-received", signal.signal_id),
@@ -62,15 +66,16 @@ async def accept(session: AsyncSession, outbox: Outbox, signal: Signal, raw: dic
     return True
 
 
-async def accept_posted(session: AsyncSession, outbox: Outbox, incoming: SignalIn) -> tuple[Signal, bool]:
+async def accept_posted(session: AsyncSession, outbox: Outbox, incoming: SignalIn) -> tuple[SignalV2, bool]:
     """A signal posted over HTTP or the CLI: returns it and whether it was new."""
-    raw = incoming.model_dump(mode="json")
+    # Parties only when given: a body posted before v2 keeps its content hash, and so its signal id.
+    raw = incoming.model_dump(mode="json", exclude={"parties"} if not incoming.parties else None)
     signal = signal_from(incoming, content_hash(raw))
     return signal, await accept(session, outbox, signal, raw)
 
 
-async def get(session: AsyncSession, signal_id: uuid.UUID) -> Signal:
+async def get(session: AsyncSession, signal_id: uuid.UUID) -> SignalV2:
     row = await repository.get_signal(session, signal_id)
     if row is None:
         raise NotFound(f"no signal {signal_id}")
-    return Signal.model_validate(row.payload)
+    return SignalV2.model_validate(row.payload)

@@ -7,13 +7,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.rules.matcher.live import LiveIndex
 from services.rules.screening import service as screening
 from shared.contracts import Envelope, Topic
-from shared.contracts.ingest import SignalReceived
+from shared.contracts.ingest import SignalReceived, SignalReceivedV2
 from shared.runtime import ServiceRuntime
 
 
 def register(runtime: ServiceRuntime, live: LiveIndex) -> None:
-    @runtime.consumer.handles(Topic.SIGNAL_RECEIVED, SignalReceived)
-    async def on_signal_received(event: Envelope[SignalReceived], session: AsyncSession) -> None:
-        """Match a new signal to certified organisations and raise risk events."""
+    @runtime.consumer.handles(Topic.SIGNAL_RECEIVED_V2, SignalReceivedV2)
+    async def on_signal_received(event: Envelope[SignalReceivedV2], session: AsyncSession) -> None:
+        """Match every party of a new signal to certified organisations and raise risk events."""
         index = await live.current()
         await screening.screen(session, runtime.outbox, index, event.payload, caused_by=event.event_id)
+
+    @runtime.consumer.handles(Topic.SIGNAL_RECEIVED, SignalReceived)
+    async def on_signal_received_v1(event: Envelope[SignalReceived], session: AsyncSession) -> None:
+        """A v1 signal (published before v2, or by an older ingest): its subject is its only party."""
+        index = await live.current()
+        signal = SignalReceivedV2.from_v1(event.payload)
+        await screening.screen(session, runtime.outbox, index, signal, caused_by=event.event_id)

@@ -27,7 +27,7 @@ from services.rules.review import repository as review_repository
 from services.rules.review import service as review
 from services.rules.review.schemas import RiskEventDetail, RiskEventRead
 from services.rules.screening import replay
-from shared.contracts.ingest import SignalReceived
+from shared.contracts.ingest import SignalReceivedV2
 from shared.contracts.rules import Measure
 from shared.db.session import ReadSession, WriteSession
 from shared.errors import InvalidInput
@@ -202,7 +202,7 @@ async def close_risk_event(
 
 
 class ReplayIn(BaseModel):
-    signals: list[SignalReceived] = Field(
+    signals: list[SignalReceivedV2] = Field(
         min_length=1, max_length=2000, description="stored signals, as ingest keeps them"
     )
 

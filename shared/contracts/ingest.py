@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -138,6 +139,39 @@ class Signal(BaseModel):
 
 class SignalReceived(Signal):
     """A new signal was accepted by ingest (exact re-deliveries are not published again)."""
+
+
+class Party(Subject):
+    """One of several parties a bulletin names in one cell (委托方 and 受委托方, 生产商 and 经销商, …)."""
+
+    role_label: str | None = Field(default=None, max_length=30, description="the role as printed: 委托方, 经销商, …")
+    origin: str | None = Field(default=None, max_length=50, description="原产国 of an importer's goods")
+
+
+class ProductV2(Product):
+    purchase_date: date | None = Field(default=None, description="购进日期, when the bulletin gives it instead")
+
+
+class SignalV2(Signal):
+    """Signal v2: every party a source names, each with its role; the purchase date beside the production date.
+
+    `subject` stays the first party (the Kafka key and v1 readers use it). A v1 signal reads as v2 with
+    no `parties`: `all_parties()` then gives the subject alone.
+    """
+
+    product: ProductV2 | None = None
+    parties: list[Party] = Field(default_factory=list, max_length=10)
+
+    def all_parties(self) -> list[Party]:
+        return list(self.parties) or [Party(**self.subject.model_dump())]
+
+    @classmethod
+    def from_v1(cls, signal: Signal) -> Self:
+        return cls.model_validate(signal.model_dump())
+
+
+class SignalReceivedV2(SignalV2):
+    """A new signal was accepted by ingest: v2, with its parties (exact re-deliveries are not published again)."""
 
 
 class FeedRunStatus(StrEnum):

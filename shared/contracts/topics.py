@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
-from shared.contracts.ingest import FeedRunCompleted, SignalReceived
+from shared.contracts.ingest import FeedRunCompleted, SignalReceived, SignalReceivedV2
 from shared.contracts.notify import NotificationDelivered, NotificationFailed
 from shared.contracts.rules import (
     CertificateStatusChanged,
@@ -19,7 +19,8 @@ from shared.contracts.rules import (
 class Topic(StrEnum):
     """`<producer>.<event>.v<N>`: a breaking change is a new vN."""
 
-    SIGNAL_RECEIVED = "ingest.signal-received.v1"
+    SIGNAL_RECEIVED = "ingest.signal-received.v1"  # still read: what was published before v2
+    SIGNAL_RECEIVED_V2 = "ingest.signal-received.v2"
     FEED_RUN_COMPLETED = "ingest.feed-run-completed.v1"
     RISK_EVENT_RAISED = "rules.risk-event-raised.v1"
     RISK_EVENT_UPDATED = "rules.risk-event-updated.v1"
@@ -44,6 +45,7 @@ class Topic(StrEnum):
 
 PAYLOADS: dict[Topic, type[BaseModel]] = {
     Topic.SIGNAL_RECEIVED: SignalReceived,
+    Topic.SIGNAL_RECEIVED_V2: SignalReceivedV2,
     Topic.FEED_RUN_COMPLETED: FeedRunCompleted,
     Topic.RISK_EVENT_RAISED: RiskEventRaised,
     Topic.RISK_EVENT_UPDATED: RiskEventUpdated,

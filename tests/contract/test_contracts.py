@@ -7,7 +7,15 @@ from datetime import UTC, date, datetime
 import pytest
 
 from shared.contracts import PAYLOADS, Envelope, Topic
-from shared.contracts.ingest import FeedRunCompleted, FeedRunStatus, SignalKind, SignalReceived, Subject
+from shared.contracts.ingest import (
+    FeedRunCompleted,
+    FeedRunStatus,
+    Party,
+    SignalKind,
+    SignalReceived,
+    SignalReceivedV2,
+    Subject,
+)
 from shared.contracts.notify import Channel, NotificationDelivered, NotificationFailed
 from shared.contracts.rules import (
     CertificateStatus,
@@ -33,6 +41,17 @@ EXAMPLES = {
         feed="samr",
         kind=SignalKind.SPOT_CHECK_FAILURE,
         subject=Subject(name="浙江宏远电器有限公司", credit_code="91330212PDY0010123"),
+        published_on=date(2024, 6, 18),
+    ),
+    Topic.SIGNAL_RECEIVED_V2: SignalReceivedV2(
+        signal_id=ID,
+        feed="samr",
+        kind=SignalKind.FOOD_SPOT_CHECK_FAILURE,
+        subject=Subject(name="浙江甲食品有限公司", role="producer"),
+        parties=[
+            Party(name="浙江甲食品有限公司", role="entrusting", role_label="委托方"),
+            Party(name="江苏乙食品有限公司", role="entrusted", role_label="受委托方", address="南京市"),
+        ],
         published_on=date(2024, 6, 18),
     ),
     Topic.FEED_RUN_COMPLETED: FeedRunCompleted(
@@ -125,3 +144,17 @@ def test_schema_matches_the_committed_snapshot(topic: Topic) -> None:
         f"the model of {topic} changed: a change to a published contract needs a new topic version "
         f"(e.g. {topic.value.rsplit('.v', 1)[0]}.v{int(topic.value.rsplit('.v', 1)[1]) + 1}); snapshots are never rewritten"
     )
+
+
+def test_a_v1_signal_reads_as_v2_with_its_subject_as_the_only_party() -> None:
+    v1 = EXAMPLES[Topic.SIGNAL_RECEIVED]
+    v2 = SignalReceivedV2.model_validate_json(v1.model_dump_json())
+    assert v2.parties == []
+    assert [p.name for p in v2.all_parties()] == ["浙江宏远电器有限公司"]
+    assert v2.all_parties()[0].credit_code == "91330212PDY0010123"
+
+
+def test_a_v2_signal_stays_readable_by_a_v1_consumer() -> None:
+    v2 = EXAMPLES[Topic.SIGNAL_RECEIVED_V2]
+    v1 = SignalReceived.model_validate_json(v2.model_dump_json())
+    assert v1.subject.name == "浙江甲食品有限公司"

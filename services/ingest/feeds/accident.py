@@ -19,7 +19,7 @@ from services.ingest.feeds.base import (
 )
 from services.ingest.feeds.cells import BadCell, parse_date, text
 from services.ingest.feeds.tables import cell, raw_row, read_tables, read_text, sniff
-from shared.contracts.ingest import Product, Signal, SignalDetail, SignalKind, Subject
+from shared.contracts.ingest import ProductV2, SignalDetail, SignalKind, SignalV2, Subject
 from shared.identifiers import check_code
 
 FIELDS = {
@@ -59,10 +59,15 @@ def parse(path: Path, *, feed: str) -> ParseResult:
 
 
 def _json_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Records of a JSON list (or an object with a 'records' list), or of JSON Lines (one object a line)."""
+    content = read_text(path)
     try:
-        data = json.loads(read_text(path))
+        data = json.loads(content)
     except json.JSONDecodeError as exc:
-        raise FileRejected(f"the JSON is malformed: {exc}") from exc
+        if exc.msg != "Extra data":
+            raise FileRejected(f"the JSON is malformed: {exc}") from exc
+        yield from _json_lines(content)
+        return
     records = data.get("records", data.get("items")) if isinstance(data, dict) else data
     if not isinstance(records, list):
         raise FileRejected("expected a JSON list of records (or an object with a 'records' list)")
@@ -73,8 +78,27 @@ def _json_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield number, {"_invalid": record}
 
 
+def _json_lines(content: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """JSON Lines: a line that is not JSON is a bad row (rejected with its line number), not a bad file."""
+    for number, line in enumerate(content.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield number, {"_invalid": f"line {number} is not JSON: {exc.msg}", "_raw": {"line": line[:2000]}}
+            continue
+        if isinstance(record, dict):
+            yield number, {FIELDS.get(str(k), str(k)): v for k, v in record.items()}
+        else:
+            yield number, {"_invalid": record}
+
+
 def _item(number: int, record: dict[str, Any], feed: str) -> Item:
     raw = record.pop("_raw", None) or {k: v for k, v in record.items()}
+    if "_invalid" in record:
+        problem = record["_invalid"] if isinstance(record["_invalid"], str) else "not a JSON object"
+        return RowRejected(number, f"record {number}: {problem}", json.dumps(raw, ensure_ascii=False, default=str))
     name, code_text = text(record.get("enterprise")), text(record.get("credit_code"))
     if name is None and code_text is None:
         return RowRejected(
@@ -91,7 +115,7 @@ def _item(number: int, record: dict[str, Any], feed: str) -> Item:
     )
     code = check_code(code_text)
     digest = content_hash(raw)
-    signal = Signal(
+    signal = SignalV2(
         signal_id=signal_id(feed, kind.value, digest),
         feed=feed,
         kind=kind,
@@ -103,7 +127,7 @@ def _item(number: int, record: dict[str, Any], feed: str) -> Item:
             province=text(record.get("province")),
             role="producer",
         ),
-        product=Product(
+        product=ProductV2(
             name=text(record.get("product")), model=text(record.get("model")), batch=text(record.get("batch"))
         ),
         detail=SignalDetail(

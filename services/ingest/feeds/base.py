@@ -6,10 +6,10 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from shared.contracts import deterministic_id
-from shared.contracts.ingest import CreditCodeStatus, Signal
+from shared.contracts.ingest import CreditCodeStatus, SignalV2
 from shared.identifiers import CodeCheck, CodeKind
 
 
@@ -22,7 +22,7 @@ class ParsedRecord:
     row: int
     raw: dict[str, Any]
     content_hash: str
-    signal: Signal
+    signal: SignalV2
 
 
 @dataclass(slots=True)
@@ -32,7 +32,15 @@ class RowRejected:
     raw: str
 
 
-Item = ParsedRecord | RowRejected
+@dataclass(slots=True)
+class PassingRow:
+    """A row judged 合格 (符合, 通过): read, and no signal; counted as skipped_passing."""
+
+    row: int
+    skipped_passing: ClassVar[bool] = True
+
+
+Item = ParsedRecord | RowRejected | PassingRow
 
 
 @dataclass

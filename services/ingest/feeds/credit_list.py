@@ -26,7 +26,7 @@ from services.ingest.feeds.base import (
 )
 from services.ingest.feeds.cells import BadCell, parse_date, text
 from services.ingest.feeds.tables import Table, cell, raw_row, read_tables
-from shared.contracts.ingest import Signal, SignalDetail, SignalKind, Subject
+from shared.contracts.ingest import SignalDetail, SignalKind, SignalV2, Subject
 from shared.identifiers import check_code, quick_valid
 
 SYNONYMS = {
@@ -43,13 +43,52 @@ SYNONYMS = {
     ),
     **dict.fromkeys(["企业名称", "名称", "市场主体名称", "当事人名称", "主体名称"], "name"),
     **dict.fromkeys(["列入日期", "列入时间", "列入严重违法失信名单日期", "列入经营异常名录日期"], "listed_on"),
-    **dict.fromkeys(["列入原因", "列入事由", "列入严重违法失信名单原因", "列入经营异常名录原因"], "reason"),
     **dict.fromkeys(
-        ["作出决定机关", "决定机关", "作出决定机关（列入）", "列入决定机关", "作出列入决定机关"], "authority"
+        [
+            "列入原因",
+            "列入事由",
+            "列入严重违法失信名单原因",
+            "列入经营异常名录原因",
+            "列入严重违法失信企业名单（黑名单）原因",
+            "列入严重违法失信企业名单原因",
+            "列入经营异常名录原因类型名称",
+            "列入经营异常名录原因类型",
+            "列入原因类型名称",
+        ],
+        "reason",
+    ),
+    **dict.fromkeys(
+        [
+            "作出决定机关",
+            "决定机关",
+            "作出决定机关（列入）",
+            "列入决定机关",
+            "作出列入决定机关",
+            "列入决定机关名称",
+            "列入作出决定机关",
+            "作出决定机关名称",
+        ],
+        "authority",
     ),
     **dict.fromkeys(["移出日期", "移出时间"], "removed_on"),
-    **dict.fromkeys(["移出原因", "移出事由"], "removal_reason"),
-    **dict.fromkeys(["作出决定机关（移出）", "移出决定机关", "作出移出决定机关"], "removal_authority"),
+    **dict.fromkeys(
+        [
+            "移出原因",
+            "移出事由",
+            "移出经营异常名录原因",
+            "移出严重违法失信名单原因",
+            "移出原因类型名称",
+            "移出经营异常名录原因类型名称",
+            "移出严重违法失信企业名单原因",
+        ],
+        "removal_reason",
+    ),
+    **dict.fromkeys(["列入决定书文号", "决定书文号", "列入文号", "文号"], "decision_no"),
+    **dict.fromkeys(["移出决定书文号", "移出文号"], "removal_decision_no"),
+    **dict.fromkeys(
+        ["作出决定机关（移出）", "移出决定机关", "作出移出决定机关", "移出决定机关名称", "移出作出决定机关"],
+        "removal_authority",
+    ),
     **dict.fromkeys(["住所", "地址", "企业地址"], "address"),
     **dict.fromkeys(["省份", "所在省份", "登记机关所在省"], "province"),
     "序号": "seq",
@@ -215,7 +254,7 @@ def _removals(blob: bytes | None, gone: dict[int, int], feed: str, removed: Sign
                 credit_code=code.code if code else None,
                 credit_code_status=code_status(code),
             )
-            signal = Signal(
+            signal = SignalV2(
                 signal_id=signal_id(feed, removed.value, digest_hex),
                 feed=feed,
                 kind=removed,
@@ -252,11 +291,14 @@ def _item(table: Table, number: int, cells: list[object], feed: str, listed, rem
     detail = SignalDetail(
         authority=text(get("removal_authority")) if removed_on else text(get("authority")),
         reason=text(get("removal_reason")) if removed_on else text(get("reason")),
+        bulletin_no=text(get("removal_decision_no")) or text(get("decision_no"))
+        if removed_on
+        else text(get("decision_no")),
         listed_on=listed_on,
         removed_on=removed_on,
         note=f"credit code {code.code} is invalid: {code.problem}" if code and not code.valid else None,
     )
-    signal = Signal.model_construct(
+    signal = SignalV2.model_construct(
         signal_id=signal_id(feed, kind.value, digest),
         feed=feed,
         kind=kind,

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-from services.ingest.feeds.base import Item, ParsedRecord, ParseResult, RowRejected, content_hash, signal_id
-from services.ingest.feeds.cells import BadCell, failed_items, parse_date, text
+from services.ingest.feeds.base import (
+    Item,
+    ParsedRecord,
+    ParseResult,
+    PassingRow,
+    RowRejected,
+    code_status,
+    content_hash,
+    signal_id,
+)
+from services.ingest.feeds.cells import BadCell, failed_items, lines, parse_date, read_date, text
 from services.ingest.feeds.tables import Table, cell, raw_row, read_tables
-from shared.contracts.ingest import CheckLevel, Product, Signal, SignalDetail, SignalKind, Subject
+from shared.contracts.ingest import CheckLevel, Party, ProductV2, SignalDetail, SignalKind, SignalV2, Subject
+from shared.identifiers import check_code
+from shared.parties import split_parties
 
 SYNONYMS = {
     **dict.fromkeys(
@@ -28,30 +40,94 @@ SYNONYMS = {
         "producer_address",
     ),
     **dict.fromkeys(
-        ["被抽样单位名称", "被抽样单位", "被抽检单位名称", "被抽检单位", "被抽查单位", "受检单位"], "sampled"
+        ["被抽样单位名称", "被抽样单位", "被抽检单位名称", "被抽检单位", "被抽查单位", "受检单位", "被检单位"],
+        "sampled",
     ),
-    **dict.fromkeys(["被抽样单位地址", "被抽检单位地址"], "sampled_address"),
+    **dict.fromkeys(["被抽样单位地址", "被抽检单位地址", "被抽查单位地址"], "sampled_address"),
     **dict.fromkeys(
-        ["被抽样单位所在省份", "所在地", "所在地（省）", "所在省份", "所属地市", "所在地区", "省份"], "place"
+        [
+            "被抽样单位所在省份",
+            "所在地",
+            "所在地（省）",
+            "所在省份",
+            "所属地市",
+            "所在地区",
+            "省份",
+            "被抽样单位所在地",
+        ],
+        "place",
     ),
-    **dict.fromkeys(["产品名称", "食品名称", "样品名称", "抽查产品"], "product"),
-    **dict.fromkeys(["规格型号", "样品规格", "规格", "型号"], "model"),
-    **dict.fromkeys(["商标", "品牌"], "brand"),
+    **dict.fromkeys(["产品名称", "食品名称", "样品名称", "抽查产品", "产品名称（样品名称）"], "product"),
+    **dict.fromkeys(["规格型号", "样品规格", "规格", "型号", "规格型号（等级）"], "model"),
+    **dict.fromkeys(["商标", "品牌", "注册商标"], "brand"),
     **dict.fromkeys(
-        ["生产日期/批号", "批号", "生产/购进日期", "生产日期", "生产日期/批货号", "生产日期或批号"], "batch"
+        [
+            "生产日期/批号",
+            "生产/购进日期",
+            "生产日期/批货号",
+            "生产日期或批号",
+            "生产日期（批号）",
+            "批号/生产日期",
+            "生产日期/批次",
+            "生产（购进）日期/批号",
+            "生产日期/批号/购进日期",
+            "生产日期/购进日期",
+            "生产（购进）日期",
+        ],
+        "batch_or_date",
     ),
-    **dict.fromkeys(["不合格项目", "不合格情况", "主要不合格项目"], "failed"),
-    "检验结果": "result",
-    **dict.fromkeys(["标准值", "标准要求", "标准规定值"], "standard"),
-    **dict.fromkeys(["检验机构", "承检机构", "复查检验机构", "检验检测机构"], "testing_body"),
-    **dict.fromkeys(["公告号", "通报号", "公告编号"], "bulletin_no"),
-    **dict.fromkeys(["公告日期", "通报日期", "发布日期"], "bulletin_date"),
-    **dict.fromkeys(["抽查级别", "抽查类别", "抽检级别"], "level"),
-    **dict.fromkeys(["分类", "食品大类", "产品类别"], "category"),
+    **dict.fromkeys(
+        ["生产日期", "加工日期", "生产（加工）日期", "生产日期（加工日期）", "加工/生产日期"], "production_date"
+    ),
+    **dict.fromkeys(["购进日期", "购买日期", "进货日期"], "purchase_date"),
+    **dict.fromkeys(["批号", "样品批号", "生产批号", "批次号", "批次"], "batch"),
+    **dict.fromkeys(["不合格项目", "不合格情况", "主要不合格项目", "不合格项目名称", "检验项目"], "failed"),
+    **dict.fromkeys(["检验结果", "检验值", "实测值", "检测结果", "检验结果（实测值）"], "result"),
+    **dict.fromkeys(["标准值", "标准要求", "标准规定值", "标准指标", "标准规定", "限量值"], "standard"),
+    **dict.fromkeys(
+        ["检验机构", "承检机构", "复查检验机构", "检验检测机构", "检验单位", "检验机构名称", "承检单位", "检测机构"],
+        "testing_body",
+    ),
+    **dict.fromkeys(["公告号", "通报号", "公告编号", "通告号", "通告编号", "公告期号", "期号"], "bulletin_no"),
+    **dict.fromkeys(["公告日期", "通报日期", "发布日期", "通告日期", "公布日期"], "bulletin_date"),
+    **dict.fromkeys(["抽查级别", "抽查类别", "抽检级别", "抽检层级"], "level"),
+    **dict.fromkeys(
+        ["任务来源/项目名称", "任务来源", "项目名称", "抽检任务来源", "任务类别", "抽样任务来源"], "task_source"
+    ),
+    **dict.fromkeys(["公布单位", "发布单位", "发布机关", "公告单位", "通告单位"], "publisher"),
+    **dict.fromkeys(
+        [
+            "判定",
+            "结果判定",
+            "结论",
+            "检验结论",
+            "单项结论",
+            "判定结论",
+            "检验结果判定",
+            "综合判定",
+            "判定结果",
+            "抽检结论",
+        ],
+        "verdict",
+    ),
+    **dict.fromkeys(["分类", "食品大类", "产品类别", "食品细类", "产品种类"], "category"),
+    **dict.fromkeys(
+        [
+            "生产企业统一社会信用代码",
+            "标称生产企业统一社会信用代码",
+            "生产者统一社会信用代码",
+            "生产企业社会信用代码",
+            "标称生产者统一社会信用代码",
+        ],
+        "producer_code",
+    ),
+    **dict.fromkeys(
+        ["被抽样单位统一社会信用代码", "被抽检单位统一社会信用代码", "被抽样单位社会信用代码"], "sampled_code"
+    ),
     "电商平台": "platform",
     "备注": "note",
-    "抽样编号": "sample_no",
-    "任务来源/项目名称": "task_source",
+    **dict.fromkeys(["抽样编号", "抽样单编号", "抽样单号"], "sample_no"),
+    **dict.fromkeys(["检验报告编号", "报告编号", "检验报告号"], "report_no"),
     "序号": "seq",
 }
 REQUIRED = [("producer", "sampled"), ("product",)]
@@ -62,9 +138,32 @@ LEVELS = {
     "市": CheckLevel.CITY,
     "县": CheckLevel.COUNTY,
 }
-_BULLETIN_NO = re.compile(r"([\u4e00-\u9fa5]{2,20}(?:\d{4}年第\d+[号期批]|〔\d{4}〕\d+号|\[\d{4}\]\d+号))")
+_NATIONAL = (
+    "国抽",
+    "国家级",
+    "国家市场监督管理总局",
+    "市场监管总局",
+    "市场监督管理总局",
+    "国家质检总局",
+    "国家质量监督检验检疫总局",
+    "国家食品药品监督管理总局",
+    "国家监督抽查",
+    "国家食品安全监督抽检",
+)
+_MUNICIPALITIES = ("北京市", "上海市", "天津市", "重庆市")
+_AUTHORITY_PLACE = re.compile(
+    r"([\u4e00-\u9fa5]{2,14}?)(?:市场监督管理局|市场监管局|质量技术监督局|食品药品监督管理局|市场和质量监督管理委员会)"
+)
+_BULLETIN_NO = re.compile(
+    r"([\u4e00-\u9fa5]{2,20}(?:\d{4}年第\d+[号期批]|〔\d{4}〕\d+号|\[\d{4}\]\d+号))|(\d{4}年(?:\d{1,2}月)?第\d+[号期批])"
+)
 _TITLE_DATE = re.compile(r"(\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?)")
 _AUTHORITY = re.compile(r"([\u4e00-\u9fa5]{2,12}(?:市场监督管理局|市场监管局|市场监管总局|质量技术监督局))")
+# A table of passing products, by its title or sheet name: 合格产品信息, 合格样品名单 (never 不合格…).
+_PASSING_TABLE = re.compile(r"(?<!不)合格(?:产品|样品|食品|批次|信息|名单|情况)")
+_PASSING_WORDS = ("合格", "符合", "通过")
+_VERDICT_WORDS = {"合格", "不合格", "符合", "不符合", "通过", "未通过"}
+_FAILING_MARKS = ("不", "未通过", "问题", "超标", "非")
 
 
 def parse(path: Path, *, feed: str, food: bool = False) -> ParseResult:
@@ -73,42 +172,61 @@ def parse(path: Path, *, feed: str, food: bool = False) -> ParseResult:
 
     def items(_: ParseResult) -> Iterator[Item]:
         for table in tables:
-            meta = title_metadata(table.titles)
+            meta = title_metadata(table.titles, table.sheet)
             for number, cells in table.rows:
                 yield record(table, number, cells, meta, feed, kind)
 
     return ParseResult(items, metadata={"sheets": [t.sheet for t in tables]})
 
 
-def title_metadata(titles: list[str]) -> dict[str, object]:
-    """Bulletin number, date, authority and level from the title and note rows above the header."""
+def title_metadata(titles: list[str], sheet: str = "") -> dict[str, object]:
+    """Bulletin number, date, authority and level from the title and note rows above the header,
+    and whether the table lists passing products (合格产品信息), from those rows or the sheet's name."""
     joined = " ".join(titles)
     meta: dict[str, object] = {}
     if match := _BULLETIN_NO.search(joined):
-        meta["bulletin_no"] = match[1]
+        meta["bulletin_no"] = match[1] or match[2]
     if match := _TITLE_DATE.search(joined):
         meta["bulletin_date"] = match[1]
     if match := _AUTHORITY.search(joined):
         meta["authority"] = match[1]
     meta["level"] = level_of(joined)
+    named = f"{sheet} {joined}"
+    meta["passing_table"] = bool(_PASSING_TABLE.search(named)) and "不合格" not in named
     return meta
 
 
 def level_of(value: str | None) -> CheckLevel | None:
+    """国抽/省抽/市抽/县抽, a 任务来源 such as 国家市场监督管理总局…, or the level of the authority it names."""
     if not value:
         return None
-    if "国家" in value or "国抽" in value or "总局" in value:
+    if any(mark in value for mark in _NATIONAL):
         return CheckLevel.NATIONAL
     for prefix, level in LEVELS.items():
         if f"{prefix}抽" in value or f"{prefix}级" in value:
             return level
+    if match := _AUTHORITY_PLACE.search(value):
+        place = match[1].removeprefix("关于")
+        if place.endswith(("省", "自治区")) or place.endswith(_MUNICIPALITIES) or place in {"新疆生产建设兵团"}:
+            return CheckLevel.PROVINCIAL
+        if place.endswith(("县", "区", "旗")):
+            return CheckLevel.COUNTY
+        if place.endswith(("市", "州", "盟", "地区")):
+            return CheckLevel.CITY
     return None
+
+
+def is_passing(verdict: str) -> bool:
+    """合格 / 符合 / 通过 (and their longer forms); 不合格, 不符合, 问题样品 and anything else fail."""
+    return verdict.startswith(_PASSING_WORDS) and not any(mark in verdict for mark in _FAILING_MARKS)
 
 
 def record(
     table: Table, number: int, cells: list[object], meta: dict[str, object], feed: str, kind: SignalKind
 ) -> Item:
     raw = {"sheet": table.sheet, **raw_row(table.columns, cells)}
+    if _passes(table, cells, meta):
+        return PassingRow(number)
     try:
         signal = _signal(table, cells, meta, feed, kind, content_hash(raw))
     except (BadCell, ValueError) as exc:
@@ -122,6 +240,17 @@ def record(
     return ParsedRecord(number, raw, signal.raw_record_ref or "", signal)
 
 
+def _passes(table: Table, cells: list[object], meta: dict[str, object]) -> bool:
+    """A row judged 合格 by its verdict column (or a result column that holds verdicts), or in a table
+    of passing products; with neither, a row of a bulletin is a failure, as 不合格 tables print them."""
+    verdict = text(cell(cells, table.header, "verdict"))
+    if verdict is None and (result := text(cell(cells, table.header, "result"))) in _VERDICT_WORDS:
+        verdict = result
+    if verdict is None:
+        return bool(meta.get("passing_table"))
+    return is_passing(verdict)
+
+
 def _message(exc: Exception) -> str:
     errors = getattr(exc, "errors", None)
     if callable(errors):
@@ -132,52 +261,145 @@ def _message(exc: Exception) -> str:
 
 def _signal(
     table: Table, cells: list[object], meta: dict[str, object], feed: str, kind: SignalKind, digest: str
-) -> Signal | None:
+) -> SignalV2 | None:
     get = lambda field: cell(cells, table.header, field)  # noqa: E731
-    producer, sampled = text(get("producer")), text(get("sampled"))
-    subject_name = producer or sampled
-    if subject_name is None:
+    parties = _parties(get)
+    if not parties:
         return None
-    batch = text(get("batch"))
-    production = _checked_date(get("batch"), "生产日期/批号")
-    published = _checked_date(get("bulletin_date") or meta.get("bulletin_date"), "公告日期")
-    place = text(get("place"))
-    subject = Subject(
-        name=subject_name,
-        address=text(get("producer_address")) if producer else text(get("sampled_address")),
-        province=place,
-        role="producer" if producer else "sampled_unit",
-    )
-    product = Product(
-        name=text(get("product")),
-        brand=text(get("brand")),
-        model=text(get("model")),
-        batch=batch,
-        production_date=production,
-        category=text(get("category")),
-    )
+    sampled = text(get("sampled"))
+    product = _product(get)
+    published = _checked_date(get("bulletin_date"), "公告日期") or _checked_date(meta.get("bulletin_date"), "公告日期")
     combined = get("failed_combined")
+    level = (
+        level_of(text(get("level")))
+        or level_of(text(get("task_source")))
+        or level_of(text(get("publisher")))
+        or meta.get("level")
+        or level_of(_str(meta.get("authority")))
+    )
     detail = SignalDetail(
-        failed_items=failed_items(combined)
+        failed_items=failed_items(combined, width=_width(table))
         if combined
         else failed_items(get("failed"), get("result"), get("standard")),
-        authority=_str(meta.get("authority")),
+        authority=text(get("publisher")) or _str(meta.get("authority")),
         bulletin_no=text(get("bulletin_no")) or _str(meta.get("bulletin_no")),
-        level=level_of(text(get("level"))) or meta.get("level"),
+        level=level,
         testing_body=text(get("testing_body")),
-        sampled_unit=sampled if producer else None,
-        note=" ".join(filter(None, [text(get("note")), text(get("platform")), text(get("sample_no"))])) or None,
+        sampled_unit=sampled if parties[0].role != "sampled_unit" else None,
+        note=" ".join(
+            filter(
+                None,
+                [
+                    text(get("note")),
+                    text(get("platform")),
+                    _labelled("抽样编号", get("sample_no")),
+                    _labelled("检验报告编号", get("report_no")),
+                    text(get("task_source")),
+                ],
+            )
+        )
+        or None,
     )
-    return Signal(
+    first = parties[0]
+    return SignalV2(
         signal_id=signal_id(feed, kind.value, digest),
         feed=feed,
         kind=kind,
-        subject=subject,
+        subject=Subject(**first.model_dump(exclude={"role_label", "origin"})),
+        parties=parties,
         product=product,
         detail=detail,
         published_on=published,
         raw_record_ref=digest,
     )
+
+
+def _parties(get: Callable[[str], object]) -> list[Party]:
+    """The producer cell's parties (委托方：X；受委托方：Y, …), or the sampled unit when it names no producer."""
+    place = text(get("place"))
+    producer_cell = lines(get("producer"))
+    if producer_cell is not None:
+        split = split_parties(producer_cell, lines(get("producer_address")))
+        code = _code(get("producer_code")) if len(split) == 1 else {}
+        return [
+            Party(
+                name=text(p.name) or p.name,
+                address=text(p.address),
+                province=place,
+                role=p.role or "producer",
+                role_label=p.label,
+                origin=p.origin,
+                **code,
+            )
+            for p in split
+        ]
+    sampled = text(get("sampled"))
+    if sampled is None:
+        return []
+    code = _code(get("sampled_code"))
+    return [Party(name=sampled, address=text(get("sampled_address")), province=place, role="sampled_unit", **code)]
+
+
+def _code(value: object) -> dict[str, Any]:
+    check = check_code(text(value))
+    if check is None:
+        return {}
+    return {"credit_code": check.code, "credit_code_status": code_status(check)}
+
+
+def _product(get: Callable[[str], object]) -> ProductV2:
+    """Name, brand, model, and the dates: a batch number stays apart from a date; 购进 is a purchase date."""
+    production, purchase, batch = None, None, text(get("batch"))
+    for field, column in (
+        ("production_date", "生产日期"),
+        ("purchase_date", "购进日期"),
+        ("batch_or_date", "生产日期/批号"),
+    ):
+        value = get(field)
+        try:
+            found, bought = read_date(value)
+        except BadCell as exc:
+            raise BadCell(f"{exc} in {column}") from None
+        if found is None:
+            if field == "batch_or_date" and batch is None:
+                batch = text(value)
+            continue
+        if bought or field == "purchase_date":
+            purchase = purchase or found
+        else:
+            production = production or found
+        if field == "batch_or_date" and batch is None and not _just_a_date(value):
+            batch = text(value)
+    return ProductV2(
+        name=text(get("product")),
+        brand=text(get("brand")),
+        model=text(get("model")),
+        batch=batch,
+        production_date=production,
+        purchase_date=purchase,
+        category=text(get("category")),
+    )
+
+
+def _just_a_date(value: object) -> bool:
+    cleaned = text(value) or ""
+    return bool(
+        re.fullmatch(
+            r"[\d\s\-/.年月日:：]*(?:[（(][^（()）]*[）)])?|(?:购进|生产|加工)(?:日期)?[:：\s]*[\d\-/.年月日]+", cleaned
+        )
+    )
+
+
+def _labelled(label: str, value: object) -> str | None:
+    shown = text(value)
+    return f"{label}：{shown}" if shown else None
+
+
+def _width(table: Table) -> int:
+    """Parts per item in a combined column, from its header (不合格项目║检验结果║标准值 → 3)."""
+    header = table.columns[table.header["failed_combined"]]
+    parts = len([p for p in re.split(r"[║|丨‖/]", header) if p.strip()])
+    return parts if parts >= 2 else 3
 
 
 def _checked_date(value: object, column: str) -> date | None:

@@ -16,7 +16,7 @@ from services.ingest.feeds.base import (
 )
 from services.ingest.feeds.cells import BadCell, parse_date, text
 from services.ingest.feeds.tables import Table, cell, raw_row, read_tables
-from shared.contracts.ingest import Product, Signal, SignalDetail, SignalKind, Subject
+from shared.contracts.ingest import ProductV2, SignalDetail, SignalKind, SignalV2, Subject
 from shared.identifiers import check_code
 
 SYNONYMS = {
@@ -117,7 +117,7 @@ def _item(table: Table, number: int, cells: list[object], feed: str) -> Item | N
     code = check_code(code_text)
     digest = content_hash(raw)
     kind = kind_of(text(get("type")), certificate, status)
-    signal = Signal(
+    signal = SignalV2(
         signal_id=signal_id(feed, kind.value, digest),
         feed=feed,
         kind=kind,
@@ -127,7 +127,7 @@ def _item(table: Table, number: int, cells: list[object], feed: str) -> Item | N
             credit_code_status=code_status(code),
             role="holder",
         ),
-        product=Product(name=text(get("product"))) if text(get("product")) else None,
+        product=ProductV2(name=text(get("product"))) if text(get("product")) else None,
         detail=SignalDetail(
             certificate_no=certificate,
             status=status_word,

@@ -18,6 +18,7 @@ from services.ingest.feeds.base import FileRejected
 MAX_UNCOMPRESSED = 512 * 1024 * 1024
 MAX_RATIO = 200
 FULL_LOAD_LIMIT = 20 * 1024 * 1024  # below this, XLSX is loaded fully so merged cells can be filled
+_HEADER_NOTE = re.compile(r"（[^（）]*）|\*|※")
 _FOOTNOTE = re.compile(r"^(注|备注|说明|附注|注释|\*|※|数据来源|来源)[:：\s]?")
 
 
@@ -128,18 +129,29 @@ def find_tables(
     synonyms: dict[str, str],
     required: list[tuple[str, ...]],
     scan: int = 30,
+    near_misses: list[tuple[str, int, list[str]]] | None = None,
 ) -> Iterator[Table]:
-    """For each sheet, the first row within `scan` rows that names a required column is the header."""
+    """For each sheet, the first row within `scan` rows that names a required column is the header.
+
+    A sheet with no such row adds its likeliest header (the row with the most columns filled) to
+    `near_misses`, so the error can say which columns were found."""
     for name, rows in sheets:
         titles: list[str] = []
+        likeliest: tuple[int, list[str]] = (0, [])
         for number, cells in rows:
             header = map_header(cells, synonyms)
             if header and all(any(f in header for f in group) for group in required):
                 yield Table(name, titles, header, [str(c or "") for c in cells], _data_rows(rows))
+                likeliest = (0, [])
                 break
-            titles.extend(str(c).strip() for c in cells if c not in (None, ""))
+            filled = [str(c).strip() for c in cells if c not in (None, "") and str(c).strip()]
+            if len(filled) > len(likeliest[1]):
+                likeliest = (number, filled)
+            titles.extend(filled)
             if number >= scan:
                 break
+        if near_misses is not None and likeliest[1]:
+            near_misses.append((name, *likeliest))
 
 
 def map_header(cells: list[object], synonyms: dict[str, str]) -> dict[str, int]:
@@ -156,6 +168,9 @@ def lookup(name: str, synonyms: dict[str, str]) -> str | None:
         return None
     if name in synonyms:
         return synonyms[name]
+    bare = _HEADER_NOTE.sub("", name)  # 标称生产企业（委托方）名称 → 标称生产企业名称
+    if bare != name and bare in synonyms:
+        return synonyms[bare]
     if "不合格项目" in name and ("检验结果" in name or "║" in name):
         return "failed_combined"
     return None
@@ -183,9 +198,15 @@ def read_tables(
     """Every table in the file; none at all is a file-level error naming the missing columns."""
     kind = sniff(path)
     sheets = xlsx_sheets(path) if kind == "xlsx" else iter([("csv", csv_rows(path))])
-    tables = list(find_tables(sheets, synonyms, required)) if kind != "json" else []
+    near: list[tuple[str, int, list[str]]] = []
+    tables = list(find_tables(sheets, synonyms, required, near_misses=near)) if kind != "json" else []
     if not tables:
-        raise FileRejected(f"no header row with the required columns ({required_names}) was found")
+        found = ""
+        if near:
+            sheet, row, columns = max(near, key=lambda n: len(n[2]))
+            shown = ", ".join(c.replace("\n", "") for c in columns[:20])
+            found = f"; the likeliest header ({sheet} row {row}) has: {shown}"
+        raise FileRejected(f"no header row with the required columns ({required_names}) was found{found}")
     return tables
 
 

@@ -23,6 +23,7 @@ class FeedRunRead(BaseModel):
     rejected: int
     duplicates: int
     published: int
+    skipped_passing: int = 0
     error: str | None
 
 
@@ -45,6 +46,7 @@ class RunResult(BaseModel):
     rejected: int
     duplicates: int
     published: int
+    skipped_passing: int = 0
     error: str | None
     dry_run: bool
     resumed: bool

@@ -27,7 +27,7 @@ from services.ingest.runs import repository
 from services.ingest.runs.config import FeedConfig
 from services.ingest.runs.fetch import FetchError, FetchPolicy, fetch, file_sha256
 from shared.contracts import Topic, deterministic_id
-from shared.contracts.ingest import FeedRunCompleted, FeedRunStatus, Signal
+from shared.contracts.ingest import FeedRunCompleted, FeedRunStatus, SignalV2
 from shared.db.session import Database
 from shared.kafka.outbox import Outbox
 
@@ -40,7 +40,7 @@ class Record(Protocol):
     row: int
     content_hash: str
     raw: Any
-    signal: Signal
+    signal: SignalV2
 
 
 class Rejection(Protocol):
@@ -64,6 +64,7 @@ class RunSummary:
     rejected: int = 0
     duplicates: int = 0
     published: int = 0
+    skipped_passing: int = 0
     error: str | None = None
     dry_run: bool = False
     resumed: bool = False
@@ -75,6 +76,12 @@ class RunSummary:
         return data
 
 
+class Sink(Protocol):
+    """Sees every item of a dry run with what became of it: signal, duplicate, rejected or passing."""
+
+    def __call__(self, item: Any, outcome: str) -> None: ...
+
+
 class FeedRunner:
     """Runs feeds for the ingest service: the scheduler, the API and the CLI all come through here."""
 
@@ -84,10 +91,14 @@ class FeedRunner:
         self.parser = parser
         self.work_dir = work_dir or Path(tempfile.gettempdir())
 
-    async def run(self, feed: FeedConfig, *, source: Path | None = None, dry_run: bool = False) -> RunSummary:
-        """One run of one feed: from its URL, or from `source` (an upload or a local file)."""
+    async def run(
+        self, feed: FeedConfig, *, source: Path | None = None, dry_run: bool = False, sink: Sink | None = None
+    ) -> RunSummary:
+        """One run of one feed: from its URL, or from `source` (an upload or a local file).
+
+        A dry run parses and validates only; `sink` then sees every item and its outcome."""
         if dry_run:
-            return await self._run(feed, source, dry_run)
+            return await self._run(feed, source, dry_run, sink)
         async with self._exclusive(feed.name):
             return await self._run(feed, source, dry_run)
 
@@ -106,7 +117,7 @@ class FeedRunner:
                 await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
                 await conn.commit()
 
-    async def _run(self, feed: FeedConfig, source: Path | None, dry_run: bool) -> RunSummary:
+    async def _run(self, feed: FeedConfig, source: Path | None, dry_run: bool, sink: Sink | None = None) -> RunSummary:
         started = datetime.now(UTC)
         with tempfile.TemporaryDirectory(dir=self.work_dir) as tmp:
             try:
@@ -122,7 +133,7 @@ class FeedRunner:
                 return await self._not_modified(feed, started)
             sha = fetched.sha256 or file_sha256(fetched.path)
             if dry_run:
-                return self._dry_run(feed, fetched.path)
+                return self._dry_run(feed, fetched.path, sink)
             summary = await self._begin(feed, sha, started)
             await self._ingest(feed, fetched.path, summary)
             await self._remember(feed, fetched.etag, fetched.last_modified, sha)
@@ -135,12 +146,14 @@ class FeedRunner:
             state = await repository.state(session, feed.name)
         return (state.etag, state.last_modified) if state else (None, None)
 
-    def _dry_run(self, feed: FeedConfig, path: Path) -> RunSummary:
+    def _dry_run(self, feed: FeedConfig, path: Path, sink: Sink | None) -> RunSummary:
         summary = RunSummary(uuid.uuid4(), feed.name, feed.kind, dry_run=True)
         seen: set[uuid.UUID] = set()
         try:
             for item in self._items(feed, path, None):
-                self._count(summary, item, seen)
+                outcome = self._count(summary, item, seen)
+                if sink is not None:
+                    sink(item, outcome)
         except Exception as exc:
             summary.status, summary.error = "failed", _reason(exc)
             return summary
@@ -148,16 +161,21 @@ class FeedRunner:
         return summary
 
     @staticmethod
-    def _count(summary: RunSummary, item: Any, seen: set[uuid.UUID]) -> None:
+    def _count(summary: RunSummary, item: Any, seen: set[uuid.UUID]) -> str:
         summary.read += 1
+        if getattr(item, "skipped_passing", False):
+            summary.skipped_passing += 1
+            return "passing"
         if not hasattr(item, "signal"):
             summary.rejected += 1
             summary.rejections.append({"row": item.row, "reason": item.reason})
-        elif item.signal.signal_id in seen:
+            return "rejected"
+        if item.signal.signal_id in seen:
             summary.duplicates += 1
-        else:
-            seen.add(item.signal.signal_id)
-            summary.accepted += 1
+            return "duplicate"
+        seen.add(item.signal.signal_id)
+        summary.accepted += 1
+        return "signal"
 
     def _items(self, feed: FeedConfig, path: Path, previous: bytes | None) -> Iterable[Any]:
         result = self.parser(feed.kind, path, feed=feed.name, previous_snapshot=previous, snapshot=feed.snapshot)
@@ -189,7 +207,9 @@ class FeedRunner:
             result = self.parser(feed.kind, path, feed=feed.name, previous_snapshot=previous, snapshot=feed.snapshot)
             for item in result if isinstance(result, Iterable) else result.items():
                 summary.read += 1
-                if not hasattr(item, "signal"):
+                if getattr(item, "skipped_passing", False):
+                    summary.skipped_passing += 1
+                elif not hasattr(item, "signal"):
                     summary.rejected += 1
                     rejects.append(self._rejection(feed, summary, item))
                 elif item.signal.signal_id in seen:
@@ -283,7 +303,7 @@ class FeedRunner:
                 # The stored payload is the SignalReceived payload: staged from the validated model.
                 event_ids = [deterministic_id("signal-received", signal_id) for signal_id in staged]
                 rows = repository.release_rows(staged, event_ids)
-                await self.outbox.add_from(session, Topic.SIGNAL_RECEIVED, rows)
+                await self.outbox.add_from(session, Topic.SIGNAL_RECEIVED_V2, rows)
                 await repository.mark_released(session, staged)
             summary.published += len(staged)
 
@@ -298,7 +318,7 @@ class FeedRunner:
     async def _fail(self, summary: RunSummary, reason: str) -> None:
         log.warning("feed %s run %s failed: %s", summary.feed, summary.run_id, reason)
         summary.status, summary.error = FeedRunStatus.FAILED.value, reason
-        summary.accepted = summary.duplicates = summary.published = 0
+        summary.accepted = summary.duplicates = summary.published = summary.skipped_passing = 0
         async with self.db.transaction() as session:
             await repository.discard_staged(session, summary.run_id)
             await self._finish(session, summary)
@@ -308,7 +328,7 @@ class FeedRunner:
         assert run is not None
         finished = datetime.now(UTC)
         run.status, run.finished_at, run.error = summary.status, finished, summary.error
-        for counter in ("read", "accepted", "rejected", "duplicates", "published"):
+        for counter in ("read", "accepted", "rejected", "duplicates", "published", "skipped_passing"):
             setattr(run, counter, getattr(summary, counter))
         event = FeedRunCompleted(
             run_id=run.run_id,
@@ -379,7 +399,7 @@ def _new_run(run_id: uuid.UUID, feed: FeedConfig, started: datetime, sha256: str
     """A run row as it starts: running, nothing counted yet."""
     return FeedRun(
         run_id=run_id, feed=feed.name, kind=feed.kind, source=feed.url, status="running", started_at=started,
-        source_sha256=sha256, read=0, accepted=0, rejected=0, duplicates=0, published=0,
+        source_sha256=sha256, read=0, accepted=0, rejected=0, duplicates=0, published=0, skipped_passing=0,
     )  # fmt: skip
 
 

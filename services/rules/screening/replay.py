@@ -12,7 +12,7 @@ from services.rules.matcher.index import RegistryIndex
 from services.rules.review import repository as review
 from services.rules.screening.service import find_matches, outcomes, screen
 from shared.contracts import deterministic_id
-from shared.contracts.ingest import SignalReceived
+from shared.contracts.ingest import SignalReceivedV2
 from shared.kafka.outbox import Outbox
 
 
@@ -30,7 +30,7 @@ class Finding:
     already_raised: bool
 
 
-async def dry_run(session: AsyncSession, index: RegistryIndex, signals: list[SignalReceived]) -> list[Finding]:
+async def dry_run(session: AsyncSession, index: RegistryIndex, signals: list[SignalReceivedV2]) -> list[Finding]:
     """Every risk event the current rules would raise for these signals, and whether it exists already."""
     found = []
     for signal in signals:
@@ -46,7 +46,7 @@ async def dry_run(session: AsyncSession, index: RegistryIndex, signals: list[Sig
     return found
 
 
-async def apply(session: AsyncSession, outbox: Outbox, index: RegistryIndex, signals: list[SignalReceived]) -> int:
+async def apply(session: AsyncSession, outbox: Outbox, index: RegistryIndex, signals: list[SignalReceivedV2]) -> int:
     """Raise what the current rules call for and is not raised yet; returns how many were raised."""
     raised = 0
     for signal in signals:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.rules.matcher.index import RegistryIndex
+from services.rules.matcher.index import Candidate, RegistryIndex
 from services.rules.matcher.relevance import product_in_scope
 from services.rules.registry import repository as registry
 from services.rules.registry.models import Organisation
@@ -16,7 +16,7 @@ from services.rules.review import repository as review
 from services.rules.ruleset.rules import BASELINE
 from services.rules.ruleset.service import Outcome, evaluate
 from shared.contracts import Topic, deterministic_id
-from shared.contracts.ingest import CreditCodeStatus, SignalReceived
+from shared.contracts.ingest import CreditCodeStatus, Party, SignalReceivedV2
 from shared.contracts.rules import (
     CertificateRef,
     CertificateStatus,
@@ -25,33 +25,59 @@ from shared.contracts.rules import (
     RiskEventRaised,
 )
 from shared.kafka.outbox import Outbox
+from shared.parties import role_text
 
 ACTIVE = {CertificateStatus.VALID.value, CertificateStatus.SUSPENDED.value}
 USABLE = (CreditCodeStatus.VALID, CreditCodeStatus.VALID_LEGACY)
+
+
+_RANK = {MatchDecision.MATCH: 2, MatchDecision.REVIEW: 1, MatchDecision.NONE: 0}
 
 
 @dataclass(frozen=True)
 class Matched:
     organisation: Organisation
     summary: MatchSummary
+    party: Party | None = None  # the party of the signal this organisation was found as, when it names roles
+
+    def party_json(self) -> dict[str, str | None] | None:
+        if self.party is None:
+            return None
+        return {"role": self.party.role, "role_label": self.party.role_label, "name": self.party.name}
 
 
-async def find_matches(session: AsyncSession, index: RegistryIndex, signal: SignalReceived) -> list[Matched]:
-    """Candidates from the in-memory index (no database trip unless something matches); a bulletin
-    names the producer claimed on the label, so a name match is a lead for a human, never a finding."""
-    subject = signal.subject
-    code = subject.credit_code if subject.credit_code_status in USABLE else None
+async def find_matches(session: AsyncSession, index: RegistryIndex, signal: SignalReceivedV2) -> list[Matched]:
+    """Candidates for every party the signal names (委托方 and 受委托方, 生产商 and 经销商, …), from the
+    in-memory index (no database trip unless something matches); one per organisation, its best party.
+
+    A bulletin names the producer claimed on the label, so a name match is a lead for a human, never
+    a finding."""
+    parties = signal.all_parties()
+    roles = len(parties) > 1 or any(p.role_label for p in parties)
+    best: dict[str, tuple[Candidate, Party]] = {}
+    for party in parties:
+        code = party.credit_code if party.credit_code_status in USABLE else None
+        province = party.province or signal.subject.province
+        for candidate in index.match(party.name, code, party.address, province):
+            if candidate.decision is MatchDecision.NONE:
+                continue
+            held = best.get(candidate.org_id)
+            if held is None or (_RANK[candidate.decision], candidate.score) > (_RANK[held[0].decision], held[0].score):
+                best[candidate.org_id] = (candidate, party)
     matched = []
-    for candidate in index.match(subject.name, code, subject.address, subject.province):
-        if candidate.decision is MatchDecision.NONE:
+    for org_id, (candidate, party) in best.items():
+        org = await registry.get(session, uuid.UUID(org_id))
+        if org is None:
             continue
-        org = await registry.get(session, uuid.UUID(candidate.org_id))
-        if org is not None:
-            matched.append(Matched(org, candidate.summary(_relevance(signal, org))))
+        summary = candidate.summary(_relevance(signal, org))
+        if roles:
+            named = role_text(party.role, party.role_label)
+            summary = summary.model_copy(update={"explanation": f"{named}「{party.name}」: {summary.explanation}"})
+        matched.append(Matched(org, summary, party if roles else None))
     return matched
 
 
-def _relevance(signal: SignalReceived, org: Organisation) -> bool | None:
+def _relevance(signal: SignalReceivedV2, org: Organisation) -> bool | None:
     product = signal.product
     if product is None:
         return None
@@ -60,7 +86,7 @@ def _relevance(signal: SignalReceived, org: Organisation) -> bool | None:
 
 
 async def screen(
-    session: AsyncSession, outbox: Outbox, index: RegistryIndex, signal: SignalReceived, caused_by: uuid.UUID
+    session: AsyncSession, outbox: Outbox, index: RegistryIndex, signal: SignalReceivedV2, caused_by: uuid.UUID
 ) -> int:
     """Raise the risk events this signal calls for; returns how many were new."""
     raised = 0
@@ -70,7 +96,7 @@ async def screen(
     return raised
 
 
-async def outcomes(session: AsyncSession, signal: SignalReceived, matched: Matched) -> list[Outcome]:
+async def outcomes(session: AsyncSession, signal: SignalReceivedV2, matched: Matched) -> list[Outcome]:
     """Rule outcomes; repeats within 12 months (e.g. a second failure) escalate the severity."""
     org = matched.organisation
     types = [c.type for c in org.certificates if c.status in ACTIVE]
@@ -83,7 +109,7 @@ async def outcomes(session: AsyncSession, signal: SignalReceived, matched: Match
 async def _raise(
     session: AsyncSession,
     outbox: Outbox,
-    signal: SignalReceived,
+    signal: SignalReceivedV2,
     matched: Matched,
     outcome: Outcome,
     caused_by: uuid.UUID,
@@ -91,7 +117,9 @@ async def _raise(
     org = matched.organisation
     event_id = deterministic_id("risk-event", signal.signal_id, org.id, outcome.rule.id)
     title = f"{outcome.rule.title}：{org.name}"
-    summary = _summary(signal, outcome)
+    if matched.party is not None:
+        title += f"（{matched.party.role_label or role_text(matched.party.role).split(' ')[0]}）"
+    summary = _summary(signal, outcome, matched.party)
     values = {
         "id": event_id,
         "organisation_id": org.id,
@@ -106,7 +134,7 @@ async def _raise(
         "title": title,
         "summary": summary,
         "decision_due": outcome.decision_due,
-        "match": matched.summary.model_dump(mode="json"),
+        "match": {**matched.summary.model_dump(mode="json"), "party": matched.party_json()},
     }
     if not await review.add(session, values):
         return 0
@@ -143,9 +171,11 @@ async def _raise(
     return 1
 
 
-def _summary(signal: SignalReceived, outcome: Outcome) -> str:
+def _summary(signal: SignalReceivedV2, outcome: Outcome, party: Party | None = None) -> str:
     detail = signal.detail
     parts = [f"信号：{signal.kind.value}"]
+    if party is not None:
+        parts.append(f"角色：{party.role_label or role_text(party.role)}")
     if signal.product and signal.product.name:
         parts.append(f"产品：{signal.product.name}")
     if detail.failed_items:

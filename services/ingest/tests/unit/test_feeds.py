@@ -92,7 +92,8 @@ def test_xlsx_bulletin_with_titles_merged_cells_several_sheets_and_footnotes(tmp
     assert first.detail.sampled_unit == "宁波市鄞州区宏远电器厂"
     assert [i.item for i in first.detail.failed_items] == ["输出电压", "标志和说明"]
     assert records[1].signal.product and records[1].signal.product.name == "电动自行车用充电器"  # merged cell filled
-    assert records[3].signal.product and records[3].signal.product.production_date == date(2024, 5, 6)
+    product = records[3].signal.product  # printed `2024.05.06(购进日期)`: a purchase date, not a production date
+    assert product and product.purchase_date == date(2024, 5, 6) and product.production_date is None
     provincial = records[-1].signal
     assert provincial.detail.level is CheckLevel.PROVINCIAL and provincial.subject.name.startswith("佛山市顺德区顺味源")
     reasons = [r.reason for r in rejected]
@@ -118,7 +119,9 @@ def test_food_bulletin_header_synonyms_placeholders_and_contract_manufacturers(t
     produce = records[2].signal  # agricultural produce: "/" as producer, the stall is the subject
     assert produce.subject.name == "昆山市某某农贸市场王某某摊位" and produce.subject.role == "sampled_unit"
     assert len(produce.detail.failed_items) == 2
-    assert records[3].signal.subject.name == "青岛澄海水产食品有限公司(受托方)"
+    entrusted = records[3].signal  # `青岛澄海水产食品有限公司(受托方)`: the role comes off the name
+    assert entrusted.subject.name == "青岛澄海水产食品有限公司" and entrusted.subject.role == "entrusted"
+    assert [(p.role_label, p.name) for p in entrusted.parties] == [("受托方", "青岛澄海水产食品有限公司")]
     assert records[1].signal.detail.bulletin_no == "粤市监抽检〔2024〕27号"
 
 
