@@ -19,7 +19,7 @@ from services.ingest.models import FeedRun, RejectedRow, SignalRecord, messaging
 from services.ingest.runs.config import FeedConfig
 from services.ingest.runs.service import FeedRunner
 from shared.contracts import Envelope, Topic, deterministic_id
-from shared.contracts.ingest import SignalReceived
+from shared.contracts.ingest import SignalReceivedV2
 from shared.db.session import Database
 from shared.kafka.outbox import Outbox, OutboxRelay
 from shared.kafka.producer import Producer
@@ -86,13 +86,13 @@ async def test_a_run_killed_halfway_and_restarted_loses_nothing_and_duplicates_n
     assert (summary.read, summary.accepted, summary.duplicates, summary.published) == (2500, 2500, 0, 2500)
     while await relay.publish_pending():
         pass
-    events = await published(platform, Topic.SIGNAL_RECEIVED)
+    events = await published(platform, Topic.SIGNAL_RECEIVED_V2)
     ids = [e["payload"]["signal_id"] for e in events]
     assert len(ids) == 2500 and len(set(ids)) == 2500
     for event in events:  # queued by SQL (INSERT … SELECT), yet each is a whole, valid envelope
-        envelope = Envelope[SignalReceived].model_validate(event)
+        envelope = Envelope[SignalReceivedV2].model_validate(event)
         assert envelope.event_id == deterministic_id("signal-received", envelope.payload.signal_id)
-        assert (envelope.event_type, envelope.producer) == (Topic.SIGNAL_RECEIVED.event_type, "ingest")
+        assert (envelope.event_type, envelope.producer) == (Topic.SIGNAL_RECEIVED_V2.event_type, "ingest")
     runs = await published(platform, Topic.FEED_RUN_COMPLETED)
     assert [r["payload"]["status"] for r in runs] == ["succeeded"]
 

@@ -12,7 +12,7 @@ import pytest
 
 from services.rules.main import create_app
 from shared.contracts import Envelope, Topic, deterministic_id
-from shared.contracts.ingest import Product, SignalKind, SignalReceived, Subject
+from shared.contracts.ingest import Party, Product, SignalKind, SignalReceived, SignalReceivedV2, Subject
 from shared.kafka.producer import Producer
 from tests.support.infra import ADMIN, bearer, running
 from tests.support.waiting import eventually
@@ -112,3 +112,65 @@ async def test_name_matching_verdicts_screening_and_xlsx_import(platform, servic
         assert [(r["record_id"], r["decision"]) for r in rows] == [("1", "match"), ("2", "none"), ("3", "none")]
         missing = await rules.post("/screening", files={"file": ("in.csv", b"id,company\n1,x\n")})
         assert missing.status_code == 422 and "record_id" in missing.json()["message"]
+
+
+async def send_v2(platform, parties: list[Party]) -> uuid.UUID:
+    signal_id = uuid.uuid4()
+    payload = SignalReceivedV2(
+        signal_id=signal_id, feed="samr", kind=SignalKind.FOOD_SPOT_CHECK_FAILURE,
+        subject=Subject(**parties[0].model_dump(exclude={"role_label", "origin"})), parties=parties,
+    )  # fmt: skip
+    envelope = Envelope[SignalReceivedV2](
+        event_id=deterministic_id("signal-received", signal_id), event_type=Topic.SIGNAL_RECEIVED_V2.event_type,
+        producer="ingest", payload=payload,
+    )  # fmt: skip
+    producer = Producer(platform, "test")
+    await producer.start()
+    try:
+        await producer.send(Topic.SIGNAL_RECEIVED_V2.value, parties[0].name, envelope.model_dump_json().encode())
+    finally:
+        await producer.stop()
+    return signal_id
+
+
+async def test_every_party_of_a_bulletin_row_is_matched_and_each_event_names_its_role(
+    platform, service_settings
+) -> None:
+    """委托方：X；受委托方：Y with both certified: two events, each saying which role the organisation had."""
+    app = create_app(service_settings("rules"), platform)
+    async with running(app) as rules:
+        report = (
+            await rules.post("/organisations/import", files={"file": ("r.xlsx", registry_xlsx())}, headers=ADMIN)
+        ).json()
+        assert report["created"] == 2
+        signal_id = await send_v2(
+            platform,
+            [
+                Party(name="浙江宏远电器有限公司", role="entrusting", role_label="委托方"),
+                Party(
+                    name="广东澄川电器制造有限公司",
+                    role="entrusted",
+                    role_label="受委托方",
+                    address="广东省佛山市顺德区",
+                ),
+                Party(name="上海某某贸易有限公司", role="distributor", role_label="经销商"),
+            ],
+        )
+
+        async def events() -> list[dict]:
+            return [e for e in (await rules.get("/risk-events")).json() if e["signal_id"] == str(signal_id)]
+
+        raised = await eventually(events, lambda e: len(e) == 2)
+        by_role = {e["match"]["party"]["role_label"]: e for e in raised}
+        assert set(by_role) == {"委托方", "受委托方"}
+        assert by_role["受委托方"]["title"].endswith("广东澄川电器制造有限公司（受委托方）")
+        assert by_role["受委托方"]["match"]["explanation"].startswith(
+            "受委托方 (contract manufacturer)「广东澄川电器制造有限公司」"
+        )
+        assert "角色：委托方" in by_role["委托方"]["summary"]
+
+        # A v1 signal (published before v2) still raises, its subject the only party.
+        await send_signal(platform, "宏远电器（浙江）有限责任公司", "电动自行车用充电器", "HY-4820A")
+        everything = await eventually(lambda: rules.get("/risk-events"), lambda r: len(r.json()) == 3)
+        v1 = [e for e in everything.json() if e["signal_id"] != str(signal_id)]
+        assert v1 and v1[0]["match"]["party"] is None

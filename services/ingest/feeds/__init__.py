@@ -20,11 +20,20 @@ __all__ = ["KINDS", "FileRejected", "ParseResult", "ParsedRecord", "RowRejected"
 
 
 def parse_file(
-    kind: str, path: Path, *, feed: str, previous_snapshot: bytes | None = None, snapshot: bool = False
+    kind: str,
+    path: Path,
+    *,
+    feed: str,
+    previous_snapshot: bytes | None = None,
+    snapshot: bool = False,
+    publisher: str | None = None,
 ) -> ParseResult:
-    """Parse one file of `kind`; raises FileRejected for a file-level problem."""
+    """Parse one file of `kind`; raises FileRejected for a file-level problem.
+
+    `publisher` is the authority that publishes the feed, when its configuration names it: a bulletin's
+    authority, and the level of its checks when the file itself does not say."""
     if kind in ("spot_check", "food_spot_check"):
-        return spot_check.parse(path, feed=feed, food=kind == "food_spot_check")
+        return spot_check.parse(path, feed=feed, food=kind == "food_spot_check", publisher=publisher)
     if kind in ("serious_illegal", "abnormal_operation"):
         return credit_list.parse(
             path,

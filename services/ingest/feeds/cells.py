@@ -18,13 +18,20 @@ _DATE_PATTERNS = [
 # so a batch number of digits is never read as one.
 _DATE_INSIDE = re.compile(r"(?<!\d)(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})(?!\d)日?")
 _PURCHASE = re.compile(r"购进|购买|进货")
+_DATE_WORDS = re.compile(r"[（(]?(?:购进|购买|进货|生产|加工|检验|抽样)(?:日期)?[）)]?\s*[:：]?")
 _PART_SPLIT = re.compile(r"[║|丨‖]")
 _PART_SPACES = re.compile(r"\s*[║|丨‖]\s*")
 # Labels a cell sometimes repeats inside itself: `不合格项目：X 检验结果：Y 标准值：Z`.
 _ITEM_LABEL = re.compile(r"(?:不合格项目|检验项目|项目名称)\s*[:：]?\s*")
 _RESULT_LABEL = re.compile(
-    r"\s*(?:检验结果|检测结果|检验值|实测值|结果)\s*[:：]\s*|\s+(?:检验结果|检测结果|检验值|实测值)\s*"
+    r"\s*(?:检验结+果|检测结+果|检验值|实测值|结果)\s*[:：]\s*|\s+(?:检验结+果|检测结+果|检验值|实测值)\s*"
 )
+# A label at the start of a `║` part (the cell repeats the header in each part; typos as printed).
+_PART_LABEL = re.compile(
+    r"(?:(?<=[║|丨‖])|^)\s*(?:不合格项目|检验项目|检验结+果|检测结+果|检验值|实测值|标准值|标准要求|标准规定值?)\s*[:：]?\s*"
+)
+# What a plain item name carries after it: `大肠菌群项目不符合规定`, `X项目不合格`.
+_VERDICT_SUFFIX = re.compile(r"(?:项目)?(?:不合格|不符合(?:规定|要求|标准)?)$")
 _STANDARD_LABEL = re.compile(
     r"\s*(?:标准值|标准要求|标准规定值?|标准指标|要求|限量值?)\s*[:：]\s*|\s+(?:标准值|标准要求|标准规定值?|标准指标)\s*"
 )
@@ -87,21 +94,31 @@ def parse_date(value: object) -> date | None:
 
 def read_date(value: object) -> tuple[date | None, bool]:
     """The date a cell gives, and whether it is a purchase date (`购进 2020-11-23`, `2024-06-02(购进日期)`)."""
+    found, purchase, _ = split_date(value)
+    return found, purchase
+
+
+def split_date(value: object) -> tuple[date | None, bool, str | None]:
+    """(date, is a purchase date, what else the cell says): `2020年8月21日/H022` → (2020-08-21, False, `H022`).
+
+    What else the cell says is a batch number, when the cell gives one beside its date."""
     if isinstance(value, datetime):
-        return value.date(), False
+        return value.date(), False, None
     if isinstance(value, date):
-        return value, False
+        return value, False, None
     cleaned = text(value)
     if cleaned is None:
-        return None, False
+        return None, False, None
     purchase = bool(_PURCHASE.search(cleaned))
     bare = _ANNOTATION.sub("", cleaned).strip()
     for pattern, has_day in _DATE_PATTERNS:
         if match := pattern.match(bare):
-            return _date(bare, int(match[1]), int(match[2]), int(match[3]) if has_day else 1), purchase
+            return _date(bare, int(match[1]), int(match[2]), int(match[3]) if has_day else 1), purchase, None
     if match := _DATE_INSIDE.search(cleaned):
-        return _date(match[0], int(match[1]), int(match[2]), int(match[3])), purchase
-    return None, False
+        found = _date(match[0], int(match[1]), int(match[2]), int(match[3]))
+        rest = _DATE_WORDS.sub("", cleaned[: match.start()] + " " + cleaned[match.end() :]).strip(" /／,，;；:：")
+        return found, purchase, rest or None
+    return None, False, None
 
 
 def _date(shown: str, year: int, month: int, day: int) -> date:
@@ -150,6 +167,9 @@ def _cell(value: object) -> str | None:
 
 
 def _unlabel(cell: str) -> str:
+    """A cell that repeats its own labels: `不合格项目 X 检验结果 Y 标准值 Z`, or the labels after each `║`."""
+    if _PART_SPLIT.search(cell):
+        return _PART_LABEL.sub("", cell)
     if not (_RESULT_LABEL.search(cell) or _STANDARD_LABEL.search(cell)) or not _ITEM_LABEL.search(cell):
         return cell
     cell = _ITEM_LABEL.sub("\n", cell).strip()
@@ -233,5 +253,5 @@ def _plain_items(cell: str, names: bool = True) -> list[str]:
         if names and pieces and _STANDARD_START.match(piece) and not piece[0].isdigit():
             pieces[-1] = f"{pieces[-1]}{cell[at - len(piece) - 1]}{piece}"
         else:
-            pieces.append(_item_name(piece) if names else piece)
+            pieces.append(_VERDICT_SUFFIX.sub("", _item_name(piece)) or piece if names else piece)
     return [p for p in pieces if p]

@@ -18,7 +18,7 @@ from services.ingest.feeds.base import (
     content_hash,
     signal_id,
 )
-from services.ingest.feeds.cells import BadCell, failed_items, lines, parse_date, read_date, text
+from services.ingest.feeds.cells import BadCell, failed_items, lines, parse_date, split_date, text
 from services.ingest.feeds.tables import Table, cell, raw_row, read_tables
 from shared.contracts.ingest import CheckLevel, Party, ProductV2, SignalDetail, SignalKind, SignalV2, Subject
 from shared.identifiers import check_code
@@ -77,8 +77,9 @@ SYNONYMS = {
         "batch_or_date",
     ),
     **dict.fromkeys(
-        ["生产日期", "加工日期", "生产（加工）日期", "生产日期（加工日期）", "加工/生产日期"], "production_date"
+        ["生产日期", "生产（加工）日期", "生产日期（加工日期）", "加工/生产日期"], "production_date"
     ),
+    **dict.fromkeys(["加工日期", "加工时间"], "processing_date"),
     **dict.fromkeys(["购进日期", "购买日期", "进货日期"], "purchase_date"),
     **dict.fromkeys(["批号", "样品批号", "生产批号", "批次号", "批次"], "batch"),
     **dict.fromkeys(["不合格项目", "不合格情况", "主要不合格项目", "不合格项目名称", "检验项目"], "failed"),
@@ -157,22 +158,29 @@ _AUTHORITY_PLACE = re.compile(
 _BULLETIN_NO = re.compile(
     r"([\u4e00-\u9fa5]{2,20}(?:\d{4}年第\d+[号期批]|〔\d{4}〕\d+号|\[\d{4}\]\d+号))|(\d{4}年(?:\d{1,2}月)?第\d+[号期批])"
 )
+_LOCAL_CHECK = re.compile(r"([省市县区])级?(?:本级)?(?:食品安全)?(?:监督)?抽[检查样]")
+_HAS_YEAR = re.compile(r"\d{4}")
+_ISSUE = re.compile(r"(?:\d{1,2}月)?第\d+[号期批]")
 _TITLE_DATE = re.compile(r"(\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?)")
 _AUTHORITY = re.compile(r"([\u4e00-\u9fa5]{2,12}(?:市场监督管理局|市场监管局|市场监管总局|质量技术监督局))")
 # A table of passing products, by its title or sheet name: 合格产品信息, 合格样品名单 (never 不合格…).
 _PASSING_TABLE = re.compile(r"(?<!不)合格(?:产品|样品|食品|批次|信息|名单|情况)")
 _PASSING_WORDS = ("合格", "符合", "通过")
+# Letter verdicts of some provinces' templates (浙江: "符合…要求的以字母P表示, 不合格的以字母F表示").
+_LETTER_VERDICTS = {"P": True, "PASS": True, "F": False, "FAIL": False}
 _VERDICT_WORDS = {"合格", "不合格", "符合", "不符合", "通过", "未通过"}
 _FAILING_MARKS = ("不", "未通过", "问题", "超标", "非")
 
 
-def parse(path: Path, *, feed: str, food: bool = False) -> ParseResult:
+def parse(path: Path, *, feed: str, food: bool = False, publisher: str | None = None) -> ParseResult:
     kind = SignalKind.FOOD_SPOT_CHECK_FAILURE if food else SignalKind.SPOT_CHECK_FAILURE
     tables = read_tables(path, SYNONYMS, REQUIRED, REQUIRED_NAMES)
 
     def items(_: ParseResult) -> Iterator[Item]:
         for table in tables:
             meta = title_metadata(table.titles, table.sheet)
+            meta.setdefault("authority", publisher)
+            meta["publisher_level"] = level_of(publisher)
             for number, cells in table.rows:
                 yield record(table, number, cells, meta, feed, kind)
 
@@ -205,6 +213,8 @@ def level_of(value: str | None) -> CheckLevel | None:
     for prefix, level in LEVELS.items():
         if f"{prefix}抽" in value or f"{prefix}级" in value:
             return level
+    if match := _LOCAL_CHECK.search(value):  # 中山市监督抽检, 区级抽查
+        return LEVELS.get(match[1], CheckLevel.COUNTY)
     if match := _AUTHORITY_PLACE.search(value):
         place = match[1].removeprefix("关于")
         if place.endswith(("省", "自治区")) or place.endswith(_MUNICIPALITIES) or place in {"新疆生产建设兵团"}:
@@ -218,6 +228,9 @@ def level_of(value: str | None) -> CheckLevel | None:
 
 def is_passing(verdict: str) -> bool:
     """合格 / 符合 / 通过 (and their longer forms); 不合格, 不符合, 问题样品 and anything else fail."""
+    letter = _LETTER_VERDICTS.get(verdict.strip().upper())
+    if letter is not None:
+        return letter
     return verdict.startswith(_PASSING_WORDS) and not any(mark in verdict for mark in _FAILING_MARKS)
 
 
@@ -276,13 +289,14 @@ def _signal(
         or level_of(text(get("publisher")))
         or meta.get("level")
         or level_of(_str(meta.get("authority")))
+        or meta.get("publisher_level")
     )
     detail = SignalDetail(
         failed_items=failed_items(combined, width=_width(table))
         if combined
         else failed_items(get("failed"), get("result"), get("standard")),
         authority=text(get("publisher")) or _str(meta.get("authority")),
-        bulletin_no=text(get("bulletin_no")) or _str(meta.get("bulletin_no")),
+        bulletin_no=_bulletin_no(text(get("bulletin_no")), _str(meta.get("bulletin_no")), published),
         level=level,
         testing_body=text(get("testing_body")),
         sampled_unit=sampled if parties[0].role != "sampled_unit" else None,
@@ -350,26 +364,26 @@ def _code(value: object) -> dict[str, Any]:
 def _product(get: Callable[[str], object]) -> ProductV2:
     """Name, brand, model, and the dates: a batch number stays apart from a date; 购进 is a purchase date."""
     production, purchase, batch = None, None, text(get("batch"))
-    for field, column in (
+    fields = (
         ("production_date", "生产日期"),
+        ("processing_date", "加工日期"),
         ("purchase_date", "购进日期"),
         ("batch_or_date", "生产日期/批号"),
-    ):
+    )
+    for field, column in fields:
         value = get(field)
         try:
-            found, bought = read_date(value)
+            found, bought, rest = split_date(value)
         except BadCell as exc:
             raise BadCell(f"{exc} in {column}") from None
+        if field == "batch_or_date" and batch is None:
+            batch = rest if found else text(value)  # `2020.08.28/0816`: the batch beside the date
         if found is None:
-            if field == "batch_or_date" and batch is None:
-                batch = text(value)
             continue
         if bought or field == "purchase_date":
             purchase = purchase or found
         else:
             production = production or found
-        if field == "batch_or_date" and batch is None and not _just_a_date(value):
-            batch = text(value)
     return ProductV2(
         name=text(get("product")),
         brand=text(get("brand")),
@@ -381,13 +395,16 @@ def _product(get: Callable[[str], object]) -> ProductV2:
     )
 
 
-def _just_a_date(value: object) -> bool:
-    cleaned = text(value) or ""
-    return bool(
-        re.fullmatch(
-            r"[\d\s\-/.年月日:：]*(?:[（(][^（()）]*[）)])?|(?:购进|生产|加工)(?:日期)?[:：\s]*[\d\-/.年月日]+", cleaned
-        )
-    )
+def _bulletin_no(column: str | None, title: str | None, published: date | None) -> str | None:
+    """The 通告号/公告号 column, made whole when it leaves out the year (`6月第1期` under a title's
+    `2022年6月第1期`, or in a bulletin dated 2022)."""
+    if column is None:
+        return title
+    if _HAS_YEAR.search(column) or not _ISSUE.fullmatch(column):
+        return column
+    if title and title.endswith(column):
+        return title
+    return f"{published.year}年{column}" if published else column
 
 
 def _labelled(label: str, value: object) -> str | None:

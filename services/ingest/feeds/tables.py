@@ -179,12 +179,14 @@ def lookup(name: str, synonyms: dict[str, str]) -> str | None:
 def _data_rows(rows: Iterator[tuple[int, list[object]]]) -> Iterator[tuple[int, list[object]]]:
     """Data rows, skipping blank rows and the footnotes that follow a table."""
     for number, cells in rows:
-        if len(cells) - cells.count("") - cells.count(None) > 3:
+        if len(cells) - cells.count("") - cells.count(None) > 3 and (len(cells) < 2 or cells[0] != cells[1]):
             yield number, cells  # the common case, decided without looking at each cell
             continue
         filled = [c for c in cells if c not in (None, "") and str(c).strip()]
         if not filled:
             continue
+        if len(filled) > 1 and len({str(c).strip() for c in filled}) == 1:
+            continue  # one note merged across the row (its value fills every cell): not a record
         if len(filled) == 1 and _FOOTNOTE.match(str(filled[0]).strip()):
             continue
         if len(filled) == 1 and len(str(filled[0])) > 30:

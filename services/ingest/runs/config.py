@@ -25,6 +25,12 @@ class FeedConfig(BaseModel):
     snapshot: bool = Field(default=False, description="a full snapshot, diffed against the previous one")
     enabled: bool = True
     max_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
+    publisher: str | None = Field(
+        default=None,
+        max_length=100,
+        description="the authority that publishes this feed (e.g. 湘潭市市场监督管理局): the bulletin's authority "
+        "and, when the file does not say, the level of its checks",
+    )
 
     @field_validator("schedule")
     @classmethod

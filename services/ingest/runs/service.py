@@ -50,7 +50,16 @@ class Rejection(Protocol):
 
 
 class Parser(Protocol):
-    def __call__(self, kind: str, path: Path, *, feed: str, previous_snapshot: bytes | None, snapshot: bool) -> Any: ...
+    def __call__(
+        self,
+        kind: str,
+        path: Path,
+        *,
+        feed: str,
+        previous_snapshot: bytes | None,
+        snapshot: bool,
+        publisher: str | None = None,
+    ) -> Any: ...
 
 
 @dataclass
@@ -178,7 +187,14 @@ class FeedRunner:
         return "signal"
 
     def _items(self, feed: FeedConfig, path: Path, previous: bytes | None) -> Iterable[Any]:
-        result = self.parser(feed.kind, path, feed=feed.name, previous_snapshot=previous, snapshot=feed.snapshot)
+        result = self.parser(
+            feed.kind,
+            path,
+            feed=feed.name,
+            previous_snapshot=previous,
+            snapshot=feed.snapshot,
+            publisher=feed.publisher,
+        )
         return result if isinstance(result, Iterable) else result.items()
 
     async def _begin(self, feed: FeedConfig, sha: str, started: datetime) -> RunSummary:
@@ -204,7 +220,14 @@ class FeedRunner:
         batch: list[Any] = []
         rejects: list[dict[str, Any]] = []
         try:
-            result = self.parser(feed.kind, path, feed=feed.name, previous_snapshot=previous, snapshot=feed.snapshot)
+            result = self.parser(
+            feed.kind,
+            path,
+            feed=feed.name,
+            previous_snapshot=previous,
+            snapshot=feed.snapshot,
+            publisher=feed.publisher,
+        )
             for item in result if isinstance(result, Iterable) else result.items():
                 summary.read += 1
                 if getattr(item, "skipped_passing", False):
