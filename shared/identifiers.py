@@ -3,6 +3,12 @@
 python-stdnum's `stdnum.cn.uscc` does the format and mod-31 check, but rejects valid codes that start
 with a letter (A…, N…, Y…) and does not check the embedded organisation code (GB 11714). This module
 wraps it and fills those gaps; an invalid code is kept as evidence by callers but never used as a key.
+
+Codes as issued win over the rules: a code whose own GB 32100 check is right but whose embedded
+organisation code fails its GB 11714 check exists in the registers (12 of 222,227 registered codes),
+so it is valid, with a `warning` that says so. Farmer co-operatives (农民专业合作社) were given
+15-character registration numbers with NA or NB in positions 7–8 (`321081NA000275X`); they are
+registration numbers like the 15-digit ones, accepted by their shape (see `coop_regno_shape_ok`).
 """
 
 from __future__ import annotations
@@ -31,22 +37,28 @@ _ORG_CHECK = "0123456789X"  # indexed by (-sum) mod 11: 11 - r, with 11 -> 0 and
 # Registration-authority / category pairs of GB 32100 and its later additions.
 _USCC_SHAPE = re.compile(r"^[1-9ANY][1-59]\d{6}[0-9A-Z]{8}[0-9X][0-9A-HJ-NP-RTUW-Y]$", re.ASCII)
 _REGNO_SHAPE = re.compile(r"^\d{15}$", re.ASCII)
+# A farmer co-operative's registration number: the registering authority's 6-digit region code, NA
+# (农民专业合作社) or NB (its branch, 分支机构), a 6-digit sequence and a final digit or X.
+_COOP_SHAPE = re.compile(r"^[1-9]\d{5}N[AB]\d{6}[0-9X]$", re.ASCII)
+ORG_CODE_WARNING = "embedded organisation code (GB 11714) check fails; accepted as issued"
 
 
 class CodeKind(StrEnum):
     USCC = "uscc"
-    REGNO = "regno"  # 15-digit 工商注册号 (GS 15-2006)
+    REGNO = "regno"  # 15-character 工商注册号: 15 digits (GS 15-2006), or a farmer co-operative's (…NA…/…NB…)
     UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True, slots=True)
 class CodeCheck:
-    """The outcome of checking a credit code: compact form, kind, and why it failed if it did."""
+    """The outcome of checking a credit code: compact form, kind, why it failed if it did, and for a
+    valid code what is odd about it (a code as issued that breaks a rule: still a key, but say so)."""
 
     code: str
     kind: CodeKind
     valid: bool
     problem: str | None = None
+    warning: str | None = None
 
 
 def compact(raw: str) -> str:
@@ -78,6 +90,18 @@ def regno_is_valid(code: str) -> bool:
     return (p + int(code[14])) % 10 == 1
 
 
+def coop_regno_shape_ok(code: str) -> bool:
+    """A farmer co-operative's (农民专业合作社) registration number, e.g. `321081NA000275X`, by its shape.
+
+    No check character is documented for these numbers: GS 15-2006's ISO 7064 MOD 11,10 check is
+    defined on 15 digits, and the letters NA/NB and a final X are outside it (the notice that
+    introduced the co-operative licences, 工商个字〔2007〕118号, gives no rule either). So the shape
+    alone is checked: a 6-digit region code, NA or NB, 6 digits, a final digit or X. A mistyped digit
+    is therefore not caught, as it is in the other codes.
+    """
+    return _COOP_SHAPE.match(code) is not None
+
+
 def check_uscc(code: str) -> CodeCheck:
     if len(code) != 18:
         return CodeCheck(code, CodeKind.USCC, False, f"a credit code has 18 characters, this one has {len(code)}")
@@ -93,8 +117,8 @@ def check_uscc(code: str) -> CodeCheck:
         return CodeCheck(code, CodeKind.USCC, False, "credit code check character does not match")
     if not _USCC_SHAPE.match(code):
         return CodeCheck(code, CodeKind.USCC, False, "unknown registration authority or entity category")
-    if org_code_check_char(code[8:16]) != code[16]:
-        return CodeCheck(code, CodeKind.USCC, False, "embedded organisation code (GB 11714) check fails")
+    if org_code_check_char(code[8:16]) != code[16]:  # issued so: a key all the same (see the module's note)
+        return CodeCheck(code, CodeKind.USCC, True, warning=ORG_CODE_WARNING)
     return CodeCheck(code, CodeKind.USCC, True)
 
 
@@ -109,6 +133,11 @@ def check_code(raw: str | None) -> CodeCheck | None:
         if regno_is_valid(code):
             return CodeCheck(code, CodeKind.REGNO, True)
         return CodeCheck(code, CodeKind.REGNO, False, "registration number check digit does not match")
+    if len(code) == 15 and code[6:8] in ("NA", "NB"):
+        if coop_regno_shape_ok(code):
+            return CodeCheck(code, CodeKind.REGNO, True)
+        problem = "not a farmer co-operative's registration number (6-digit region, NA or NB, 6 digits, a digit or X)"
+        return CodeCheck(code, CodeKind.REGNO, False, problem)
     if len(code) == 18:
         return check_uscc(code)
     return CodeCheck(
@@ -128,26 +157,42 @@ def quick_valid(code: str | None) -> str | None:
     if not code:
         return None
     if len(code) == 18 and _USCC_SHAPE.match(code):  # the common case: already compact
-        return code if _uscc_sums_ok(code) else None
+        return code if _uscc_sum_ok(code) else None
     code = compact(code)
     if len(code) == 18:
-        return code if _USCC_SHAPE.match(code) and _uscc_sums_ok(code) else None
-    return code if len(code) == 15 and regno_is_valid(code) else None
+        return code if _USCC_SHAPE.match(code) and _uscc_sum_ok(code) else None
+    if len(code) == 15 and (regno_is_valid(code) or _COOP_SHAPE.match(code)):
+        return code
+    return None
 
 
-def _uscc_sums_ok(code: str) -> bool:
-    """Both check characters of a code already known to have the USCC shape, by positional arithmetic.
+def code_warning(code: str) -> str | None:
+    """The `warning` `check_code` gives a code already known to be valid (as `quick_valid` returns it).
 
-    The GB 32100 weights are 3^i mod 31, and 34 ≡ 3 (mod 31): the weighted sum is congruent to the
-    reversed body read as a base-34 number. The GB 11714 weights are 2^(8-i) mod 11, and 35 ≡ 2
-    (mod 11): twice the body read in base 35. int() does the loops in C.
+    None for nearly every code; for a credit code whose embedded organisation code fails its GB 11714
+    check, ORG_CODE_WARNING. The GB 11714 weights are 2^(8-i) mod 11, and 35 ≡ 2 (mod 11): the
+    weighted sum is twice the body read in base 35 (int() does the loop in C).
     """
-    body = code.encode()
+    if len(code) != 18:
+        return None
     try:
-        total = int(body[16::-1].translate(_USCC_DIGITS), 34)
+        body = int(code[8:16], 35)
+    except ValueError:  # not a valid code after all (a character outside the alphabet)
+        return None
+    return None if _ORG_CHECK[-2 * body % 11] == code[16] else ORG_CODE_WARNING
+
+
+def _uscc_sum_ok(code: str) -> bool:
+    """The GB 32100 check character of a code already known to have the USCC shape, by positional
+    arithmetic: the weights are 3^i mod 31, and 34 ≡ 3 (mod 31), so the weighted sum is congruent to
+    the reversed body read as a base-34 number. int() does the loop in C. (The embedded organisation
+    code's GB 11714 check is not a condition of validity: see `code_warning`.)
+    """
+    try:
+        total = int(code.encode()[16::-1].translate(_USCC_DIGITS), 34)
     except ValueError:  # I, O, S, V or Z: allowed by the shape, not by the alphabet
         return False
-    return USCC_ALPHABET[-total % 31] == code[17] and _ORG_CHECK[-2 * int(body[8:16], 35) % 11] == code[16]
+    return USCC_ALPHABET[-total % 31] == code[17]
 
 
 def is_valid_code(raw: str | None) -> bool:

@@ -76,9 +76,7 @@ SYNONYMS = {
         ],
         "batch_or_date",
     ),
-    **dict.fromkeys(
-        ["生产日期", "生产（加工）日期", "生产日期（加工日期）", "加工/生产日期"], "production_date"
-    ),
+    **dict.fromkeys(["生产日期", "生产（加工）日期", "生产日期（加工日期）", "加工/生产日期"], "production_date"),
     **dict.fromkeys(["加工日期", "加工时间"], "processing_date"),
     **dict.fromkeys(["购进日期", "购买日期", "进货日期"], "purchase_date"),
     **dict.fromkeys(["批号", "样品批号", "生产批号", "批次号", "批次"], "batch"),

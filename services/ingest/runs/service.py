@@ -221,13 +221,13 @@ class FeedRunner:
         rejects: list[dict[str, Any]] = []
         try:
             result = self.parser(
-            feed.kind,
-            path,
-            feed=feed.name,
-            previous_snapshot=previous,
-            snapshot=feed.snapshot,
-            publisher=feed.publisher,
-        )
+                feed.kind,
+                path,
+                feed=feed.name,
+                previous_snapshot=previous,
+                snapshot=feed.snapshot,
+                publisher=feed.publisher,
+            )
             for item in result if isinstance(result, Iterable) else result.items():
                 summary.read += 1
                 if getattr(item, "skipped_passing", False):

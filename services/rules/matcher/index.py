@@ -7,7 +7,7 @@ rules consumer matches a signal with dictionary look-ups and a small fuzzy block
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -18,7 +18,8 @@ from rapidfuzz import fuzz, process
 from services.rules.matcher.normalise import NameParts, analyse, analyse_once
 from services.rules.matcher.regions import place_of, province_of_code, province_of_place
 from shared.contracts.rules import MatchDecision, MatchEvidence, MatchSummary
-from shared.identifiers import quick_valid
+from shared.identifiers import code_warning, quick_valid
+from shared.parties import CellParty, has_roles, split_parties
 
 BLOCK_LIMIT = 400  # a fuzzy block larger than this is too unspecific to be worth scoring
 COMPACT_AFTER = 10_000  # removals before dead entries are dropped (or a tenth of the registry, if more)
@@ -264,13 +265,85 @@ class RegistryIndex:
         province: str | None = None,
         limit: int = 3,
     ) -> list[Candidate]:
-        """The best candidates, best first; an empty list when nothing qualifies even for review."""
+        """The best candidates, best first; an empty list when nothing qualifies even for review.
+
+        A name that names its parties by role (`委托方：X；受委托方：Y`, `生产商：X；经销商：Y`,
+        `进口商：X（原产国：意大利）`, `X（受托方）`) is taken apart (`shared.parties.split_parties`, with
+        `address`) and matched by `match_parties`: each candidate's explanation then opens with the
+        role of the party it is for. Any other name is matched as it is."""
+        if _may_name_parties(name):
+            parties = _role_parties(name, address)
+            if parties is not None:
+                return [c for _, c in self.match_parties(parties, credit_code, province, limit, name)]
         return self._match(name, credit_code, address, province, limit)
 
     def best(self, name: str, credit_code: str | None = None, address: str | None = None,
              province: str | None = None) -> Candidate | None:  # fmt: skip
+        """The best candidate (`match`'s first), or None."""
+        if _may_name_parties(name):
+            parties = _role_parties(name, address)
+            if parties is not None:
+                pairs = self.match_parties(parties, credit_code, province, 1, name)
+                return pairs[0][1] if pairs else None
         found = self._match(name, credit_code, address, province, 1)
         return found[0] if found else None
+
+    def match_parties(
+        self,
+        parties: Sequence[CellParty],
+        credit_code: str | None = None,
+        province: str | None = None,
+        limit: int = 3,
+        cell: str | None = None,
+    ) -> list[tuple[CellParty, Candidate]]:
+        """Candidates for the parties one cell names (`shared.parties.split_parties(name, address)`),
+        best first, each with the party it is for; one per organisation (the best, the earlier party's
+        on a tie), at most `limit`.
+
+        Each party is matched by its own name and its own address (the one split_parties paired with
+        it: an address shared by several parties is given to none). A candidate for a party with a
+        role has evidence opening with a `party` item (how: the role in words, signal_value: the
+        party's name), so its explanation reads `受委托方 (contract manufacturer): name: …`; a party
+        with no role (a cell that names none) is matched exactly as `match` matches a name.
+
+        One party: `credit_code` and `province` are its own, as in `match`. Several: whose code it is
+        is not known, so it is never held against a party's name (a different valid code would veto
+        the other party). A code in the registry still decides: its organisation goes to the party
+        whose name fits it, or else to a party with no name and no role, whose `party` item says the
+        code fits no party's name. `province` is not used either: it may be any one party's.
+
+        Verdicts are looked up by each party's subject_key(party.name) (the code's, for the code's
+        match) and, when `cell` (the whole name as printed) is given, by subject_key(cell, code) too.
+        """
+        if not parties:
+            return []
+        if len(parties) == 1:
+            party = parties[0]
+            found = [(party, c) for c in self._match(party.name, credit_code, party.address, province, limit)]
+        else:
+            found = self._each_party(parties, credit_code, limit)
+        if cell is not None and self.verdicts:
+            asked = subject_key(cell, quick_valid(credit_code) if credit_code else None)
+            found = [(party, c if c.method == "verdict" else self._remembered(asked, c)) for party, c in found]
+        found.sort(key=_minus_pair_score)
+        return [(party, _for_party(party, c)) for party, c in found[:limit]]
+
+    def _each_party(self, parties: Sequence[CellParty], credit_code: str | None,
+                    limit: int) -> list[tuple[CellParty, Candidate]]:  # fmt: skip
+        """Several parties: each by its name and address; a registered code to the party it fits."""
+        best: dict[str, tuple[CellParty, Candidate]] = {}
+        for party in parties:
+            for candidate in self._match(party.name, None, party.address, None, limit):
+                known = best.get(candidate.org_id)
+                if known is None or candidate.score > known[1].score:
+                    best[candidate.org_id] = (party, candidate)
+        code = quick_valid(credit_code) if credit_code else None
+        if code and code in self._by_code:
+            for hit in self._match("", code, None, None, 1):
+                named = best.get(hit.org_id)
+                owner = named[0] if named is not None else _NO_PARTY
+                best[hit.org_id] = (owner, hit)  # the code decides, whichever party's name fits how well
+        return list(best.values())
 
     @cython.cfunc
     def _match(self, name: str, credit_code: str | None, address: str | None, province: str | None,
@@ -331,6 +404,9 @@ class RegistryIndex:
     def _code_match(self, slot: cython.Py_ssize_t, code: str) -> object:
         org = self._live(slot)
         evidence = [_ev("credit_code", "统一社会信用代码一致 (validated code, exact)", 1.0, code, org.code)]
+        warning = code_warning(code)
+        if warning is not None:  # a code as issued, odd but valid (shared.identifiers): say so
+            evidence.append(_ev("credit_code", warning, 0.0, code))
         return self._candidate(org, 1.0, "credit_code", org.record.name, evidence)
 
     @cython.cfunc
@@ -340,8 +416,9 @@ class RegistryIndex:
                         + ("" if entry.role == "name" else f" ({_ROLE_WORDS[entry.role]})"),
                         0.9, q.name, entry.name)]  # fmt: skip
         score: cython.double = 0.93 - (0.01 if entry.role != "name" else 0.0)
-        score = self._adjust(org, entry, q, score, evidence)
         asked, registered = q.branch, entry.branch
+        # A branch named after this organisation has a code of its own: a different one is no veto.
+        score = self._adjust(org, entry, q, score, evidence, asked is not None and registered is None)
         if asked is not None and registered is not None and asked != registered:
             score = min(score, 0.5)
             evidence.append(_ev("branch", f"another branch ({asked or '分支机构'} vs {registered or '分支机构'}) "
@@ -368,7 +445,7 @@ class RegistryIndex:
         how = (f"same 字号+行业, form '{q.form}' vs '{entry.form}'" + ("" if both_companies else
                f": a {asked_class} entity is not the {registered_class} one"))  # fmt: skip
         evidence = [_ev("legal_form", how, score, q.name, entry.name)]
-        score = self._adjust(org, entry, q, score, evidence)
+        score = self._adjust(org, entry, q, score, evidence, False)
         return self._candidate(org, score, "name:other_form", entry.name, evidence)
 
     @cython.cfunc
@@ -397,17 +474,22 @@ class RegistryIndex:
                 org = self._live(entry.org)
                 evidence = [_ev("name", f"similar 字号+行业 ({similarity:.0%}): '{core}' vs '{entry.core}'",
                                 similarity, q.name, entry.name)]  # fmt: skip
-                score = min(self._adjust(org, entry, q, similarity * 0.75, evidence), 0.85)
+                score = min(self._adjust(org, entry, q, similarity * 0.75, evidence, False), 0.85)
                 _keep(found, entry.org, self._candidate(org, score, "name:fuzzy", entry.name, evidence))
 
     @cython.cfunc
-    def _adjust(self, org: _Org, entry: _Entry, q: _Query, score: cython.double, evidence: list) -> cython.double:
+    def _adjust(self, org: _Org, entry: _Entry, q: _Query, score: cython.double, evidence: list,
+                branch_of_org: cython.bint) -> cython.double:  # fmt: skip
         """Codes, provinces and cities: agreement raises the score, contradiction sinks it. `entry` is the
-        organisation's name that matched."""
+        organisation's name that matched; `branch_of_org`: the name asked is a branch of that name (a
+        branch is registered with its own code, so a different one is expected, not a veto)."""
         if q.code and org.code and q.code != org.code:
-            evidence.append(_ev("credit_code", "different valid credit codes: different legal entities", -1.0,
-                                q.code, org.code))  # fmt: skip
-            return min(score, 0.2)
+            if not branch_of_org:
+                evidence.append(_ev("credit_code", "different valid credit codes: different legal entities", -1.0,
+                                    q.code, org.code))  # fmt: skip
+                return min(score, 0.2)
+            evidence.append(_ev("credit_code", "differs from the registered organisation's: a branch has its own code",
+                                0.0, q.code, org.code))  # fmt: skip
         if q.provinces and org.provinces:
             if not q.provinces.isdisjoint(org.provinces):
                 evidence.append(_ev("province", "agrees", 0.05, q.provinces_text, ",".join(org.provinces)))
@@ -491,7 +573,10 @@ def _ev(field: str, how: str, weight: cython.double = 0.0, signal_value: object 
 
 @cython.ccall
 def explain(evidence: tuple) -> str:
-    """Evidence in one line: "name: same 字号+行业 …; province: agrees"."""
+    """Evidence in one line: "name: same 字号+行业 …; province: agrees". A `party` item (the first, when a
+    name named several parties: see `match_parties`) opens it: "受委托方 (contract manufacturer): name: …"."""
+    if evidence and evidence[0][0] == "party":
+        return f"{evidence[0][1]}: " + explain(evidence[1:])
     return "; ".join([f"{field}: {how}" for field, how, _weight, _signal, _registry in evidence])
 
 
@@ -505,6 +590,39 @@ def _keep(found: dict, slot: cython.Py_ssize_t, candidate: Candidate) -> cython.
 
 _ROLE_WORDS = {"former": "former name 曾用名", "applicant": "CCC applicant", "manufacturer": "CCC manufacturer", "site": "production site",
                "factory": "CCC factory", "name": "name"}  # fmt: skip
+
+
+@cython.cfunc
+def _may_name_parties(name: str) -> cython.bint:
+    """A role label is followed by a colon or stands in brackets: a name with neither names no party,
+    and the common case is decided here, with no regular expression."""
+    return "：" in name or ":" in name or "（" in name or "(" in name
+
+
+def _role_parties(name: str, address: str | None) -> list[CellParty] | None:
+    """The parties a name names by their role; None when it names none (it is matched as it is)."""
+    if not has_roles(name):
+        return None
+    parties = split_parties(name, address)
+    return parties if parties and parties[0].role is not None else None
+
+
+_NO_PARTY = CellParty("")  # a registered code that fits no party's name: its candidate's party
+
+
+def _for_party(party: CellParty, candidate: Candidate) -> Candidate:
+    """The candidate with its evidence opening with the party it is for (none for a party with no role)."""
+    if party.role is not None:
+        item = _ev("party", party.role_text, 0.0, party.name)
+    elif party is _NO_PARTY:
+        item = _ev("party", "the credit code (its organisation fits no named party's name)", 0.0)
+    else:
+        return candidate
+    return candidate._replace(evidence=(item, *candidate.evidence))
+
+
+def _minus_pair_score(pair: tuple[CellParty, Candidate]) -> float:
+    return -pair[1].score
 
 
 def _code_of(name: str, code_text: str | None) -> tuple[str, str | None]:

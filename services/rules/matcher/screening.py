@@ -2,6 +2,10 @@
 
 IN.csv: record_id,name,credit_code,address. REGISTRY.csv: org_id,name,credit_code,former_names,address
 (former names separated by |). OUT.csv: one row per input record.
+
+A name that names several parties by role (`委托方：X；受委托方：Y`, `生产商：X；经销商：Y`, `进口商：X（原产国：意大利）`)
+is taken apart and each party matched (`RegistryIndex.best` → `match_parties`, the address cell split the
+same way): the row is the best party's, and its explanation opens with that party's role.
 """
 
 from __future__ import annotations
