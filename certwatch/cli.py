@@ -179,6 +179,12 @@ def ingest_file(
     preview: Annotated[
         bool, typer.Option("--preview", help="with --dry-run: a line per row (parties, product, items, dates)")
     ] = False,
+    publisher: Annotated[
+        str | None,
+        typer.Option(
+            help="the authority that published the file (e.g. 湘潭市市场监督管理局): the level if the file omits it"
+        ),
+    ] = None,
 ) -> None:
     """Ingest one file directly (bulletin, credit list, status or accident file)."""
     from certwatch.ingest_direct import Preview
@@ -191,7 +197,7 @@ def ingest_file(
     if (signals or preview) and not dry_run:
         _fail("--signals and --preview go with --dry-run (a real run's signals are listed by GET /signals)")
     with Preview(signals, typer.echo if preview else None) as sink:
-        summary = asyncio.run(run_file(path, kind, feed, dry_run, sink if (signals or preview) else None))
+        summary = asyncio.run(run_file(path, kind, feed, dry_run, sink if (signals or preview) else None, publisher))
     _report_run(summary, as_json)
 
 

@@ -71,9 +71,11 @@ def preview_line(item: Any, outcome: str) -> str:
 
 
 async def ingest_file(
-    path: Path, kind: str, feed: str | None, dry_run: bool, sink: Sink | None = None
+    path: Path, kind: str, feed: str | None, dry_run: bool, sink: Sink | None = None, publisher: str | None = None
 ) -> dict[str, Any]:
-    config = FeedConfig.model_validate({"name": feed or f"file.{kind}", "kind": kind, "url": f"file:{path.name}"})
+    config = FeedConfig.model_validate(
+        {"name": feed or f"file.{kind}", "kind": kind, "url": f"file:{path.name}", "publisher": publisher}
+    )
     return await _run(config, path, dry_run, sink)
 
 

@@ -18,6 +18,10 @@ from services.ingest.feeds.base import FileRejected
 MAX_UNCOMPRESSED = 512 * 1024 * 1024
 MAX_RATIO = 200
 FULL_LOAD_LIMIT = 20 * 1024 * 1024  # below this, XLSX is loaded fully so merged cells can be filled
+# What a notice prints below its table, alone in a row: `特此公告。`, the authority's name, the date.
+_SIGN_OFF = re.compile(
+    r"^(?:特此(?:公告|通告|通报|公示)[。.]?|[\u4e00-\u9fa5（）()]{2,30}(?:局|委员会|中心|政府)|\d{4}年\d{1,2}月\d{1,2}日)$"
+)
 _HEADER_NOTE = re.compile(r"（[^（）]*）|\*|※")
 _FOOTNOTE = re.compile(r"^(注|备注|说明|附注|注释|\*|※|数据来源|来源)[:：\s]?")
 
@@ -187,7 +191,7 @@ def _data_rows(rows: Iterator[tuple[int, list[object]]]) -> Iterator[tuple[int, 
             continue
         if len(filled) > 1 and len({str(c).strip() for c in filled}) == 1:
             continue  # one note merged across the row (its value fills every cell): not a record
-        if len(filled) == 1 and _FOOTNOTE.match(str(filled[0]).strip()):
+        if len(filled) == 1 and (_FOOTNOTE.match(str(filled[0]).strip()) or _SIGN_OFF.match(str(filled[0]).strip())):
             continue
         if len(filled) == 1 and len(str(filled[0])) > 30:
             continue  # a sentence spanning the row: a note, not a record

@@ -47,7 +47,14 @@ async def run_feed(name: str, request: Request, dry_run: bool = False) -> RunRes
 
 @router.post("/files", response_model=RunResult)
 async def upload_file(
-    file: UploadFile, request: Request, kind: FeedKind = Query(...), feed: str | None = None, dry_run: bool = False
+    file: UploadFile,
+    request: Request,
+    kind: FeedKind = Query(...),
+    feed: str | None = None,
+    dry_run: bool = False,
+    publisher: str | None = Query(
+        None, max_length=100, description="the authority that published the file: its level when the file does not say"
+    ),
 ) -> RunResult:
     """Ingest an uploaded bulletin, list or status file; `dry_run` parses and validates only."""
     name = feed or f"upload.{kind}"
@@ -58,7 +65,7 @@ async def upload_file(
             shutil.copyfileobj(file.file, out, 1 << 20)
         if path.stat().st_size > limit:
             raise InvalidInput(f"the file is {path.stat().st_size} bytes; the limit is {limit}")
-        config = FeedConfig(name=name, kind=kind, url=f"upload:{file.filename}", max_bytes=limit)
+        config = FeedConfig(name=name, kind=kind, url=f"upload:{file.filename}", max_bytes=limit, publisher=publisher)
         summary = await _runner(request).run(config, source=path, dry_run=dry_run)
     request.app.state.runtime.publish_soon()
     return _result(summary)
