@@ -183,3 +183,32 @@ def test_cli_dry_run_validates_without_a_database(tmp_path, monkeypatch) -> None
     assert bad.exit_code == 1
     assert json.loads(bad.output.strip().splitlines()[-1])["error"] == "the file is empty"
     assert os.environ["CERTWATCH_INGEST_DATABASE_URL"].endswith("/none")
+
+
+async def test_a_mixed_export_publishes_its_failures_and_counts_its_passing_rows(ingest, platform, tmp_path) -> None:
+    """A verdict column: 合格 rows are read and counted (skipped_passing, kept on the run), never published;
+    the run publishes v2 signals with each party of a 委托方/受委托方 cell."""
+    db, outbox, relay = ingest
+    path = tmp_path / "mixed.csv"
+    path.write_text(
+        "标称生产企业名称,被抽样单位名称,食品名称,生产日期/批号,不合格项目║检验结果║标准值,判定\n"
+        "委托方：浙江甲食品有限公司；受委托方：江苏乙食品有限公司,某超市,饼干,2024-03-05,菌落总数║1.2×10⁵CFU/g║≤10⁴CFU/g,不合格\n"
+        "浙江丙食品有限公司,某超市,面包,2024-03-06,/,合格\n"
+        "浙江丁食品有限公司,某超市,蛋糕,2024-03-07,/,合格\n",
+        encoding="utf-8",
+    )
+    feed = FeedConfig(name="hz-mixed", kind="food_spot_check", url=str(path), publisher="杭州市市场监督管理局")
+    summary = await FeedRunner(db, outbox, parse_file).run(feed)
+    assert (summary.status, summary.read, summary.accepted, summary.skipped_passing) == ("succeeded", 3, 1, 2)
+    async with db.sessions() as session:
+        run = (await session.scalars(select(FeedRun))).one()
+    assert (run.read, run.accepted, run.skipped_passing) == (3, 1, 2)
+    while await relay.publish_pending():
+        pass
+    [event] = await published(platform, Topic.SIGNAL_RECEIVED_V2)
+    signal = Envelope[SignalReceivedV2].model_validate(event).payload
+    assert [(p.role_label, p.name) for p in signal.parties] == [
+        ("委托方", "浙江甲食品有限公司"),
+        ("受委托方", "江苏乙食品有限公司"),
+    ]
+    assert signal.detail.level is not None and signal.detail.level.value == "city"
