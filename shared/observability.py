@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -35,13 +36,16 @@ def install_observability(app: FastAPI, service: str, checks: dict[str, Readines
     async def _correlate(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         cid = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
         token = correlation_id.set(cid)
+        started = time.perf_counter()
         try:
-            with HTTP_SECONDS.labels(service, _route(request)).time():
-                response = await call_next(request)
+            response = await call_next(request)
         finally:
             correlation_id.reset(token)
+        # The route is known only once the router has run: label by its template (/risk-events/{id}).
+        route = _route(request)
+        HTTP_SECONDS.labels(service, route).observe(time.perf_counter() - started)
         response.headers[CORRELATION_HEADER] = cid
-        HTTP_REQUESTS.labels(service, request.method, _route(request), str(response.status_code)).inc()
+        HTTP_REQUESTS.labels(service, request.method, route, str(response.status_code)).inc()
         return response
 
     @app.get("/healthz", include_in_schema=False)
