@@ -41,7 +41,7 @@ async def get_signal(signal_id: uuid.UUID, session: ReadSession) -> SignalV2:
 async def list_signals(
     session: ReadSession,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=10_000_000),
     since: datetime | None = Query(None, description="received at or after (ISO 8601); then oldest first"),
 ) -> list[SignalV2]:
     """Accepted signals, newest first; with `since`, those received since then, oldest first (for paging

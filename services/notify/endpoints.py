@@ -31,7 +31,7 @@ class DeliveryRead(BaseModel):
 
 @router.get("/deliveries", response_model=list[DeliveryRead])
 async def list_deliveries(
-    session: ReadSession, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)
+    session: ReadSession, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=10_000_000)
 ) -> list[DeliveryRead]:
     """The delivery log, newest first; recipients are masked."""
     return [DeliveryRead.model_validate(d) for d in await repository.recent_deliveries(session, limit, offset)]

@@ -57,10 +57,17 @@ class Report:
         return rows
 
 
+# The days a report can name: certification under today's rules began long after 2000; 2100 is far enough.
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
+
+
 def period(start: date | None, end: date | None) -> tuple[date, date]:
     """The period asked for, checked: by default the last 30 days up to today."""
+    for field, day in (("start", start), ("end", end)):
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise InvalidInput(f"{field} {day} is outside {EARLIEST}..{LATEST}", field=field)
     end = end or datetime.now(UTC).date()
-    start = start or end - timedelta(days=29)
+    start = start or max(EARLIEST, end - timedelta(days=29))
     if start > end:
         raise InvalidInput(f"start {start} is after end {end}", field="start")
     if end - start >= LONGEST_PERIOD:

@@ -68,7 +68,7 @@ async def list_organisations(
     session: ReadSession,
     name: str | None = None,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=10_000_000),
 ) -> list[OrganisationRead]:
     """Organisations in the registry, by name."""
     return [OrganisationRead.model_validate(o) for o in await registry_repository.page(session, limit, offset, name)]
@@ -87,7 +87,7 @@ async def list_risk_events(
     severity: str | None = None,
     organisation_id: uuid.UUID | None = None,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=10_000_000),
 ) -> list[RiskEventRead]:
     """Risk events, newest first, filtered by status, severity or organisation."""
     rows = await review_repository.page(

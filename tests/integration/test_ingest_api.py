@@ -85,3 +85,20 @@ async def test_unknown_signal_is_a_404_with_a_message(platform, service_settings
         response = await client.get("/signals/00000000-0000-0000-0000-000000000000")
         assert response.status_code == 404
         assert response.json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("/files", {"kind": "spot_check", "feed": "Not A Feed!"}, "feed"),  # was an unhandled ValidationError (500)
+        ("/signals", {"offset": "15787035998082899968"}, "offset"),  # overflowed int64 in asyncpg (500)
+    ],
+)
+async def test_out_of_range_parameters_get_a_422_naming_them(path, params, field, platform, service_settings) -> None:
+    app = create_app(service_settings("ingest"), platform)
+    async with running(app) as client:
+        if path == "/files":
+            response = await client.post(path, params=params, files={"file": ("b.csv", b"a,b\n")})
+        else:
+            response = await client.get(path, params=params)
+        assert response.status_code == 422 and field in response.text

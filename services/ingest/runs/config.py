@@ -16,8 +16,11 @@ FeedKind = Literal[
 ]
 
 
+FEED_NAME = r"^[a-z0-9][a-z0-9._-]*$"
+
+
 class FeedConfig(BaseModel):
-    name: str = Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    name: str = Field(min_length=1, max_length=100, pattern=FEED_NAME)
     kind: FeedKind
     url: str
     format: Literal["xlsx", "csv", "json", "auto"] = "auto"

@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi import APIRouter, Query, Request, UploadFile
 
 from services.ingest.runs import repository
-from services.ingest.runs.config import FeedConfig, FeedKind
+from services.ingest.runs.config import FEED_NAME, FeedConfig, FeedKind
 from services.ingest.runs.schemas import FeedRunRead, RejectedRowRead, RunResult
 from services.ingest.runs.service import FeedRunner, RunSummary
 from shared.db.session import ReadSession
@@ -50,7 +50,9 @@ async def upload_file(
     file: UploadFile,
     request: Request,
     kind: FeedKind = Query(...),
-    feed: str | None = None,
+    feed: str | None = Query(
+        None, max_length=100, pattern=FEED_NAME, description="the feed to record the run under (a-z 0-9 . _ -)"
+    ),
     dry_run: bool = False,
     publisher: str | None = Query(
         None, max_length=100, description="the authority that published the file: its level when the file does not say"
