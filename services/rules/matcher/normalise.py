@@ -20,6 +20,9 @@ from services.rules.matcher.regions import (
     CITY_PREFIX,
     CITY_SUFFIXES,
     MUNICIPALITIES,
+    PLACE_PREFIX,
+    PLACES,
+    PLACES_SHORT,
     PROVINCE_PREFIX,
     PROVINCE_SUFFIXES,
     leading,
@@ -35,7 +38,7 @@ _NEEDS_FOLD = re.compile(f"[{_FOLDED}\\s]")
 _LOWER = re.compile("[a-z]")
 _ANNOTATION = re.compile(r"（[^（）]*(?:受托|委托|购进|进货|经销|代理|生产商|制造商|供货|监制)[^（）]*）")
 _BRANCH = re.compile(r"^(.+?(?:公司|厂|店|社))(?:（([^（）]{1,12})）|([^（）]{1,12}?))?(分公司|分厂|分店|分部|分社)$")
-_TRAILING_BRACKET = re.compile(r"（([^（）]{1,12})）$")
+_BRACKETED = re.compile(r"（([^（）]{1,12})）")
 _DISTRICT = re.compile(r"^([\u4e00-\u9fa5]{2,3}?[区县旗])")
 # Legal forms, longest first, with the entity class each implies.
 FORMS = [
@@ -60,6 +63,38 @@ FORMS = [
     ("店", "店", "unincorporated"),
 ]
 
+
+# A legal form misspelt by one character (有限司, 有限公, 有现公司, 股份有限公, 有限公丝): the company forms of four
+# characters or more, each with every variant one edit away, built once. An edit may drop, swap, replace or
+# add a character, except before the form's first character: a replaced or added first character would be
+# the 字号's or the industry's last (极限公司, 电器有限公司). A variant with a character replaced or added
+# holds _ANY in its place. 股公司 is no variant of 股份公司: 控股公司 is a holding company.
+_ANY = "\0"
+_NOT_VARIANTS = {"股公司"}
+
+
+def _form_variants() -> dict[str, tuple[str, str]]:
+    exact = {suffix for suffix, _, _ in FORMS}
+    table: dict[str, tuple[str, str]] = {}
+    for suffix, canonical, entity_class in sorted(FORMS, key=lambda form: -len(form[0])):
+        if entity_class != "company" or len(suffix) < 4:
+            continue
+        n = len(suffix)
+        variants = [suffix[:i] + suffix[i + 1 :] for i in range(n)]  # dropped
+        variants += [suffix[:i] + suffix[i + 1] + suffix[i] + suffix[i + 2 :] for i in range(n - 1)]  # swapped
+        variants += [suffix[:i] + _ANY + suffix[i + 1 :] for i in range(1, n)]  # replaced
+        variants += [suffix[:i] + _ANY + suffix[i:] for i in range(1, n + 1)]  # added
+        for variant in variants:
+            if variant not in exact and variant not in _NOT_VARIANTS:
+                table.setdefault(variant, (canonical, entity_class))  # the longer form's, on a clash
+    return table
+
+
+_FORM_VARIANTS = _form_variants()
+# 有限公司 spelt out after a misspelt 股份 (股有限公司, 份股有限公司, 股闯有限公司) is 股份有限公司 misspelt; but
+# 控股有限公司 is a holding company's 有限公司. Only the names with 股 or 份 just before 有限公司 are looked at.
+_STOCK = re.compile(r"(?<!控)[股份][^有]{0,2}有限公司$")
+_VARIANT_LENGTHS = tuple(sorted({len(v) for v in _FORM_VARIANTS}, reverse=True))  # longest first
 
 # Foreign manufacturers' certificates carry English names: their legal forms, as word sequences.
 _EN_FORMS = sorted(
@@ -223,14 +258,39 @@ def _name_parts(folded: str, core: str, form: str, entity_class: str, provinces:
 
 @cython.cfunc
 def _parts(folded: str, text: str) -> object:
+    """A region is the same evidence wherever the name carries it: as a prefix (浙江鼎新照明集团), in brackets
+    anywhere (鼎新照明（浙江）集团, 远洋水产品贸易（明光）), or just before 集团 (鼎新照明浙江集团)."""
     form, entity_class, text = _split_form(text)
     provinces: set[str] = set()
     cities: set[str] = set()
-    bracket = _TRAILING_BRACKET.search(text) if text.endswith("）") else None
-    if bracket and _region(bracket[1], provinces, cities):
-        text = text[: bracket.start()]
+    if "（" in text:
+        text = _strip_bracketed(text, provinces, cities)
     text = _strip_prefix(text, provinces, cities)
+    if "集团" in text:
+        text = _strip_before_group(text, provinces, cities)
     return _name_parts(folded, text, form, entity_class, _sorted(provinces), _sorted(cities))
+
+
+@cython.cfunc
+def _strip_bracketed(text: str, provinces: set, cities: set) -> str:
+    """Bracketed labels that are regions, wherever they stand, keeping at least 2 characters."""
+    for found in reversed(list(_BRACKETED.finditer(text))):
+        rest = text[: found.start()] + text[found.end() :]
+        if len(rest) >= 2 and _region(found[1], provinces, cities, True):
+            text = rest
+    return text
+
+
+@cython.cfunc
+def _strip_before_group(text: str, provinces: set, cities: set) -> str:
+    """A province or city (or a division by its full name) just before 集团, after at least 2 characters:
+    鼎新照明浙江集团 is 鼎新照明集团. A county's bare name is not read there (华夏东方集团 names no 东方市)."""
+    at = text.rfind("集团")
+    start: cython.Py_ssize_t
+    for start in range(max(2, at - 8), at - 1):  # longest label first
+        if _region(text[start:at], provinces, cities, False):
+            return text[:start] + text[at:]
+    return text
 
 
 @cython.cfunc
@@ -240,11 +300,40 @@ def _sorted(names: set) -> tuple:
 
 @cython.cfunc
 def _split_form(text: str) -> tuple:
-    """The longest legal-form suffix: only the forms ending in the name's last character are tried."""
+    """The longest legal-form suffix: only the forms ending in the name's last character are tried. A
+    company form misspelt by one character is read as that form (see _FORM_VARIANTS) when no form is
+    spelt out, or only 公司 is (有现公司 is 有限公司, not 有现 + 公司)."""
     for suffix, canonical, entity_class in _FORMS_ENDING_IN.get(text[-1:], ()):
         if text.endswith(suffix) and len(text) > len(suffix):
+            if canonical == "公司" or (suffix == "有限公司" and _STOCK.search(text, max(0, len(text) - 7))):
+                misspelt = _misspelt_form(text)
+                if misspelt is not None and len(text) - len(misspelt[2]) > len(suffix):
+                    return misspelt
             return canonical, entity_class, text[: -len(suffix)]
-    return "", "unknown", text
+    misspelt = _misspelt_form(text)
+    return misspelt if misspelt is not None else ("", "unknown", text)
+
+
+@cython.cfunc
+def _misspelt_form(text: str) -> object:
+    """(form, entity class, the rest) for a name ending in a company form one edit away, keeping at least
+    2 characters; the longest such ending wins (股份有限司 is 股份公司, not 股份 + 有限司). None if none."""
+    size: cython.Py_ssize_t = len(text)
+    length: cython.Py_ssize_t
+    i: cython.Py_ssize_t
+    for length in _VARIANT_LENGTHS:
+        if size - length < 2:
+            continue
+        tail = text[size - length :]
+        found = _FORM_VARIANTS.get(tail)
+        if found is None:
+            for i in range(1, length):
+                found = _FORM_VARIANTS.get(tail[:i] + _ANY + tail[i + 1 :])
+                if found is not None:
+                    break
+        if found is not None:
+            return found[0], found[1], text[: size - length]
+    return None
 
 
 _FORMS_ENDING_IN = {  # by last character, longest first: most names end in 司, and try four forms
@@ -253,19 +342,51 @@ _FORMS_ENDING_IN = {  # by last character, longest first: most names end in 司,
 }
 
 
-_PROVINCE_PREFIX, _CITY_PREFIX, _leading = PROVINCE_PREFIX, CITY_PREFIX, leading
+_PROVINCE_PREFIX, _CITY_PREFIX, _PLACE_PREFIX, _leading = PROVINCE_PREFIX, CITY_PREFIX, PLACE_PREFIX, leading
 
 
 @cython.cfunc
-def _region(label: str, provinces: set, cities: set) -> cython.bint:
-    """Whether a bracketed label is a region; records it if so."""
-    if province := _leading(label, _PROVINCE_PREFIX):
-        provinces.add(province)
-        return True
-    if city := _leading(label, _CITY_PREFIX):
-        _note_city(city, provinces, cities)
-        return True
-    return False
+def _region(label: str, provinces: set, cities: set, bare_places: cython.bint) -> cython.bint:
+    """Whether a label is a region and nothing else (浙江, 浙江省, 浙江宁波, 宁波市, 明光市; with `bare_places`
+    also a county's or a prefecture's bare name, 明光: in brackets, nothing else is meant); records it if so."""
+    found_provinces: set[str] = set()
+    found_cities: set[str] = set()
+    rest = label
+    province = _leading(rest, _PROVINCE_PREFIX)
+    if province:
+        _note_province(province, found_provinces, found_cities)
+        rest = rest[len(province) :]
+        if province in CITY_NAMED_AS_PROVINCE and rest.startswith("市"):
+            found_cities.add(province)
+        rest = _drop_any(rest, PROVINCE_SUFFIXES)
+    city = _leading(rest, _CITY_PREFIX) if rest else None
+    if city:
+        _note_city(city, found_provinces, found_cities)
+        rest = _drop_any(rest[len(city) :], CITY_SUFFIXES)
+    if rest:
+        place = PLACES.get(rest) or (PLACES_SHORT.get(rest) if bare_places else None)
+        if place is None:
+            return False
+        _note_place(place, found_provinces, found_cities)
+    elif not province and not city:
+        return False
+    provinces.update(found_provinces)
+    cities.update(found_cities)
+    return True
+
+
+@cython.cfunc
+def _drop_any(text: str, suffixes: tuple) -> str:
+    for suffix in suffixes:
+        if text.startswith(suffix):
+            return text[len(suffix) :]
+    return text
+
+
+@cython.cfunc
+def _note_place(place: tuple, provinces: set, cities: set) -> cython.void:
+    provinces.add(place[0])
+    cities.add(place[1])
 
 
 @cython.ccall
@@ -284,7 +405,18 @@ def _strip_prefix(text: str, provinces: set, cities: set) -> str:
     if city and len(text) - len(city) >= 2:
         _note_city(city, provinces, cities)
         text = _drop(text[len(city) :], CITY_SUFFIXES)
+    # Any other prefecture or county, by its full name only (明光市, 鄞州区: a bare 明光 may be a 字号)
+    place = _leading(text, _PLACE_PREFIX)
+    if place and len(text) - len(place) >= 2 and not _word_goes_on(text, len(place)):
+        _note_place(PLACES[place], provinces, cities)
+        text = text[len(place) :]
     return _strip_district(text, cities)
+
+
+@cython.cfunc
+def _word_goes_on(text: str, at: cython.Py_ssize_t) -> cython.bint:
+    """Whether the suffix just before `at` begins a word instead (东方市场, 宁波市政工程, 区域): no region ends there."""
+    return text[at - 1 : at + 1] in _SUFFIX_WORDS
 
 
 @cython.cfunc
@@ -313,6 +445,9 @@ def _strip_district(text: str, cities: set) -> str:
 @cython.cfunc
 def _drop(text: str, suffixes: tuple) -> str:
     for suffix in suffixes:
-        if text.startswith(suffix) and len(text) - len(suffix) >= 2:
+        if text.startswith(suffix) and len(text) - len(suffix) >= 2 and not _word_goes_on(text, len(suffix)):
             return text[len(suffix) :]
     return text
+
+
+_SUFFIX_WORDS = {"市场", "市政", "区域", "区块", "县域"}
