@@ -62,7 +62,10 @@ names += [("浙江宏远电器有限公司（宁波）分公司", None, None, No
           ("上海宏远电器有限公司", None, None, None), ("广东宏远电器厂", None, None, None), ("/", None, None, None), ("", "bad", None, None),
           ("温州市宏远电器有限公司", None, None, None), ("吉林市宏远电器有限公司", None, None, None), ("浙江宏电器有限公司", None, None, None),
           ("ROBERT BOSCH GMBH", None, None, None), ("Robert Bosch Co., Ltd.", None, None, None), ("宁波ａｂｃ电器有限公司", None, None, None),
-          ("Ningbo ABC Electric Appliance Co., Ltd.", None, None, None), ("ABC Electric (Guangzhou) Co Ltd", None, None, None)]
+          ("Ningbo ABC Electric Appliance Co., Ltd.", None, None, None), ("ABC Electric (Guangzhou) Co Ltd", None, None, None),
+          ("浙江宏远电器有限司", None, None, None), ("宏远（宁波）电器有限公司", None, None, None),
+          ("鄞州区宏远电器有限公司", None, None, None), ("宏远电器股有限公司", None, None, None),
+          ("委托方：浙江宏远电器有限公司；受委托方：上海宏远电器股份有限公司", None, None, None)]
 found = [[(c.org_id, repr(c.score), c.decision.value, c.method, c.matched_name, c.evidence) for c in index.match(*n)]
          for n in names]
 summary = screen_files(input_path, folder / "out.csv", index=index)
