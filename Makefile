@@ -6,7 +6,7 @@ UV := .tools/bin/uv
 BIN := .venv/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser run up down status test test-unit lint fmt bench eval-matching contracts clean
+.PHONY: help install browser run up down status test test-unit lint fmt bench eval-matching eval-matching-tuning contracts clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -56,8 +56,11 @@ bench: install  ## benchmarks on the local stack (started if needed); they print
 	@# The matcher first: the ingest run leaves the stack's rules service busy with the signals it published.
 	@for b in bench/bench_matching.py bench/bench_ingest.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-eval-matching: install  ## matching quality on the generated labelled set
+eval-matching: install  ## matching quality: the generated set and the held-out real names (bench/data)
 	$(BIN)/python bench/eval_matching.py
+
+eval-matching-tuning: install  ## the real names' tuning part: the only real data thresholds may be chosen on
+	$(BIN)/python bench/eval_matching.py --tuning
 
 contracts: install  ## add JSON Schema snapshots for new topic versions (existing ones are never rewritten)
 	$(BIN)/python -c "from shared.contracts.snapshots import write_missing; print(*write_missing(), sep='\n')"
