@@ -19,6 +19,7 @@ from shared.kafka.consumer import Consumer
 from shared.kafka.outbox import Outbox, OutboxRelay
 from shared.kafka.producer import Producer
 from shared.logging import configure_logging
+from shared.nul import RefuseNul
 from shared.observability import install_observability
 from shared.settings import PlatformSettings, ServiceSettings
 
@@ -113,6 +114,7 @@ def build_app(runtime: ServiceRuntime, routers: list[APIRouter], title: str) -> 
     app = FastAPI(title=title, lifespan=lifespan)
     app.state.runtime = runtime
     install_error_handler(app)
+    app.add_middleware(RefuseNul)
     install_observability(app, runtime.service, {"database": runtime.db.ping, "broker": runtime.producer.ping})
     for router in routers:
         app.include_router(router)

@@ -34,6 +34,7 @@ async def outbox_rows(app) -> int:
         ({**SIGNAL, "subject": {}}, "name"),
         ({**SIGNAL, "published_on": "2024-02-30"}, "published_on"),
         ({**SIGNAL, "surprise": 1}, "surprise"),
+        ({**SIGNAL, "feed": "\u0000"}, "body.feed"),  # PostgreSQL cannot store NUL: was a 500
     ],
 )
 async def test_a_malformed_signal_gets_a_422_naming_the_problem_and_nothing_is_published(
