@@ -35,7 +35,9 @@ TARGETS = {  # issue 11
     "review share of all records": (0.10, "<="),
     "clear matches/nones to review": (0.05, "<="),
 }
-GENERATED_REVIEW = ("branch", "dropped_character")  # the generated set's leads for a reviewer
+# The generated set's leads for a reviewer. A province where the registry names a city (浙江X vs 宁波市X, or X(浙江)) is
+# one since issue 11: "四川X and 成都市X are different companies unless other evidence (code, address) agrees".
+GENERATED_REVIEW = ("branch", "dropped_character", "province_prefix", "half_width_brackets")
 GENERATED_EASY = ("placeholder",)
 GENERATED_CLEAR = ("exact", "placeholder")
 REAL_CLEAR = ("exact", "credit_code_as_name", "other_real_name")

@@ -25,6 +25,7 @@ from types import ModuleType
 ROOT = Path(__file__).resolve().parent.parent
 COMPILED = (
     "services.rules.matcher.index",
+    "services.rules.matcher.ngrams",  # the n-gram candidate path's inverted index
     "services.rules.matcher.normalise",
     "services.rules.matcher.regions",
     "services.rules.matcher.screening",

@@ -2,11 +2,18 @@
 
 It holds every certified organisation's names (current, former, CCC parties) analysed once, so the
 rules consumer matches a signal with dictionary look-ups and a small fuzzy block, no database trip.
+
+Two candidate paths (issue 11): the structured one (code, then the name taken apart: same core, then
+similar cores in small blocks) and, independent of any parse, character n-gram retrieval
+(`services.rules.matcher.ngrams`). Every candidate either finds is scored by the same scorer, and one
+found only by n-grams says so in its evidence (`retrieval: found by character n-grams …`). A credit code
+whose check fails is looked up as a near code (one character substituted, or two adjacent ones swapped).
 """
 
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,14 +22,18 @@ from typing import NamedTuple
 import cython
 from rapidfuzz import fuzz, process
 
+from services.rules.matcher.ngrams import NgramIndex
 from services.rules.matcher.normalise import NameParts, analyse, analyse_once
 from services.rules.matcher.regions import place_of, province_of_code, province_of_place
 from shared.contracts.rules import MatchDecision, MatchEvidence, MatchSummary
-from shared.identifiers import code_warning, quick_valid
+from shared.identifiers import USCC_ALPHABET, code_warning, compact, quick_valid
 from shared.parties import CellParty, has_roles, split_parties
 
 BLOCK_LIMIT = 400  # a fuzzy block larger than this is too unspecific to be worth scoring
 COMPACT_AFTER = 10_000  # removals before dead entries are dropped (or a tenth of the registry, if more)
+NGRAM_LIMIT = 6  # names the n-gram path hands to the scorer, at most
+NGRAM_MIN_COSINE = 0.4  # below this TF-IDF cosine (walked n-grams only) a name is rarely 80% similar
+SIMILAR_AT = 80  # percent: below this similarity a name is no lead (the fuzzy blocks' cut-off too)
 
 
 @dataclass(frozen=True)
@@ -136,6 +147,7 @@ class _Query:
     provinces = cython.declare(frozenset)
     cities = cython.declare(frozenset)
     named_cities = cython.declare(tuple)  # the cities the name itself carries, not its address
+    named_provinces = cython.declare(tuple)  # the provinces the name itself carries (a city's too)
     provinces_text = cython.declare(str)  # as evidence shows them
     cities_text = cython.declare(str)
 
@@ -144,6 +156,7 @@ class _Query:
         self.name, self.parts, self.core, self.form, self.branch = name, parts, parts.core, parts.form, parts.branch
         self.code, self.code_invalid = code, code_invalid
         self.provinces, self.cities, self.named_cities = frozenset(provinces), frozenset(cities), parts.cities
+        self.named_provinces = parts.provinces
         self.provinces_text, self.cities_text = ",".join(provinces), ",".join(cities)
 
 
@@ -164,22 +177,29 @@ class RegistryIndex:
     _removed = cython.declare(cython.Py_ssize_t, visibility="readonly")  # removed or replaced since the build
     _match_at = cython.declare(cython.double)
     _review_at = cython.declare(cython.double)
+    _docs = cython.declare(list)  # n-gram document -> _Entry
+    _grams = cython.declare(object)  # NgramIndex, or None: the n-gram path is off
 
-    def __init__(self, thresholds: MatchThresholds | None = None) -> None:
+    def __init__(self, thresholds: MatchThresholds | None = None, ngrams: bool = True) -> None:
+        """`ngrams=False` leaves the second candidate path out (benchmarks compare the two)."""
         self.thresholds = thresholds or MatchThresholds()
         self._match_at, self._review_at = self.thresholds.match, self.thresholds.review
         self.verdicts = {}
         self._orgs, self._slot, self._by_code, self._by_core, self._blocks = [], {}, {}, {}, {}
         self._removed = 0
+        self._docs, self._grams = [], NgramIndex() if ngrams else None
 
     @classmethod
-    def build(cls, records: Iterable[RegistryRecord], thresholds: MatchThresholds | None = None) -> RegistryIndex:
-        index = cls(thresholds)
+    def build(cls, records: Iterable[RegistryRecord], thresholds: MatchThresholds | None = None,
+              ngrams: bool = True) -> RegistryIndex:  # fmt: skip
+        index: RegistryIndex = cls(thresholds, ngrams)
         # Millions of small objects and no cycles among them: the cyclic collector would rescan them all
         # again and again, tripling the build time.
         with paused_cycle_collector():
             for record in records:
                 index.upsert(record)
+            if index._grams is not None:
+                index._grams.flush()  # the n-gram arrays now, not at the first query
             # The index lives as long as the process: keep it out of later collections, starting with
             # the one that would otherwise scan all of it the moment the collector is back on.
             gc.freeze()
@@ -236,6 +256,9 @@ class RegistryIndex:
         self._removed = 0
         for entry in sorted((e for entries in self._by_core.values() for e in entries), key=_slot_of):
             self._add_to_blocks(entry)
+        if self._grams is not None:
+            self._docs = [e for e in self._docs if self._orgs[e.org] is not None]
+            self._grams.reset([_plain(e.core) for e in self._docs])
 
     @cython.cfunc
     def _add(self, entry: _Entry) -> cython.void:
@@ -243,6 +266,9 @@ class RegistryIndex:
             return
         self._by_core.setdefault(entry.core, []).append(entry)
         self._add_to_blocks(entry)
+        if self._grams is not None:
+            self._docs.append(entry)
+            self._grams.add(_plain(entry.core))
 
     @cython.cfunc
     def _add_to_blocks(self, entry: _Entry) -> cython.void:
@@ -354,9 +380,19 @@ class RegistryIndex:
             if self.verdicts:
                 hit = self._remembered(subject_key(name, code), hit)
             return [hit] if hit.decision is not _NO_MATCH or hit.method == "verdict" else []
+        printed: str | None = None  # a credit code whose check fails, as printed: a near code, perhaps
+        if code is None:
+            if credit_code:
+                printed = _printed_code(credit_code)
+            elif (printed := _printed_code(name)) is not None:
+                name = ""  # a code pasted into the name field is no name
         q = self._query(name, code, bool(credit_code) and code is None, address, province)
         found: dict[int, Candidate] = {}
         self._collect(q, found)
+        if self._grams is not None and q.core and not _any_match(found):
+            self._by_ngrams(q, found)
+        if printed is not None:
+            self._near_code(q, printed, found)
         ranked = list(found.values())
         if self.verdicts:
             asked = subject_key(q.name, q.code)
@@ -397,6 +433,119 @@ class RegistryIndex:
             _keep(found, entry.org, self._same_core_other_form(entry, q))
         if not same_core:
             self._fuzzy(q, found)
+
+    @cython.cfunc
+    def _by_ngrams(self, q: _Query, found: dict) -> cython.void:
+        """The second candidate path: the names nearest `q`'s by character n-grams (TF-IDF cosine), each
+        scored by `_similar`, the fuzzy blocks' scorer. It runs for every name the structured path gives
+        no `match` (a match is left alone: throughput), and a name it finds is never a match by itself."""
+        text = _plain(q.core)
+        if len(text) < 2:
+            return
+        hits = self._grams.search(text, NGRAM_LIMIT, NGRAM_MIN_COSINE)
+        if not hits:
+            return
+        asked = _with_bracket_places(q)
+        entry: _Entry
+        for doc, cosine in hits:
+            entry = self._docs[doc]
+            if entry.core == q.core or self._orgs[entry.org] is None:
+                continue  # the same core was scored by the structured path; a removed organisation is gone
+            candidate = self._similar(entry, asked, cosine)
+            if candidate is not None:
+                _keep(found, entry.org, candidate)
+
+    @cython.cfunc
+    def _similar(self, entry: _Entry, q: _Query, cosine: cython.double) -> object:
+        """A similar name with another core (an n-gram find): a lead for review at most, like the fuzzy
+        blocks' (similarity × 0.75, then codes and places, never above 0.85), or None below SIMILAR_AT.
+        A legal form left unparsed (有限司, 有限公) is compared with the name; two forms that were read and
+        differ are two entities, as in the fuzzy blocks. `cosine` < 0: the name was not found by n-grams."""
+        if q.form != entry.form and q.form and entry.form and not _generic_form(q, entry):
+            return None
+        asked, registered = _plain(q.core), _plain(entry.core)
+        if q.form != entry.form:
+            asked, registered = asked + q.form, registered + entry.form
+        ratio: cython.double = fuzz.ratio(asked, registered, score_cutoff=SIMILAR_AT)
+        if ratio == 0.0:
+            return None
+        similarity: cython.double = ratio / 100
+        org = self._live(entry.org)
+        evidence = [_ev("name", f"similar name ({similarity:.0%}): '{asked}' vs '{registered}'"
+                        + ("" if entry.role == "name" else f" ({_ROLE_WORDS[entry.role]})"),
+                        similarity, q.name, entry.name)]  # fmt: skip
+        if cosine >= 0.0:
+            evidence.append(_ev("retrieval", f"found by character n-grams (TF-IDF cosine {cosine:.2f}), "
+                                "not by the structured blocks", 0.0))  # fmt: skip
+        score = min(self._adjust(org, entry, q, similarity * 0.75, evidence, False), 0.85)
+        return self._candidate(org, score, "name:ngram" if cosine >= 0.0 else "name:fuzzy", entry.name, evidence)
+
+    @cython.cfunc
+    def _near_code(self, q: _Query, printed: str, found: dict) -> cython.void:
+        """A printed credit code whose check fails, looked up as a near code: every registered code one
+        character substituted or two adjacent characters swapped away (`near_codes`). A near code's
+        organisation is a match only when the name agrees (the name alone would match it); else it is
+        for review, the explanation naming the character that differs. A name matched to another
+        organisation is not vetoed by the code, but no longer automatic: review."""
+        hits = []
+        for variant, how in near_codes(printed):
+            slot = self._by_code.get(variant)
+            if slot is not None:
+                hits.append((slot, how, variant))
+        if not hits:
+            return
+        near: set[int] = set()
+        names: list[str] = []
+        for slot, how, variant in hits:
+            org = self._live(slot)
+            near.add(slot)
+            names.append(org.record.name)
+            known = found.get(slot)
+            named = known if known is not None else self._by_name(slot, q)
+            if named is not None and named.decision is _MATCH:
+                item = _ev("credit_code", f"one character off the registered code ({how}): a typo, and the name "
+                           "agrees", 0.3, printed, variant)  # fmt: skip
+                found[slot] = tuple.__new__(Candidate, (org.org_id, named.score, _MATCH, "credit_code:near",
+                                                        named.matched_name, (*named.evidence, item)))  # fmt: skip
+                continue
+            agrees = "the name does not agree on its own" if q.core else "no name to confirm it"
+            item = _ev("credit_code", f"one character off the registered code ({how}); {agrees}: for review",
+                       0.3, printed, variant)  # fmt: skip
+            score: cython.double = 0.7 if named is None else max(named.score, 0.7)
+            score = min(max(score, self._review_at), self._match_at - 0.01)
+            evidence = (item,) if named is None else (*named.evidence, item)
+            matched = org.record.name if named is None else named.matched_name
+            found[slot] = tuple.__new__(Candidate, (org.org_id, score, _REVIEW, "credit_code:near", matched, evidence))
+        others = "; ".join(names)
+        for slot, candidate in list(found.items()):
+            if slot in near or candidate.decision is not _MATCH:
+                continue
+            item = _ev("credit_code", f"the printed code fails its check and is one character off another "
+                       f"organisation's ({others}), not this one's: a human must choose", -0.2, printed)  # fmt: skip
+            found[slot] = candidate._replace(score=min(candidate.score, self._match_at - 0.01), decision=_REVIEW,
+                                             evidence=(*candidate.evidence, item))  # fmt: skip
+
+    @cython.cfunc
+    def _by_name(self, slot: cython.Py_ssize_t, q: _Query) -> object:
+        """The best candidate for `q` among one organisation's names (a near code's), or None."""
+        if not q.core:
+            return None
+        org = self._live(slot)
+        record = org.record
+        best = None
+        entry: _Entry
+        for role, name in (("name", record.name), *(("former", n) for n in record.former_names),
+                           *record.other_names):  # fmt: skip
+            entry = _Entry(slot, analyse_once(name), role, name)
+            if not entry.core:
+                continue
+            if entry.core == q.core:
+                candidate = self._exact(entry, q) if entry.form == q.form else self._same_core_other_form(entry, q)
+            else:
+                candidate = self._similar(entry, q, -1.0)
+            if candidate is not None and (best is None or candidate[1] > best[1]):
+                best = candidate
+        return best
 
     # ------------------------------------------------------------ scoring
 
@@ -506,10 +655,37 @@ class RegistryIndex:
                                 "registered in another city is another company", -0.5,
                                 ",".join(q.named_cities), ",".join(named)))  # fmt: skip
             return min(score, 0.45)
+        if (q.named_cities or named) and q.named_provinces and entry.parts.provinces:
+            score = self._province_against_city(org, entry, q, score, evidence)
         if q.cities and org.cities and q.cities.isdisjoint(org.cities) and not q.provinces.isdisjoint(org.provinces):
             evidence.append(_ev("city", "contradicts", -0.2, q.cities_text, ",".join(org.cities)))
             return min(score, 0.7)
         return min(score, 0.99)
+
+    @cython.cfunc
+    def _province_against_city(self, org: _Org, entry: _Entry, q: _Query, score: cython.double,
+                               evidence: list) -> cython.double:  # fmt: skip
+        """Both names carry a place, one a province and the other a city of it (四川X vs 成都市X): not
+        agreement (one was registered with the province's authority, the other with the city's), so
+        review at most, unless an address agrees: the one given with the name asked, for a city named
+        by the registry (四川X at an address in 成都), or the registry's, for a city named by the name
+        asked (宁波市X for 浙江X registered in 宁波)."""
+        named: tuple = entry.parts.cities
+        if q.named_cities and named:
+            return score  # both carry a city: agreed, or contradicted already
+        if named:  # the registered name carries the city, the name asked only the province
+            if q.cities and not q.cities.isdisjoint(org.cities):
+                return score
+            province, city = ",".join(q.named_provinces), ",".join(named)
+        else:  # the name asked carries the city, the registered name only the province
+            if org.cities and not _disjoint(q.named_cities, org.cities):
+                return score
+            province, city = ",".join(entry.parts.provinces), ",".join(q.named_cities)
+        evidence.append(_ev("city", f"not agreement: one name carries the province ({province}), the other a "
+                            f"city in it ({city}); a name registered with the province's authority and one "
+                            "registered with a city's are different companies unless a code or an address agrees",
+                            -0.2, ",".join(q.named_cities or q.named_provinces), ",".join(named or entry.parts.provinces)))  # fmt: skip
+        return min(score, 0.75)
 
     def _ambiguity(self, ranked: list[Candidate]) -> list[Candidate]:
         """Two organisations matched equally well by name: a human must choose, so neither is automatic."""
@@ -683,3 +859,97 @@ def _block_keys(core: str) -> tuple[str, ...]:
 def subject_key(name: str, code: str | None = None) -> str:
     """How a signal's subject is remembered for verdicts: its valid code, else its folded name."""
     return code or analyse(name).folded
+
+
+_BRACKETED = re.compile(r"（[^（）]*）")
+
+
+@cython.ccall
+def _plain(core: str) -> str:
+    """A core with any bracketed part taken out (宏远（浙江）照明 → 宏远照明), for n-grams and similarity:
+    a region moved into brackets is no difference of name. The core itself when that leaves too little."""
+    if "（" not in core:
+        return core
+    plain = _BRACKETED.sub("", core)
+    return plain if len(plain) >= 2 else core
+
+
+def _with_bracket_places(q: _Query) -> _Query:
+    """`q`, with the places its core names in brackets (鼎新照明（浙江）集团) read as places it names;
+    `q` itself when there are none."""
+    if "（" not in q.core:
+        return q
+    provinces, cities = set(), set()
+    for label in _BRACKETED.findall(q.core):
+        province, city = place_of(label[1:-1])
+        if province:
+            provinces.add(province)
+        if city:
+            cities.add(city)
+    if not provinces:
+        return q
+    asked: _Query = _Query(q.name, q.parts, q.code, q.code_invalid, tuple(sorted(provinces | q.provinces)),
+                   tuple(sorted(cities | q.cities)))  # fmt: skip
+    asked.named_cities = tuple(sorted(cities | set(q.named_cities)))
+    asked.named_provinces = tuple(sorted(provinces | set(q.named_provinces)))
+    return asked
+
+
+@cython.cfunc
+def _generic_form(q: _Query, entry: _Entry) -> cython.bint:
+    """Two legal forms read differently, one the bare 公司 (有现公司 read as 公司) and both companies."""
+    return (q.form == "公司" or entry.form == "公司") and q.parts.entity_class == entry.parts.entity_class
+
+
+@cython.cfunc
+def _any_match(found: dict) -> cython.bint:
+    return any(candidate[2] is _MATCH for candidate in found.values())  # a plain loop, compiled
+
+
+_CODE_VALUE = {c: i for i, c in enumerate(USCC_ALPHABET)}
+_CODE_WEIGHTS = [pow(3, i, 31) for i in range(17)]  # GB 32100: the check makes the weighted sum 0 mod 31
+_CODE_INVERSES = [pow(21, i, 31) for i in range(17)]  # 21 = 3⁻¹ (mod 31)
+
+
+def _printed_code(text: str | None) -> str | None:
+    """`text` compacted, when it is shaped like an 18-character credit code (whatever its check)."""
+    if not text or not 18 <= len(text) <= 26:
+        return None
+    code = compact(text)
+    if len(code) != 18 or not code.isascii() or not code.isalnum() or sum(c.isdigit() for c in code) < 8:
+        return None
+    return code
+
+
+def near_codes(printed: str) -> list[tuple[str, str]]:
+    """(code, how it differs) for every valid credit code (`quick_valid`) one substitution or one
+    adjacent transposition away from `printed` (an 18-character code whose check fails).
+
+    Exact, without the 18 × 30 substitutions: the check makes the weighted sum of the 18 values 0
+    (mod 31) and 31 is prime, so at each position exactly one value does it. A character outside
+    the alphabet (O for 0) can only be the one substituted."""
+    if len(printed) != 18:
+        return []
+    values = [_CODE_VALUE.get(c, -1) for c in printed]
+    unknown = [i for i, v in enumerate(values) if v < 0]
+    out: list[tuple[str, str]] = []
+    if len(unknown) <= 1:
+        total = sum(v * w for v, w in zip(values[:17], _CODE_WEIGHTS, strict=True) if v >= 0)
+        check = values[17]
+        for i in unknown or range(18):
+            if i == 17:
+                value = (31 - total % 31) % 31
+            else:  # the check character is known here: an unknown one is the only one substituted
+                rest = (total - (values[i] * _CODE_WEIGHTS[i] if values[i] >= 0 else 0) + check) % 31
+                value = (-rest * _CODE_INVERSES[i]) % 31
+            registered = USCC_ALPHABET[value]
+            variant = printed[:i] + registered + printed[i + 1 :]
+            if value != values[i] and quick_valid(variant) == variant:  # the shape too (a letter where none goes)
+                out.append((variant, f"position {i + 1}: printed '{printed[i]}', registered '{registered}'"))
+    for i in range(17):
+        if printed[i] != printed[i + 1]:
+            swapped = printed[:i] + printed[i + 1] + printed[i] + printed[i + 2 :]
+            if quick_valid(swapped) == swapped:
+                out.append((swapped, f"positions {i + 1}-{i + 2} swapped: printed '{printed[i : i + 2]}', "
+                            f"registered '{swapped[i : i + 2]}'"))  # fmt: skip
+    return out
