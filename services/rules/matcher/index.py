@@ -24,6 +24,7 @@ from rapidfuzz import fuzz, process
 
 from services.rules.matcher.ngrams import NgramIndex
 from services.rules.matcher.normalise import NameParts, analyse, analyse_once
+from services.rules.matcher.pinyin import homophone
 from services.rules.matcher.regions import place_of, province_of_code, province_of_place
 from shared.contracts.rules import MatchDecision, MatchEvidence, MatchSummary
 from shared.identifiers import USCC_ALPHABET, code_warning, compact, quick_valid
@@ -34,6 +35,8 @@ COMPACT_AFTER = 10_000  # removals before dead entries are dropped (or a tenth o
 NGRAM_LIMIT = 6  # names the n-gram path hands to the scorer, at most
 NGRAM_MIN_COSINE = 0.4  # below this TF-IDF cosine (walked n-grams only) a name is rarely 80% similar
 SIMILAR_AT = 80  # percent: below this similarity a name is no lead (the fuzzy blocks' cut-off too)
+# A name one character off that sounds the same (创奇 / 床奇), found by n-grams: as similar as a 85 % name (a lead).
+HOMOPHONE_SIMILARITY = 0.85
 
 
 @dataclass(frozen=True)
@@ -467,12 +470,17 @@ class RegistryIndex:
         if q.form != entry.form:
             asked, registered = asked + q.form, registered + entry.form
         ratio: cython.double = fuzz.ratio(asked, registered, score_cutoff=SIMILAR_AT)
-        if ratio == 0.0:
+        sounds = homophone(asked, registered) if ratio == 0.0 and cosine >= 0.0 else None
+        if ratio == 0.0 and sounds is None:
             return None
-        similarity: cython.double = ratio / 100
+        similarity: cython.double = ratio / 100 if sounds is None else HOMOPHONE_SIMILARITY
         org = self._live(entry.org)
-        evidence = [_ev("name", f"similar name ({similarity:.0%}): '{asked}' vs '{registered}'"
-                        + ("" if entry.role == "name" else f" ({_ROLE_WORDS[entry.role]})"),
+        if sounds is None:
+            how = f"similar name ({similarity:.0%}): '{asked}' vs '{registered}'"
+        else:
+            how = (f"a homophone: '{asked}' vs '{registered}', '{sounds[0]}' where '{sounds[1]}' is registered "
+                   f"(both read {sounds[2]}); it may be another 字号")  # fmt: skip
+        evidence = [_ev("name", how + ("" if entry.role == "name" else f" ({_ROLE_WORDS[entry.role]})"),
                         similarity, q.name, entry.name)]  # fmt: skip
         if cosine >= 0.0:
             evidence.append(_ev("retrieval", f"found by character n-grams (TF-IDF cosine {cosine:.2f}), "
@@ -590,9 +598,13 @@ class RegistryIndex:
         org = self._live(entry.org)
         asked_class, registered_class = q.parts.entity_class, entry.parts.entity_class
         both_companies = asked_class == registered_class == "company"
-        score: cython.double = 0.7 if both_companies else 0.3
-        how = (f"same 字号+行业, form '{q.form}' vs '{entry.form}'" + ("" if both_companies else
-               f": a {asked_class} entity is not the {registered_class} one"))  # fmt: skip
+        unprinted = asked_class == "unknown" or registered_class == "unknown"  # no form printed: no evidence either way
+        score: cython.double = 0.7 if both_companies else (0.65 if unprinted else 0.3)
+        if unprinted and not both_companies:
+            how = f"same 字号+行业; one name prints no legal form ('{q.form}' vs '{entry.form}'): worth a look"
+        else:
+            how = (f"same 字号+行业, form '{q.form}' vs '{entry.form}'" + ("" if both_companies else
+                   f": a {asked_class} entity is not the {registered_class} one"))  # fmt: skip
         evidence = [_ev("legal_form", how, score, q.name, entry.name)]
         score = self._adjust(org, entry, q, score, evidence, False)
         return self._candidate(org, score, "name:other_form", entry.name, evidence)

@@ -42,3 +42,24 @@ def places() -> dict[str, tuple[str | None, str | None]]:
         agreed: str | None = provinces.pop() if len(provinces) == 1 else None
         found[spelling] = (agreed, cities.pop() if len(cities) == 1 and agreed else None)
     return found
+
+
+@lru_cache(maxsize=65536)
+def sound(character: str) -> str:
+    """A character's toneless readings joined (重 → chong|zhong): two characters sharing one are homophones."""
+    from pypinyin import Style, pinyin
+
+    return "|".join(sorted(set(pinyin(character, style=Style.NORMAL, heteronym=True)[0])))
+
+
+def homophone(asked: str, registered: str) -> tuple[str, str, str] | None:
+    """(printed, registered, reading) when the two differ in exactly one character and the two sound alike
+    (创奇 / 床奇: chuang); else None. A homophone may sit in the 字号, so it is a lead, never a match."""
+    if len(asked) != len(registered) or asked == registered:
+        return None
+    differ = [(a, b) for a, b in zip(asked, registered, strict=True) if a != b]
+    if len(differ) != 1:
+        return None
+    printed, meant = differ[0]
+    shared = set(sound(printed).split("|")) & set(sound(meant).split("|"))
+    return (printed, meant, sorted(shared)[0]) if shared and "\u4e00" <= printed <= "\u9fff" else None
