@@ -288,7 +288,9 @@ def test_the_compiled_matcher_agrees_with_its_source_on_the_issue11_paths() -> N
 
 def test_a_homophone_found_by_n_grams_is_a_lead_for_review_never_a_match_and_never_lost() -> None:
     """创奇 / 床奇 (chuang): the character may sit in the 字号, so review, with the reading in the explanation."""
-    index = RegistryIndex.build([RegistryRecord("A", "浙江创奇电气股份有限公司"), RegistryRecord("B", "乐清市九洲电子有限公司")])
+    index = RegistryIndex.build(
+        [RegistryRecord("A", "浙江创奇电气股份有限公司"), RegistryRecord("B", "乐清市九洲电子有限公司")]
+    )
     for name, org in (("浙江床奇电气股份有限公司", "A"), ("乐清市九洲典子有限公司", "B")):
         best = index.best(name)
         assert best is not None and best.org_id == org and best.decision is MatchDecision.REVIEW
@@ -297,7 +299,9 @@ def test_a_homophone_found_by_n_grams_is_a_lead_for_review_never_a_match_and_nev
 
 
 def test_a_name_printing_no_legal_form_is_a_lead_not_a_workshop() -> None:
-    index = RegistryIndex.build([RegistryRecord("A", "乐清市达利尔电器厂"), RegistryRecord("B", "上海一一贸易有限公司")])
+    index = RegistryIndex.build(
+        [RegistryRecord("A", "乐清市达利尔电器厂"), RegistryRecord("B", "上海一一贸易有限公司")]
+    )
     for name, org in (("乐清市达利尔电器", "A"), ("上海一一贸易", "B")):
         best = index.best(name)
         assert best is not None and best.org_id == org and best.decision is MatchDecision.REVIEW
