@@ -37,6 +37,7 @@ NGRAM_MIN_COSINE = 0.4  # below this TF-IDF cosine (walked n-grams only) a name 
 SIMILAR_AT = 80  # percent: below this similarity a name is no lead (the fuzzy blocks' cut-off too)
 # A name one character off that sounds the same (创奇 / 床奇), found by n-grams: as similar as a 85 % name (a lead).
 HOMOPHONE_SIMILARITY = 0.85
+SOUNDS_AT = 70  # percent: a 4-character core one character off (75 %) is looked at for a homophone only
 
 
 @dataclass(frozen=True)
@@ -625,16 +626,22 @@ class RegistryIndex:
                 cores = [e.core for e in entries]
             # One C++ call scores the whole block; "one character of a four-character core is another
             # company", so below 80% nothing is a lead.
-            hits = process.extract(core, cores, scorer=fuzz.ratio, score_cutoff=80, limit=None)
+            # Below that, only a homophone of one character (创奇 / 床奇) is a lead: it may sit in the 字号.
+            hits = process.extract(core, cores, scorer=fuzz.ratio, score_cutoff=SOUNDS_AT, limit=None)
             for _, ratio, at in sorted(hits, key=_position):
                 entry = entries[at]
                 if id(entry) in seen or entry.form != q.form:
                     continue
+                sounds = homophone(core, entry.core) if ratio < SIMILAR_AT else None
+                if ratio < SIMILAR_AT and sounds is None:
+                    continue
                 seen.add(id(entry))
-                similarity: cython.double = ratio / 100
+                similarity: cython.double = ratio / 100 if sounds is None else HOMOPHONE_SIMILARITY
                 org = self._live(entry.org)
-                evidence = [_ev("name", f"similar 字号+行业 ({similarity:.0%}): '{core}' vs '{entry.core}'",
-                                similarity, q.name, entry.name)]  # fmt: skip
+                how = (f"similar 字号+行业 ({similarity:.0%}): '{core}' vs '{entry.core}'" if sounds is None else
+                       f"a homophone: '{core}' vs '{entry.core}', '{sounds[0]}' where '{sounds[1]}' is registered "
+                       f"(both read {sounds[2]}); it may be another 字号")  # fmt: skip
+                evidence = [_ev("name", how, similarity, q.name, entry.name)]
                 score = min(self._adjust(org, entry, q, similarity * 0.75, evidence, False), 0.85)
                 _keep(found, entry.org, self._candidate(org, score, "name:fuzzy", entry.name, evidence))
 
