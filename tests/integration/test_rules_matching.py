@@ -49,17 +49,22 @@ async def send_signal(platform, name: str, product: str | None = None, model: st
         signal_id=signal_id, feed="samr", kind=SignalKind.SPOT_CHECK_FAILURE, subject=Subject(name=name),
         product=Product(name=product, model=model) if product else None,
     )  # fmt: skip
-    envelope = Envelope[SignalReceived](
-        event_id=deterministic_id("signal-received", signal_id), event_type=Topic.SIGNAL_RECEIVED.event_type,
+    await publish(platform, Topic.SIGNAL_RECEIVED, name, payload)
+    return signal_id
+
+
+async def publish(platform, topic: Topic, key: str, payload: SignalReceived | SignalReceivedV2) -> None:
+    """Publish a signal as ingest would: its envelope on `topic` (v1 or v2)."""
+    envelope = Envelope[type(payload)](  # type: ignore[misc]
+        event_id=deterministic_id("signal-received", payload.signal_id), event_type=topic.event_type,
         producer="ingest", payload=payload,
     )  # fmt: skip
     producer = Producer(platform, "test")
     await producer.start()
     try:
-        await producer.send(Topic.SIGNAL_RECEIVED.value, name, envelope.model_dump_json().encode())
+        await producer.send(topic.value, key, envelope.model_dump_json().encode())
     finally:
         await producer.stop()
-    return signal_id
 
 
 async def test_name_matching_verdicts_screening_and_xlsx_import(platform, service_settings) -> None:
@@ -120,16 +125,7 @@ async def send_v2(platform, parties: list[Party]) -> uuid.UUID:
         signal_id=signal_id, feed="samr", kind=SignalKind.FOOD_SPOT_CHECK_FAILURE,
         subject=Subject(**parties[0].model_dump(exclude={"role_label", "origin"})), parties=parties,
     )  # fmt: skip
-    envelope = Envelope[SignalReceivedV2](
-        event_id=deterministic_id("signal-received", signal_id), event_type=Topic.SIGNAL_RECEIVED_V2.event_type,
-        producer="ingest", payload=payload,
-    )  # fmt: skip
-    producer = Producer(platform, "test")
-    await producer.start()
-    try:
-        await producer.send(Topic.SIGNAL_RECEIVED_V2.value, parties[0].name, envelope.model_dump_json().encode())
-    finally:
-        await producer.stop()
+    await publish(platform, Topic.SIGNAL_RECEIVED_V2, parties[0].name, payload)
     return signal_id
 
 

@@ -186,8 +186,9 @@ class FeedRunner:
         summary.accepted += 1
         return "signal"
 
-    def _items(self, feed: FeedConfig, path: Path, previous: bytes | None) -> Iterable[Any]:
-        result = self.parser(
+    def _parse(self, feed: FeedConfig, path: Path, previous: bytes | None) -> Any:
+        """The parser's result for this feed's file: a ParseResult, or an iterable of items."""
+        return self.parser(
             feed.kind,
             path,
             feed=feed.name,
@@ -195,6 +196,9 @@ class FeedRunner:
             snapshot=feed.snapshot,
             publisher=feed.publisher,
         )
+
+    def _items(self, feed: FeedConfig, path: Path, previous: bytes | None) -> Iterable[Any]:
+        result = self._parse(feed, path, previous)
         return result if isinstance(result, Iterable) else result.items()
 
     async def _begin(self, feed: FeedConfig, sha: str, started: datetime) -> RunSummary:
@@ -220,14 +224,7 @@ class FeedRunner:
         batch: list[Any] = []
         rejects: list[dict[str, Any]] = []
         try:
-            result = self.parser(
-                feed.kind,
-                path,
-                feed=feed.name,
-                previous_snapshot=previous,
-                snapshot=feed.snapshot,
-                publisher=feed.publisher,
-            )
+            result = self._parse(feed, path, previous)
             for item in result if isinstance(result, Iterable) else result.items():
                 summary.read += 1
                 if getattr(item, "skipped_passing", False):
