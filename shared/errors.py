@@ -49,5 +49,21 @@ async def _render(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=exc.status_code, content=body)
 
 
+async def _database(_: Request, exc: Exception) -> JSONResponse:
+    """A write the database refused (409: a constraint, named) or could not take (503: unreachable).
+    Either way nothing of the request was stored: its transaction rolled back."""
+    from sqlalchemy.exc import IntegrityError
+
+    if isinstance(exc, IntegrityError):
+        constraint = getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None) or "a constraint"
+        message = f"the change conflicts with {constraint} and was not stored"
+        return JSONResponse(status_code=409, content={"error": "conflict", "message": message})
+    message = "the database could not complete the request; nothing was stored, try again"
+    return JSONResponse(status_code=503, content={"error": "unavailable", "message": message})
+
+
 def install_error_handler(app: FastAPI) -> None:
+    from sqlalchemy.exc import DBAPIError
+
     app.add_exception_handler(CertwatchError, _render)
+    app.add_exception_handler(DBAPIError, _database)

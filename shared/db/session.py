@@ -44,7 +44,9 @@ class Database:
 
 
 async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A request-scoped transaction: committed after the endpoint returns, rolled back on error."""
+    """A request-scoped transaction, committed when the endpoint returns and before the response is sent
+    (`scope="function"` below): a commit that fails (a deferred constraint, a lost connection) is the
+    request's error, answered 409 or 503 by the error handler, never a 200 for something not stored."""
     runtime = request.app.state.runtime
     async with runtime.db.transaction() as session:
         yield session
@@ -57,5 +59,5 @@ async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-WriteSession = Annotated[AsyncSession, Depends(write_session)]
+WriteSession = Annotated[AsyncSession, Depends(write_session, scope="function")]
 ReadSession = Annotated[AsyncSession, Depends(read_session)]
