@@ -204,3 +204,13 @@ async def test_with_reads_needing_a_token_the_regulator_reads_and_nobody_else_do
             assert (await rules.request(method, path, json=body, headers=regulator)).status_code == 200, path
         refused = await rules.put("/organisations", json=ORGANISATION, headers=regulator)
         assert refused.status_code == 403 and "samr-observer (regulator) may not maintain the registry" in refused.text
+
+
+async def test_a_wrong_token_is_a_401_even_where_reads_are_open(platform, service_settings) -> None:
+    """Issue 12: an unknown token used to be accepted (200) on every open read."""
+    async with running(create_app(service_settings("rules"), platform)) as rules:
+        assert (await rules.get("/risk-events")).status_code == 200  # open: no token needed
+        wrong = await rules.get("/risk-events", headers={"Authorization": "Bearer not-a-token"})
+        assert wrong.status_code == 401 and "unknown or revoked" in wrong.json()["message"]
+        regulator = await bearer(rules, "samr-observer", "regulator")
+        assert (await rules.get("/organisations", headers=regulator)).status_code == 200

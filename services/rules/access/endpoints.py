@@ -36,8 +36,9 @@ async def _actor(
 async def reader(
     request: Request, session: ReadSession, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> None:
-    """Reads need a token (any role: the regulator's is for reading) when `reads_need_token` is set."""
-    if request.app.state.runtime.settings.reads_need_token:
+    """Reads need a token (any role: the regulator's is for reading) when `reads_need_token` is set. A
+    token that is sent is always checked: a wrong or revoked one is a 401, even where none is needed."""
+    if request.app.state.runtime.settings.reads_need_token or credentials is not None:
         await _authenticated(request, session, credentials)
 
 
