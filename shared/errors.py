@@ -31,6 +31,11 @@ class InvalidInput(CertwatchError):
     code = "invalid_input"
 
 
+class TooLarge(CertwatchError):
+    status_code = 413
+    code = "too_large"
+
+
 class Forbidden(CertwatchError):
     status_code = 403
     code = "forbidden"

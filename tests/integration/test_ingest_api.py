@@ -103,3 +103,31 @@ async def test_out_of_range_parameters_get_a_422_naming_them(path, params, field
         else:
             response = await client.get(path, params=params)
         assert response.status_code == 422 and field in response.text
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "says"),
+    [
+        (b"\xff\xfe\xfa\x00 not text at all", 422, "neither UTF-8 nor GBK"),
+        ("标称生产企业名称,产品名称\n".encode(), 422, "no data rows"),  # a header and nothing under it
+        (b"PK\x03\x04 truncated", 422, "truncated or corrupt"),
+    ],
+)
+async def test_an_upload_that_fails_as_a_whole_is_a_4xx_with_its_reason(
+    content, status, says, platform, service_settings
+) -> None:
+    """Issue 12: such a file was answered 200 with "status": "failed" in the body."""
+    app = create_app(service_settings("ingest"), platform)
+    async with running(app) as client:
+        response = await client.post("/files", params={"kind": "spot_check"}, files={"file": ("b.csv", content)})
+        assert response.status_code == status and says in response.json()["message"]
+        assert response.json()["detail"]["run_id"]  # the failed run is recorded, with the reason
+        runs = (await client.get("/feed-runs")).json()
+        assert runs[0]["status"] == "failed" and says in runs[0]["error"]
+
+
+async def test_an_upload_over_the_size_limit_is_a_413(platform, service_settings) -> None:
+    app = create_app(service_settings("ingest", max_upload_bytes=100), platform)
+    async with running(app) as client:
+        response = await client.post("/files", params={"kind": "spot_check"}, files={"file": ("b.csv", b"x" * 101)})
+        assert response.status_code == 413 and "limit is 100" in response.json()["message"]

@@ -14,7 +14,7 @@ from services.ingest.runs.config import FEED_NAME, FeedConfig, FeedKind
 from services.ingest.runs.schemas import FeedRunRead, RejectedRowRead, RunResult
 from services.ingest.runs.service import FeedRunner, RunSummary
 from shared.db.session import ReadSession
-from shared.errors import InvalidInput, NotFound
+from shared.errors import InvalidInput, NotFound, TooLarge
 
 router = APIRouter(tags=["feeds"])
 
@@ -66,10 +66,12 @@ async def upload_file(
         with path.open("wb") as out:
             shutil.copyfileobj(file.file, out, 1 << 20)
         if path.stat().st_size > limit:
-            raise InvalidInput(f"the file is {path.stat().st_size} bytes; the limit is {limit}")
+            raise TooLarge(f"the file is {path.stat().st_size} bytes; the limit is {limit} (max_upload_bytes)")
         config = FeedConfig(name=name, kind=kind, url=f"upload:{file.filename}", max_bytes=limit, publisher=publisher)
         summary = await _runner(request).run(config, source=path, dry_run=dry_run)
     request.app.state.runtime.publish_soon()
+    if summary.status == "failed":  # the file as a whole: its reason, with the run that records it
+        raise InvalidInput(summary.error or "the file could not be read", run_id=str(summary.run_id))
     return _result(summary)
 
 

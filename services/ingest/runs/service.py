@@ -34,6 +34,7 @@ from shared.kafka.outbox import Outbox
 log = logging.getLogger(__name__)
 BATCH = 1000
 RELEASE_BATCH = 5000
+NO_ROWS = "the file has no data rows: a header and nothing under it"
 
 
 class Record(Protocol):
@@ -159,12 +160,17 @@ class FeedRunner:
         summary = RunSummary(uuid.uuid4(), feed.name, feed.kind, dry_run=True)
         seen: set[uuid.UUID] = set()
         try:
-            for item in self._items(feed, path, None):
+            result = self._parse(feed, path, None)
+            for item in result if isinstance(result, Iterable) else result.items():
                 outcome = self._count(summary, item, seen)
                 if sink is not None:
                     sink(item, outcome)
         except Exception as exc:
             summary.status, summary.error = "failed", _reason(exc)
+            return summary
+        self._snapshot_counts(summary, result)
+        if summary.read == 0:
+            summary.status, summary.error = "failed", NO_ROWS
             return summary
         summary.status = "partial" if summary.rejected else "succeeded"
         return summary
@@ -196,10 +202,6 @@ class FeedRunner:
             snapshot=feed.snapshot,
             publisher=feed.publisher,
         )
-
-    def _items(self, feed: FeedConfig, path: Path, previous: bytes | None) -> Iterable[Any]:
-        result = self._parse(feed, path, previous)
-        return result if isinstance(result, Iterable) else result.items()
 
     async def _begin(self, feed: FeedConfig, sha: str, started: datetime) -> RunSummary:
         """Resume an interrupted run of this same file, or abandon it and start afresh."""
@@ -247,6 +249,9 @@ class FeedRunner:
             await self._fail(summary, _reason(exc))
             return
         self._snapshot_counts(summary, result)
+        if summary.read == 0:  # a header with nothing under it is no successful run of a bulletin
+            await self._fail(summary, NO_ROWS)
+            return
         await self._release(summary)
         await self._complete(summary, getattr(result, "snapshot", None))
 
