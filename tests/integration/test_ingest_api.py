@@ -108,7 +108,7 @@ async def test_out_of_range_parameters_get_a_422_naming_them(path, params, field
 @pytest.mark.parametrize(
     ("content", "status", "says"),
     [
-        (b"\xff\xfe\xfa\x00 not text at all", 422, "neither UTF-8 nor GBK"),
+        (b"\x81\x20\xff not text at all", 422, "neither UTF-8 nor GBK"),
         ("标称生产企业名称,产品名称\n".encode(), 422, "no data rows"),  # a header and nothing under it
         (b"PK\x03\x04 truncated", 422, "truncated or corrupt"),
     ],

@@ -518,8 +518,8 @@ def write_empty(path: Path) -> Path:
 
 
 def write_wrong_encoding(path: Path) -> Path:
-    """UTF-16 text: neither UTF-8 nor GBK."""
-    path.write_bytes("序号,标称生产企业名称,产品名称\n1,浙江宏远电器有限公司,充电器\n".encode("utf-16"))
+    """Bytes that are neither UTF-8 nor GBK/GB18030 (nor UTF-16, which has a byte-order mark and is read)."""
+    path.write_bytes("序号,标称生产企业名称,产品名称\n1,".encode() + b"\x81\x20\xff\xfe" + "充电器\n".encode())
     return path
 
 

@@ -52,9 +52,12 @@ def sniff(path: Path) -> str:
 
 
 def encoding_of(path: Path) -> str:
-    """utf-8-sig or gb18030 (a superset of GBK); anything else is refused with the offending byte."""
+    """utf-16 (by its byte-order mark: Excel's "Unicode text" export), utf-8-sig or gb18030 (a superset of
+    GBK); anything else is refused with the offending byte."""
     with path.open("rb") as handle:
         sample = handle.read(1 << 20)
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             codecs.getincrementaldecoder(encoding)().decode(sample, final=False)
@@ -68,13 +71,23 @@ def encoding_of(path: Path) -> str:
 def csv_rows(path: Path) -> Iterator[tuple[int, list[object]]]:
     encoding = encoding_of(path)
     with path.open("r", encoding=encoding, newline="") as handle:
+        delimiter = _delimiter(handle.read(1 << 16))
+        handle.seek(0)
         try:
-            for number, row in enumerate(csv.reader(handle), start=1):
+            for number, row in enumerate(csv.reader(handle, delimiter=delimiter), start=1):
                 yield number, row  # type: ignore[misc]  # list[str] is a list of cells, never appended to
         except UnicodeDecodeError as exc:
             raise FileRejected(f"the file stops being valid {encoding} text after row {number}: {exc.reason}") from exc
         except csv.Error as exc:
             raise FileRejected(f"the CSV is malformed: {exc}") from exc
+
+
+def _delimiter(head: str) -> str:
+    """Tab for tab-separated text (Excel's "Unicode text" export), else comma: whichever the header row
+    (the fullest of the first lines: title rows above it have few) uses more."""
+    lines = [line for line in head.splitlines()[:30] if line.strip()]
+    fullest = max(lines, key=lambda line: line.count("\t") + line.count(","), default="")
+    return "\t" if fullest.count("\t") > fullest.count(",") else ","
 
 
 def check_zip(path: Path) -> None:

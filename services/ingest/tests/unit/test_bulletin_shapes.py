@@ -324,3 +324,13 @@ def test_json_lines_wherever_json_is_read(tmp_path: Path) -> None:
 def test_line_breaks_inside_cells_are_layout() -> None:
     assert text("土豆粉丝\n(湿粉条)") == "土豆粉丝(湿粉条)"
     assert text("Model\nX-1") == "Model X-1"
+
+
+def test_utf16_tab_separated_text_as_excel_exports_it(tmp_path: Path) -> None:
+    """Excel's "Unicode text" export: UTF-16 with a byte-order mark, tab-separated (issue 12 item 8)."""
+    lines = ["食品安全监督抽检不合格产品信息", "\t".join(HEADER), "\t".join(str(c) for c in row())]
+    path = tmp_path / "unicode.txt"
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-16")
+    [record], rejected, _ = items("food_spot_check", path)
+    assert not rejected and record.signal.subject.name == "浙江宏远食品有限公司"
+    assert record.signal.detail.failed_items[0].item == "菌落总数"
