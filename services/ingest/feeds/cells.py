@@ -56,24 +56,24 @@ class BadCell(ValueError):
 
 
 def text(value: object) -> str | None:
-    """The cell as clean text, or None for a placeholder."""
-    if value is None:
-        return None
+    """The cell as clean text (line breaks inside it are layout), or None for a placeholder."""
     if isinstance(value, datetime):
         return value.date().isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    cleaned = str(value).translate(_FULL_WIDTH).strip()
-    if "\n" in cleaned or "\r" in cleaned:
-        cleaned = _LINE_BREAK.sub(_join_lines, cleaned)
-    return None if cleaned in PLACEHOLDERS or cleaned.lower() in PLACEHOLDERS else cleaned
+    cleaned = lines(value)
+    return _LINE_BREAK.sub(_join_lines, cleaned) if cleaned and "\n" in cleaned else cleaned
 
 
 def lines(value: object) -> str | None:
-    """The cell as clean text with its line breaks kept (they can separate parties or items)."""
-    return _cell(value)
+    """The cell as clean text with its line breaks kept (they can separate parties or items), or None
+    for a placeholder."""
+    if value is None:
+        return None
+    cleaned = str(value).translate(_FULL_WIDTH).replace("\r\n", "\n").replace("\r", "\n").strip()
+    return None if cleaned in PLACEHOLDERS or cleaned.lower() in PLACEHOLDERS else cleaned
 
 
 def _join_lines(match: re.Match[str]) -> str:
@@ -89,13 +89,7 @@ def parse_date(value: object) -> date | None:
     Returns None when the cell is not a date at all (a batch number, say); raises BadCell when it
     has the shape of a date but cannot be one.
     """
-    return read_date(value)[0]
-
-
-def read_date(value: object) -> tuple[date | None, bool]:
-    """The date a cell gives, and whether it is a purchase date (`购进 2020-11-23`, `2024-06-02(购进日期)`)."""
-    found, purchase, _ = split_date(value)
-    return found, purchase
+    return split_date(value)[0]
 
 
 def split_date(value: object) -> tuple[date | None, bool, str | None]:
@@ -136,7 +130,7 @@ def failed_items(value: object, result: object = None, standard: object = None, 
     A cell that repeats its own labels (`不合格项目 X 检验结果 Y 标准值 Z`) is read without them.
     `width` is how many parts the header names per item (3 for 项目║结果║标准值, 2 for 项目║结果).
     """
-    cell = _cell(value)
+    cell = lines(value)
     if cell is None:
         return []
     cell = _unlabel(cell)
@@ -144,8 +138,8 @@ def failed_items(value: object, result: object = None, standard: object = None, 
         names = _plain_items(cell)
         if len(names) == 1:
             return [FailedItem(item=names[0], result=text(result), standard=text(standard))]
-        results = _plain_items(_cell(result) or "", names=False)
-        standards = _plain_items(_cell(standard) or "", names=False)
+        results = _plain_items(lines(result) or "", names=False)
+        standards = _plain_items(lines(standard) or "", names=False)
         return [
             FailedItem(
                 item=name,
@@ -156,14 +150,6 @@ def failed_items(value: object, result: object = None, standard: object = None, 
         ]
     parts = _PART_SPACES.sub("║", cell).split("║")
     return _combined(parts, _width(len(parts), width))
-
-
-def _cell(value: object) -> str | None:
-    """The cell as text with its line breaks kept (they separate items), or None for a placeholder."""
-    if value is None:
-        return None
-    cleaned = str(value).translate(_FULL_WIDTH).replace("\r\n", "\n").replace("\r", "\n").strip()
-    return None if cleaned in PLACEHOLDERS or cleaned.lower() in PLACEHOLDERS else cleaned
 
 
 def _unlabel(cell: str) -> str:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from services.ingest.feeds.base import (
     Item,
@@ -23,6 +23,8 @@ from services.ingest.feeds.tables import Table, cell, raw_row, read_tables
 from shared.contracts.ingest import CheckLevel, Party, ProductV2, SignalDetail, SignalKind, SignalV2, Subject
 from shared.identifiers import check_code
 from shared.parties import split_parties
+
+T = TypeVar("T")
 
 SYNONYMS = {
     **dict.fromkeys(
@@ -283,7 +285,9 @@ def _signal(
         return None
     sampled = text(get("sampled"))
     product = _product(get)
-    published = _checked_date(get("bulletin_date"), "公告日期") or _checked_date(meta.get("bulletin_date"), "公告日期")
+    published = _checked("公告日期", parse_date, get("bulletin_date")) or _checked(
+        "公告日期", parse_date, meta.get("bulletin_date")
+    )
     combined = get("failed_combined")
     level = (
         level_of(text(get("level")))
@@ -294,7 +298,7 @@ def _signal(
         or meta.get("publisher_level")
     )
     detail = SignalDetail(
-        failed_items=failed_items(combined, width=_width(table))
+        failed_items=failed_items(combined, width=_parts_per_item(table))
         if combined
         else failed_items(get("failed"), get("result"), get("standard")),
         authority=text(get("publisher")) or _str(meta.get("authority")),
@@ -374,10 +378,7 @@ def _product(get: Callable[[str], object]) -> ProductV2:
     )
     for field, column in fields:
         value = get(field)
-        try:
-            found, bought, rest = split_date(value)
-        except BadCell as exc:
-            raise BadCell(f"{exc} in {column}") from None
+        found, bought, rest = _checked(column, split_date, value)
         if field == "batch_or_date" and batch is None:
             batch = rest if found else text(value)  # `2020.08.28/0816`: the batch beside the date
         if found is None:
@@ -414,16 +415,17 @@ def _labelled(label: str, value: object) -> str | None:
     return f"{label}：{shown}" if shown else None
 
 
-def _width(table: Table) -> int:
+def _parts_per_item(table: Table) -> int:
     """Parts per item in a combined column, from its header (不合格项目║检验结果║标准值 → 3)."""
     header = table.columns[table.header["failed_combined"]]
     parts = len([p for p in re.split(r"[║|丨‖/]", header) if p.strip()])
     return parts if parts >= 2 else 3
 
 
-def _checked_date(value: object, column: str) -> date | None:
+def _checked(column: str, read: Callable[[object], T], value: object) -> T:
+    """`read(value)`, an impossible date named with its column."""
     try:
-        return parse_date(value)
+        return read(value)
     except BadCell as exc:
         raise BadCell(f"{exc} in {column}") from None
 

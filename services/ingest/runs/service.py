@@ -163,6 +163,7 @@ class FeedRunner:
             result = self._parse(feed, path, None)
             for item in result if isinstance(result, Iterable) else result.items():
                 outcome = self._count(summary, item, seen)
+                summary.accepted += outcome == "signal"  # a real run counts what staging found new
                 if sink is not None:
                     sink(item, outcome)
         except Exception as exc:
@@ -177,6 +178,8 @@ class FeedRunner:
 
     @staticmethod
     def _count(summary: RunSummary, item: Any, seen: set[uuid.UUID]) -> str:
+        """What became of one item (signal, duplicate, rejected or passing), counted on the summary;
+        `accepted` is left to the caller (a real run counts only what staging finds new)."""
         summary.read += 1
         if getattr(item, "skipped_passing", False):
             summary.skipped_passing += 1
@@ -189,7 +192,6 @@ class FeedRunner:
             summary.duplicates += 1
             return "duplicate"
         seen.add(item.signal.signal_id)
-        summary.accepted += 1
         return "signal"
 
     def _parse(self, feed: FeedConfig, path: Path, previous: bytes | None) -> Any:
@@ -228,17 +230,11 @@ class FeedRunner:
         try:
             result = self._parse(feed, path, previous)
             for item in result if isinstance(result, Iterable) else result.items():
-                summary.read += 1
-                if getattr(item, "skipped_passing", False):
-                    summary.skipped_passing += 1
-                elif not hasattr(item, "signal"):
-                    summary.rejected += 1
-                    rejects.append(self._rejection(feed, summary, item))
-                elif item.signal.signal_id in seen:
-                    summary.duplicates += 1
-                else:
-                    seen.add(item.signal.signal_id)
+                outcome = self._count(summary, item, seen)
+                if outcome == "signal":
                     batch.append(item)
+                elif outcome == "rejected":
+                    rejects.append(self._rejection(feed, summary, item))
                 if len(batch) >= BATCH:
                     await self._stage(feed, batch, summary)
                 if len(rejects) >= BATCH:
@@ -266,7 +262,6 @@ class FeedRunner:
     @staticmethod
     def _rejection(feed: FeedConfig, summary: RunSummary, item: Any) -> dict[str, Any]:
         raw = item.raw if isinstance(item.raw, str) else repr(item.raw)
-        summary.rejections.append({"row": item.row, "reason": item.reason})
         return {
             "run_id": summary.run_id,
             "feed": feed.name,
