@@ -4,6 +4,7 @@ with the issue's targets beside the figures and the misses listed.
     .venv/bin/python bench/eval_matching.py             # generated set + real names, held-out part
     .venv/bin/python bench/eval_matching.py --tuning    # ... + the real names' tuning part
     .venv/bin/python bench/eval_matching.py --misses 3  # at most 3 misses listed per class (default 10)
+    .venv/bin/python bench/eval_matching.py --curve     # ... + recall vs review share over the review threshold
 
 One index holds the generated registry (20,000 organisations) and the real registered organisations, so
 real look-alikes compete with generated ones. Thresholds may be chosen on the generated set or on the real
@@ -24,7 +25,7 @@ if __package__ in (None, ""):  # run as a script: the repository root is the imp
 
 from bench.evalsets import real
 from services.rules.matcher import evalset
-from services.rules.matcher.index import Candidate, RegistryIndex
+from services.rules.matcher.index import Candidate, MatchThresholds, RegistryIndex
 
 TARGETS = {  # issue 11
     "auto precision": (0.995, ">="),
@@ -199,12 +200,35 @@ def report(title: str, outcomes: list[Outcome], rate: float, misses: int) -> int
     return failed
 
 
+CURVE_REVIEW_AT = (0.50, 0.55, 0.60, 0.65, 0.70, 0.75, 0.80)  # the review threshold's trade-off curve
+CURVE_FIGURES = ("recall incl. review", "review share of all records", "easy negatives flagged",
+                 "clear matches/nones to review")  # fmt: skip
+
+
+def curve(index: RegistryIndex, sets: dict[str, list[Item]]) -> None:
+    """Recall (review included) against the review share, per set, over the review threshold; the match
+    threshold stays. The curve shows a trade-off: it is not where the threshold is chosen (the generated set
+    and the real names' tuning part are, bench/data/README.md)."""
+    chosen = index.thresholds
+    print(f"\n== trade-off: review threshold (match stays {chosen.match:.2f}; chosen: {chosen.review:.2f})")
+    print(f"  {'set':38} {'review at':>9} " + " ".join(f"{f[:22]:>22}" for f in CURVE_FIGURES))
+    try:
+        for title, items in sets.items():
+            for review_at in CURVE_REVIEW_AT:
+                index.use_thresholds(MatchThresholds(match=chosen.match, review=review_at))
+                values = figures(run(index, items)[0])
+                print(f"  {title:38} {review_at:9.2f} " + " ".join(_fmt(values[f], 22) for f in CURVE_FIGURES))
+    finally:
+        index.use_thresholds(chosen)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tuning", action="store_true", help="also report the real names' tuning part")
     parser.add_argument("--misses", type=int, default=10, help="misses listed per class (0: none)")
     parser.add_argument("--registry-size", type=int, default=20_000)
     parser.add_argument("--sample", type=int, default=1_500, help="generated organisations queried")
+    parser.add_argument("--curve", action="store_true", help="print recall vs review share over the review threshold")
     args = parser.parse_args(argv)
 
     orgs = evalset.registry(args.registry_size)
@@ -216,13 +240,17 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"index built in {time.perf_counter() - started:.1f} s")  # fmt: skip
 
     failed = 0
-    outcomes, rate = run(index, generated_items(orgs, args.sample))
+    generated = generated_items(orgs, args.sample)
+    outcomes, rate = run(index, generated)
     failed += report("generated set (the matcher's own; thresholds may be chosen here)", outcomes, rate, args.misses)
     outcomes, rate = run(index, real_items(real_set.part("heldout")))
     failed += report("real names, held-out part (80 %; never tuned on)", outcomes, rate, args.misses)
     if args.tuning:
         outcomes, rate = run(index, real_items(real_set.part("tuning")))
         report("real names, tuning part (20 %; thresholds may be chosen here)", outcomes, rate, args.misses)
+    if args.curve:
+        curve(index, {"generated": generated, "real, tuning part": real_items(real_set.part("tuning")),
+                      "real, held-out (shown; never tuned on)": real_items(real_set.part("heldout"))})  # fmt: skip
     return failed
 
 

@@ -212,6 +212,11 @@ class RegistryIndex:
     def __len__(self) -> int:
         return len(self._slot)
 
+    def use_thresholds(self, thresholds: MatchThresholds) -> None:
+        """Decide with these thresholds from now on (the evaluation's trade-off curve; no rebuild)."""
+        self.thresholds = thresholds
+        self._match_at, self._review_at = thresholds.match, thresholds.review
+
     # ------------------------------------------------------------ maintenance
 
     def upsert(self, record: RegistryRecord) -> None:
