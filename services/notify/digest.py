@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -18,7 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notify.channels import Channel, DeliveryError, with_retries
+from services.notify.channels import Channel, DeliveryError, send_with_retries
 from services.notify.models import Digest, OpenEvent
 from services.notify.settings import NotifySettings
 from services.notify.templates import render
@@ -86,8 +85,7 @@ async def send(session: AsyncSession, settings: NotifySettings, email: Channel, 
         masked = mask_email(recipient)
         row = Digest(id=digest_id, day=today, recipient_masked=masked, events=len(listed))
         try:
-            await with_retries(settings.send_attempts, settings.send_backoff_seconds,
-                               functools.partial(email.send, recipient, message, str(digest_id)))  # fmt: skip
+            await send_with_retries(email, recipient, message, str(digest_id), settings, masked)
             row.status = "delivered"
             sent += 1
         except DeliveryError as exc:
@@ -107,9 +105,17 @@ def next_run(now: datetime, at: str, zone: str) -> datetime:
 
 async def run(settings: NotifySettings, db: Database, email: Channel, stop: asyncio.Event) -> None:
     """Sleep until `digest_at`, send, repeat (the service's background loop; idle without recipients).
-    After a restart past `digest_at`, today's digest goes at once if it has not gone yet."""
+    After a restart past `digest_at`, today's digest goes at once if it has not gone yet. Closes `email`."""
     if not settings.digest_to():
+        await email.close()
         return
+    try:
+        await _every_day(settings, db, email, stop)
+    finally:
+        await email.close()
+
+
+async def _every_day(settings: NotifySettings, db: Database, email: Channel, stop: asyncio.Event) -> None:
     zone = ZoneInfo(settings.timezone)
     while not stop.is_set():
         now = datetime.now(UTC)

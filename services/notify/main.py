@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import FastAPI
 
 from services.notify import consumers, digest, endpoints
 from services.notify.channels import Channel, EmailChannel, SmsChannel
-from services.notify.models import messaging
+from services.notify.models import messaging, tokens
+from services.notify.sender import Sender
 from services.notify.service import Notifier
 from services.notify.settings import NotifySettings
+from shared.auth import replicate_tokens
 from shared.runtime import ServiceRuntime, build_app
 from shared.settings import PlatformSettings
 
@@ -18,13 +18,18 @@ from shared.settings import PlatformSettings
 def create_app(settings: NotifySettings | None = None, platform: PlatformSettings | None = None) -> FastAPI:
     settings = settings or NotifySettings()
     runtime = ServiceRuntime("notify", settings, platform or PlatformSettings(), messaging)
+    consumers.register(runtime, Notifier(settings))
     channels: dict[str, Channel] = {"email": EmailChannel(settings), "sms": SmsChannel(settings)}
-    notifier = Notifier(settings, runtime.outbox, channels)
-    consumers.register(runtime, notifier)
-    runtime.every(
-        settings.deferred_poll_seconds,
-        lambda session: notifier.send_due(session, datetime.now(UTC)),
-        "sending deferred texts",
-    )
-    runtime.background.append(lambda stop: digest.run(settings, runtime.db, channels["email"], stop))
+    sender = Sender(settings, runtime.db, runtime.outbox, channels, published=runtime.publish_soon)
+    runtime.background.append(sender.run)  # sends what the consumers committed; closes the channels on stop
+    publish_after_commit = runtime.consumer.after_commit
+
+    def committed() -> None:  # a consumer's commit may have queued messages: the sender looks at once
+        publish_after_commit()
+        sender.wakeup.set()
+
+    runtime.consumer.after_commit = committed
+    # The digest keeps SMTP connections of its own (it runs once a day), closed when it stops.
+    runtime.background.append(lambda stop: digest.run(settings, runtime.db, EmailChannel(settings), stop))
+    replicate_tokens(runtime, tokens)  # tokens made or revoked in rules work or stop here too
     return build_app(runtime, [endpoints.router], title="certwatch notify")

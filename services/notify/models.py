@@ -1,14 +1,15 @@
-"""Tables owned by notify: contact copies, deliveries (the delivery log) and alerts awaiting contacts."""
+"""Tables owned by notify: contact copies, deliveries (the delivery outbox and log) and alerts awaiting contacts."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, Integer, String, Text, func
+from sqlalchemy import Date, DateTime, Index, Integer, String, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.auth import token_table
 from shared.db.base import messaging_tables, service_metadata
 
 
@@ -17,6 +18,7 @@ class Base(DeclarativeBase):
 
 
 messaging = messaging_tables(Base.metadata)
+tokens = token_table(Base.metadata)  # this service's copy of the tokens (shared/auth.py)
 
 
 class OrganisationContacts(Base):
@@ -42,40 +44,34 @@ class PendingAlert(Base):
 
 
 class Delivery(Base):
-    """One alert to one recipient on one channel; its id is the idempotency key."""
+    """One message to one recipient on one channel: the delivery outbox and the delivery log in one table.
+
+    A consumer records it `queued`, rendered, with its recipient and `send_after` (now, or the end of the
+    quiet hours); the sender (services/notify/sender.py) claims it, sends it and marks it `delivered` or
+    `failed`, which forgets the recipient. Its id is the idempotency key."""
 
     __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "send_after", postgresql_where=text("status = 'queued'")),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     organisation_id: Mapped[uuid.UUID] = mapped_column(index=True)
     risk_event_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     channel: Mapped[str] = mapped_column(String(10))
+    recipient: Mapped[str | None] = mapped_column(String(254))  # until sent; never logged (recipient_masked is)
     recipient_masked: Mapped[str] = mapped_column(String(100))
     template: Mapped[str] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))  # queued | delivered | failed
+    send_after: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    claim: Mapped[uuid.UUID | None] = mapped_column()  # the sender's claim, valid until claimed_until
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     provider_id: Mapped[str | None] = mapped_column(String(200))
+    caused_by: Mapped[uuid.UUID | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-
-
-class DeferredMessage(Base):
-    """A text held back by quiet hours, rendered, until `send_after` (its delivery id is its own)."""
-
-    __tablename__ = "deferred_messages"
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    organisation_id: Mapped[uuid.UUID] = mapped_column(index=True)
-    risk_event_id: Mapped[uuid.UUID | None] = mapped_column()
-    channel: Mapped[str] = mapped_column(String(10))
-    recipient: Mapped[str] = mapped_column(String(254))  # needed to send; never logged (recipient_masked is)
-    recipient_masked: Mapped[str] = mapped_column(String(100))
-    template: Mapped[str] = mapped_column(String(100))
-    subject: Mapped[str] = mapped_column(Text)
-    body: Mapped[str] = mapped_column(Text)
-    send_after: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    caused_by: Mapped[uuid.UUID]
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class OpenEvent(Base):

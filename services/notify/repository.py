@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notify.models import DeferredMessage, Delivery, OrganisationContacts, PendingAlert
+from services.notify.models import Delivery, OrganisationContacts, PendingAlert
 
 
 async def save_contacts(
@@ -39,20 +40,59 @@ async def delivery(session: AsyncSession, delivery_id: uuid.UUID) -> Delivery | 
     return await session.get(Delivery, delivery_id)
 
 
-async def deferred(session: AsyncSession, delivery_id: uuid.UUID) -> bool:
-    return await session.get(DeferredMessage, delivery_id) is not None
+async def queue(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Record a message to send; False when one with this id (the idempotency key) is recorded already."""
+    stmt = insert(Delivery).values(status="queued", **values).on_conflict_do_nothing(index_elements=["id"])
+    return bool((await session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
 
 
-async def due(session: AsyncSession, now: datetime, limit: int = 200) -> list[DeferredMessage]:
-    """Texts whose wait is over, locked for this transaction (another replica skips them)."""
-    stmt = (
-        select(DeferredMessage)
-        .where(DeferredMessage.send_after <= now)
-        .order_by(DeferredMessage.send_after)
+CLAIMED = (Delivery.id, Delivery.organisation_id, Delivery.risk_event_id, Delivery.channel, Delivery.recipient,
+           Delivery.recipient_masked, Delivery.template, Delivery.subject, Delivery.body, Delivery.caused_by,
+           (Delivery.send_after > Delivery.created_at).label("deferred"))  # fmt: skip
+
+
+async def claim(
+    session: AsyncSession, token: uuid.UUID, limit: int, lease: timedelta, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Claim up to `limit` queued messages due by `now` (the database's clock by default) whose earlier
+    claim, if any, has lapsed: each is this sender's until `now + lease`. SKIP LOCKED: replicas claiming at
+    the same moment take different rows."""
+    moment: Any = now if now is not None else func.now()
+    due = (
+        select(Delivery.id)
+        .where(Delivery.status == "queued", Delivery.send_after <= moment)
+        .where(or_(Delivery.claimed_until.is_(None), Delivery.claimed_until <= moment))
+        .order_by(Delivery.send_after)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return list((await session.scalars(stmt)).all())
+    stmt = (
+        update(Delivery)
+        .where(Delivery.id.in_(due.scalar_subquery()))
+        .values(claim=token, claimed_until=moment + lease)
+        .returning(*CLAIMED)
+    )
+    return [row._asdict() for row in await session.execute(stmt)]
+
+
+async def mark(
+    session: AsyncSession,
+    delivery_id: uuid.UUID,
+    token: uuid.UUID,
+    status: str,
+    attempts: int,
+    provider_id: str | None = None,
+    error: str | None = None,
+) -> bool:
+    """Record how a claimed message went and forget its recipient; False when the claim is no longer this
+    sender's (it lapsed and another sender took the message)."""
+    stmt = (
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.claim == token, Delivery.status == "queued")
+        .values(status=status, attempts=attempts, provider_id=provider_id, error=error, recipient=None,
+                claimed_until=None, finished_at=func.now())
+    )  # fmt: skip
+    return bool((await session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
 
 
 async def park(session: AsyncSession, alert: PendingAlert) -> None:

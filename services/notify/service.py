@@ -1,4 +1,5 @@
-"""Alerting organisations about risk events: one alert per event per contact per channel."""
+"""Alerting organisations about risk events: one message per event per contact per channel, recorded for the
+sender in the consumer's transaction."""
 
 from __future__ import annotations
 
@@ -11,13 +12,10 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify import repository
-from services.notify.channels import Channel, DeliveryError, with_retries
-from services.notify.models import DeferredMessage, Delivery, OrganisationContacts, PendingAlert
+from services.notify.models import OrganisationContacts, PendingAlert
 from services.notify.settings import NotifySettings
-from services.notify.templates import STATUS_WORDS, Rendered, measure_words, render
-from shared.contracts import Topic, deterministic_id
-from shared.contracts.notify import Channel as ChannelName
-from shared.contracts.notify import NotificationDelivered, NotificationFailed
+from services.notify.templates import STATUS_WORDS, measure_words, render
+from shared.contracts import deterministic_id
 from shared.contracts.rules import (
     CertificateStatusChanged,
     Contact,
@@ -26,9 +24,7 @@ from shared.contracts.rules import (
     RiskEventRaised,
     RiskEventUpdated,
 )
-from shared.kafka.outbox import Outbox
 from shared.logging import mask_email, mask_phone
-from shared.observability import BACKGROUND
 
 log = logging.getLogger(__name__)
 TEMPLATE = "risk_event_raised"
@@ -48,22 +44,22 @@ class Alert:
 
 
 class Notifier:
-    """Holds the channels and settings; the methods are the business calls of the consumers."""
+    """The business calls of the consumers: each records the messages an event calls for, in the consumer's
+    transaction, and returns how many it recorded; the sender (services/notify/sender.py) sends them after
+    the commit."""
 
-    def __init__(self, settings: NotifySettings, outbox: Outbox, channels: dict[str, Channel]) -> None:
+    def __init__(self, settings: NotifySettings) -> None:
         self.settings = settings
-        self.outbox = outbox
-        self.channels = channels
 
     async def organisation_updated(self, session: AsyncSession, event: OrganisationUpdated) -> int:
-        """Keep the contacts; send the alerts that were waiting for them. Returns alerts sent."""
+        """Keep the contacts; queue the alerts that were waiting for them."""
         contacts = [c.model_dump() for c in event.contacts]
         await repository.save_contacts(session, event.organisation_id, event.name, contacts, event.revision)
-        sent = 0
+        queued = 0
         for pending in await repository.take_pending(session, event.organisation_id):
             raised = RiskEventRaised.model_validate(pending.event)
-            sent += await self.risk_event_raised(session, raised, pending.caused_by)
-        return sent
+            queued += await self.risk_event_raised(session, raised, pending.caused_by)
+        return queued
 
     async def risk_event_raised(self, session: AsyncSession, event: RiskEventRaised, caused_by: uuid.UUID) -> int:
         """Alert every contact of the organisation on each channel they accept."""
@@ -90,7 +86,7 @@ class Notifier:
             }
 
         alert = Alert(event.risk_event_id, event.organisation_id, event.risk_event_id, TEMPLATE, context)
-        return await self._send(session, known.contacts, alert, caused_by)
+        return await self._queue(session, known.contacts, alert, caused_by)
 
     async def certificate_status_changed(
         self, session: AsyncSession, event: CertificateStatusChanged, caused_by: uuid.UUID
@@ -107,7 +103,7 @@ class Notifier:
                     "status": STATUS_WORDS.get(language, {}).get(status, status)}  # fmt: skip
 
         alert = Alert(caused_by, event.organisation_id, event.risk_event_id, "certificate_status_changed", context)
-        return await self._send(session, known.contacts, alert, caused_by)
+        return await self._queue(session, known.contacts, alert, caused_by)
 
     async def risk_event_updated(self, session: AsyncSession, event: RiskEventUpdated, caused_by: uuid.UUID) -> int:
         """Tell the organisation what a decision asks of it (an explanation, corrective action by a date,
@@ -125,7 +121,7 @@ class Notifier:
                     "due": event.corrective_action_due.isoformat() if event.corrective_action_due else ""}  # fmt: skip
 
         alert = Alert(caused_by, event.organisation_id, event.risk_event_id, "decision_made", context)
-        return await self._send(session, known.contacts, alert, caused_by)
+        return await self._queue(session, known.contacts, alert, caused_by)
 
     async def _contacts(
         self, session: AsyncSession, organisation_id: uuid.UUID, what: str
@@ -135,14 +131,14 @@ class Notifier:
             log.warning("%s for organisation %s, whose contacts are unknown: nobody told", what, organisation_id)
         return known
 
-    async def _send(
+    async def _queue(
         self, session: AsyncSession, contacts: list[dict[str, object]], alert: Alert, caused_by: uuid.UUID
     ) -> int:
-        sent = 0
+        queued = 0
         for contact in (Contact.model_validate(c) for c in contacts):
             for channel, recipient in self._routes(contact):
-                sent += await self._deliver(session, alert, contact, channel, recipient, caused_by)
-        return sent
+                queued += await self._deliver(session, alert, contact, channel, recipient, caused_by)
+        return queued
 
     def _routes(self, contact: Contact) -> list[tuple[str, str]]:
         routes = []
@@ -161,89 +157,24 @@ class Notifier:
         recipient: str,
         caused_by: uuid.UUID,
     ) -> int:
+        """Record the message, rendered, for the sender: nothing is sent inside the consumer's transaction."""
         delivery_id = deterministic_id("notification", alert.key, channel, recipient)
-        if await repository.delivery(session, delivery_id) is not None or await repository.deferred(
-            session, delivery_id
-        ):
-            return 0  # the idempotency key: this alert went out (or is waiting to) before
+        if await repository.delivery(session, delivery_id) is not None:
+            return 0  # the idempotency key: this message is recorded (sent, or waiting to be) already
         masked = mask_email(recipient) if channel == "email" else mask_phone(recipient)
         message = render(alert.template, contact.language, **alert.context(contact.language))
         quiet = self.settings.quiet_hours()
         ends = quiet.ends_after(datetime.now(UTC)) if quiet and channel == "sms" else None
-        if ends is not None:
-            session.add(DeferredMessage(
-                id=delivery_id, organisation_id=alert.organisation_id, risk_event_id=alert.risk_event_id,
-                channel=channel, recipient=recipient, recipient_masked=masked, template=alert.template,
-                subject=message.subject, body=message.body, send_after=ends, caused_by=caused_by,
-            ))  # fmt: skip
-            log.info("%s %s to %s via sms: quiet hours, waits until %s", alert.template, alert.key, masked, ends)
+        values = {
+            "id": delivery_id, "organisation_id": alert.organisation_id, "risk_event_id": alert.risk_event_id,
+            "channel": channel, "recipient": recipient, "recipient_masked": masked, "template": alert.template,
+            "subject": message.subject, "body": message.body, "caused_by": caused_by,
+            **({"send_after": ends} if ends else {}),
+        }  # fmt: skip
+        if not await repository.queue(session, values):
             return 0
-        row = Delivery(
-            id=delivery_id,
-            organisation_id=alert.organisation_id,
-            risk_event_id=alert.risk_event_id,
-            channel=channel,
-            recipient_masked=masked,
-            template=alert.template,
-        )
-        return await self._send_and_log(session, row, recipient, message, caused_by)
-
-    async def send_due(self, session: AsyncSession, now: datetime) -> int:
-        """Send the texts whose quiet hours are over (each once, whichever replica takes it)."""
-        sent = 0
-        for waiting in await repository.due(session, now):
-            row = Delivery(
-                id=waiting.id, organisation_id=waiting.organisation_id, risk_event_id=waiting.risk_event_id,
-                channel=waiting.channel, recipient_masked=waiting.recipient_masked, template=waiting.template,
-            )  # fmt: skip
-            message = Rendered(subject=waiting.subject, body=waiting.body)
-            sent += await self._send_and_log(session, row, waiting.recipient, message, waiting.caused_by)
-            BACKGROUND.labels("notify", "deferred_text", row.status).inc()
-            await session.delete(waiting)
-        return sent
-
-    async def _send_and_log(
-        self, session: AsyncSession, row: Delivery, recipient: str, message: Rendered, caused_by: uuid.UUID
-    ) -> int:
-        channel, delivery_id, masked = row.channel, row.id, row.recipient_masked
-        try:
-            row.provider_id, row.attempts = await with_retries(
-                self.settings.send_attempts,
-                self.settings.send_backoff_seconds,
-                lambda: self.channels[channel].send(recipient, message, str(delivery_id)),
-            )
-            row.status = "delivered"
-        except DeliveryError as exc:
-            row.status, row.attempts, row.error = "failed", self.settings.send_attempts, str(exc)
-        session.add(row)
-        log.info("%s %s to %s via %s: %s", row.template, delivery_id, masked, channel, row.status)
-        await self._publish(session, row, caused_by)
-        return 1 if row.status == "delivered" else 0
-
-    async def _publish(self, session: AsyncSession, row: Delivery, caused_by: uuid.UUID) -> None:
-        common = {
-            "notification_id": row.id,
-            "organisation_id": row.organisation_id,
-            "risk_event_id": row.risk_event_id,
-            "channel": ChannelName(row.channel),
-            "recipient_masked": row.recipient_masked,
-            "template": row.template,
-            "attempts": row.attempts,
-        }
-        now = datetime.now(UTC)
-        payload: NotificationDelivered | NotificationFailed
-        if row.status == "delivered":
-            topic, payload = Topic.NOTIFICATION_DELIVERED, NotificationDelivered(**common, delivered_at=now)
+        if ends is not None:
+            log.info("%s %s to %s via sms: quiet hours, waits until %s", alert.template, alert.key, masked, ends)
         else:
-            topic, payload = (
-                Topic.NOTIFICATION_FAILED,
-                NotificationFailed(**common, error=row.error or "", failed_at=now),
-            )
-        await self.outbox.add(
-            session,
-            topic,
-            str(row.organisation_id),
-            payload,
-            event_id=deterministic_id(topic.value, row.id),
-            causation_id=caused_by,
-        )
+            log.info("%s %s to %s via %s: queued", alert.template, alert.key, masked, channel)
+        return 1

@@ -5,10 +5,13 @@ from typing import ClassVar
 from pydantic import Field, SecretStr, model_validator
 
 from services.notify.quiet import QuietHours
+from shared.auth import AuthSettings
 from shared.settings import ServiceSettings, service_config
 
 
-class NotifySettings(ServiceSettings):
+class NotifySettings(AuthSettings, ServiceSettings):
+    """Tokens and roles: `AuthSettings` (CERTWATCH_AUTH_*, the same for every service)."""
+
     service: ClassVar[str] = "notify"
     model_config = service_config("notify")
 
@@ -23,14 +26,21 @@ class NotifySettings(ServiceSettings):
     mail_from: str = "certwatch@certification-body.example"
     sms_gateway_url: str | None = None
     sms_api_key: SecretStr | None = None
-    send_attempts: int = 3
-    send_backoff_seconds: float = 0.5
+    send_attempts: int = Field(default=3, ge=1, description="tries per message, the first included")
+    send_backoff_seconds: float = Field(default=0.5, ge=0, description="first wait between tries; doubles")
+    send_concurrency: int = Field(default=8, ge=1, description="messages the sender has in flight at once")
+    smtp_pool_size: int = Field(default=4, ge=1, description="SMTP connections kept open and reused")
+    send_lease_seconds: float = Field(
+        default=120.0, gt=0, description="a claimed message nobody marked in this long is sent again (a crash)"
+    )
+    deliver_poll_seconds: float = Field(
+        default=1.0, gt=0, description="how often the sender looks for due messages (commits wake it at once)"
+    )
     contact_desk: str = "认证监督部（certification surveillance desk），电话 400-000-0000"
     sms_quiet_hours: str | None = Field(
         default=None, description="HH:MM-HH:MM in `timezone`, e.g. 21:00-08:00: texts wait until they end"
     )
     timezone: str = "Asia/Shanghai"
-    deferred_poll_seconds: float = Field(default=30.0, gt=0, description="how often waiting texts are looked at")
 
     digest_recipients: str = Field(
         default="", description="reviewers' addresses, comma-separated: each gets the daily digest of open events"

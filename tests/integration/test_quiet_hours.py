@@ -1,5 +1,6 @@
-"""Quiet hours for SMS, on real PostgreSQL, a real SMTP server and the SMS gateway sink: the email goes at
-once, the text waits for the end of the quiet hours, then goes once."""
+"""Quiet hours for SMS, on real PostgreSQL, a real SMTP server and the SMS gateway sink: both messages are
+queued, the email goes at once, the text waits in the delivery outbox for the end of the quiet hours, then
+goes once."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from sqlalchemy import func, select
 
 from certwatch.mailsink import read_mail
 from certwatch.smssink import read_sms
-from services.notify.channels import EmailChannel, SmsChannel
-from services.notify.models import DeferredMessage, Delivery, messaging
+from services.notify.channels import Channel, EmailChannel, SmsChannel
+from services.notify.models import Delivery, messaging
+from services.notify.sender import Sender
 from services.notify.service import Notifier
 from shared.contracts.rules import (
     Contact,
@@ -35,9 +37,14 @@ def around(now: datetime) -> str:
     return f"{(now - timedelta(hours=1)):%H:%M}-{(now + timedelta(hours=1)):%H:%M}"
 
 
-async def count(db: Database, model: type) -> int:
+async def count(db: Database, *where: object) -> int:
     async with db.sessions() as session:
-        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+        return int(await session.scalar(select(func.count()).select_from(Delivery).where(*where)) or 0)
+
+
+async def statuses(db: Database) -> dict[str, str]:
+    async with db.sessions() as session:
+        return {d.channel: d.status for d in (await session.scalars(select(Delivery))).all()}
 
 
 async def test_a_text_in_quiet_hours_waits_for_their_end_and_goes_once(
@@ -49,9 +56,9 @@ async def test_a_text_in_quiet_hours_waits_for_their_end_and_goes_once(
         sms_quiet_hours=around(now), timezone="UTC",
     )  # fmt: skip
     db = Database(settings)
-    notifier = Notifier(
-        settings, Outbox(messaging.outbox, "notify"), {"email": EmailChannel(settings), "sms": SmsChannel(settings)}
-    )
+    notifier = Notifier(settings)
+    channels: dict[str, Channel] = {"email": EmailChannel(settings), "sms": SmsChannel(settings)}
+    sender = Sender(settings, db, Outbox(messaging.outbox, "notify"), channels)
     email = f"quality+{uuid.uuid4().hex[:8]}@hongyuan.example"
     org = OrganisationUpdated(
         organisation_id=uuid.uuid4(), name="浙江宏远电器有限公司", revision=1, updated_at=now,
@@ -65,29 +72,27 @@ async def test_a_text_in_quiet_hours_waits_for_their_end_and_goes_once(
     try:
         async with db.transaction() as session:
             await notifier.organisation_updated(session, org)
-            assert await notifier.risk_event_raised(session, raised, caused_by=uuid.uuid4()) == 1  # the email
+            assert await notifier.risk_event_raised(session, raised, caused_by=uuid.uuid4()) == 2  # email and text
         async with db.transaction() as session:  # the same event again: nothing twice, nothing lost
             assert await notifier.risk_event_raised(session, raised, caused_by=uuid.uuid4()) == 0
 
+        assert await sender.send_due() == 1  # the email goes at once; the text is not due
         assert [m["To"] for m in read_mail(mail_sink.maildir)].count(email) == 1
         assert [m for m in read_sms(sms_sink.maildir) if m["to"] == MOBILE] == []
-        assert (await count(db, Delivery), await count(db, DeferredMessage)) == (1, 1)
+        assert await statuses(db) == {"email": "delivered", "sms": "queued"}
 
-        async with db.transaction() as session:  # still quiet: it keeps waiting
-            assert await notifier.send_due(session, now + timedelta(minutes=30)) == 0
+        assert await sender.send_due(now + timedelta(minutes=30)) == 0  # still quiet: it keeps waiting
         sent_before = REGISTRY.get_sample_value(METRIC, LABELS) or 0.0
-        async with db.transaction() as session:  # the quiet hours are over
-            assert await notifier.send_due(session, now + timedelta(hours=1, minutes=1)) == 1
+        assert await sender.send_due(now + timedelta(hours=1, minutes=1)) == 1  # the quiet hours are over
         assert REGISTRY.get_sample_value(METRIC, LABELS) == sent_before + 1  # on /metrics
-        async with db.transaction() as session:
-            assert await notifier.send_due(session, now + timedelta(hours=2)) == 0  # sent once
+        assert await sender.send_due(now + timedelta(hours=2)) == 0  # sent once
 
         [text] = [m for m in read_sms(sms_sink.maildir) if m["to"] == MOBILE]
         assert "产品监督抽查不合格" in text["text"]
-        async with db.sessions() as session:
-            channels = {d.channel: d.status for d in (await session.scalars(select(Delivery))).all()}
-        assert channels == {"email": "delivered", "sms": "delivered"}
-        assert await count(db, DeferredMessage) == 0
+        assert await statuses(db) == {"email": "delivered", "sms": "delivered"}
+        assert await count(db, Delivery.status == "queued") == 0
+        assert await count(db, Delivery.recipient.is_not(None)) == 0  # sent: the full addresses are forgotten
         assert "waits until" in caplog.text and MOBILE not in caplog.text and email not in caplog.text
     finally:
+        await sender.close()
         await db.dispose()
