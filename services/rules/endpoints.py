@@ -17,6 +17,8 @@ from starlette.background import BackgroundTask
 
 from services.rules.access.endpoints import READ, allowed
 from services.rules.access.service import Action, Actor
+from services.rules.matcher.index import RegistryIndex
+from services.rules.matcher.live import on_matcher_thread
 from services.rules.matcher.screening import ScreeningInputError, screen_files
 from services.rules.registry import repository as registry_repository
 from services.rules.registry import service as registry
@@ -243,8 +245,8 @@ class ScreenQuery(BaseModel):
 @router.post("/screening/match", tags=["screening"], dependencies=[READ])
 async def screen_one(query: ScreenQuery, request: Request) -> list[dict[str, object]]:
     """Candidates for one name (and code) against the live registry, each with its score and evidence."""
-    index = await request.app.state.live_index.current()
-    found = index.match(query.name, query.credit_code, query.address, query.province)
+    live = request.app.state.live_index  # matching runs on the matcher's thread, off the event loop
+    found = await live.call(RegistryIndex.match, query.name, query.credit_code, query.address, query.province)
     return [{"org_id": c.org_id, "matched_name": c.matched_name, **c.summary().model_dump(mode="json")} for c in found]
 
 
@@ -256,7 +258,7 @@ async def screen_file(file: UploadFile, request: Request) -> FileResponse:
     source, result = folder / "in.csv", folder / "out.csv"
     source.write_bytes(await file.read())
     try:
-        screen_files(source, result, index=index)
+        await on_matcher_thread(screen_files, source, result, index=index)
     except (ScreeningInputError, UnicodeDecodeError) as exc:
         raise InvalidInput(str(exc)) from exc
     cleanup = BackgroundTask(shutil.rmtree, folder, ignore_errors=True)

@@ -1,32 +1,82 @@
 """The live index inside the rules service: built from the registry at start, kept current after
-every registry write (and every few seconds, for writes made by other replicas)."""
+every registry write (and every few seconds, for writes made by other replicas).
+
+Everything that reads or changes the index runs on one thread of its own (`on_matcher_thread`), never
+on the event loop: loading a million organisations or screening a large file would otherwise hold every
+other request, health checks included. One thread, not a pool: the index is never read while it
+changes, and the compiled matcher holds the GIL anyway, so more threads would only wait for each other
+(its calls are short and the thread lets go of the GIL between them; see README, "CPU work off the loop").
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import functools
 import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import select, text
+from sqlalchemy import Row, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules.matcher.index import MatchThresholds, RegistryIndex, RegistryRecord
-from services.rules.registry.models import MatchVerdict, Organisation
+from services.rules.registry.models import Certificate, MatchVerdict, Organisation
 from shared.db.session import Database
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
+PAGE = 2000  # organisations read and indexed per step of a refresh
+
+_matcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="matcher")
 
 
-def record_of(org: Organisation) -> RegistryRecord:
-    parties = {(role, name) for c in org.certificates for role, name in
-               (("applicant", c.applicant), ("manufacturer", c.manufacturer), ("factory", c.factory))
+async def on_matcher_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run `fn` on the matcher's thread (with the caller's context: its correlation id in the logs)."""
+    call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(_matcher, call)
+
+
+def record_of(org: Any) -> RegistryRecord:
+    """The index's record of an organisation: a row of `changed_rows`, or an Organisation with its
+    certificates (`parties` is then read from them)."""
+    if isinstance(org, Organisation):
+        triples = [(c.applicant, c.manufacturer, c.factory) for c in org.certificates]
+    else:
+        triples = org.parties or []  # NULL: no certificates
+    parties = {(role, name) for triple in triples for role, name in zip(_ROLES, triple, strict=True)
                if name and name != org.name}  # fmt: skip
     sites = [site.get("name", "") for site in org.sites or [] if site.get("name") and site.get("name") != org.name]
     parties |= {("site", name) for name in sites if "公司" in name or "厂" in name}
     return RegistryRecord(
-        org_id=str(org.id), name=org.name, credit_code=org.credit_code, former_names=tuple(org.former_names),
+        org_id=str(org.id), name=org.name, credit_code=org.credit_code, former_names=tuple(org.former_names or ()),
         address=org.address, province=org.province, city=org.city, other_names=tuple(sorted(parties)),
     )  # fmt: skip
+
+
+_ROLES = ("applicant", "manufacturer", "factory")
+
+
+def changed_rows(horizon: int | None) -> Any:
+    """What the index needs of each organisation written since `horizon`, in plain columns (no ORM
+    objects: building them for a million organisations would itself hold the event loop)."""
+    parties = (
+        select(func.jsonb_agg(func.jsonb_build_array(Certificate.applicant, Certificate.manufacturer, Certificate.factory)))
+        .where(Certificate.organisation_id == Organisation.id)
+        .scalar_subquery()
+    )  # fmt: skip
+    o = Organisation
+    stmt = select(o.id, o.name, o.credit_code, o.former_names, o.address, o.province, o.city, o.sites,
+                  parties.label("parties")).order_by(o.change_xid)  # fmt: skip
+    return stmt if horizon is None else stmt.where(o.change_xid >= horizon)
+
+
+def _index_rows(index: RegistryIndex, rows: Sequence[Row[Any]]) -> None:
+    for row in rows:
+        index.upsert(record_of(row))
 
 
 class LiveIndex:
@@ -47,33 +97,40 @@ class LiveIndex:
             await self.refresh()
         return self.index
 
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`fn(index, *args)` on the matcher's thread, against the current index."""
+        return await on_matcher_thread(fn, await self.current(), *args, **kwargs)
+
     async def refresh(self) -> int:
-        """Load organisations changed since the last refresh, and every verdict; returns how many."""
+        """Load organisations changed since the last refresh, and every verdict; returns how many.
+
+        The rows are streamed a page at a time and indexed on the matcher's thread, so neither the
+        loading nor the indexing holds the event loop for more than a page."""
         async with self._lock:
             self.dirty = False
+            changed = 0
             async with self.db.sessions() as session:
-                changed, horizon = await self._changed(session)
-                verdicts = (await session.scalars(select(MatchVerdict))).all()
-            for org in changed:
-                self.index.upsert(record_of(org))
+                horizon = await self._horizon_now(session)
+                result = await session.stream(changed_rows(self._horizon))
+                async for page in result.partitions(PAGE):
+                    await on_matcher_thread(_index_rows, self.index, page)
+                    changed += len(page)
+                verdicts = (await session.execute(select(MatchVerdict.subject_key, MatchVerdict.organisation_id,
+                                                          MatchVerdict.confirmed))).all()  # fmt: skip
             self._horizon = horizon
-            self.index.verdicts = {(v.subject_key, str(v.organisation_id)): v.confirmed for v in verdicts}
+            self.index.verdicts = {(key, str(org)): confirmed for key, org, confirmed in verdicts}
             if changed:
-                log.info("matcher index: %d organisations updated, %d in all", len(changed), len(self.index))
-            return len(changed)
+                log.info("matcher index: %d organisations updated, %d in all", changed, len(self.index))
+            return changed
 
-    async def _changed(self, session: AsyncSession) -> tuple[list[Organisation], int]:
-        """Organisations written since the last read, and the horizon for the next one.
+    @staticmethod
+    async def _horizon_now(session: AsyncSession) -> int:
+        """The oldest transaction still running, taken before the read.
 
-        The horizon is the oldest transaction still running, taken before the read: every transaction
-        older than it has ended, so its writes are in this read. Newer ones may not be yet (a long
-        import commits after a short edit that started later), so the next read asks again from the
-        horizon; reading a row twice is harmless, missing one is not."""
-        horizon = await session.scalar(text("SELECT (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint"))
-        stmt = select(Organisation).order_by(Organisation.change_xid)
-        if self._horizon is not None:
-            stmt = stmt.where(Organisation.change_xid >= self._horizon)
-        return list((await session.scalars(stmt)).all()), int(horizon)
+        Every transaction older than it has ended, so its writes are in this read. Newer ones may not
+        be yet (a long import commits after a short edit that started later), so the next read asks
+        again from the horizon; reading a row twice is harmless, missing one is not."""
+        return int(await session.scalar(text("SELECT (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Refresh periodically until stopped (writes made by other replicas reach this one)."""

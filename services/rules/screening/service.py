@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules.matcher.index import Candidate, RegistryIndex
+from services.rules.matcher.live import on_matcher_thread
 from services.rules.matcher.relevance import product_in_scope
 from services.rules.registry import repository as registry
 from services.rules.registry.models import Organisation
@@ -48,24 +49,15 @@ class Matched:
 
 async def find_matches(session: AsyncSession, index: RegistryIndex, signal: SignalReceivedV2) -> list[Matched]:
     """Candidates for every party the signal names (委托方 and 受委托方, 生产商 and 经销商, …), from the
-    in-memory index (no database trip unless something matches); one per organisation, its best party.
+    in-memory index on the matcher's thread (no database trip unless something matches); one per
+    organisation, its best party.
 
     A bulletin names the producer claimed on the label, so a name match is a lead for a human, never
     a finding."""
     parties = signal.all_parties()
     roles = len(parties) > 1 or any(p.role_label for p in parties)
-    best: dict[str, tuple[Candidate, Party]] = {}
-    for party in parties:
-        code = party.credit_code if party.credit_code_status in USABLE else None
-        province = party.province or signal.subject.province
-        for candidate in index.match(party.name, code, party.address, province):
-            if candidate.decision is MatchDecision.NONE:
-                continue
-            held = best.get(candidate.org_id)
-            if held is None or (_RANK[candidate.decision], candidate.score) > (_RANK[held[0].decision], held[0].score):
-                best[candidate.org_id] = (candidate, party)
     matched = []
-    for org_id, (candidate, party) in best.items():
+    for org_id, (candidate, party) in (await on_matcher_thread(best_candidates, index, signal)).items():
         org = await registry.get(session, uuid.UUID(org_id))
         if org is None:
             continue
@@ -75,6 +67,21 @@ async def find_matches(session: AsyncSession, index: RegistryIndex, signal: Sign
             summary = summary.model_copy(update={"explanation": f"{named}「{party.name}」: {summary.explanation}"})
         matched.append(Matched(org, summary, party if roles else None))
     return matched
+
+
+def best_candidates(index: RegistryIndex, signal: SignalReceivedV2) -> dict[str, tuple[Candidate, Party]]:
+    """Each organisation some party of the signal matches, with its best candidate and that party."""
+    best: dict[str, tuple[Candidate, Party]] = {}
+    for party in signal.all_parties():
+        code = party.credit_code if party.credit_code_status in USABLE else None
+        province = party.province or signal.subject.province
+        for candidate in index.match(party.name, code, party.address, province):
+            if candidate.decision is MatchDecision.NONE:
+                continue
+            held = best.get(candidate.org_id)
+            if held is None or (_RANK[candidate.decision], candidate.score) > (_RANK[held[0].decision], held[0].score):
+                best[candidate.org_id] = (candidate, party)
+    return best
 
 
 def _relevance(signal: SignalReceivedV2, org: Organisation) -> bool | None:
