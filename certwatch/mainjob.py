@@ -49,15 +49,15 @@ async def _caught_up(timeout: float) -> bool:
 
 
 def _delivered(notify: str) -> int:
-    deliveries = httpx.get(f"{notify}/deliveries", params={"limit": 500}, timeout=10).json()
+    deliveries = httpx.get(f"{notify}/deliveries", params={"limit": 500}, headers=bearer(), timeout=10).json()
     return sum(d["status"] == "delivered" for d in deliveries)
 
 
-def _nightly_run(ingest: str) -> list[dict[str, Any]]:
-    """What the scheduler does at 02:00: every configured feed, one after the other."""
-    runs = []
-    for feed in httpx.get(f"{ingest}/feeds", timeout=10).json():
-        result = httpx.post(f"{ingest}/feeds/{feed['name']}/runs", timeout=600).json()
+def _nightly_run(ingest: str, feed_token: str) -> list[dict[str, Any]]:
+    """What the scheduler does at 02:00: every configured feed, one after the other (as the stack's feed writer)."""
+    runs, headers = [], bearer(feed_token)
+    for feed in httpx.get(f"{ingest}/feeds", headers=headers, timeout=10).json():
+        result = httpx.post(f"{ingest}/feeds/{feed['name']}/runs", headers=headers, timeout=600).json()
         runs.append(result)
         typer.echo(
             f"  {feed['name']:26} {result['status']:12} read {result['read']:>5}  accepted {result['accepted']:>5}  "
@@ -76,10 +76,10 @@ def run_main_job(data_dir: Path | None, timeout: float) -> None:
     files = {"file": ("demo-registry.csv", demo.registry_csv())}
     imported = httpx.post(f"{rules}/organisations/import", files=files, headers=bearer(), timeout=60).json()
     typer.echo("running the nightly job: every feed from the local feed server …")
-    runs = _nightly_run(ingest)
+    runs = _nightly_run(ingest, local_stack.feed_token(folder))
     typer.echo("waiting for rules, notify and reporting to catch up …")
     caught_up = asyncio.run(_caught_up(timeout))
-    count = int(httpx.get(f"{reporting}/risk-events/count", timeout=10).json()["risk_events_raised"])
+    count = int(httpx.get(f"{reporting}/risk-events/count", headers=bearer(), timeout=10).json()["risk_events_raised"])
     alerts = _delivered(notify)
     summary = {
         "registry": {k: imported[k] for k in ("rows", "created", "updated", "unchanged", "rejected_rows")},

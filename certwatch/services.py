@@ -40,8 +40,8 @@ def app_factory(service: str) -> str:
 
 
 def bearer(token: str | None = None) -> dict[str, str]:
-    """Authorization headers for the rules service: `token`, else the stack's administrator token
-    (CERTWATCH_RULES_ADMIN_TOKEN, in stack.env), else none."""
+    """Authorization headers for any service: `token`, else the administrator token of the settings
+    (CERTWATCH_AUTH_ADMIN_TOKEN, in the local stack's stack.env), else none."""
     if not token:
         from services.rules.settings import RulesSettings
 

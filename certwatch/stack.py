@@ -30,6 +30,7 @@ import asyncpg
 import httpx
 
 from certwatch.services import SERVICES
+from shared.auth import Role, hashed_entry
 
 ADMIN_ROLE = "certwatch_admin"
 DATABASE = "certwatch"
@@ -438,14 +439,23 @@ def role_passwords(data_dir: Path) -> dict[str, str]:
     return passwords
 
 
-def admin_token(data_dir: Path) -> str:
-    """The rules service's administrator token for this stack: generated once, kept like the passwords."""
-    path = data_dir / "admin-token.secret"
+def _secret_token(data_dir: Path, name: str) -> str:
+    path = data_dir / f"{name}.secret"
     if path.exists():
         return path.read_text().strip()
     token = secrets.token_urlsafe(32)
     write_private(path, token)
     return token
+
+
+def admin_token(data_dir: Path) -> str:
+    """The administrator token of this stack (every service accepts it): generated once, kept like the passwords."""
+    return _secret_token(data_dir, "admin-token")
+
+
+def feed_token(data_dir: Path) -> str:
+    """The token the stack's nightly job runs the feeds with (role feed); the services know only its SHA-256."""
+    return _secret_token(data_dir, "feed-token")
 
 
 def stack_env(
@@ -463,7 +473,8 @@ def stack_env(
         "CERTWATCH_NOTIFY_SMTP_PORT": str(smtp),
         "CERTWATCH_NOTIFY_SMS_GATEWAY_URL": f"http://127.0.0.1:{sms}/sms",
         "CERTWATCH_INGEST_FEEDS_FILE": str(data_dir / "feeds.toml"),
-        "CERTWATCH_RULES_ADMIN_TOKEN": admin_token(data_dir),  # the CLI sends it unless CERTWATCH_API_TOKEN is set
+        "CERTWATCH_AUTH_ADMIN_TOKEN": admin_token(data_dir),  # the CLI sends it unless CERTWATCH_API_TOKEN is set
+        "CERTWATCH_AUTH_TOKENS": hashed_entry("stack-feed", Role.FEED, feed_token(data_dir)),
     }
     for service in SERVICES:
         prefix = f"CERTWATCH_{service.upper()}_"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
 import shutil
 import tempfile
@@ -200,7 +201,8 @@ def test_stack_env_holds_every_endpoint_and_role(tmp_path: Path) -> None:
         "NOTIFY_SMTP_PORT",
         "NOTIFY_SMS_GATEWAY_URL",
         "INGEST_FEEDS_FILE",
-        "RULES_ADMIN_TOKEN",
+        "AUTH_ADMIN_TOKEN",
+        "AUTH_TOKENS",
     }
     assert set(env) == per_service | {f"CERTWATCH_{k}" for k in platform | endpoints}
     assert env["CERTWATCH_ADMIN_DATABASE_URL"] == "postgresql://certwatch_admin:pw@127.0.0.1:5432/certwatch"
@@ -213,9 +215,12 @@ def test_stack_env_holds_every_endpoint_and_role(tmp_path: Path) -> None:
         )
     assert stack.stack_env(tmp_path, 5432, "postgresql://a:b@h:1/postgres", 1, 2, 3, ports) != env  # other ports
     assert stack.role_passwords(tmp_path) == stack.role_passwords(tmp_path)  # generated once, then reused
-    token = env["CERTWATCH_RULES_ADMIN_TOKEN"]
+    token = env["CERTWATCH_AUTH_ADMIN_TOKEN"]
     assert len(token) >= 40 and stack.admin_token(tmp_path) == token  # random, generated once
     assert (tmp_path / "admin-token.secret").stat().st_mode & 0o777 == 0o600
+    feed = stack.feed_token(tmp_path)  # the nightly job's; the services get only its SHA-256
+    assert env["CERTWATCH_AUTH_TOKENS"] == f"stack-feed:feed:{hashlib.sha256(feed.encode()).hexdigest()}"
+    assert feed not in "".join(env.values()) and (tmp_path / "feed-token.secret").stat().st_mode & 0o777 == 0o600
 
 
 def test_passwords_are_masked() -> None:

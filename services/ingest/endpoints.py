@@ -9,13 +9,22 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from services.ingest import repository, service
 from services.ingest.schemas import SignalAccepted, SignalIn
+from shared.auth import RESPONSES, Action, allowed
 from shared.contracts.ingest import SignalV2
 from shared.db.session import ReadSession, WriteSession
+from shared.responses import errors
 
-router = APIRouter(tags=["signals"])
+router = APIRouter(tags=["signals"], responses=RESPONSES)
+WRITE, READ = allowed(Action.WRITE_SIGNALS), allowed(Action.READ_FEEDS)
 
 
-@router.post("/signals", response_model=SignalAccepted, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/signals",
+    response_model=SignalAccepted,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[WRITE],
+    responses={200: {"model": SignalAccepted, "description": "an exact re-delivery: not published again"}},
+)
 async def post_signal(
     incoming: SignalIn, session: WriteSession, request: Request, response: Response
 ) -> SignalAccepted:
@@ -31,13 +40,13 @@ async def post_signal(
     )
 
 
-@router.get("/signals/{signal_id}", response_model=SignalV2)
+@router.get("/signals/{signal_id}", response_model=SignalV2, dependencies=[READ], responses=errors(404))
 async def get_signal(signal_id: uuid.UUID, session: ReadSession) -> SignalV2:
     """One accepted signal."""
     return await service.get(session, signal_id)
 
 
-@router.get("/signals", response_model=list[SignalV2])
+@router.get("/signals", response_model=list[SignalV2], dependencies=[READ])
 async def list_signals(
     session: ReadSession,
     limit: int = Query(50, ge=1, le=500),

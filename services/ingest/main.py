@@ -8,13 +8,14 @@ from fastapi import FastAPI
 
 from services.ingest import endpoints
 from services.ingest.feeds import parse_file
-from services.ingest.models import messaging
+from services.ingest.models import messaging, tokens
 from services.ingest.runs import endpoints as run_endpoints
 from services.ingest.runs import repository as run_repository
 from services.ingest.runs.config import load_feeds
 from services.ingest.runs.scheduler import run_schedule
 from services.ingest.runs.service import FeedRunner
 from services.ingest.settings import IngestSettings
+from shared.auth import replicate_tokens
 from shared.runtime import ServiceRuntime, build_app
 from shared.settings import PlatformSettings
 
@@ -34,6 +35,7 @@ def create_app(settings: IngestSettings | None = None, platform: PlatformSetting
 
     if settings.scheduler_enabled and feeds:
         runtime.background.append(scheduled)
+    replicate_tokens(runtime, tokens)  # tokens made or revoked in rules work or stop here too
     app = build_app(runtime, [endpoints.router, run_endpoints.router], title="certwatch ingest")
     app.state.feeds, app.state.feed_runner = feeds, runner
     return app

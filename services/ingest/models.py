@@ -9,6 +9,7 @@ from sqlalchemy import Boolean, DateTime, Integer, LargeBinary, String, Text, fu
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.auth import token_table
 from shared.db.base import messaging_tables, service_metadata
 
 
@@ -17,6 +18,7 @@ class Base(DeclarativeBase):
 
 
 messaging = messaging_tables(Base.metadata)
+tokens = token_table(Base.metadata)  # this service's copy of the tokens (shared/auth.py)
 
 
 class RawRecord(Base):

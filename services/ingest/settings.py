@@ -5,10 +5,13 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from shared.auth import AuthSettings
 from shared.settings import ServiceSettings, data_dir, service_config
 
 
-class IngestSettings(ServiceSettings):
+class IngestSettings(AuthSettings, ServiceSettings):
+    """Tokens and roles: `AuthSettings` (CERTWATCH_AUTH_*, the same for every service)."""
+
     service: ClassVar[str] = "ingest"
     model_config = service_config("ingest")
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from services.notify import repository
+from shared.auth import RESPONSES, Action, Actor, allowed
 from shared.db.session import ReadSession
+from shared.logging import mask_personal_data
 
-router = APIRouter(tags=["deliveries"])
+router = APIRouter(tags=["deliveries"], responses=RESPONSES)
 
 
 class DeliveryRead(BaseModel):
@@ -29,9 +32,20 @@ class DeliveryRead(BaseModel):
     created_at: datetime
 
 
+def _shown(delivery: object, actor: Actor) -> DeliveryRead:
+    """A delivery as this caller may see it: an address or number in the error is masked unless the role needs it."""
+    read = DeliveryRead.model_validate(delivery)
+    if read.error and not actor.can(Action.SEE_PERSONAL_DATA):
+        return read.model_copy(update={"error": mask_personal_data(read.error)})
+    return read
+
+
 @router.get("/deliveries", response_model=list[DeliveryRead])
 async def list_deliveries(
-    session: ReadSession, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=10_000_000)
+    session: ReadSession,
+    actor: Annotated[Actor, allowed(Action.READ)],
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0, le=10_000_000),
 ) -> list[DeliveryRead]:
     """The delivery log, newest first; recipients are masked."""
-    return [DeliveryRead.model_validate(d) for d in await repository.recent_deliveries(session, limit, offset)]
+    return [_shown(d, actor) for d in await repository.recent_deliveries(session, limit, offset)]

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import HTMLResponse
 
 from services.reporting import dashboard, report, service
+from shared.auth import RESPONSES, Action, allowed
 from shared.db.session import ReadSession
 
-router = APIRouter(tags=["reporting"])
+router = APIRouter(tags=["reporting"], responses=RESPONSES, dependencies=[allowed(Action.READ)])
 
 
 @router.get("/summary")

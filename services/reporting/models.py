@@ -8,6 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Date, DateTime, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.auth import token_table
 from shared.db.base import messaging_tables, service_metadata
 
 
@@ -16,6 +17,7 @@ class Base(DeclarativeBase):
 
 
 messaging = messaging_tables(Base.metadata)
+tokens = token_table(Base.metadata)  # this service's copy of the tokens (shared/auth.py)
 
 
 class Tally(Base):

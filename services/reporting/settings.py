@@ -2,10 +2,13 @@
 
 from typing import ClassVar
 
+from shared.auth import AuthSettings
 from shared.settings import ServiceSettings, service_config
 
 
-class ReportingSettings(ServiceSettings):
+class ReportingSettings(AuthSettings, ServiceSettings):
+    """Tokens and roles: `AuthSettings` (CERTWATCH_AUTH_*, the same for every service)."""
+
     service: ClassVar[str] = "reporting"
     model_config = service_config("reporting")
 

@@ -15,26 +15,27 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
-from services.rules.access.endpoints import READ, allowed
-from services.rules.access.service import Action, Actor
 from services.rules.matcher.index import RegistryIndex
 from services.rules.matcher.live import on_matcher_thread
 from services.rules.matcher.screening import ScreeningInputError, screen_files
 from services.rules.registry import repository as registry_repository
 from services.rules.registry import service as registry
 from services.rules.registry.importer import parse_registry_csv
-from services.rules.registry.schemas import ImportReport, OrganisationIn, OrganisationRead
+from services.rules.registry.schemas import ContactRead, ImportReport, OrganisationIn, OrganisationRead
 from services.rules.review import decisions, verdicts
 from services.rules.review import repository as review_repository
 from services.rules.review import service as review
 from services.rules.review.schemas import RiskEventDetail, RiskEventRead
 from services.rules.screening import replay
+from shared.auth import RESPONSES, Action, Actor, allowed, masked_contact
 from shared.contracts.ingest import SignalReceivedV2
 from shared.contracts.rules import Measure
 from shared.db.session import ReadSession, WriteSession
 from shared.errors import InvalidInput
+from shared.responses import errors
 
-router = APIRouter()
+router = APIRouter(responses=RESPONSES)
+READ = allowed(Action.READ)
 
 
 @router.put("/organisations", response_model=OrganisationRead, tags=["registry"])
@@ -46,8 +47,7 @@ async def put_organisation(
 ) -> OrganisationRead:
     """Create or replace one organisation (idempotent; a change adds a revision and is published)."""
     await registry.upsert(session, request.app.state.runtime.outbox, incoming, source="api")
-    org = await registry.get(session, registry.organisation_id(incoming.external_ref))
-    return OrganisationRead.model_validate(org)
+    return OrganisationRead.model_validate(await registry.get(session, registry.organisation_id(incoming.external_ref)))
 
 
 @router.post("/organisations/import", response_model=ImportReport, tags=["registry"])
@@ -65,21 +65,34 @@ async def import_organisations(
     return report
 
 
-@router.get("/organisations", response_model=list[OrganisationRead], tags=["registry"], dependencies=[READ])
+def _shown(org: object, actor: Actor) -> OrganisationRead:
+    """An organisation as this caller may see it: contacts masked unless the role needs them."""
+    read = OrganisationRead.model_validate(org)
+    if actor.can(Action.SEE_PERSONAL_DATA):
+        return read
+    return read.model_copy(update={"contacts": [ContactRead(**masked_contact(c.model_dump())) for c in read.contacts]})
+
+
+@router.get("/organisations", response_model=list[OrganisationRead], tags=["registry"])
 async def list_organisations(
     session: ReadSession,
-    name: str | None = None,
+    actor: Annotated[Actor, READ],
+    name: str | None = Query(None, max_length=300),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=10_000_000),
 ) -> list[OrganisationRead]:
-    """Organisations in the registry, by name."""
-    return [OrganisationRead.model_validate(o) for o in await registry_repository.page(session, limit, offset, name)]
+    """Organisations in the registry, by name; contacts are masked for roles that do not need them."""
+    return [_shown(o, actor) for o in await registry_repository.page(session, limit, offset, name)]
 
 
-@router.get("/organisations/{organisation_id}", response_model=OrganisationRead, tags=["registry"], dependencies=[READ])
-async def get_organisation(organisation_id: uuid.UUID, session: ReadSession) -> OrganisationRead:
-    """One organisation with its contacts and certificates."""
-    return OrganisationRead.model_validate(await registry.get(session, organisation_id))
+@router.get(
+    "/organisations/{organisation_id}", response_model=OrganisationRead, tags=["registry"], responses=errors(404)
+)
+async def get_organisation(
+    organisation_id: uuid.UUID, session: ReadSession, actor: Annotated[Actor, READ]
+) -> OrganisationRead:
+    """One organisation with its contacts (masked for roles that do not need them) and certificates."""
+    return _shown(await registry.get(session, organisation_id), actor)
 
 
 @router.get("/risk-events", response_model=list[RiskEventRead], tags=["review"], dependencies=[READ])

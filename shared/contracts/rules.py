@@ -168,3 +168,16 @@ class OrganisationUpdated(BaseModel):
     certificate_types: list[str] = Field(default_factory=list)
     revision: int = 1
     updated_at: datetime
+
+
+class ApiTokenChanged(BaseModel):
+    """A token was made or revoked (rules owns the tokens; every service keeps a copy and checks it).
+    Only the token's SHA-256 travels: the token itself is shown once, to whoever made it."""
+
+    token_id: uuid.UUID
+    name: str = Field(max_length=100, description="the person or system the audit trails name")
+    role: str = Field(max_length=30, description="reviewer | decision_maker | administrator | regulator | feed")
+    token_hash: str = Field(min_length=64, max_length=64, description="hex SHA-256 of the token")
+    created_by: str = Field(max_length=100)
+    created_at: datetime
+    revoked_at: datetime | None = None

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from shared.contracts.ingest import FeedRunCompleted, SignalReceived, SignalReceivedV2
 from shared.contracts.notify import NotificationDelivered, NotificationFailed
 from shared.contracts.rules import (
+    ApiTokenChanged,
     CertificateStatusChanged,
     OrganisationUpdated,
     RiskEventRaised,
@@ -26,6 +27,7 @@ class Topic(StrEnum):
     RISK_EVENT_UPDATED = "rules.risk-event-updated.v1"
     CERTIFICATE_STATUS_CHANGED = "rules.certificate-status-changed.v1"
     ORGANISATION_UPDATED = "rules.organisation-updated.v1"
+    API_TOKEN_CHANGED = "rules.api-token-changed.v1"  # every service keeps a copy of the tokens
     NOTIFICATION_DELIVERED = "notify.notification-delivered.v1"
     NOTIFICATION_FAILED = "notify.notification-failed.v1"
 
@@ -51,6 +53,7 @@ PAYLOADS: dict[Topic, type[BaseModel]] = {
     Topic.RISK_EVENT_UPDATED: RiskEventUpdated,
     Topic.CERTIFICATE_STATUS_CHANGED: CertificateStatusChanged,
     Topic.ORGANISATION_UPDATED: OrganisationUpdated,
+    Topic.API_TOKEN_CHANGED: ApiTokenChanged,
     Topic.NOTIFICATION_DELIVERED: NotificationDelivered,
     Topic.NOTIFICATION_FAILED: NotificationFailed,
 }

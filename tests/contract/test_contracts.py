@@ -18,6 +18,7 @@ from shared.contracts.ingest import (
 )
 from shared.contracts.notify import Channel, NotificationDelivered, NotificationFailed
 from shared.contracts.rules import (
+    ApiTokenChanged,
     CertificateStatus,
     CertificateStatusChanged,
     MatchDecision,
@@ -96,6 +97,9 @@ EXAMPLES = {
         effective_on=date(2026, 11, 25),
         reason="spot check",
         decided_by="decider",
+    ),
+    Topic.API_TOKEN_CHANGED: ApiTokenChanged(
+        token_id=ID, name="dm-wang", role="decision_maker", token_hash="0" * 64, created_by="admin", created_at=NOW
     ),
     Topic.ORGANISATION_UPDATED: OrganisationUpdated(organisation_id=ID, name="浙江宏远电器有限公司", updated_at=NOW),
     Topic.NOTIFICATION_DELIVERED: NotificationDelivered(

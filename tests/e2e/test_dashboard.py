@@ -32,6 +32,7 @@ from shared.contracts.rules import (
 )
 from shared.db.session import Database
 from tests.support.events import risk_event_raised
+from tests.support.infra import as_role
 
 pytestmark = pytest.mark.integration
 
@@ -117,7 +118,8 @@ async def test_the_dashboard_shows_the_period_and_downloads_the_report(
     async with served(create_app(settings, platform)) as base, async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
-            page = await browser.new_page(accept_downloads=True)
+            # The regulator's token on every request the page makes, downloads included (a proxy's job in production).
+            page = await browser.new_page(accept_downloads=True, extra_http_headers=as_role("regulator"))
             await page.goto(f"{base}/dashboard")
             assert await page.title() == "certwatch — compliance dashboard"
 

@@ -16,7 +16,7 @@ from services.ingest.main import create_app as ingest_app
 from services.notify.main import create_app as notify_app
 from services.reporting.main import create_app as reporting_app
 from services.rules.main import create_app as rules_app
-from tests.support.infra import ADMIN, bearer, running
+from tests.support.infra import ADMIN, as_role, bearer, running
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -40,11 +40,20 @@ async def test_a_spot_check_failure_raises_a_risk_event_emails_the_organisation_
     email = f"quality+{uuid.uuid4().hex[:8]}@hongyuan.example"
     async with AsyncExitStack() as stack:
         ingest = await stack.enter_async_context(running(ingest_app(service_settings("ingest"), platform)))
-        rules = await stack.enter_async_context(running(rules_app(service_settings("rules"), platform)))
+        rules = await stack.enter_async_context(running(rules_app(service_settings("rules"), platform), ADMIN))
         await stack.enter_async_context(
             running(notify_app(service_settings("notify", smtp_port=mail_sink.port), platform))
         )
-        reporting = await stack.enter_async_context(running(reporting_app(service_settings("reporting"), platform)))
+        reporting = await stack.enter_async_context(
+            running(reporting_app(service_settings("reporting"), platform), as_role("regulator"))
+        )
+        # A feed writer's token made in rules works in ingest once its copy arrives (rules.api-token-changed.v1).
+        feeder = await bearer(rules, "samr-feed", "feed")
+
+        async def feeds_status() -> int:
+            return (await ingest.get("/feeds", headers=feeder)).status_code
+
+        assert await eventually(feeds_status, lambda status: status == 200) == 200
 
         files = {"file": ("registry.csv", registry_csv(email))}
         report = await rules.post("/organisations/import", files=files, headers=ADMIN)
@@ -60,6 +69,7 @@ async def test_a_spot_check_failure_raises_a_risk_event_emails_the_organisation_
                 "product": {"name": "电动自行车用充电器", "model": "HY-4820A"},
                 "detail": {"bulletin_no": "市场监管总局2024年第11号", "failed_items": [{"item": "输出电压"}]},
             },
+            headers=feeder,
         )
         assert posted.status_code == 201, posted.text
 

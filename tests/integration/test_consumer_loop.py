@@ -19,7 +19,7 @@ from shared.kafka.dlq import read_dlq
 from shared.kafka.producer import Producer
 from shared.settings import PlatformSettings
 from tests.contract.test_contracts import EXAMPLES
-from tests.support.infra import running
+from tests.support.infra import as_role, running
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -48,7 +48,7 @@ async def send(platform: PlatformSettings, topic: str, *values: bytes) -> None:
 
 async def test_poison_messages_go_to_the_dlq_and_the_consumer_keeps_going(platform, service_settings) -> None:
     app = reporting_app(service_settings("reporting"), platform)
-    async with running(app) as client:
+    async with running(app, as_role("regulator")) as client:
         await send(
             platform,
             Topic.RISK_EVENT_RAISED.value,
@@ -70,7 +70,7 @@ async def test_a_redelivered_event_is_processed_once(platform, service_settings)
     app = reporting_app(service_settings("reporting"), platform)
     event_id = uuid.uuid4()
     message = raised_event(event_id)
-    async with running(app) as client:
+    async with running(app, as_role("regulator")) as client:
         await send(platform, Topic.RISK_EVENT_RAISED.value, message, message, raised_event())
         await eventually(lambda: _summary(client), lambda s: s["risk_events_raised"] == 2)
         await asyncio.sleep(0.5)  # give a wrongly-processed duplicate the chance to show up

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from services.ingest.main import create_app
 from services.ingest.models import messaging
-from tests.support.infra import running
+from tests.support.infra import as_role, running
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +41,7 @@ async def test_a_malformed_signal_gets_a_422_naming_the_problem_and_nothing_is_p
     body, field, platform, service_settings
 ) -> None:
     app = create_app(service_settings("ingest"), platform)
-    async with running(app) as client:
+    async with running(app, as_role("feed")) as client:
         response = await client.post("/signals", json=body)
         assert response.status_code == 422
         assert field in response.text
@@ -50,7 +50,7 @@ async def test_a_malformed_signal_gets_a_422_naming_the_problem_and_nothing_is_p
 
 async def test_a_signal_is_accepted_once_and_its_redelivery_is_not_published_again(platform, service_settings) -> None:
     app = create_app(service_settings("ingest"), platform)
-    async with running(app) as client:
+    async with running(app, as_role("feed")) as client:
         first = await client.post("/signals", json=SIGNAL)
         again = await client.post("/signals", json=SIGNAL)
         assert first.status_code == 201 and again.status_code == 200
@@ -73,7 +73,7 @@ async def test_a_signal_is_accepted_once_and_its_redelivery_is_not_published_aga
 async def test_an_invalid_credit_code_is_kept_as_evidence_but_flagged(platform, service_settings) -> None:
     app = create_app(service_settings("ingest"), platform)
     body = {**SIGNAL, "subject": {"name": "浙江宏远电器有限公司", "credit_code": "91330212PDY0010124"}}
-    async with running(app) as client:
+    async with running(app, as_role("feed")) as client:
         response = await client.post("/signals", json=body)
         assert response.status_code == 201
         assert response.json()["credit_code_status"] == "invalid"
@@ -82,7 +82,7 @@ async def test_an_invalid_credit_code_is_kept_as_evidence_but_flagged(platform, 
 
 async def test_unknown_signal_is_a_404_with_a_message(platform, service_settings) -> None:
     app = create_app(service_settings("ingest"), platform)
-    async with running(app) as client:
+    async with running(app, as_role("feed")) as client:
         response = await client.get("/signals/00000000-0000-0000-0000-000000000000")
         assert response.status_code == 404
         assert response.json()["error"] == "not_found"
@@ -97,7 +97,7 @@ async def test_unknown_signal_is_a_404_with_a_message(platform, service_settings
 )
 async def test_out_of_range_parameters_get_a_422_naming_them(path, params, field, platform, service_settings) -> None:
     app = create_app(service_settings("ingest"), platform)
-    async with running(app) as client:
+    async with running(app, as_role("feed")) as client:
         if path == "/files":
             response = await client.post(path, params=params, files={"file": ("b.csv", b"a,b\n")})
         else:
@@ -118,7 +118,7 @@ async def test_an_upload_that_fails_as_a_whole_is_a_4xx_with_its_reason(
 ) -> None:
     """Issue 12: such a file was answered 200 with "status": "failed" in the body."""
     app = create_app(service_settings("ingest"), platform)
-    async with running(app) as client:
+    async with running(app, as_role("feed")) as client:
         response = await client.post("/files", params={"kind": "spot_check"}, files={"file": ("b.csv", content)})
         assert response.status_code == status and says in response.json()["message"]
         assert response.json()["detail"]["run_id"]  # the failed run is recorded, with the reason
@@ -128,6 +128,6 @@ async def test_an_upload_that_fails_as_a_whole_is_a_4xx_with_its_reason(
 
 async def test_an_upload_over_the_size_limit_is_a_413(platform, service_settings) -> None:
     app = create_app(service_settings("ingest", max_upload_bytes=100), platform)
-    async with running(app) as client:
+    async with running(app, as_role("feed")) as client:
         response = await client.post("/files", params={"kind": "spot_check"}, files={"file": ("b.csv", b"x" * 101)})
         assert response.status_code == 413 and "limit is 100" in response.json()["message"]

@@ -11,7 +11,7 @@ from services.rules.main import create_app
 from shared.contracts.ingest import Product, SignalKind, SignalReceived, Subject
 from tests.integration.test_review_decisions import ORGANISATION
 from tests.integration.test_rules_matching import send_signal
-from tests.support.infra import ADMIN, bearer, running
+from tests.support.infra import ADMIN, as_role, bearer, running
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -28,7 +28,7 @@ def signal(name: str, kind: SignalKind = SignalKind.SPOT_CHECK_FAILURE) -> dict[
 async def test_replay_says_what_the_rules_would_raise_and_raises_only_what_is_missing(
     platform, service_settings
 ) -> None:
-    async with running(create_app(service_settings("rules"), platform)) as rules:
+    async with running(create_app(service_settings("rules"), platform), as_role("reviewer")) as rules:
         assert (await rules.put("/organisations", json=ORGANISATION, headers=ADMIN)).status_code == 200
         sent = await send_signal(platform, "浙江宏远电器有限公司", "电动自行车用充电器", "HY-4820A")
         await eventually(lambda: _count(rules), lambda n: n == 1)

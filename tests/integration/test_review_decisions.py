@@ -14,7 +14,7 @@ from services.rules.review import decisions
 from shared.contracts import Topic
 from shared.db.session import Database
 from tests.integration.test_rules_matching import send_signal
-from tests.support.infra import ADMIN, bearer, running
+from tests.support.infra import ADMIN, NO_TOKEN, as_role, bearer, running
 from tests.support.topics import payloads
 from tests.support.waiting import eventually
 
@@ -35,8 +35,8 @@ ORGANISATION = {
 
 async def test_a_risk_event_is_assigned_decided_and_closed(platform, service_settings) -> None:
     app = create_app(service_settings("rules"), platform)
-    async with running(app) as rules:
-        assert (await rules.put("/organisations", json=ORGANISATION)).status_code == 401
+    async with running(app, as_role("regulator")) as rules:  # reads as the regulator unless a request says
+        assert (await rules.put("/organisations", json=ORGANISATION, headers=NO_TOKEN)).status_code == 401
         assert (await rules.put("/organisations", json=ORGANISATION, headers=ADMIN)).status_code == 200
         dm, reviewer = await bearer(rules, "dm-wang", "decision_maker"), await bearer(rules, "reviewer-li", "reviewer")
         await send_signal(platform, "浙江宏远电器有限公司", "电动自行车用充电器", "HY-4820A")
@@ -60,7 +60,7 @@ async def test_a_risk_event_is_assigned_decided_and_closed(platform, service_set
             (reviewer, 403, "reviewer-li (reviewer) may not decide risk events"),
             (ADMIN, 403, "admin (administrator) may not decide"),
             ({"Authorization": "Bearer not-a-token"}, 401, "unknown or revoked"),
-            ({}, 401, "bearer token"),
+            (NO_TOKEN, 401, "bearer token"),
         ):
             refused = await rules.post(f"{url}/decision", json=decision, headers=headers)
             assert refused.status_code == status and says in refused.json()["message"], refused.text
@@ -156,7 +156,7 @@ async def _events(rules: Any) -> list[dict[str, Any]]:
 async def test_a_suspension_that_ends_undecided_reopens_its_event(platform, service_settings) -> None:
     settings = service_settings("rules")
     app = create_app(settings, platform)
-    async with running(app) as rules:
+    async with running(app, as_role("regulator")) as rules:
         assert (await rules.put("/organisations", json=ORGANISATION, headers=ADMIN)).status_code == 200
         dm = await bearer(rules, "dm-wang", "decision_maker")
         await send_signal(platform, "浙江宏远电器有限公司", "电动自行车用充电器", "HY-4820A")
@@ -192,8 +192,8 @@ async def test_a_suspension_that_ends_undecided_reopens_its_event(platform, serv
         assert withdraw.status_code == 200 and withdraw.json()["suspended_until"] is None
 
 
-async def test_with_reads_needing_a_token_the_regulator_reads_and_nobody_else_does(platform, service_settings) -> None:
-    async with running(create_app(service_settings("rules", reads_need_token=True), platform)) as rules:
+async def test_reads_need_a_token_the_regulator_reads_and_nobody_else_does(platform, service_settings) -> None:
+    async with running(create_app(service_settings("rules"), platform)) as rules:
         regulator = await bearer(rules, "samr-observer", "regulator")
         for method, path, body in (
             ("GET", "/risk-events", None), ("GET", "/organisations", None),
@@ -206,10 +206,10 @@ async def test_with_reads_needing_a_token_the_regulator_reads_and_nobody_else_do
         assert refused.status_code == 403 and "samr-observer (regulator) may not maintain the registry" in refused.text
 
 
-async def test_a_wrong_token_is_a_401_even_where_reads_are_open(platform, service_settings) -> None:
+async def test_a_wrong_token_is_a_401_on_reads(platform, service_settings) -> None:
     """Issue 12: an unknown token used to be accepted (200) on every open read."""
     async with running(create_app(service_settings("rules"), platform)) as rules:
-        assert (await rules.get("/risk-events")).status_code == 200  # open: no token needed
+        assert (await rules.get("/risk-events")).status_code == 401  # reads need a token too (issue 12)
         wrong = await rules.get("/risk-events", headers={"Authorization": "Bearer not-a-token"})
         assert wrong.status_code == 401 and "unknown or revoked" in wrong.json()["message"]
         regulator = await bearer(rules, "samr-observer", "regulator")

@@ -14,7 +14,7 @@ from services.rules.main import create_app
 from shared.contracts import Envelope, Topic, deterministic_id
 from shared.contracts.ingest import Party, Product, SignalKind, SignalReceived, SignalReceivedV2, Subject
 from shared.kafka.producer import Producer
-from tests.support.infra import ADMIN, bearer, running
+from tests.support.infra import ADMIN, NO_TOKEN, as_role, bearer, running
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -69,8 +69,10 @@ async def publish(platform, topic: Topic, key: str, payload: SignalReceived | Si
 
 async def test_name_matching_verdicts_screening_and_xlsx_import(platform, service_settings) -> None:
     app = create_app(service_settings("rules"), platform)
-    async with running(app) as rules:
-        anonymous = await rules.post("/organisations/import", files={"file": ("registry.xlsx", registry_xlsx())})
+    async with running(app, as_role("reviewer")) as rules:  # a reviewer unless a request says
+        anonymous = await rules.post(
+            "/organisations/import", files={"file": ("registry.xlsx", registry_xlsx())}, headers=NO_TOKEN
+        )
         assert anonymous.status_code == 401 and "bearer token" in anonymous.json()["message"]
         files = {"file": ("registry.xlsx", registry_xlsx())}
         report = (await rules.post("/organisations/import", files=files, headers=ADMIN)).json()
@@ -134,7 +136,7 @@ async def test_every_party_of_a_bulletin_row_is_matched_and_each_event_names_its
 ) -> None:
     """委托方：X；受委托方：Y with both certified: two events, each saying which role the organisation had."""
     app = create_app(service_settings("rules"), platform)
-    async with running(app) as rules:
+    async with running(app, as_role("reviewer")) as rules:
         report = (
             await rules.post("/organisations/import", files={"file": ("r.xlsx", registry_xlsx())}, headers=ADMIN)
         ).json()

@@ -26,6 +26,7 @@ from fastapi import FastAPI
 
 from certwatch import stack
 from certwatch.services import SERVICES, folder_of
+from shared.auth import Role, hashed_entry
 from shared.db.migrations import upgrade
 from shared.kafka.admin import ensure_topics
 from shared.settings import PlatformSettings, ServiceSettings
@@ -46,8 +47,17 @@ class Postgres:
         return self.admin_dsn.rsplit("/", 1)[0] + f"/{database}"
 
 
-ADMIN_TOKEN = f"test-admin-{uuid.uuid4().hex}"  # the rules service's settings token (administrator)
+ADMIN_TOKEN = f"test-admin-{uuid.uuid4().hex}"  # every service's settings token (administrator)
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+NO_TOKEN = {"Authorization": ""}  # overrides a client's default token: the request goes without one
+# One settings token per role (CERTWATCH_AUTH_TOKENS, hashed), known to every service without rules running.
+ROLE_TOKENS = {role: f"test-{role.value}-{uuid.uuid4().hex}" for role in Role}
+HASHED_TOKENS = ",".join(hashed_entry(f"test-{role.value}", role, token) for role, token in ROLE_TOKENS.items())
+
+
+def as_role(role: Role | str) -> dict[str, str]:
+    """Headers of the settings token of `role` (its actor is named `test-<role>`)."""
+    return {"Authorization": f"Bearer {ROLE_TOKENS[Role(role)]}"}
 
 
 async def bearer(rules: httpx.AsyncClient, name: str, role: str) -> dict[str, str]:
@@ -149,7 +159,8 @@ def service_settings(postgres: Postgres, database: str) -> Callable[..., Service
             "consumer_group": f"{service}-{uuid.uuid4().hex[:8]}",
             "consumer_backoff_seconds": 0.01,
             "outbox_poll_seconds": 0.05,
-            **({"admin_token": ADMIN_TOKEN} if service == "rules" else {}),
+            "admin_token": ADMIN_TOKEN,
+            "api_tokens": HASHED_TOKENS,
             **overrides,
         }
         return settings_class(service)(**values)
@@ -158,9 +169,10 @@ def service_settings(postgres: Postgres, database: str) -> Callable[..., Service
 
 
 @asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Run an app's lifespan (consumers, relay) and talk to it in-process over ASGI."""
+async def running(app: FastAPI, headers: dict[str, str] | None = None) -> AsyncIterator[httpx.AsyncClient]:
+    """Run an app's lifespan (consumers, relay) and talk to it in-process over ASGI; `headers` go with every
+    request (e.g. `ADMIN`, or `as_role("feed")`), unless a request sends its own."""
     async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30) as manager:
         transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=headers) as client:
             yield client

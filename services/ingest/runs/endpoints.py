@@ -13,10 +13,13 @@ from services.ingest.runs import repository
 from services.ingest.runs.config import FEED_NAME, FeedConfig, FeedKind
 from services.ingest.runs.schemas import FeedRunRead, RejectedRowRead, RunResult
 from services.ingest.runs.service import FeedRunner, RunSummary
+from shared.auth import RESPONSES, Action, allowed
 from shared.db.session import ReadSession
 from shared.errors import InvalidInput, NotFound, TooLarge
+from shared.responses import errors
 
-router = APIRouter(tags=["feeds"])
+router = APIRouter(tags=["feeds"], responses=RESPONSES)
+WRITE, READ = allowed(Action.WRITE_SIGNALS), allowed(Action.READ_FEEDS)  # shared/auth.py: who may
 
 
 def _runner(request: Request) -> FeedRunner:
@@ -28,13 +31,13 @@ def _result(summary: RunSummary) -> RunResult:
     return RunResult(**summary.__dict__)
 
 
-@router.get("/feeds", response_model=list[FeedConfig])
+@router.get("/feeds", response_model=list[FeedConfig], dependencies=[READ])
 async def list_feeds(request: Request) -> list[FeedConfig]:
     """The configured feeds and their schedules."""
     return list(request.app.state.feeds)
 
 
-@router.post("/feeds/{name}/runs", response_model=RunResult)
+@router.post("/feeds/{name}/runs", response_model=RunResult, dependencies=[WRITE], responses=errors(404))
 async def run_feed(name: str, request: Request, dry_run: bool = False) -> RunResult:
     """Run one configured feed now (on demand), as the nightly schedule would."""
     feed = next((f for f in request.app.state.feeds if f.name == name), None)
@@ -45,7 +48,7 @@ async def run_feed(name: str, request: Request, dry_run: bool = False) -> RunRes
     return _result(summary)
 
 
-@router.post("/files", response_model=RunResult)
+@router.post("/files", response_model=RunResult, dependencies=[WRITE], responses=errors(413, 422))
 async def upload_file(
     file: UploadFile,
     request: Request,
@@ -75,13 +78,13 @@ async def upload_file(
     return _result(summary)
 
 
-@router.get("/feed-runs", response_model=list[FeedRunRead])
+@router.get("/feed-runs", response_model=list[FeedRunRead], dependencies=[READ])
 async def list_feed_runs(session: ReadSession, feed: str | None = None, limit: int = Query(50, ge=1, le=500)):
     """Feed runs, newest first: when, how they ended and what they counted."""
     return [FeedRunRead.model_validate(r) for r in await repository.runs(session, feed, limit)]
 
 
-@router.get("/feed-runs/{run_id}/rejected", response_model=list[RejectedRowRead])
+@router.get("/feed-runs/{run_id}/rejected", response_model=list[RejectedRowRead], dependencies=[READ])
 async def list_rejected_rows(run_id: uuid.UUID, session: ReadSession, limit: int = Query(500, ge=1, le=5000)):
     """The rows a run rejected, with row number, reason and raw content."""
     return [RejectedRowRead.model_validate(r) for r in await repository.rejected(session, run_id, limit)]

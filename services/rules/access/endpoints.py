@@ -1,61 +1,20 @@
-"""The caller of a write, and the token API (administrators only)."""
+"""The token API (administrators only). Who may call what is decided in `shared/auth.py`."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules.access import service
-from services.rules.access.service import Action, Actor, Role
-from shared.db.session import ReadSession, WriteSession
+from shared.auth import RESPONSES, Action, Actor, Role, allowed
+from shared.db.session import WriteSession
+from shared.responses import errors
 
-_bearer = HTTPBearer(auto_error=False, description="a token from `certwatch rules token-create`")
-
-
-async def _authenticated(
-    request: Request, session: AsyncSession, credentials: HTTPAuthorizationCredentials | None
-) -> Actor:
-    admin = request.app.state.runtime.settings.admin_token
-    return await service.authenticate(
-        session, credentials.credentials if credentials else None, admin.get_secret_value() if admin else None
-    )
-
-
-async def _actor(
-    request: Request, session: WriteSession, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
-) -> Actor:
-    return await _authenticated(request, session, credentials)
-
-
-async def reader(
-    request: Request, session: ReadSession, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
-) -> None:
-    """Reads need a token (any role: the regulator's is for reading) when `reads_need_token` is set. A
-    token that is sent is always checked: a wrong or revoked one is a 401, even where none is needed."""
-    if request.app.state.runtime.settings.reads_need_token or credentials is not None:
-        await _authenticated(request, session, credentials)
-
-
-READ = Depends(reader)
-
-
-def allowed(action: Action) -> Any:
-    """A dependency: the authenticated caller, if its role may do `action` (else 401 or 403)."""
-
-    async def check(actor: Annotated[Actor, Depends(_actor)]) -> Actor:
-        actor.may(action)
-        return actor
-
-    return Depends(check)
-
-
-router = APIRouter(tags=["access"])
+router = APIRouter(tags=["access"], responses=RESPONSES)
 
 
 class TokenIn(BaseModel):
@@ -80,10 +39,11 @@ class TokenCreated(TokenRead):
 
 @router.post("/tokens", response_model=TokenCreated, status_code=201)
 async def create_token(
-    body: TokenIn, session: WriteSession, actor: Annotated[Actor, allowed(Action.MANAGE_TOKENS)]
+    body: TokenIn, session: WriteSession, request: Request, actor: Annotated[Actor, allowed(Action.MANAGE_TOKENS)]
 ) -> TokenCreated:
-    """A token for a person or system with one role; the token is in this answer only."""
-    row, token = await service.create(session, body.name, body.role, actor.name)
+    """A token for a person or system with one role; the token is in this answer only. Every service
+    accepts it within a moment (rules.api-token-changed.v1)."""
+    row, token = await service.create(session, request.app.state.runtime.outbox, body.name, body.role, actor.name)
     return TokenCreated(**TokenRead.model_validate(row).model_dump(), token=token)
 
 
@@ -93,9 +53,12 @@ async def list_tokens(session: WriteSession, _: Annotated[Actor, allowed(Action.
     return [TokenRead.model_validate(t) for t in await service.listed(session)]
 
 
-@router.delete("/tokens/{token_id}", response_model=TokenRead)
+@router.delete("/tokens/{token_id}", response_model=TokenRead, responses=errors(404))
 async def revoke_token(
-    token_id: uuid.UUID, session: WriteSession, _: Annotated[Actor, allowed(Action.MANAGE_TOKENS)]
+    token_id: Annotated[uuid.UUID, Path()],
+    session: WriteSession,
+    request: Request,
+    _: Annotated[Actor, allowed(Action.MANAGE_TOKENS)],
 ) -> TokenRead:
-    """Revoke a token: it stops working at once."""
-    return TokenRead.model_validate(await service.revoke(session, token_id))
+    """Revoke a token: it stops working here at once, and in the other services within a moment."""
+    return TokenRead.model_validate(await service.revoke(session, request.app.state.runtime.outbox, token_id))
