@@ -617,38 +617,49 @@ class RegistryIndex:
 
     @cython.cfunc
     def _fuzzy(self, q: _Query, found: dict) -> cython.void:
-        """Similar cores in the same blocks: a typo or a dropped character is a lead, never a match."""
+        """Similar cores in the same blocks: a typo or a dropped character is a lead, never a match. The
+        blocks of an edited first character (`_second_keys`) are looked in only when the usual ones hold no
+        lead: they cost a third of the screening rate when always scored, and add nothing once a lead is in."""
         seen: set[int] = set()
+        key: str
+        for key in _block_keys(q.core):
+            self._score_block(key, q, found, seen)
+        if not seen:
+            for key in _second_keys(q.core):
+                self._score_block(key, q, found, seen)
+
+    @cython.cfunc
+    def _score_block(self, key: str, q: _Query, found: dict, seen: set) -> cython.void:
+        """The leads of one block into `found` (an entry in `seen` is scored once)."""
         core = q.core
         entry: _Entry
-        for key in _block_keys(core):
-            block = self._blocks.get(key)
-            if block is None or len(block.entries) > BLOCK_LIMIT:
+        block = self._blocks.get(key)
+        if block is None or len(block.entries) > BLOCK_LIMIT:
+            return
+        entries, cores = block.entries, block.cores
+        if self._removed:
+            entries = self._entries_alive(entries)
+            cores = [e.core for e in entries]
+        # One C++ call scores the whole block; "one character of a four-character core is another
+        # company", so below 80% nothing is a lead.
+        # Below that, only a homophone of one character (创奇 / 床奇) is a lead: it may sit in the 字号.
+        hits = process.extract(core, cores, scorer=fuzz.ratio, score_cutoff=SOUNDS_AT, limit=None)
+        for _, ratio, at in sorted(hits, key=_position):
+            entry = entries[at]
+            if id(entry) in seen or entry.form != q.form:
                 continue
-            entries, cores = block.entries, block.cores
-            if self._removed:
-                entries = self._entries_alive(entries)
-                cores = [e.core for e in entries]
-            # One C++ call scores the whole block; "one character of a four-character core is another
-            # company", so below 80% nothing is a lead.
-            # Below that, only a homophone of one character (创奇 / 床奇) is a lead: it may sit in the 字号.
-            hits = process.extract(core, cores, scorer=fuzz.ratio, score_cutoff=SOUNDS_AT, limit=None)
-            for _, ratio, at in sorted(hits, key=_position):
-                entry = entries[at]
-                if id(entry) in seen or entry.form != q.form:
-                    continue
-                sounds = homophone(core, entry.core) if ratio < SIMILAR_AT else None
-                if ratio < SIMILAR_AT and sounds is None:
-                    continue
-                seen.add(id(entry))
-                similarity: cython.double = ratio / 100 if sounds is None else HOMOPHONE_SIMILARITY
-                org = self._live(entry.org)
-                how = (f"similar 字号+行业 ({similarity:.0%}): '{core}' vs '{entry.core}'" if sounds is None else
-                       f"a homophone: '{core}' vs '{entry.core}', '{sounds[0]}' where '{sounds[1]}' is registered "
-                       f"(both read {sounds[2]}); it may be another 字号")  # fmt: skip
-                evidence = [_ev("name", how, similarity, q.name, entry.name)]
-                score = min(self._adjust(org, entry, q, similarity * 0.75, evidence, False), 0.85)
-                _keep(found, entry.org, self._candidate(org, score, "name:fuzzy", entry.name, evidence))
+            sounds = homophone(core, entry.core) if ratio < SIMILAR_AT else None
+            if ratio < SIMILAR_AT and sounds is None:
+                continue
+            seen.add(id(entry))
+            similarity: cython.double = ratio / 100 if sounds is None else HOMOPHONE_SIMILARITY
+            org = self._live(entry.org)
+            how = (f"similar 字号+行业 ({similarity:.0%}): '{core}' vs '{entry.core}'" if sounds is None else
+                   f"a homophone: '{core}' vs '{entry.core}', '{sounds[0]}' where '{sounds[1]}' is registered "
+                   f"(both read {sounds[2]}); it may be another 字号")  # fmt: skip
+            evidence = [_ev("name", how, similarity, q.name, entry.name)]
+            score = min(self._adjust(org, entry, q, similarity * 0.75, evidence, False), 0.85)
+            _keep(found, entry.org, self._candidate(org, score, "name:fuzzy", entry.name, evidence))
 
     @cython.cfunc
     def _adjust(self, org: _Org, entry: _Entry, q: _Query, score: cython.double, evidence: list,
@@ -871,13 +882,28 @@ def _minus_score(candidate: Candidate) -> float:
 
 
 def _block_keys(core: str) -> tuple[str, ...]:
-    """Blocks for fuzzy candidates: the core's first two characters (字号 start), its last two (industry),
-    and its first with its last two (a character dropped or changed inside the 字号)."""
+    """The fuzzy blocks a registered core goes in: its first two characters (字号 start), its last two
+    (industry), its first with its last two (`^`), and its second with its last two (`~`)."""
     if len(core) < 2:
         return ()
     if len(core) < 3:
         return (f"<{core[:2]}", f">{core[-2:]}")
-    return (f"<{core[:2]}", f">{core[-2:]}", f"^{core[0]}{core[-2:]}")
+    if len(core) < 4:
+        return (f"<{core[:2]}", f">{core[-2:]}", f"^{core[0]}{core[-2:]}")
+    return (f"<{core[:2]}", f">{core[-2:]}", f"^{core[0]}{core[-2:]}", f"~{core[1]}{core[-2:]}")
+
+
+def _second_keys(core: str) -> tuple[str, ...]:
+    """The other blocks a core asked is looked up in: its first and second characters with its last two in
+    the other key space, so that any one character substituted, dropped, inserted, or two adjacent ones
+    swapped leaves a block in common besides the industry one (test_block_keys): an edit of the first
+    character meets `~` + second (a drop there: `~` + first; an insert: `^` + second), an edit of the second
+    meets `^` + first, one in the last two meets the first two. So an edit still finds its name when the
+    industry block (电气, 科技) is too large to be scored. The two key spaces are apart so that no block holds
+    both kinds (a `^` block past the size limit would never be scored)."""
+    if len(core) < 3:
+        return ()
+    return (f"~{core[1]}{core[-2:]}", f"~{core[0]}{core[-2:]}", f"^{core[1]}{core[-2:]}")
 
 
 def subject_key(name: str, code: str | None = None) -> str:
