@@ -57,7 +57,7 @@ bench: install  ## benchmarks on the local stack (started if needed); they print
 	@for b in bench/bench_matching.py bench/bench_ingest.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 eval-matching: install  ## matching quality: the generated set and the held-out real names (bench/data)
-	$(BIN)/python bench/eval_matching.py
+	$(BIN)/python bench/eval_matching.py $(ARGS)
 
 eval-matching-tuning: install  ## the real names' tuning part: the only real data thresholds may be chosen on
 	$(BIN)/python bench/eval_matching.py --tuning
