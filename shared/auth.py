@@ -62,6 +62,7 @@ class Action(StrEnum):
     DECIDE = "decide risk events"
     MANAGE_TOKENS = "manage tokens"
     RAISE_FROM_REPLAY = "raise risk events from replayed signals"
+    RUN_SWEEP = "run a campaign sweep"
 
 
 STAFF = frozenset({Role.REVIEWER, Role.DECISION_MAKER, Role.ADMINISTRATOR})
@@ -76,6 +77,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.DECIDE: frozenset({Role.DECISION_MAKER}),
     Action.MANAGE_TOKENS: frozenset({Role.ADMINISTRATOR}),
     Action.RAISE_FROM_REPLAY: frozenset({Role.ADMINISTRATOR}),
+    Action.RUN_SWEEP: frozenset({Role.DECISION_MAKER, Role.ADMINISTRATOR}),  # it raises what is missing
 }
 SETTINGS_ADMIN = "admin"  # the actor name of the settings' administrator token
 

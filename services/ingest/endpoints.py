@@ -52,8 +52,10 @@ async def list_signals(
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=10_000_000),
     since: datetime | None = Query(None, description="received at or after (ISO 8601); then oldest first"),
+    after: uuid.UUID | None = Query(None, description="with `since`: in id order, those after this id (keyset paging)"),
 ) -> list[SignalV2]:
     """Accepted signals, newest first; with `since`, those received since then, oldest first (for paging
-    through them while new ones arrive, as a replay does)."""
-    rows = await repository.list_signals(session, limit, offset, since)
+    through them while new ones arrive, as a replay does), or in id order after `after` (a campaign sweep
+    pages through millions: the nil UUID first, then each page's last id)."""
+    rows = await repository.list_signals(session, limit, offset, since, after)
     return [SignalV2.model_validate(r.payload) for r in rows]

@@ -37,7 +37,7 @@ async def get_signal(session: AsyncSession, signal_id: uuid.UUID) -> SignalRecor
 
 
 async def list_signals(
-    session: AsyncSession, limit: int, offset: int, since: datetime | None = None
+    session: AsyncSession, limit: int, offset: int, since: datetime | None = None, after: uuid.UUID | None = None
 ) -> list[SignalRecord]:
     stmt = select(SignalRecord)
     if since is None:
@@ -45,4 +45,6 @@ async def list_signals(
     else:  # a replay: what was published (a run's staged signals are not, until it ends), oldest first
         stmt = stmt.where(SignalRecord.received_at >= since, SignalRecord.released)
         stmt = stmt.order_by(SignalRecord.received_at, SignalRecord.signal_id)
+    if since is not None and after is not None:  # a sweep's keyset paging, in id order: no offset to rescan
+        stmt = stmt.where(SignalRecord.signal_id > after).order_by(None).order_by(SignalRecord.signal_id)
     return list((await session.scalars(stmt.limit(limit).offset(offset))).all())

@@ -13,6 +13,7 @@ from services.rules.matcher.live import LiveIndex
 from services.rules.models import messaging
 from services.rules.review import decisions
 from services.rules.settings import RulesSettings
+from services.rules.sweep import endpoints as sweep
 from shared.runtime import ServiceRuntime, build_app
 from shared.settings import PlatformSettings
 
@@ -29,6 +30,6 @@ def create_app(settings: RulesSettings | None = None, platform: PlatformSettings
         lambda session: decisions.reopen_expired(session, runtime.outbox, datetime.now(UTC).date()),
         "reopening events whose suspension ended",
     )
-    app = build_app(runtime, [endpoints.router, access.router], title="certwatch rules")
+    app = build_app(runtime, [endpoints.router, access.router, sweep.router], title="certwatch rules")
     app.state.live_index = live
     return app

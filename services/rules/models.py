@@ -4,6 +4,7 @@ from services.rules.access.models import ApiToken
 from services.rules.db import Base, messaging
 from services.rules.registry.models import Certificate, Contact, MatchVerdict, Organisation, OrganisationRevision
 from services.rules.review.models import AuditEntry, RiskEvent
+from services.rules.sweep.models import Sweep, SweepHit, SweepRanking
 
 __all__ = [
     "ApiToken",
@@ -15,5 +16,8 @@ __all__ = [
     "Organisation",
     "OrganisationRevision",
     "RiskEvent",
+    "Sweep",
+    "SweepHit",
+    "SweepRanking",
     "messaging",
 ]

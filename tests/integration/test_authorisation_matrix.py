@@ -54,6 +54,12 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("rules", "GET", "/tokens"):                               (401, 401, 403, 403, 200, 403, 403),
     ("rules", "POST", "/tokens"):                              (401, 401, 403, 403, 422, 403, 403),
     ("rules", "DELETE", "/tokens/{token_id}"):                 (401, 401, 403, 403, 404, 403, 403),
+    ("rules", "POST", "/sweeps"):                              (401, 401, 403, 422, 422, 403, 403),
+    ("rules", "GET", "/sweeps"):                               (401, 401, 200, 200, 200, 200, 403),
+    ("rules", "GET", "/sweeps/{sweep_id}"):                    (401, 401, 404, 404, 404, 404, 403),
+    ("rules", "GET", "/sweeps/{sweep_id}/ranking"):            (401, 401, 404, 404, 404, 404, 403),
+    ("rules", "GET", "/sweeps/{sweep_id}/organisations/{organisation_id}"): (401, 401, 404, 404, 404, 404, 403),
+    ("rules", "GET", "/sweeps/{sweep_id}/report"):             (401, 401, 404, 404, 404, 404, 403),
 
     ("notify", "GET", "/deliveries"):                          (401, 401, 200, 200, 200, 200, 403),
 

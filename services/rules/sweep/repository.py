@@ -1,0 +1,188 @@
+"""Every query of the campaign sweep."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import distinct, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.rules.registry.models import Certificate, Organisation
+from services.rules.review.models import AuditEntry, RiskEvent
+from services.rules.sweep.models import Sweep, SweepHit, SweepRanking
+
+BATCH = 5000  # rows per INSERT of hits and rankings
+
+
+async def get(session: AsyncSession, sweep_id: uuid.UUID) -> Sweep | None:
+    return await session.get(Sweep, sweep_id)
+
+
+async def page(session: AsyncSession, limit: int, offset: int) -> list[Sweep]:
+    stmt = select(Sweep).order_by(Sweep.created_at.desc()).limit(limit).offset(offset)
+    return list((await session.scalars(stmt)).all())
+
+
+async def interrupt_stale(session: AsyncSession, before: datetime) -> int:
+    """Sweeps still marked active whose process stopped reporting: failed, so another may start."""
+    stmt = (
+        update(Sweep)
+        .where(Sweep.active.is_(True), func.coalesce(Sweep.heartbeat_at, Sweep.created_at) < before)
+        .values(status="interrupted", active=None, error="no progress reported for 10 minutes: its process stopped")
+    )
+    return int((await session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+
+
+async def set_fields(session: AsyncSession, sweep_id: uuid.UUID, **values: object) -> None:
+    await session.execute(update(Sweep).where(Sweep.id == sweep_id).values(**values))
+
+
+async def coverage(session: AsyncSession) -> dict[str, Any]:
+    """What the registry holds: organisations and certificates, by certificate type and by province."""
+    organisations = int(await session.scalar(select(func.count()).select_from(Organisation)) or 0)
+    certificates = int(await session.scalar(select(func.count()).select_from(Certificate)) or 0)
+    by_type = await session.execute(
+        select(Certificate.type, Certificate.status, func.count(), func.count(distinct(Certificate.organisation_id)))
+        .group_by(Certificate.type, Certificate.status)
+        .order_by(Certificate.type, Certificate.status)
+    )
+    province = func.coalesce(Organisation.province, "")
+    by_province = await session.execute(
+        select(province, func.count(distinct(Organisation.id)), func.count(Certificate.id))
+        .select_from(Organisation)
+        .outerjoin(Certificate, Certificate.organisation_id == Organisation.id)
+        .group_by(province)
+        .order_by(func.count(distinct(Organisation.id)).desc())
+    )
+    return {
+        "organisations": organisations,
+        "certificates": certificates,
+        "by_certificate_type": [
+            {"type": t, "status": s, "certificates": n, "organisations": o} for t, s, n, o in by_type.all()
+        ],
+        "by_province": [{"province": p, "organisations": o, "certificates": n} for p, o, n in by_province.all()],
+    }
+
+
+async def organisations(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Organisation]:
+    """The organisations (with their certificates), loaded into the session: the screening that follows
+    finds them there without a query of its own."""
+    stmt = select(Organisation).where(Organisation.id.in_(list(ids)))
+    return {org.id: org for org in (await session.scalars(stmt)).all()}
+
+
+async def certificate_holders(session: AsyncSession, numbers: Iterable[str]) -> dict[str, uuid.UUID]:
+    """Certificate number -> the organisation holding it, for the numbers the registry knows."""
+    stmt = select(Certificate.number, Certificate.organisation_id).where(Certificate.number.in_(list(numbers)))
+    return {number: org for number, org in (await session.execute(stmt)).all()}
+
+
+async def existing_events(session: AsyncSession, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    stmt = select(RiskEvent.id).where(RiskEvent.id.in_(list(ids)))
+    return set((await session.scalars(stmt)).all())
+
+
+async def add_rows(
+    session: AsyncSession, model: type[SweepHit] | type[SweepRanking], rows: list[dict[str, Any]]
+) -> None:
+    for start in range(0, len(rows), BATCH):
+        await session.execute(insert(model), rows[start : start + BATCH])
+
+
+# --- reading a sweep's results ---------------------------------------------------------------------------
+
+
+async def ranking(
+    session: AsyncSession,
+    sweep_id: uuid.UUID,
+    limit: int | None,
+    offset: int = 0,
+    band: str | None = None,
+    organisation_id: uuid.UUID | None = None,
+) -> list[Any]:
+    """The ranking, best first, with each organisation's name, code and province."""
+    stmt = (
+        select(SweepRanking, Organisation.name, Organisation.credit_code, Organisation.province)
+        .join(Organisation, Organisation.id == SweepRanking.organisation_id)
+        .where(SweepRanking.sweep_id == sweep_id)
+        .order_by(SweepRanking.rank)
+        .offset(offset)
+    )
+    if band:
+        stmt = stmt.where(SweepRanking.band == band)
+    if organisation_id:
+        stmt = stmt.where(SweepRanking.organisation_id == organisation_id)
+    return list((await session.execute(stmt if limit is None else stmt.limit(limit))).all())
+
+
+async def hit_events(session: AsyncSession, sweep_id: uuid.UUID) -> list[Any]:
+    """The sweep's hits with their organisation and the state of their risk event (none: no rule, or a
+    certificate-number hit the nightly flow would not raise)."""
+    h = SweepHit
+    stmt = (
+        select(
+            h,
+            Organisation.name,
+            Organisation.credit_code,
+            Organisation.province,
+            RiskEvent.status,
+            RiskEvent.decision,
+            RiskEvent.created_at,
+            RiskEvent.decision_due,
+            RiskEvent.title,
+            RiskEvent.summary,
+            SweepRanking.rank,
+            SweepRanking.score,
+        )
+        .join(Organisation, Organisation.id == h.organisation_id)
+        .outerjoin(RiskEvent, RiskEvent.id == h.event_id)
+        .outerjoin(
+            SweepRanking, (SweepRanking.sweep_id == h.sweep_id) & (SweepRanking.organisation_id == h.organisation_id)
+        )
+        .where(h.sweep_id == sweep_id)
+        .order_by(SweepRanking.rank.nulls_last(), h.signal_on.desc().nulls_last())
+    )
+    return list((await session.execute(stmt)).all())
+
+
+async def audit_of_events(session: AsyncSession, sweep_id: uuid.UUID, actions: Sequence[str]) -> list[Any]:
+    """Decisions, rejections and closings on the sweep's events, oldest first."""
+    events = select(SweepHit.event_id).where(SweepHit.sweep_id == sweep_id, SweepHit.event_id.is_not(None))
+    stmt = (
+        select(AuditEntry.risk_event_id, AuditEntry.action, AuditEntry.detail, AuditEntry.at)
+        .where(AuditEntry.risk_event_id.in_(events), AuditEntry.action.in_(list(actions)))
+        .order_by(AuditEntry.id)
+    )
+    return list((await session.execute(stmt)).all())
+
+
+async def certificates_hit_annex(session: AsyncSession, sweep_id: uuid.UUID) -> list[Any]:
+    """Every certificate of every organisation the sweep found something about, by rank."""
+    orgs = select(SweepHit.organisation_id.label("org")).where(SweepHit.sweep_id == sweep_id).distinct().subquery()
+    stmt = (
+        select(
+            Certificate.organisation_id,
+            Certificate.number,
+            Certificate.type,
+            Certificate.status,
+            Certificate.scope,
+            Certificate.expires_on,
+            Organisation.name,
+            Organisation.credit_code,
+            Organisation.province,
+            SweepRanking.rank,
+            SweepRanking.score,
+            SweepRanking.band,
+        )
+        .join(orgs, orgs.c.org == Certificate.organisation_id)
+        .join(Organisation, Organisation.id == Certificate.organisation_id)
+        .outerjoin(
+            SweepRanking,
+            (SweepRanking.sweep_id == sweep_id) & (SweepRanking.organisation_id == Certificate.organisation_id),
+        )
+        .order_by(SweepRanking.rank.nulls_last(), Certificate.number)
+    )
+    return list((await session.execute(stmt)).all())

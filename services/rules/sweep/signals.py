@@ -1,0 +1,101 @@
+"""The stored signals a sweep screens, read from ingest's API (`GET /signals?since=&after=`).
+
+ingest keeps the signals; rules reads them through ingest's API, as `certwatch rules replay` does, never
+through its tables. A sweep reads millions, so it pages by key (the last id of each page), in id order,
+and fetches the next pages while the current one is screened.
+
+Signal ids are uuid5 (or uuid4) values, uniformly spread: how far the last id read is through the id space
+is how far the sweep is through the signals, which gives a progress fraction without counting them first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date, datetime, time
+from typing import Protocol
+
+import httpx
+from pydantic import TypeAdapter
+
+from shared.contracts.ingest import SignalReceivedV2
+from shared.errors import CertwatchError
+
+_PAGE = TypeAdapter(list[SignalReceivedV2])
+_SPACE = float(1 << 48)
+_USABLE_RUNS = ("succeeded", "partial", "not_modified")
+
+
+class IngestUnavailable(CertwatchError):
+    status_code = 502
+    code = "ingest_unavailable"
+
+
+class SignalSource(Protocol):
+    def pages(self, since: date) -> AsyncIterator[list[SignalReceivedV2]]: ...
+
+    async def snapshots(self) -> dict[str, str]: ...
+
+
+def fraction_through(signal_id: uuid.UUID) -> float:
+    """How far through the id space this id lies (its first 48 bits: uuid5's version bits come later)."""
+    return (signal_id.int >> 80) / _SPACE
+
+
+class IngestSignals:
+    """Pages of stored signals from ingest, `page` at a time (ingest's limit), `ahead` pages fetched ahead."""
+
+    def __init__(self, client: httpx.AsyncClient, headers: dict[str, str], page: int = 500, ahead: int = 4) -> None:
+        self.client, self.headers, self.page, self.ahead = client, headers, page, ahead
+
+    async def pages(self, since: date) -> AsyncIterator[list[SignalReceivedV2]]:
+        queue: asyncio.Queue[list[SignalReceivedV2] | BaseException | None] = asyncio.Queue(self.ahead)
+        reader = asyncio.create_task(self._read(datetime.combine(since, time.min).isoformat() + "Z", queue))
+        try:
+            while (item := await queue.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
+    async def snapshots(self) -> dict[str, str]:
+        """Each feed's last successful run (its snapshot's date), from ingest's feed runs; {} if unreadable."""
+        try:
+            response = await self.client.get("/feed-runs", params={"limit": 500}, headers=self.headers)
+        except httpx.HTTPError:
+            return {}
+        if response.status_code != 200:
+            return {}
+        last: dict[str, str] = {}
+        for run in response.json():  # newest first
+            if run.get("status") in _USABLE_RUNS and run.get("finished_at") and run["feed"] not in last:
+                last[run["feed"]] = run["finished_at"]
+        return last
+
+    async def _read(self, since: str, queue: asyncio.Queue[list[SignalReceivedV2] | BaseException | None]) -> None:
+        after = uuid.UUID(int=0)
+        try:
+            while True:
+                params: dict[str, str | int] = {"since": since, "after": str(after), "limit": self.page}
+                response = await self.client.get("/signals", params=params, headers=self.headers)
+                if response.status_code != 200:
+                    raise IngestUnavailable(f"ingest answered {response.status_code}: {response.text[:300]}")
+                signals = _PAGE.validate_json(response.content)
+                if not signals:
+                    break
+                await queue.put(signals)
+                after = signals[-1].signal_id
+                if len(signals) < self.page:
+                    break
+        except httpx.HTTPError as exc:
+            await queue.put(IngestUnavailable(f"ingest is not reachable at {self.client.base_url}: {exc}"))
+            return
+        except Exception as exc:  # handed to the sweep, which fails with it
+            await queue.put(exc)
+            return
+        await queue.put(None)
