@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from typing import Literal
 
@@ -36,7 +37,7 @@ async def regulator_report(
     format: Literal["xlsx", "csv", "json"] = Query("xlsx", description="xlsx: every sheet; csv: the events raised"),
 ) -> Response | dict[str, object]:
     """The regulator's report for a period: events raised and decided, certificates suspended, withdrawn
-    or restored, and events open past their decision deadline."""
+    or restored, events open past their decision deadline, and the statutory clocks' timeliness."""
     first, last = report.period(start, end)
     built = await report.build(session, first, last)
     name = f"certwatch-report-{first.isoformat()}-{last.isoformat()}"
@@ -44,6 +45,7 @@ async def regulator_report(
         return {
             "start": first, "end": last,
             "summary": [{"section": s, "item": i, "count": n} for s, i, n in built.summary()],
+            "timeliness": [asdict(line) for line in built.timeliness],
         }  # fmt: skip
     if format == "csv":
         body, media = report.events_csv(built), "text/csv; charset=utf-8"

@@ -152,6 +152,7 @@ class DecisionIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000, description="why: it goes on the audit trail")
     corrective_action_due: date | None = Field(default=None, description="corrective_action: the deadline")
     suspended_until: date | None = Field(default=None, description="suspend: at most 6 months away")
+    reply_due: date | None = Field(default=None, description="request_explanation: the organisation answers by")
     certificates: list[str] = Field(
         default_factory=list, max_length=200,
         description="suspend / withdraw / restore: certificate numbers; none: every one the measure applies to",
@@ -197,7 +198,7 @@ async def decide_risk_event(
     withdraw or restore. Suspend, withdraw and restore change the certificates' status and publish it."""
     decision = decisions.Decision(
         body.measure, actor.name, body.reason, body.corrective_action_due, body.suspended_until,
-        tuple(body.certificates),
+        tuple(body.certificates), reply_due=body.reply_due,
     )  # fmt: skip
     outbox = request.app.state.runtime.outbox
     return RiskEventRead.model_validate(await decisions.decide(session, outbox, risk_event_id, decision))

@@ -3,7 +3,7 @@
 from services.rules.access.models import ApiToken
 from services.rules.db import Base, messaging
 from services.rules.registry.models import Certificate, Contact, MatchVerdict, Organisation, OrganisationRevision
-from services.rules.review.models import AuditEntry, RiskEvent
+from services.rules.review.models import AuditEntry, DeadlineClock, RiskEvent
 from services.rules.sweep.models import Sweep, SweepHit, SweepRanking
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "Base",
     "Certificate",
     "Contact",
+    "DeadlineClock",
     "MatchVerdict",
     "Organisation",
     "OrganisationRevision",

@@ -25,7 +25,15 @@ from rapidfuzz import fuzz, process
 from services.rules.matcher.ngrams import NgramIndex
 from services.rules.matcher.normalise import NameParts, analyse, analyse_once
 from services.rules.matcher.pinyin import homophone
-from services.rules.matcher.regions import place_of, province_of_code, province_of_place
+from services.rules.matcher.regions import (
+    CITIES,
+    PLACES,
+    PLACES_SHORT,
+    PROVINCES,
+    place_of,
+    province_of_code,
+    province_of_place,
+)
 from shared.contracts.rules import MatchDecision, MatchEvidence, MatchSummary
 from shared.identifiers import USCC_ALPHABET, code_warning, compact, quick_valid
 from shared.parties import CellParty, has_roles, split_parties
@@ -398,6 +406,8 @@ class RegistryIndex:
         q = self._query(name, code, bool(credit_code) and code is None, address, province)
         found: dict[int, Candidate] = {}
         self._collect(q, found)
+        if not found and q.core:  # nothing at all: perhaps a region one character off stands in front of the core
+            self._misspelt_region(q, found)
         if self._grams is not None and q.core and not _any_match(found):
             self._by_ngrams(q, found)
         if printed is not None:
@@ -493,6 +503,38 @@ class RegistryIndex:
                                 "not by the structured blocks", 0.0))  # fmt: skip
         score = min(self._adjust(org, entry, q, similarity * 0.75, evidence, False), 0.85)
         return self._candidate(org, score, "name:ngram" if cosine >= 0.0 else "name:fuzzy", entry.name, evidence)
+
+    @cython.cfunc
+    def _misspelt_region(self, q: _Query, found: dict) -> cython.void:
+        """A region one character off (浙扛, 鲁木齐 for 乌鲁木齐, 啊上海) is not read as a region, so it stays in
+        front of the core and nothing is found. When what follows it is a registered core and it is one edit
+        from a region's name (`_near_region`), the name is asked again with that region written right: what
+        that finds is a lead for review at most, saying which region was read."""
+        core = q.core
+        k: cython.Py_ssize_t
+        for k in range(2, min(7, len(core) - 3)):  # at least four characters of core left: 字号 + industry
+            if core[k:] not in self._by_core:
+                continue
+            region = _near_region(core[:k])
+            if region is None:
+                continue
+            read = f"the region '{region}'" if region else "a region (which one is not clear)"
+            folded = q.parts.folded
+            at = folded.find(core[:k])
+            if at < 0:
+                return
+            fixed = self._query(folded[:at] + region + folded[at + k :], q.code, q.code_invalid, None, None)
+            again: dict = {}
+            self._collect(fixed, again)
+            candidate: Candidate
+            for slot, candidate in again.items():
+                if candidate.decision is _NO_MATCH:
+                    continue
+                evidence = (_ev("region", f"'{core[:k]}' read as {read}, one character off: a misspelt region, "
+                                "or part of another 字号", 0.0, q.name, region), *candidate.evidence)  # fmt: skip
+                score: cython.double = min(max(candidate.score, self._review_at), self._match_at - 0.01)
+                _keep(found, slot, candidate._replace(score=score, decision=_REVIEW, evidence=evidence))
+            return
 
     @cython.cfunc
     def _near_code(self, q: _Query, printed: str, found: dict) -> cython.void:
@@ -904,6 +946,51 @@ def _second_keys(core: str) -> tuple[str, ...]:
     if len(core) < 3:
         return ()
     return (f"~{core[1]}{core[-2:]}", f"~{core[0]}{core[-2:]}", f"^{core[1]}{core[-2:]}")
+
+
+def _deletions(text: str) -> list[str]:
+    return [text[:i] + text[i + 1 :] for i in range(len(text))]
+
+
+def _region_words() -> dict[str, str]:
+    """Every region's name as printed (浙江, 浙江省, 宁波市, 鄞州区, 明光) -> itself, and its one-edit neighbourhood:
+    each name with one character deleted (`-` + the rest) and, for a two-character name, with one character
+    unknown (`?`). A neighbour two names share names neither (""): 江? is 江苏, 江西 or 江门."""
+    names = {*PROVINCES, *(p + "省" for p in PROVINCES), *CITIES, *(c + "市" for c in CITIES), *PLACES, *PLACES_SHORT}
+    words: dict[str, str] = {name: name for name in names if len(name) >= 2}
+    near: dict[str, str] = {}
+    for name in sorted(words):
+        keys = [f"-{shorter}" for shorter in _deletions(name)] if len(name) >= 3 else [f"{name[0]}?", f"?{name[1]}"]
+        for key in keys:
+            near[key] = name if near.get(key, name) == name else ""
+    return {**near, **words}
+
+
+_REGION_WORDS = _region_words()
+
+
+def _near_region(text: str) -> str | None:
+    """The region whose name is one edit from `text` (a character substituted, dropped or added): 浙扛 -> 浙江,
+    鲁木齐 -> 乌鲁木齐, 啊上海 -> 上海; "" when several are (啊青县: 巴青县, 高青县, 丁青县); None when there is none (a
+    two-character neighbour two names share, 江扛 for 江苏 or 江西, counts as none), or when `text` is a region's
+    own name (read as a region already, not misspelt)."""
+    if text in _REGION_WORDS and not text.startswith(("-", "?")) and "?" not in text:
+        return None
+    options = set()
+    if len(text) == 2:
+        options.update((_REGION_WORDS.get(f"{text[0]}?"), _REGION_WORDS.get(f"?{text[1]}")))  # substituted
+    else:
+        options.add(_REGION_WORDS.get(f"-{text}"))  # a character dropped from a name
+        options.update(_REGION_WORDS.get(f"-{shorter}") for shorter in _deletions(text))  # substituted
+    options.update(_REGION_WORDS.get(shorter) for shorter in _deletions(text) if len(shorter) >= 2)  # one added
+    options.discard(None)
+    several = "" in options and len(text) >= 3  # a neighbour of several names: a region, but which one is not clear
+    options.discard("")
+    # 上海 and 上海市 are one region: the shortest spelling of each stands for it
+    kept = {o for o in options if not any(o != other and o.startswith(other) for other in options)}
+    if len(kept) > 1 or (several and not kept):
+        return ""  # a region misspelt, but which one is not clear (啊青县: 巴青县, 高青县 or 丁青县, one changed)
+    return kept.pop() if kept else None
 
 
 def subject_key(name: str, code: str | None = None) -> str:

@@ -18,7 +18,14 @@ from typing import Any
 
 import pytest
 
-from services.rules.matcher.index import BLOCK_LIMIT, Candidate, RegistryIndex, RegistryRecord, near_codes
+from services.rules.matcher.index import (
+    BLOCK_LIMIT,
+    Candidate,
+    RegistryIndex,
+    RegistryRecord,
+    _near_region,
+    near_codes,
+)
 from services.rules.matcher.ngrams import NgramIndex
 from shared import compiled
 from shared.contracts.rules import MatchDecision
@@ -335,3 +342,26 @@ def test_a_name_printing_no_legal_form_is_a_lead_not_a_workshop() -> None:
         assert "prints no legal form" in best.explanation
     workshop = index.best("上海一一贸易经营部")  # a printed form of another entity class stays no lead
     assert workshop is None or workshop.decision is MatchDecision.NONE
+
+
+# ------------------------------------------------------------------ a misspelt region (index._misspelt_region)
+
+
+@pytest.mark.parametrize(
+    ("printed", "read"),
+    [("浙扛", "浙江"), ("鲁木齐", "乌鲁木齐"), ("啊上海", "上海"), ("啊青县", ""), ("浙江", None), ("江扛", None)],
+)
+def test_a_region_one_edit_off_is_read_as_that_region(printed: str, read: str | None) -> None:
+    assert _near_region(printed) == read
+
+
+def test_a_misspelt_region_in_front_of_a_registered_core_is_a_lead_for_review(index: RegistryIndex) -> None:
+    found = index.match("浙扛瑞泽精密机械有限公司")
+    _explained(found)
+    assert [(c.org_id, c.decision) for c in found] == [("T", MatchDecision.REVIEW)]
+    assert "'浙扛' read as the region '浙江', one character off" in found[0].explanation
+
+
+def test_a_near_region_in_front_of_an_unregistered_core_finds_nothing(index: RegistryIndex) -> None:
+    assert index.match("浙扛鑫源精密机械有限公司") == []  # 鑫源精密机械 is nobody's core: no lead is made up
+    assert index.best("瑞泽精密机械有限公司") is not None  # (the bare core still matches as before)
