@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, DateTime, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.auth import token_table
@@ -66,6 +66,25 @@ class MeasureTaken(Base):
     reason: Mapped[str] = mapped_column(Text)
     risk_event_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     decided_by: Mapped[str] = mapped_column(String(100))
+
+
+class ClockView(Base):
+    """A statutory clock of a risk event, as rules last published it (`rules.risk-event-*.v2`)."""
+
+    __tablename__ = "clocks"
+
+    clock_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    risk_event_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    basis_document: Mapped[str] = mapped_column(String(200))
+    basis_article: Mapped[str] = mapped_column(String(50))
+    starts_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date, index=True)
+    state: Mapped[str] = mapped_column(String(10))
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    ended_by: Mapped[str | None] = mapped_column(String(30))
+    provisional: Mapped[bool] = mapped_column(Boolean)
+    signal_published_on: Mapped[date | None] = mapped_column(Date)
 
 
 class ScreenedOrganisation(Base):

@@ -1,9 +1,11 @@
 """The regulator's report for a chosen period: what was raised, what was decided, which certificates were
-suspended, withdrawn or restored, and what is past its deadline, as XLSX (one sheet each) or CSV."""
+suspended, withdrawn or restored, what is past its deadline, and how timely the statutory clocks were, as
+XLSX (one sheet each) or CSV."""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections import Counter
 from dataclasses import dataclass
@@ -16,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting import repository
 from services.reporting.models import MeasureTaken, RiskEventView
+from services.reporting.timeliness import COLUMNS as TIMELINESS_COLUMNS
+from services.reporting.timeliness import ClockTimeliness, timeliness
 from shared.errors import InvalidInput
 
 LONGEST_PERIOD = timedelta(days=366)
@@ -37,6 +41,7 @@ class Report:
     decided: list[RiskEventView]
     measures: list[tuple[MeasureTaken, str | None]]
     overdue: list[RiskEventView]
+    timeliness: list[ClockTimeliness] = dataclasses.field(default_factory=list)  # per statutory clock
 
     def summary(self) -> list[tuple[str, str, int]]:
         """(section, item, count) rows: the first sheet, and the JSON answer."""
@@ -54,6 +59,8 @@ class Report:
         ):
             rows += [(section, item, n) for item, n in sorted(Counter(values).items())]
         rows.append(("open past their decision deadline", f"on {self.end.isoformat()}", len(self.overdue)))
+        for line in self.timeliness:
+            rows += [("deadlines met", line.kind, line.met), ("deadlines missed", line.kind, line.missed)]
         return rows
 
 
@@ -84,6 +91,7 @@ async def build(session: AsyncSession, start: date, end: date) -> Report:
         decided=await repository.decided_between(session, since, until),
         measures=await repository.measures_between(session, start, end),
         overdue=await repository.open_past_deadline(session, end + timedelta(days=1)),
+        timeliness=timeliness(await repository.clocks_due_between(session, start, end), datetime.now(UTC).date()),
     )
 
 
@@ -99,6 +107,7 @@ def to_xlsx(report: Report) -> bytes:
     _table(book.create_sheet("Decisions"), EVENT_COLUMNS, [_event_row(e) for e in report.decided])
     _table(book.create_sheet("Certificate measures"), MEASURE_COLUMNS, [_measure_row(m, n) for m, n in report.measures])
     _table(book.create_sheet("Past deadline"), EVENT_COLUMNS, [_event_row(e) for e in report.overdue])
+    _table(book.create_sheet("Timeliness"), TIMELINESS_COLUMNS, [line.row() for line in report.timeliness])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -9,7 +9,14 @@ from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.reporting.models import FeedFreshness, MeasureTaken, RiskEventView, ScreenedOrganisation, Tally
+from services.reporting.models import (
+    ClockView,
+    FeedFreshness,
+    MeasureTaken,
+    RiskEventView,
+    ScreenedOrganisation,
+    Tally,
+)
 
 
 async def bump(session: AsyncSession, metric: str, dimension: str = "all", by: int = 1) -> None:
@@ -26,6 +33,21 @@ async def add_risk_event(session: AsyncSession, values: dict[str, object]) -> bo
 
 async def add_measure(session: AsyncSession, values: dict[str, object]) -> None:
     await session.execute(insert(MeasureTaken).values(**values).on_conflict_do_nothing(index_elements=["id"]))
+
+
+async def put_clock(session: AsyncSession, values: dict[str, object]) -> None:
+    """Keep a clock as last published; an ended clock is never made running again (the v2 topics of raised
+    and updated events can arrive in either order)."""
+    stmt = insert(ClockView).values(**values)
+    changed = {k: stmt.excluded[k] for k in values if k != "clock_id"}
+    await session.execute(
+        stmt.on_conflict_do_update(index_elements=["clock_id"], set_=changed, where=ClockView.ended_on.is_(None))
+    )
+
+
+async def clocks_due_between(session: AsyncSession, start: date, end: date) -> list[ClockView]:
+    stmt = select(ClockView).where(ClockView.due_on >= start, ClockView.due_on <= end).order_by(ClockView.due_on)
+    return list((await session.scalars(stmt)).all())
 
 
 async def raised_between(session: AsyncSession, start: datetime, end: datetime) -> list[RiskEventView]:

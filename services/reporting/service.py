@@ -14,7 +14,9 @@ from shared.contracts.rules import (
     CertificateStatusChanged,
     OrganisationUpdated,
     RiskEventRaised,
+    RiskEventRaisedV2,
     RiskEventUpdated,
+    RiskEventUpdatedV2,
 )
 
 
@@ -57,6 +59,21 @@ async def risk_event_updated(session: AsyncSession, event: RiskEventUpdated) -> 
             view.closed_at = event.updated_at
     if event.decision:
         await repository.bump(session, "decisions", event.decision.value)
+
+
+async def risk_event_clocks(session: AsyncSession, event: RiskEventRaisedV2 | RiskEventUpdatedV2) -> None:
+    """The statutory clocks of a risk event, for timeliness (the v1 twin of the event feeds the rest)."""
+    for clock in event.clocks:
+        await repository.put_clock(
+            session,
+            {
+                "clock_id": clock.clock_id, "risk_event_id": event.risk_event_id, "kind": clock.kind.value,
+                "basis_document": clock.basis.document, "basis_article": clock.basis.article,
+                "starts_on": clock.starts_on, "due_on": clock.due_on, "state": clock.state.value,
+                "ended_on": clock.ended_on, "ended_by": clock.ended_by, "provisional": clock.provisional,
+                "signal_published_on": event.signal_published_on,
+            },
+        )  # fmt: skip
 
 
 async def certificate_status_changed(session: AsyncSession, event: CertificateStatusChanged) -> None:

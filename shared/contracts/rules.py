@@ -124,6 +124,86 @@ class RiskEventUpdated(BaseModel):
     updated_at: datetime
 
 
+class ClockKind(StrEnum):
+    """The statutory clocks a risk event carries (README, "Review and decisions": each with its source)."""
+
+    SHORT_NOTICE_AUDIT = "short_notice_audit"  # within 30 days of a national spot-check notice
+    SUSPENSION = "suspension"  # suspend within 5 days of a confirmed non-conformity
+    WITHDRAWAL = "withdrawal"  # withdraw within 5 working days
+    SUSPENSION_LIMIT = "suspension_limit"  # a suspension lasts at most 6 months
+    REPLY = "reply"  # the organisation's reply, by the day the decision-maker set
+
+
+class ClockState(StrEnum):
+    RUNNING = "running"
+    MET = "met"
+    MISSED = "missed"
+    VOID = "void"  # made moot before it was due: the match was rejected, or a later decision came first
+
+
+class ClockUnit(StrEnum):
+    CALENDAR_DAYS = "calendar_days"
+    WORKING_DAYS = "working_days"  # the PRC calendar with 调休 (shared/workdays.py)
+    MONTHS = "months"
+    SET_BY_DECISION = "set_by_decision"
+
+
+class LegalBasis(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    document: str = Field(description="e.g. 认证机构管理办法")
+    article: str = Field(description="e.g. Art. 21")
+    requirement: str = Field(description="what it asks, in one sentence")
+
+
+class Clock(BaseModel):
+    """One statutory deadline of a risk event: from when, until when, on what legal basis, and how it ended."""
+
+    model_config = ConfigDict(frozen=True)
+
+    clock_id: uuid.UUID
+    kind: ClockKind
+    basis: LegalBasis
+    starts_on: date = Field(description="the day the period runs from (the notice, the confirmation, the decision)")
+    length: int | None = Field(default=None, description="in `unit`; none when the decision set the day")
+    unit: ClockUnit
+    due_on: date
+    state: ClockState = Field(description="when the event was published; see state_on")
+    ended_on: date | None = None
+    ended_by: str | None = Field(default=None, description="the measure or act that ended it")
+    provisional: bool = Field(default=False, description="counted past the holiday table: see calendar_note")
+    calendar_note: str | None = None
+
+    def state_on(self, day: date) -> ClockState:
+        return clock_state(self.state, self.ended_on, self.due_on, day)
+
+
+def clock_state(state: ClockState, ended_on: date | None, due_on: date, day: date) -> ClockState:
+    """An ended clock keeps its state; a running one is missed once `day` is past its due date."""
+    if ended_on is not None or state is not ClockState.RUNNING:
+        return state
+    return ClockState.MISSED if day > due_on else ClockState.RUNNING
+
+
+def next_due(clocks: list[Clock]) -> date | None:
+    """The earliest due date of the clocks still running (what a reviewer must act on first)."""
+    return min((c.due_on for c in clocks if c.ended_on is None and c.state is not ClockState.VOID), default=None)
+
+
+class RiskEventRaisedV2(RiskEventRaised):
+    """v2: the statutory clocks the event started, each with its legal basis, and when the signal was published."""
+
+    signal_published_on: date | None = None
+    clocks: list[Clock] = Field(default_factory=list)
+
+
+class RiskEventUpdatedV2(RiskEventUpdated):
+    """v2: every clock of the event after the change (ended ones too), and when its signal was published."""
+
+    signal_published_on: date | None = None
+    clocks: list[Clock] = Field(default_factory=list)
+
+
 class CertificateStatusChanged(BaseModel):
     """A recorded human decision changed a certificate's status."""
 

@@ -13,7 +13,9 @@ from shared.contracts.rules import (
     CertificateStatusChanged,
     OrganisationUpdated,
     RiskEventRaised,
+    RiskEventRaisedV2,
     RiskEventUpdated,
+    RiskEventUpdatedV2,
 )
 
 
@@ -25,6 +27,8 @@ class Topic(StrEnum):
     FEED_RUN_COMPLETED = "ingest.feed-run-completed.v1"
     RISK_EVENT_RAISED = "rules.risk-event-raised.v1"
     RISK_EVENT_UPDATED = "rules.risk-event-updated.v1"
+    RISK_EVENT_RAISED_V2 = "rules.risk-event-raised.v2"  # with the statutory clocks; v1 goes on beside it
+    RISK_EVENT_UPDATED_V2 = "rules.risk-event-updated.v2"  # until notify reads v2
     CERTIFICATE_STATUS_CHANGED = "rules.certificate-status-changed.v1"
     ORGANISATION_UPDATED = "rules.organisation-updated.v1"
     API_TOKEN_CHANGED = "rules.api-token-changed.v1"  # every service keeps a copy of the tokens
@@ -51,6 +55,8 @@ PAYLOADS: dict[Topic, type[BaseModel]] = {
     Topic.FEED_RUN_COMPLETED: FeedRunCompleted,
     Topic.RISK_EVENT_RAISED: RiskEventRaised,
     Topic.RISK_EVENT_UPDATED: RiskEventUpdated,
+    Topic.RISK_EVENT_RAISED_V2: RiskEventRaisedV2,
+    Topic.RISK_EVENT_UPDATED_V2: RiskEventUpdatedV2,
     Topic.CERTIFICATE_STATUS_CHANGED: CertificateStatusChanged,
     Topic.ORGANISATION_UPDATED: OrganisationUpdated,
     Topic.API_TOKEN_CHANGED: ApiTokenChanged,

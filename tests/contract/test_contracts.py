@@ -21,20 +21,38 @@ from shared.contracts.rules import (
     ApiTokenChanged,
     CertificateStatus,
     CertificateStatusChanged,
+    Clock,
+    ClockKind,
+    ClockState,
+    ClockUnit,
+    LegalBasis,
     MatchDecision,
     MatchSummary,
     Measure,
     OrganisationUpdated,
     RiskEventRaised,
+    RiskEventRaisedV2,
     RiskEventStatus,
     RiskEventUpdated,
+    RiskEventUpdatedV2,
     Severity,
+    next_due,
 )
 from shared.contracts.snapshots import render, schema_of, snapshot_path
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 ID = uuid.UUID("00000000-0000-0000-0000-000000000001")
 MATCH = MatchSummary(score=1.0, decision=MatchDecision.MATCH, method="credit_code", explanation="code agrees")
+AUDIT = Clock(
+    clock_id=ID,
+    kind=ClockKind.SHORT_NOTICE_AUDIT,
+    basis=LegalBasis(document="CNCA-QMS-01:2025", article="§5.9.3", requirement="audit within 30 days"),
+    starts_on=date(2026, 11, 20),
+    length=30,
+    unit=ClockUnit.CALENDAR_DAYS,
+    due_on=date(2026, 12, 20),
+    state=ClockState.RUNNING,
+)
 
 EXAMPLES = {
     Topic.SIGNAL_RECEIVED: SignalReceived(
@@ -86,6 +104,33 @@ EXAMPLES = {
         change="decided",
         decision=Measure.SUSPEND,
         updated_at=NOW,
+    ),
+    Topic.RISK_EVENT_RAISED_V2: RiskEventRaisedV2(
+        risk_event_id=ID,
+        organisation_id=ID,
+        organisation_name="浙江宏远电器有限公司",
+        signal_id=ID,
+        signal_kind=SignalKind.SPOT_CHECK_FAILURE,
+        rule_id="spot-check-failure",
+        rule_version=1,
+        severity=Severity.HIGH,
+        recommended_measure=Measure.SPECIAL_AUDIT,
+        title="t",
+        summary="s",
+        match=MATCH,
+        raised_at=NOW,
+        signal_published_on=date(2026, 11, 20),
+        clocks=[AUDIT],
+    ),
+    Topic.RISK_EVENT_UPDATED_V2: RiskEventUpdatedV2(
+        risk_event_id=ID,
+        organisation_id=ID,
+        status=RiskEventStatus.DECIDED,
+        severity=Severity.HIGH,
+        change="decided",
+        decision=Measure.SPECIAL_AUDIT,
+        updated_at=NOW,
+        clocks=[AUDIT.model_copy(update={"state": ClockState.MET, "ended_on": date(2026, 12, 1)})],
     ),
     Topic.CERTIFICATE_STATUS_CHANGED: CertificateStatusChanged(
         certificate_id=ID,
@@ -162,3 +207,19 @@ def test_a_v2_signal_stays_readable_by_a_v1_consumer() -> None:
     v2 = EXAMPLES[Topic.SIGNAL_RECEIVED_V2]
     v1 = SignalReceived.model_validate_json(v2.model_dump_json())
     assert v1.subject.name == "浙江甲食品有限公司"
+
+
+def test_a_v2_risk_event_stays_readable_by_a_v1_consumer() -> None:
+    """v2 only adds the clocks and the signal's date: notify, still on v1, reads the same event."""
+    v2 = EXAMPLES[Topic.RISK_EVENT_RAISED_V2]
+    assert RiskEventRaised.model_validate_json(v2.model_dump_json()).title == "t"
+    assert RiskEventUpdated.model_validate_json(EXAMPLES[Topic.RISK_EVENT_UPDATED_V2].model_dump_json())
+
+
+def test_a_running_clock_past_its_due_date_reads_missed_and_an_ended_one_keeps_its_state() -> None:
+    assert AUDIT.state_on(date(2026, 12, 20)) is ClockState.RUNNING
+    assert AUDIT.state_on(date(2026, 12, 21)) is ClockState.MISSED
+    met = AUDIT.model_copy(update={"state": ClockState.MET, "ended_on": date(2026, 12, 1)})
+    assert met.state_on(date(2027, 1, 1)) is ClockState.MET
+    assert next_due([met, AUDIT.model_copy(update={"due_on": date(2026, 12, 24)}), AUDIT]) == date(2026, 12, 20)
+    assert next_due([met]) is None

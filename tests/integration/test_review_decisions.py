@@ -13,6 +13,7 @@ from services.rules.main import create_app
 from services.rules.review import decisions
 from shared.contracts import Topic
 from shared.db.session import Database
+from shared.workdays import add_working_days
 from tests.integration.test_rules_matching import send_signal
 from tests.support.infra import ADMIN, NO_TOKEN, as_role, bearer, running
 from tests.support.topics import payloads
@@ -181,7 +182,11 @@ async def test_a_suspension_that_ends_undecided_reopens_its_event(platform, serv
 
         reopened = (await rules.get(url)).json()
         assert (reopened["status"], reopened["suspended_until"]) == ("in_review", None)
-        assert reopened["decision_due"] == (until + timedelta(days=6)).isoformat()  # 5 days to decide again
+        withdrawal = add_working_days(until, 5).due  # 5 working days to withdraw (or restore): QMS rule §7.3.1
+        assert reopened["decision_due"] == withdrawal.isoformat()
+        assert [(c["kind"], c["due_on"]) for c in reopened["clocks"] if c["kind"] == "withdrawal"] == [
+            ("withdrawal", withdrawal.isoformat())
+        ]
         last = reopened["audit"][-1]
         assert (last["action"], last["actor"]) == ("reopened", "system") and "restore or withdraw" in last["reason"]
         updates = await eventually(lambda: payloads(platform, Topic.RISK_EVENT_UPDATED), lambda found: len(found) >= 2)

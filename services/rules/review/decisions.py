@@ -1,10 +1,11 @@
 """The review workflow: assign, comment, decide and close a risk event (DESIGN.md §6).
 
 open → in_review (assigned) → decided → closed. Every step is a recorded human act: it names its
-actor, is written to the append-only audit trail and published on `rules.risk-event-updated.v1`. A
-decision to suspend, withdraw or restore changes the certificates' status in the registry (a new
-revision of the organisation) and publishes `rules.certificate-status-changed.v1` for each; a
-certificate is never suspended or withdrawn any other way.
+actor, is written to the append-only audit trail and published on `rules.risk-event-updated.v1` and,
+with the event's statutory clocks, `…-updated.v2`. A decision to suspend, withdraw or restore changes the
+certificates' status in the registry (a new revision of the organisation) and publishes
+`rules.certificate-status-changed.v1` for each; a certificate is never suspended or withdrawn any other way.
+A decision also ends the clocks it answers and starts those it calls for (review/clocks.py).
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules.registry import service as registry
 from services.rules.registry.models import Certificate
-from services.rules.review import repository
+from services.rules.review import clocks, repository
 from services.rules.review.models import RiskEvent
+from services.rules.ruleset.clocks import add_months
 from shared.contracts import Topic, deterministic_id
 from shared.contracts.rules import (
     CertificateStatus,
@@ -35,8 +37,7 @@ from shared.observability import BACKGROUND
 
 log = logging.getLogger(__name__)
 # Management-system suspensions last at most 6 months, then withdrawal if unresolved (DESIGN.md §5).
-LONGEST_SUSPENSION = timedelta(days=183)
-REDECIDE_WITHIN = timedelta(days=5)  # a reopened event's decision deadline
+LONGEST_SUSPENSION_MONTHS = 6
 # What each measure does to a certificate, and the statuses it may do it from.
 CERTIFICATE_EFFECT: dict[Measure, tuple[CertificateStatus, frozenset[CertificateStatus]]] = {
     Measure.SUSPEND: (CertificateStatus.SUSPENDED, frozenset({CertificateStatus.VALID})),
@@ -54,6 +55,7 @@ class Decision:
     corrective_action_due: date | None = None
     suspended_until: date | None = None
     certificates: tuple[str, ...] = ()  # numbers; none named: every certificate the measure applies to
+    reply_due: date | None = None  # request_explanation: the day the organisation is to answer by
 
 
 async def assign(
@@ -79,6 +81,7 @@ async def decide(session: AsyncSession, outbox: Outbox, risk_event_id: uuid.UUID
     event = await _open_event(session, risk_event_id)
     today = datetime.now(UTC).date()
     _check(decision, today)
+    _within_the_suspension_limit(event, decision)
     org = await registry.get(session, event.organisation_id)
     changed: list[tuple[Certificate, CertificateStatus]] = []
     if decision.measure in CERTIFICATE_EFFECT:
@@ -90,9 +93,11 @@ async def decide(session: AsyncSession, outbox: Outbox, risk_event_id: uuid.UUID
     event.status, event.decision = RiskEventStatus.DECIDED.value, decision.measure.value
     event.suspended_until = decision.suspended_until if decision.measure is Measure.SUSPEND else None
     event.updated_at = datetime.now(UTC)
+    clocks.decided(event, decision.measure, today, decision.corrective_action_due or decision.reply_due)
     detail = {
         "measure": decision.measure.value,
         "corrective_action_due": decision.corrective_action_due and decision.corrective_action_due.isoformat(),
+        "reply_due": decision.reply_due and decision.reply_due.isoformat(),
         "suspended_until": decision.suspended_until and decision.suspended_until.isoformat(),
         "certificates": [c.number for c, _ in changed],
     }
@@ -124,20 +129,34 @@ async def close(session: AsyncSession, outbox: Outbox, risk_event_id: uuid.UUID,
         )
     event.status = RiskEventStatus.CLOSED.value
     event.updated_at = datetime.now(UTC)
+    clocks.made_moot(event, event.updated_at.date(), "closed")
     repository.audit(session, event.id, actor, "closed", reason=reason)
     await _publish(session, outbox, event, "closed", actor, reason)
+    return event
+
+
+async def replied(session: AsyncSession, outbox: Outbox, risk_event_id: uuid.UUID, actor: str, text: str) -> RiskEvent:
+    """The organisation answered what a decision asked of it: its reply clock ends (met by the due date),
+    and the answer goes on the audit trail under its name. The organisation's page (issue 15 §1) calls this."""
+    event = await _open_event(session, risk_event_id)
+    if not clocks.replied(event, datetime.now(UTC).date()):
+        raise Conflict(f"risk event {risk_event_id} waits for no reply")
+    repository.audit(session, event.id, actor, "replied", reason=text)
+    await _publish(session, outbox, event, "replied", actor, text)
     return event
 
 
 async def reopen_expired(session: AsyncSession, outbox: Outbox, today: date) -> int:
     """Reopen every event whose suspension has ended with no later decision: a suspension lasts at most
     6 months, then the certificate is withdrawn unless it is restored (DESIGN §5). Each reopened event is
-    due for a decision within 5 days; returns how many."""
+    due for a decision within 5 working days of the suspension's end (QMS rule 2016 §7.3.1(7)); returns
+    how many."""
     reopened = 0
     for event in await repository.suspensions_ended(session, today):
         ended = event.suspended_until
+        assert ended is not None
         event.status, event.suspended_until = RiskEventStatus.IN_REVIEW.value, None
-        event.decision_due = today + REDECIDE_WITHIN
+        clocks.reopened(event, ended)
         event.updated_at = datetime.now(UTC)
         reason = f"the suspension ended on {ended} with no later decision: restore or withdraw the certificates"
         repository.audit(session, event.id, "system", "reopened", reason=reason, suspension_ended=str(ended))
@@ -163,7 +182,7 @@ def _check(decision: Decision, today: date) -> None:
     if decision.measure is Measure.SUSPEND:
         if decision.suspended_until is None:
             raise InvalidInput("a suspension needs suspended_until", field="suspended_until")
-        if not today < decision.suspended_until <= today + LONGEST_SUSPENSION:
+        if not today < decision.suspended_until <= add_months(today, LONGEST_SUSPENSION_MONTHS):
             raise InvalidInput(
                 "suspended_until must be after today and at most 6 months away (then withdraw if unresolved)",
                 field="suspended_until",
@@ -172,6 +191,26 @@ def _check(decision: Decision, today: date) -> None:
         raise InvalidInput("suspended_until goes with suspend only", field="suspended_until")
     if decision.certificates and decision.measure not in CERTIFICATE_EFFECT:
         raise InvalidInput(f"'{decision.measure}' changes no certificate: name none", field="certificates")
+    if decision.reply_due is not None:
+        if decision.measure is not Measure.REQUEST_EXPLANATION:
+            raise InvalidInput(
+                "reply_due goes with request_explanation (corrective action has corrective_action_due)",
+                field="reply_due",
+            )
+        if decision.reply_due <= today:
+            raise InvalidInput("reply_due must be after today", field="reply_due")
+
+
+def _within_the_suspension_limit(event: RiskEvent, decision: Decision) -> None:
+    """A suspension decided again while one runs ends, at the latest, 6 months after the first began."""
+    limit = clocks.suspension_limit(event)
+    until = decision.suspended_until if decision.measure is Measure.SUSPEND else None
+    if limit is not None and until is not None and until > limit.due_on:
+        raise InvalidInput(
+            f"the suspension began on {limit.starts_on}: it may last until {limit.due_on} at most "
+            "(then withdraw if unresolved)",
+            field="suspended_until",
+        )
 
 
 def _certificates_changed(
@@ -234,3 +273,6 @@ async def _publish(
         session, Topic.RISK_EVENT_UPDATED, str(event.organisation_id), update,
         event_id=deterministic_id("risk-event-updated", event.id, change, step),
     )  # fmt: skip
+    await clocks.publish_update(
+        session, outbox, event, update, deterministic_id("risk-event-updated.v2", event.id, change, step)
+    )

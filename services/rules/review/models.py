@@ -1,13 +1,13 @@
-"""Risk events and their append-only audit trail."""
+"""Risk events, their statutory clocks and their append-only audit trail."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, Text, false, func
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from services.rules.db import Base
 
@@ -35,6 +35,34 @@ class RiskEvent(Base):
     suspended_until: Mapped[date | None] = mapped_column(Date, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Loaded with the event (one query for a page of them): the API shows them on every event.
+    clocks: Mapped[list[DeadlineClock]] = relationship(
+        lazy="selectin", order_by="(DeadlineClock.starts_on, DeadlineClock.created_at)"
+    )
+
+
+class DeadlineClock(Base):
+    """A statutory deadline of a risk event, with the legal basis it was started under (ruleset/clocks.py).
+
+    `state` is stored when the clock ends (met, missed, void); until then it says running, and a running
+    clock whose due date has passed reads as missed (`ClockRead`)."""
+
+    __tablename__ = "clocks"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # uuid5 of the event, the kind and its start
+    risk_event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("risk_events.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    basis: Mapped[dict[str, str]] = mapped_column(JSONB)  # document, article, requirement
+    starts_on: Mapped[date] = mapped_column(Date)
+    length: Mapped[int | None] = mapped_column(Integer)
+    unit: Mapped[str] = mapped_column(String(20))
+    due_on: Mapped[date] = mapped_column(Date, index=True)
+    state: Mapped[str] = mapped_column(String(10), default="running")
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    ended_by: Mapped[str | None] = mapped_column(String(30))
+    provisional: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    calendar_note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class AuditEntry(Base):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.contracts.rules import ClockKind, ClockState, ClockUnit, LegalBasis, clock_state
 
 
 class AuditEntryRead(BaseModel):
@@ -16,6 +18,29 @@ class AuditEntryRead(BaseModel):
     detail: dict[str, object]
     reason: str | None
     at: datetime
+
+
+class ClockRead(BaseModel):
+    """A statutory deadline of the event, with its legal basis; `state` is as of today."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    kind: ClockKind
+    basis: LegalBasis
+    starts_on: date = Field(description="the day the period runs from (the notice, the confirmation, the decision)")
+    length: int | None = Field(description="in `unit`; none when the decision set the day")
+    unit: ClockUnit
+    due_on: date
+    state: ClockState
+    ended_on: date | None
+    ended_by: str | None = Field(description="the measure or act that ended it")
+    provisional: bool = Field(description="counted past the holiday table (calendar_note says how)")
+    calendar_note: str | None
+
+    @model_validator(mode="after")
+    def _as_of_today(self) -> ClockRead:
+        self.state = clock_state(self.state, self.ended_on, self.due_on, datetime.now(UTC).date())
+        return self
 
 
 class RiskEventRead(BaseModel):
@@ -38,6 +63,7 @@ class RiskEventRead(BaseModel):
     assigned_to: str | None
     decision: str | None
     suspended_until: date | None = None
+    clocks: list[ClockRead] = Field(default_factory=list, description="statutory deadlines, in the order they started")
     created_at: datetime
     updated_at: datetime
 

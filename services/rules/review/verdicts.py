@@ -1,4 +1,6 @@
-"""A reviewer's verdict on a match: remembered for the pair, written to the audit trail."""
+"""A reviewer's verdict on a match: remembered for the pair, written to the audit trail. A confirmation
+confirms the non-conformity, so it starts the suspension or withdrawal clock the event calls for; a
+rejection voids the clocks still running."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules.matcher.index import subject_key
 from services.rules.registry.models import MatchVerdict
-from services.rules.review import repository
+from services.rules.review import clocks, repository
 from services.rules.review.models import RiskEvent
 from shared.contracts import Topic, deterministic_id
 from shared.contracts.rules import RiskEventStatus, RiskEventUpdated, Severity
@@ -36,9 +38,15 @@ async def record(
             index_elements=["subject_key", "organisation_id"], set_=values)
     )  # fmt: skip
     repository.audit(session, event.id, actor, "match_confirmed" if confirmed else "match_rejected", reason=reason)
+    today = datetime.now(UTC).date()
     if not confirmed:
         event.status, event.decision = RiskEventStatus.CLOSED.value, "no_action"
-        await _published(session, outbox, event, actor, reason)
+        clocks.made_moot(event, today, "match_rejected")
+        await _published(
+            session, outbox, event, "closed", actor, f"match rejected: {reason}" if reason else "match rejected"
+        )
+    elif clocks.confirmed(event, today):  # v2 only: nothing a v1 reader sees has changed
+        await _published(session, outbox, event, "match_confirmed", actor, reason)
     return event
 
 
@@ -47,13 +55,18 @@ def _usable_code(subject: dict[str, object]) -> str | None:
     return str(code) if code and subject.get("credit_code_status") in ("valid", "valid_legacy") else None
 
 
-async def _published(session: AsyncSession, outbox: Outbox, event: RiskEvent, actor: str, reason: str | None) -> None:
+async def _published(
+    session: AsyncSession, outbox: Outbox, event: RiskEvent, change: str, actor: str, reason: str | None
+) -> None:
     update = RiskEventUpdated(
         risk_event_id=event.id, organisation_id=event.organisation_id, status=RiskEventStatus(event.status),
-        severity=Severity(event.severity), change="closed", actor=actor,
-        reason=f"match rejected: {reason}" if reason else "match rejected", updated_at=datetime.now(UTC),
+        severity=Severity(event.severity), change=change, actor=actor, reason=reason, updated_at=datetime.now(UTC),
     )  # fmt: skip
-    await outbox.add(
-        session, Topic.RISK_EVENT_UPDATED, str(event.organisation_id), update,
-        event_id=deterministic_id("risk-event-updated", event.id, "match-rejected"),
-    )  # fmt: skip
+    step = "match-rejected" if change == "closed" else "match-confirmed"
+    if change == "closed":
+        await outbox.add(
+            session, Topic.RISK_EVENT_UPDATED, str(event.organisation_id), update,
+            event_id=deterministic_id("risk-event-updated", event.id, step),
+        )  # fmt: skip
+    v2_id = deterministic_id("risk-event-updated.v2", event.id, step)
+    await clocks.publish_update(session, outbox, event, update, v2_id)

@@ -1,7 +1,9 @@
 """The baseline rule set, from the 2017 notice and the trigger-to-action matrix (DOMAIN.md §3.6).
 
 Rules are data: each names the signal kinds it reacts to, the least match confidence it needs, a
-severity, the recommended measure (and the one for CCC certificates) and the statutory clock.
+severity, the recommended measure (and the one for CCC certificates) and a deadline to decide; the
+statutory clocks an event starts, each with its legal basis, are `clocks.py`, and set the deadline when
+one runs.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ class Rule:
     kinds: frozenset[K]
     severity: Severity
     measure: Measure
-    decision_days: int
+    decision_days: int  # the deadline to decide when no statutory clock runs
     title: str
     ccc_measure: Measure | None = None
     least_match: MatchDecision = MatchDecision.REVIEW
@@ -61,7 +63,7 @@ BASELINE: tuple[Rule, ...] = (
         Measure.WITHDRAW,
         5,
         "列入严重违法失信名单",
-        source="QMS rule 2016 §7.3.1(2); 认证机构管理办法 Art. 17",
+        source="QMS rule 2016 §7.3.1(2) (withdraw within 5 working days); 认证机构管理办法 Art. 17",
     ),
     Rule(
         "abnormal-operation-listed",

@@ -13,7 +13,9 @@ from services.rules.matcher.live import on_matcher_thread
 from services.rules.matcher.relevance import product_in_scope
 from services.rules.registry import repository as registry
 from services.rules.registry.models import Organisation
+from services.rules.review import clocks
 from services.rules.review import repository as review
+from services.rules.ruleset.clocks import Context
 from services.rules.ruleset.rules import BASELINE
 from services.rules.ruleset.service import Outcome, evaluate
 from shared.contracts import Topic, deterministic_id
@@ -110,7 +112,8 @@ async def outcomes(session: AsyncSession, signal: SignalReceivedV2, matched: Mat
     since = datetime.now(UTC) - timedelta(days=365)
     escalating = [r.id for r in BASELINE if signal.kind in r.kinds and r.escalate_after]
     prior = max([await review.count_since(session, org.id, rule_id, since) for rule_id in escalating], default=0)
-    return evaluate(signal.kind, matched.summary.decision, types, prior, datetime.now(UTC).date())
+    today, context = datetime.now(UTC).date(), Context.of(signal, matched.summary)  # context: the clocks (issue 15)
+    return evaluate(signal.kind, matched.summary.decision, types, prior, today, context)
 
 
 async def _raise(
@@ -175,6 +178,7 @@ async def _raise(
         event_id=deterministic_id("risk-event-raised", event_id),
         causation_id=caused_by,
     )
+    await clocks.raised(session, outbox, event, outcome.clocks, signal, caused_by)  # and v2, with the clocks
     return 1
 
 

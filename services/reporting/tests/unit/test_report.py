@@ -6,8 +6,9 @@ from datetime import UTC, date, datetime
 import pytest
 
 from services.reporting.dashboard import charts
-from services.reporting.models import MeasureTaken, RiskEventView
+from services.reporting.models import ClockView, MeasureTaken, RiskEventView
 from services.reporting.report import Report, events_csv, period
+from services.reporting.timeliness import timeliness
 from shared.errors import InvalidInput
 
 
@@ -58,3 +59,32 @@ def test_the_summary_counts_by_each_dimension_and_the_charts_put_the_largest_fir
     assert [(b.label, b.count, b.width) for b in severity.bars] == [("high", 2, 100.0), ("critical", 1, 50.0)]
     lines = events_csv(report).decode("utf-8-sig").splitlines()
     assert lines[0].startswith("risk_event_id,raised_at,organisation_name") and len(lines) == 4
+
+
+def _clock(kind: str, state: str, due: date, ended: date | None, published: date | None) -> ClockView:
+    return ClockView(
+        clock_id=uuid.uuid4(), risk_event_id=uuid.uuid4(), kind=kind, basis_document="认证机构管理办法",
+        basis_article="Art. 21", starts_on=date(2026, 11, 2), due_on=due, state=state, ended_on=ended,
+        ended_by="suspend" if ended else None, provisional=False, signal_published_on=published,
+    )  # fmt: skip
+
+
+def test_timeliness_counts_met_and_missed_per_clock_with_the_days_from_publication_to_decision() -> None:
+    today = date(2026, 12, 10)
+    clocks = [
+        _clock("suspension", "met", date(2026, 11, 7), date(2026, 11, 5), date(2026, 11, 1)),  # 4 days
+        _clock("suspension", "missed", date(2026, 11, 7), date(2026, 11, 11), date(2026, 11, 1)),  # 10 days
+        _clock("suspension", "running", date(2026, 11, 20), None, date(2026, 11, 1)),  # past due: missed
+        _clock("suspension", "running", date(2026, 12, 20), None, date(2026, 11, 1)),  # still running
+        _clock("suspension", "void", date(2026, 11, 7), date(2026, 11, 3), date(2026, 11, 1)),  # no deadline
+        _clock("suspension", "met", date(2026, 11, 7), date(2026, 11, 6), None),  # from its start: 4 days
+    ]
+    lines = {line.kind: line for line in timeliness(clocks, today)}
+    assert set(lines) == {"short_notice_audit", "suspension", "withdrawal", "suspension_limit", "reply"}
+    art21 = lines["suspension"]
+    assert (art21.due, art21.met, art21.missed, art21.running) == (5, 2, 2, 1)
+    assert (art21.median_days, art21.max_days, art21.basis) == (4, 10, "认证机构管理办法 Art. 21")
+    assert lines["reply"].due == 0 and lines["reply"].median_days is None
+    report = Report(date(2026, 11, 1), date(2026, 11, 30), [], [], [], [], list(lines.values()))
+    rows = {(section, item): n for section, item, n in report.summary()}
+    assert rows[("deadlines met", "suspension")] == 2 and rows[("deadlines missed", "suspension")] == 2
