@@ -243,7 +243,7 @@ def allowed(action: Action) -> Any:
     return Depends(check)
 
 
-RESPONSES = errors(401, 403, 422)  # every authenticated router declares them (a NUL in a query is a 422 too)
+RESPONSES = errors(400, 401, 403, 422)  # every authenticated router declares them (a NUL in a query is a 422 too)
 
 
 # --- personal data -------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from shared.kafka.outbox import Outbox, OutboxRelay
 from shared.kafka.producer import Producer
 from shared.logging import configure_logging
 from shared.nul import RefuseNul
-from shared.observability import install_observability
+from shared.observability import ReadinessCheck, install_observability
 from shared.settings import PlatformSettings, ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,10 @@ class ServiceRuntime:
         self.db = Database(settings)
         self.producer = Producer(platform, client_id=f"certwatch-{service}")
         self.outbox = Outbox(tables.outbox, producer_name=service)
-        self.relay = OutboxRelay(self.db, self.producer, tables.outbox, service, settings.outbox_poll_seconds)
+        self.relay = OutboxRelay(
+            self.db, self.producer, tables.outbox, service, settings.outbox_poll_seconds,
+            settings.consumer_backoff_max_seconds,
+        )  # fmt: skip
         self.consumer = Consumer(service, platform, settings, self.db, tables.inbox, self.producer)
         self.consumer.after_commit = self.publish_soon
         self.on_start: list[Hook] = []
@@ -115,7 +118,14 @@ def build_app(runtime: ServiceRuntime, routers: list[APIRouter], title: str) -> 
     app.state.runtime = runtime
     install_error_handler(app)
     app.add_middleware(RefuseNul)
-    install_observability(app, runtime.service, {"database": runtime.db.ping, "broker": runtime.producer.ping})
+    # Not ready while the consumer or the relay waits out an outage, until a message goes through again.
+    checks: dict[str, ReadinessCheck] = {
+        "database": runtime.db.ping,
+        "broker": runtime.producer.ping,
+        "consumer": runtime.consumer.stall.check,
+        "outbox relay": runtime.relay.stall.check,
+    }
+    install_observability(app, runtime.service, checks)
     for router in routers:
         app.include_router(router)
     return app

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import BeforeValidator
 
 from services.ingest import repository, service
 from services.ingest.schemas import SignalAccepted, SignalIn
@@ -14,6 +17,15 @@ from shared.contracts.ingest import SignalV2
 from shared.db.session import ReadSession, WriteSession
 from shared.responses import errors
 
+
+def _iso_only(value: object) -> object:
+    """An ISO 8601 timestamp, as the schema says: a bare number is no date (pydantic would read it as epoch seconds)."""
+    if isinstance(value, str | int | float) and re.fullmatch(r"\s*[+-]?[\d.eE+-]+\s*", str(value)):
+        raise ValueError("an ISO 8601 date and time, e.g. 2026-11-01T00:00:00Z")
+    return value
+
+
+IsoDatetime = Annotated[datetime, BeforeValidator(_iso_only)]
 router = APIRouter(tags=["signals"], responses=RESPONSES)
 WRITE, READ = allowed(Action.WRITE_SIGNALS), allowed(Action.READ_FEEDS)
 
@@ -51,7 +63,7 @@ async def list_signals(
     session: ReadSession,
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=10_000_000),
-    since: datetime | None = Query(None, description="received at or after (ISO 8601); then oldest first"),
+    since: IsoDatetime | None = Query(None, description="received at or after (ISO 8601); then oldest first"),
     after: uuid.UUID | None = Query(None, description="with `since`: in id order, those after this id (keyset paging)"),
 ) -> list[SignalV2]:
     """Accepted signals, newest first; with `since`, those received since then, oldest first (for paging

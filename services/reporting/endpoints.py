@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import HTMLResponse
@@ -14,6 +14,19 @@ from shared.auth import RESPONSES, Action, allowed
 from shared.db.session import ReadSession
 
 router = APIRouter(tags=["reporting"], responses=RESPONSES, dependencies=[allowed(Action.READ)])
+DAY = {"pattern": r"^(20\d\d|2100)-\d\d-\d\d$"}  # the days a report may cover (report.EARLIEST..LATEST), in the schema
+REPORT_FORMATS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the report in the format asked for",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "text/csv": {"schema": {"type": "string"}},
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                "schema": {"type": "string", "format": "binary"}
+            },
+        },
+    }
+}
 
 
 @router.get("/summary")
@@ -29,11 +42,11 @@ async def count_risk_events(session: ReadSession) -> dict[str, int]:
     return {"risk_events_raised": int(summary["risk_events_raised"])}  # type: ignore[call-overload]
 
 
-@router.get("/reports/regulator", response_model=None)
+@router.get("/reports/regulator", response_model=None, responses=REPORT_FORMATS)
 async def regulator_report(
     session: ReadSession,
-    start: date | None = Query(None, description="first day (default: 29 days before end)"),
-    end: date | None = Query(None, description="last day, included (default: today)"),
+    start: date | None = Query(None, description="first day (default: 29 days before end)", json_schema_extra=DAY),
+    end: date | None = Query(None, description="last day, included (default: today)", json_schema_extra=DAY),
     format: Literal["xlsx", "csv", "json"] = Query("xlsx", description="xlsx: every sheet; csv: the events raised"),
 ) -> Response | dict[str, object]:
     """The regulator's report for a period: events raised and decided, certificates suspended, withdrawn
@@ -58,8 +71,8 @@ async def regulator_report(
 @router.get("/dashboard", response_class=HTMLResponse)
 async def get_dashboard(
     session: ReadSession,
-    start: date | None = Query(None, description="first day (default: 29 days before end)"),
-    end: date | None = Query(None, description="last day, included (default: today)"),
+    start: date | None = Query(None, description="first day (default: 29 days before end)", json_schema_extra=DAY),
+    end: date | None = Query(None, description="last day, included (default: today)", json_schema_extra=DAY),
 ) -> HTMLResponse:
     """The dashboard for a period: figures, charts, feed freshness, and the report's exports."""
     first, last = report.period(start, end)

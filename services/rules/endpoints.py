@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, UploadFile
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 
 from services.rules.matcher.index import RegistryIndex
@@ -35,6 +35,7 @@ from shared.errors import InvalidInput
 from shared.responses import errors
 
 router = APIRouter(responses=RESPONSES)
+EVENT_ERRORS = errors(404, 409)  # no such risk event; not in a state the step applies to
 READ = allowed(Action.READ)
 
 
@@ -86,7 +87,7 @@ async def list_organisations(
 
 
 @router.get(
-    "/organisations/{organisation_id}", response_model=OrganisationRead, tags=["registry"], responses=errors(404)
+    "/organisations/{organisation_id:uuid}", response_model=OrganisationRead, tags=["registry"], responses=errors(404)
 )
 async def get_organisation(
     organisation_id: uuid.UUID, session: ReadSession, actor: Annotated[Actor, READ]
@@ -111,18 +112,28 @@ async def list_risk_events(
     return [RiskEventRead.model_validate(r) for r in rows]
 
 
-@router.get("/risk-events/{risk_event_id}", response_model=RiskEventDetail, tags=["review"], dependencies=[READ])
+@router.get(
+    "/risk-events/{risk_event_id}",
+    response_model=RiskEventDetail,
+    tags=["review"],
+    dependencies=[READ],
+    responses=errors(404),
+)
 async def get_risk_event(risk_event_id: uuid.UUID, session: ReadSession) -> RiskEventDetail:
     """One risk event with its evidence, match explanation and audit trail."""
     return await review.get(session, risk_event_id)
 
 
 class MatchVerdictIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     verdict: Literal["confirmed", "rejected"]
     reason: str | None = Field(default=None, max_length=2000)
 
 
-@router.post("/risk-events/{risk_event_id}/match-verdict", response_model=RiskEventRead, tags=["review"])
+@router.post(
+    "/risk-events/{risk_event_id}/match-verdict", response_model=RiskEventRead, tags=["review"], responses=EVENT_ERRORS
+)
 async def post_match_verdict(
     risk_event_id: uuid.UUID,
     verdict: MatchVerdictIn,
@@ -139,15 +150,21 @@ async def post_match_verdict(
 
 
 class AssignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     assignee: str = Field(min_length=1, max_length=100)
     reason: str | None = Field(default=None, max_length=2000)
 
 
 class CommentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     text: str = Field(min_length=1, max_length=5000)
 
 
 class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     measure: Measure
     reason: str = Field(min_length=1, max_length=2000, description="why: it goes on the audit trail")
     corrective_action_due: date | None = Field(default=None, description="corrective_action: the deadline")
@@ -160,10 +177,14 @@ class DecisionIn(BaseModel):
 
 
 class CloseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: str = Field(min_length=1, max_length=2000)
 
 
-@router.post("/risk-events/{risk_event_id}/assign", response_model=RiskEventRead, tags=["review"])
+@router.post(
+    "/risk-events/{risk_event_id}/assign", response_model=RiskEventRead, tags=["review"], responses=EVENT_ERRORS
+)
 async def assign_risk_event(
     risk_event_id: uuid.UUID,
     body: AssignIn,
@@ -178,7 +199,13 @@ async def assign_risk_event(
     )
 
 
-@router.post("/risk-events/{risk_event_id}/comments", response_model=RiskEventRead, status_code=201, tags=["review"])
+@router.post(
+    "/risk-events/{risk_event_id}/comments",
+    response_model=RiskEventRead,
+    status_code=201,
+    tags=["review"],
+    responses=EVENT_ERRORS,
+)
 async def comment_risk_event(
     risk_event_id: uuid.UUID, body: CommentIn, session: WriteSession, actor: Annotated[Actor, allowed(Action.REVIEW)]
 ) -> RiskEventRead:
@@ -186,7 +213,9 @@ async def comment_risk_event(
     return RiskEventRead.model_validate(await decisions.comment(session, risk_event_id, actor.name, body.text))
 
 
-@router.post("/risk-events/{risk_event_id}/decision", response_model=RiskEventRead, tags=["review"])
+@router.post(
+    "/risk-events/{risk_event_id}/decision", response_model=RiskEventRead, tags=["review"], responses=EVENT_ERRORS
+)
 async def decide_risk_event(
     risk_event_id: uuid.UUID,
     body: DecisionIn,
@@ -204,7 +233,9 @@ async def decide_risk_event(
     return RiskEventRead.model_validate(await decisions.decide(session, outbox, risk_event_id, decision))
 
 
-@router.post("/risk-events/{risk_event_id}/close", response_model=RiskEventRead, tags=["review"])
+@router.post(
+    "/risk-events/{risk_event_id}/close", response_model=RiskEventRead, tags=["review"], responses=EVENT_ERRORS
+)
 async def close_risk_event(
     risk_event_id: uuid.UUID,
     body: CloseIn,
@@ -218,6 +249,8 @@ async def close_risk_event(
 
 
 class ReplayIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     signals: list[SignalReceivedV2] = Field(
         min_length=1, max_length=2000, description="stored signals, as ingest keeps them"
     )
@@ -250,6 +283,8 @@ async def replay_apply(
 
 
 class ScreenQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(min_length=1, max_length=300)
     credit_code: str | None = Field(default=None, max_length=40)
     address: str | None = Field(default=None, max_length=500)
