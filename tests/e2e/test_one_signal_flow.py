@@ -134,6 +134,7 @@ async def test_a_spot_check_failure_raises_a_risk_event_emails_the_organisation_
             "Decisions",
             "Certificate measures",
             "Past deadline",
+            "Timeliness",
         ]
         measures = list(book["Certificate measures"].iter_rows(values_only=True))
         assert measures[0][:6] == ("effective_on", "organisation_name", "certificate_number", "certificate_type",
