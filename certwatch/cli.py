@@ -429,9 +429,9 @@ def _sweep_report(sweep_id: str, output: Path) -> None:
 @rules_app.command("token-create")
 def rules_token_create(
     name: Annotated[str, typer.Argument(help="the person or system; audit trails name it")],
-    role: Annotated[str, typer.Option(help="reviewer | decision_maker | administrator | regulator")],
+    role: Annotated[str, typer.Option(help="reviewer | decision_maker | administrator | regulator | feed")],
 ) -> None:
-    """Make a token (administrators): it is printed this once; use it as CERTWATCH_API_TOKEN."""
+    """Make a token (administrators): it is printed this once; every service accepts it (CERTWATCH_API_TOKEN)."""
     made = _request("rules", "POST", "/tokens", json={"name": name, "role": role}).json()
     typer.echo(f"token for {made['name']} ({made['role']}), id {made['id']}; shown once:")
     typer.echo(made["token"])
