@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -260,11 +261,25 @@ def screen(
 
 @rules_app.command("import-registry")
 def rules_import_registry(path: Path) -> None:
-    """Import the certification body's registry export (CSV); prints the validation report."""
+    """Import the certification body's registry export (CSV or XLSX) as a job: its progress, then the report."""
     with path.open("rb") as handle:
-        _print(
-            _request("rules", "POST", "/organisations/import", files={"file": (path.name, handle, "text/csv")}).json()
-        )
+        job = _request("rules", "POST", "/organisations/import", files={"file": (path.name, handle, "text/csv")})
+    _print(_follow("rules", job.json()))
+
+
+def _follow(service: str, job: dict[str, Any]) -> Any:
+    """Poll a long job (GET /jobs/{id}) until it ends, its progress on stderr; its result, or exit 1 with its error."""
+    shown = ""
+    while job["status"] in ("queued", "running"):
+        line = f"{job['status']}: {job['phase'] or ''} {job['done']}{'/' + str(job['total']) if job['total'] else ''}"
+        if line != shown:
+            typer.echo(line, err=True)
+            shown = line
+        time.sleep(0.5)
+        job = _request(service, "GET", f"/jobs/{job['id']}").json()
+    if job["status"] != "succeeded":
+        _fail(f"job {job['id']} {job['status']}: {job['error']}")
+    return job["result"]
 
 
 @rules_app.command("risk-events")

@@ -74,7 +74,8 @@ def run_main_job(data_dir: Path | None, timeout: float) -> None:
     rules, ingest, reporting, notify = (settings_of(s).url for s in ("rules", "ingest", "reporting", "notify"))
     typer.echo("loading the demo registry …")
     files = {"file": ("demo-registry.csv", demo.registry_csv())}
-    imported = httpx.post(f"{rules}/organisations/import", files=files, headers=bearer(), timeout=60).json()
+    url = f"{rules}/organisations/import?wait=true"  # the report once committed (else 202 and a job to follow)
+    imported = httpx.post(url, files=files, headers=bearer(), timeout=600).json()
     typer.echo("running the nightly job: every feed from the local feed server …")
     runs = _nightly_run(ingest, local_stack.feed_token(folder))
     typer.echo("waiting for rules, notify and reporting to catch up …")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.auth import token_table
 from shared.db.base import messaging_tables, service_metadata
+from shared.jobs import job_table
 
 
 class Base(DeclarativeBase):
@@ -19,6 +20,7 @@ class Base(DeclarativeBase):
 
 messaging = messaging_tables(Base.metadata)
 tokens = token_table(Base.metadata)  # this service's copy of the tokens (shared/auth.py)
+jobs = job_table(Base.metadata)  # uploads (shared/jobs.py, runs/uploads.py)
 
 
 class RawRecord(Base):

@@ -20,3 +20,15 @@ class IngestSettings(AuthSettings, ServiceSettings):
     feeds_file: Path = Field(default_factory=lambda: data_dir() / "feeds.toml", description="the [[feed]] table")
     scheduler_enabled: bool = True
     work_dir: Path | None = Field(default=None, description="where downloads are kept during a run")
+    # What one file may hold (issue 12 item 8): a bad file costs bounded time and memory, never the service.
+    xlsx_inflated_bytes: int = Field(
+        default=256 * 1024 * 1024, gt=0, description="an XLSX whose parts would inflate past this is a zip bomb"
+    )
+    xlsx_inflate_ratio: int = Field(default=200, gt=0, description="an XLSX inflating more than this many times over")
+    cell_chars: int = Field(default=32_767, gt=0, description="a longer cell rejects its row (Excel's own limit)")
+    blank_rows: int = Field(default=10_000, gt=0, description="empty rows in a row after which a sheet is not read on")
+    upload_wait_bytes: int = Field(
+        default=1024 * 1024, ge=0,
+        description="POST /files answers an upload up to this size once ingested, a larger one at once with a job",
+    )  # fmt: skip
+    upload_jobs: int = Field(default=2, ge=1, description="uploads ingested at once; the others wait, queued")

@@ -3,6 +3,7 @@
 from sqlalchemy.orm import DeclarativeBase
 
 from shared.db.base import messaging_tables, service_metadata
+from shared.jobs import job_table
 
 
 class Base(DeclarativeBase):
@@ -10,3 +11,4 @@ class Base(DeclarativeBase):
 
 
 messaging = messaging_tables(Base.metadata)
+jobs = job_table(Base.metadata)  # registry imports (shared/jobs.py, registry/jobs.py)

@@ -11,16 +11,16 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, UploadFile
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 
 from services.rules.matcher.index import RegistryIndex
 from services.rules.matcher.live import on_matcher_thread
 from services.rules.matcher.screening import ScreeningInputError, screen_files
+from services.rules.registry import jobs as registry_jobs
 from services.rules.registry import repository as registry_repository
 from services.rules.registry import service as registry
-from services.rules.registry.importer import parse_registry_csv
 from services.rules.registry.schemas import ContactRead, ImportReport, OrganisationIn, OrganisationRead
 from services.rules.review import decisions, verdicts
 from services.rules.review import repository as review_repository
@@ -32,6 +32,7 @@ from shared.contracts.ingest import SignalReceivedV2
 from shared.contracts.rules import Measure
 from shared.db.session import ReadSession, WriteSession
 from shared.errors import InvalidInput
+from shared.jobs import JobRead, jobs_router
 from shared.responses import errors
 
 router = APIRouter(responses=RESPONSES)
@@ -51,19 +52,20 @@ async def put_organisation(
     return OrganisationRead.model_validate(await registry.get(session, registry.organisation_id(incoming.external_ref)))
 
 
-@router.post("/organisations/import", response_model=ImportReport, tags=["registry"])
+@router.post(
+    "/organisations/import", status_code=202, response_model=JobRead, tags=["registry"],
+    responses={200: {"model": ImportReport, "description": "with wait=true: the report, once committed"}},
+)  # fmt: skip
 async def import_organisations(
-    file: UploadFile, session: WriteSession, request: Request, _: Annotated[Actor, allowed(Action.MAINTAIN_REGISTRY)]
-) -> ImportReport:
-    """Import the certification body's CSV export; problems come back as row, field and problem."""
-    parsed = parse_registry_csv(await file.read())
-    report = ImportReport(rows=parsed.rows, rejected_rows=parsed.rejected_rows, problems=parsed.problems)
-    for org in parsed.organisations.values():
-        outcome = await registry.upsert(
-            session, request.app.state.runtime.outbox, org, source=file.filename or "upload"
-        )
-        setattr(report, outcome, getattr(report, outcome) + 1)
-    return report
+    file: UploadFile,
+    request: Request,
+    actor: Annotated[Actor, allowed(Action.MAINTAIN_REGISTRY)],
+    wait: bool = Query(False, description="answer with the report once committed (200), not with the job (202)"),
+) -> JSONResponse:
+    """Import the certification body's export (CSV or XLSX) as a job, followed on GET /jobs/{id}: progress, then
+    the report (rows, created, updated, unchanged, and problems as row, field and problem)."""
+    state, data = request.app.state, await file.read()
+    return await registry_jobs.submit(state.runtime, state.jobs, data, file.filename or "upload", actor.name, wait)
 
 
 def _shown(org: object, actor: Actor) -> OrganisationRead:
@@ -312,3 +314,7 @@ async def screen_file(file: UploadFile, request: Request) -> FileResponse:
         raise InvalidInput(str(exc)) from exc
     cleanup = BackgroundTask(shutil.rmtree, folder, ignore_errors=True)
     return FileResponse(result, media_type="text/csv", filename="screening.csv", background=cleanup)
+
+
+# Registry imports run as jobs (registry/jobs.py): who may start one may follow it.
+router.include_router(jobs_router(), dependencies=[allowed(Action.MAINTAIN_REGISTRY)])

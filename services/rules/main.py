@@ -10,10 +10,11 @@ from services.rules import consumers, endpoints
 from services.rules.access import endpoints as access
 from services.rules.matcher.index import MatchThresholds
 from services.rules.matcher.live import LiveIndex
-from services.rules.models import messaging
+from services.rules.models import jobs, messaging
 from services.rules.review import decisions
 from services.rules.settings import RulesSettings
 from services.rules.sweep import endpoints as sweep
+from shared.jobs import Jobs
 from shared.runtime import ServiceRuntime, build_app
 from shared.settings import PlatformSettings
 
@@ -30,6 +31,8 @@ def create_app(settings: RulesSettings | None = None, platform: PlatformSettings
         lambda session: decisions.reopen_expired(session, runtime.outbox, datetime.now(UTC).date()),
         "reopening events whose suspension ended",
     )
+    imports = Jobs(runtime.db, jobs)  # registry imports, one at a time (registry/jobs.py)
+    runtime.background.append(imports.run)
     app = build_app(runtime, [endpoints.router, access.router, sweep.router], title="certwatch rules")
-    app.state.live_index = live
+    app.state.live_index, app.state.jobs = live, imports
     return app

@@ -1,7 +1,7 @@
 """Every table of the rules service, for Alembic."""
 
 from services.rules.access.models import ApiToken
-from services.rules.db import Base, messaging
+from services.rules.db import Base, jobs, messaging
 from services.rules.registry.models import Certificate, Contact, MatchVerdict, Organisation, OrganisationRevision
 from services.rules.review.models import AuditEntry, DeadlineClock, RiskEvent
 from services.rules.sweep.models import Sweep, SweepHit, SweepRanking
@@ -20,5 +20,6 @@ __all__ = [
     "Sweep",
     "SweepHit",
     "SweepRanking",
+    "jobs",
     "messaging",
 ]

@@ -56,7 +56,7 @@ async def test_a_spot_check_failure_raises_a_risk_event_emails_the_organisation_
         assert await eventually(feeds_status, lambda status: status == 200) == 200
 
         files = {"file": ("registry.csv", registry_csv(email))}
-        report = await rules.post("/organisations/import", files=files, headers=ADMIN)
+        report = await rules.post("/organisations/import?wait=true", files=files, headers=ADMIN)
         assert report.status_code == 200, report.text
         assert report.json()["created"] == 2 and report.json()["problems"] == []
 

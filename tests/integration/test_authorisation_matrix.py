@@ -35,6 +35,8 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("ingest", "POST", "/files"):                              (401, 401, 403, 403, 422, 403, 422),
     ("ingest", "GET", "/feed-runs"):                           (401, 401, 200, 200, 200, 200, 200),
     ("ingest", "GET", "/feed-runs/{run_id}/rejected"):         (401, 401, 200, 200, 200, 200, 200),
+    ("ingest", "GET", "/jobs"):                                (401, 401, 200, 200, 200, 200, 200),
+    ("ingest", "GET", "/jobs/{job_id}"):                       (401, 401, 404, 404, 404, 404, 404),
 
     ("rules", "PUT", "/organisations"):                        (401, 401, 403, 403, 422, 403, 403),
     ("rules", "GET", "/organisations"):                        (401, 401, 200, 200, 200, 200, 403),
@@ -54,6 +56,8 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("rules", "GET", "/tokens"):                               (401, 401, 403, 403, 200, 403, 403),
     ("rules", "POST", "/tokens"):                              (401, 401, 403, 403, 422, 403, 403),
     ("rules", "DELETE", "/tokens/{token_id}"):                 (401, 401, 403, 403, 404, 403, 403),
+    ("rules", "GET", "/jobs"):                                 (401, 401, 403, 403, 200, 403, 403),
+    ("rules", "GET", "/jobs/{job_id}"):                        (401, 401, 403, 403, 404, 403, 403),
     ("rules", "POST", "/sweeps"):                              (401, 401, 403, 422, 422, 403, 403),
     ("rules", "GET", "/sweeps"):                               (401, 401, 200, 200, 200, 200, 403),
     ("rules", "GET", "/sweeps/{sweep_id}"):                    (401, 401, 404, 404, 404, 404, 403),

@@ -71,11 +71,11 @@ async def test_name_matching_verdicts_screening_and_xlsx_import(platform, servic
     app = create_app(service_settings("rules"), platform)
     async with running(app, as_role("reviewer")) as rules:  # a reviewer unless a request says
         anonymous = await rules.post(
-            "/organisations/import", files={"file": ("registry.xlsx", registry_xlsx())}, headers=NO_TOKEN
+            "/organisations/import?wait=true", files={"file": ("registry.xlsx", registry_xlsx())}, headers=NO_TOKEN
         )
         assert anonymous.status_code == 401 and "bearer token" in anonymous.json()["message"]
         files = {"file": ("registry.xlsx", registry_xlsx())}
-        report = (await rules.post("/organisations/import", files=files, headers=ADMIN)).json()
+        report = (await rules.post("/organisations/import?wait=true", files=files, headers=ADMIN)).json()
         assert (report["created"], report["rejected_rows"]) == (2, 1)
         assert {(p["row"], p["field"]) for p in report["problems"]} == {(4, "name")}
 
@@ -138,7 +138,9 @@ async def test_every_party_of_a_bulletin_row_is_matched_and_each_event_names_its
     app = create_app(service_settings("rules"), platform)
     async with running(app, as_role("reviewer")) as rules:
         report = (
-            await rules.post("/organisations/import", files={"file": ("r.xlsx", registry_xlsx())}, headers=ADMIN)
+            await rules.post(
+                "/organisations/import?wait=true", files={"file": ("r.xlsx", registry_xlsx())}, headers=ADMIN
+            )
         ).json()
         assert report["created"] == 2
         signal_id = await send_v2(

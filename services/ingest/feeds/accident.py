@@ -18,7 +18,7 @@ from services.ingest.feeds.base import (
     signal_id,
 )
 from services.ingest.feeds.cells import BadCell, parse_date, text
-from services.ingest.feeds.tables import cell, raw_row, read_tables, read_text, sniff
+from services.ingest.feeds.tables import Limits, cell, oversized, raw_row, read_tables, read_text, sniff
 from shared.contracts.ingest import ProductV2, SignalDetail, SignalKind, SignalV2, Subject
 from shared.identifiers import check_code
 
@@ -40,18 +40,22 @@ FIELDS = {
 REQUIRED = [("enterprise", "credit_code"), ("type", "description", "product")]
 
 
-def parse(path: Path, *, feed: str) -> ParseResult:
+def parse(path: Path, *, feed: str, limits: Limits | None = None) -> ParseResult:
+    limits = limits or Limits()
     rows = list(_json_rows(path)) if sniff(path) == "json" else None
-    tables = None if rows is not None else read_tables(path, FIELDS, REQUIRED, "企业名称 and 类型/产品名称")
+    tables = None if rows is not None else read_tables(path, FIELDS, REQUIRED, "企业名称 and 类型/产品名称", limits)
 
     def items(_: ParseResult) -> Iterator[Item]:
         if rows is not None:
             for number, record in rows:
-                yield _item(number, record, feed)
+                yield _too_long(number, record, limits.cell_chars) or _item(number, record, feed)
             return
         assert tables is not None
         for table in tables:
             for number, cells in table.rows:
+                if rejected := oversized(table, number, cells):
+                    yield rejected
+                    continue
                 record = {f: cell(cells, table.header, f) for f in table.header}
                 yield _item(number, {**record, "_raw": raw_row(table.columns, cells)}, feed)
 
@@ -92,6 +96,15 @@ def _json_lines(content: str) -> Iterator[tuple[int, dict[str, Any]]]:
             yield number, {FIELDS.get(str(k), str(k)): v for k, v in record.items()}
         else:
             yield number, {"_invalid": record}
+
+
+def _too_long(number: int, record: dict[str, Any], limit: int) -> RowRejected | None:
+    """A JSON record with a value over the per-cell limit, rejected (as a table's row would be)."""
+    for key, value in record.items():
+        if isinstance(value, str) and len(value) > limit:
+            reason = f"record {number}: {key} holds {len(value):,} characters; a cell may hold {limit:,} (cell_chars)"
+            return RowRejected(number, reason, json.dumps({key: value[:200] + "…"}, ensure_ascii=False))
+    return None
 
 
 def _item(number: int, record: dict[str, Any], feed: str) -> Item:

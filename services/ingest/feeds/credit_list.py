@@ -25,7 +25,7 @@ from services.ingest.feeds.base import (
     signal_id,
 )
 from services.ingest.feeds.cells import BadCell, parse_date, text
-from services.ingest.feeds.tables import Table, cell, raw_row, read_tables
+from services.ingest.feeds.tables import Limits, Table, cell, oversized, raw_row, read_tables
 from shared.contracts.ingest import SignalDetail, SignalKind, SignalV2, Subject
 from shared.identifiers import check_code, quick_valid
 
@@ -124,16 +124,24 @@ def _snapshot_lines(blob: bytes | None) -> Iterator[tuple[str, str]]:
 
 
 def parse(
-    path: Path, *, feed: str, list_kind: str, previous_snapshot: bytes | None = None, snapshot: bool = False
+    path: Path,
+    *,
+    feed: str,
+    list_kind: str,
+    previous_snapshot: bytes | None = None,
+    snapshot: bool = False,
+    limits: Limits | None = None,
 ) -> ParseResult:
     listed_kind, removed_kind = KINDS[list_kind]
-    tables = read_tables(path, SYNONYMS, REQUIRED, REQUIRED_NAMES)
+    tables = read_tables(path, SYNONYMS, REQUIRED, REQUIRED_NAMES, limits)
 
     def items(result: ParseResult) -> Iterator[Item]:
         if not snapshot:
             for table in tables:
                 for number, cells in table.rows:
-                    yield _item(table, number, cells, feed, listed_kind, removed_kind)
+                    yield oversized(table, number, cells) or _item(
+                        table, number, cells, feed, listed_kind, removed_kind
+                    )
             return
         yield from _diff(tables, result, previous_snapshot, feed, listed_kind, removed_kind)
 
@@ -153,6 +161,9 @@ def _diff(
     for table in tables:
         for number, cells, key, digest in _Entries(table).scan():
             read += 1
+            if rejected := oversized(table, number, cells):  # kept out of the snapshot: rejected again next time
+                yield rejected
+                continue
             if key is not None:
                 writer.add(key, digest)
                 if previous.pop(hash(key), None) == digest:

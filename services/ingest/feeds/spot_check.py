@@ -19,7 +19,7 @@ from services.ingest.feeds.base import (
     signal_id,
 )
 from services.ingest.feeds.cells import BadCell, failed_items, lines, parse_date, split_date, text
-from services.ingest.feeds.tables import Table, cell, raw_row, read_tables
+from services.ingest.feeds.tables import Limits, Table, cell, oversized, raw_row, read_tables
 from shared.contracts.ingest import CheckLevel, Party, ProductV2, SignalDetail, SignalKind, SignalV2, Subject
 from shared.identifiers import check_code
 from shared.parties import split_parties
@@ -176,9 +176,11 @@ _VERDICT_WORDS = {"合格", "不合格", "符合", "不符合", "通过", "未�
 _FAILING_MARKS = ("不", "未通过", "问题", "超标", "非")
 
 
-def parse(path: Path, *, feed: str, food: bool = False, publisher: str | None = None) -> ParseResult:
+def parse(
+    path: Path, *, feed: str, food: bool = False, publisher: str | None = None, limits: Limits | None = None
+) -> ParseResult:
     kind = SignalKind.FOOD_SPOT_CHECK_FAILURE if food else SignalKind.SPOT_CHECK_FAILURE
-    tables = read_tables(path, SYNONYMS, REQUIRED, REQUIRED_NAMES)
+    tables = read_tables(path, SYNONYMS, REQUIRED, REQUIRED_NAMES, limits)
 
     def items(_: ParseResult) -> Iterator[Item]:
         for table in tables:
@@ -186,7 +188,7 @@ def parse(path: Path, *, feed: str, food: bool = False, publisher: str | None = 
             meta.setdefault("authority", publisher)
             meta["publisher_level"] = level_of(publisher)
             for number, cells in table.rows:
-                yield record(table, number, cells, meta, feed, kind)
+                yield oversized(table, number, cells) or record(table, number, cells, meta, feed, kind)
 
     return ParseResult(items, metadata={"sheets": [t.sheet for t in tables]})
 

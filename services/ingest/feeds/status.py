@@ -15,7 +15,7 @@ from services.ingest.feeds.base import (
     signal_id,
 )
 from services.ingest.feeds.cells import BadCell, parse_date, text
-from services.ingest.feeds.tables import Table, cell, raw_row, read_tables
+from services.ingest.feeds.tables import Limits, Table, cell, oversized, raw_row, read_tables
 from shared.contracts.ingest import ProductV2, SignalDetail, SignalKind, SignalV2, Subject
 from shared.identifiers import check_code
 
@@ -71,13 +71,13 @@ LICENCE = {
 }
 
 
-def parse(path: Path, *, feed: str) -> ParseResult:
-    tables = read_tables(path, SYNONYMS, REQUIRED, REQUIRED_NAMES)
+def parse(path: Path, *, feed: str, limits: Limits | None = None) -> ParseResult:
+    tables = read_tables(path, SYNONYMS, REQUIRED, REQUIRED_NAMES, limits)
 
     def items(result: ParseResult) -> Iterator[Item]:
         for table in tables:
             for number, cells in table.rows:
-                item = _item(table, number, cells, feed)
+                item = oversized(table, number, cells) or _item(table, number, cells, feed)
                 if item is None:
                     result.skipped += 1  # a certificate still valid, with no change date: not a signal
                 else:

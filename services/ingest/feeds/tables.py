@@ -6,24 +6,46 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import logging
 import re
 import unicodedata
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from services.ingest.feeds.base import FileRejected
+from services.ingest.feeds.base import FileRejected, RowRejected
 
-MAX_UNCOMPRESSED = 512 * 1024 * 1024
-MAX_RATIO = 200
-FULL_LOAD_LIMIT = 20 * 1024 * 1024  # below this, XLSX is loaded fully so merged cells can be filled
+CSV_FIELD_LIMIT = (
+    2**31 - 1
+)  # the csv module's own limit (128 KiB) would fail the whole file; `cell_chars` rejects the row
+_MERGE_CELL = re.compile(rb"<(?:\w+:)?mergeCell\s+ref=\"([A-Z]+)(\d+):([A-Z]+)(\d+)\"")
 # What a notice prints below its table, alone in a row: `特此公告。`, the authority's name, the date.
 _SIGN_OFF = re.compile(
     r"^(?:特此(?:公告|通告|通报|公示)[。.]?|[\u4e00-\u9fa5（）()]{2,30}(?:局|委员会|中心|政府)|\d{4}年\d{1,2}月\d{1,2}日)$"
 )
+log = logging.getLogger(__name__)
 _HEADER_NOTE = re.compile(r"（[^（）]*）|\*|※")
 _FOOTNOTE = re.compile(r"^(注|备注|说明|附注|注释|\*|※|数据来源|来源)[:：\s]?")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much one file may hold, so a bad file costs bounded time and memory (IngestSettings sets each)."""
+
+    inflated_bytes: int = 256 * 1024 * 1024  # an XLSX's parts, uncompressed, as its zip directory declares them
+    inflate_ratio: int = 200  # uncompressed over compressed: past it, a zip bomb
+    cell_chars: int = 32_767  # one cell (Excel's own limit); a longer cell rejects its row
+    blank_rows: int = 10_000  # empty rows in a row after which a sheet is read no further
+
+
+class Oversized(list[object]):
+    """A row with a cell over the limit: its cells cut short (the row is rejected, never read as a record)."""
+
+    def __init__(self, cells: list[object], reason: str) -> None:
+        super().__init__(cells)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -68,18 +90,51 @@ def encoding_of(path: Path) -> str:
     raise FileRejected(f"the file is neither UTF-8 nor GBK/GB18030 text (undecodable byte near offset {bad})")
 
 
-def csv_rows(path: Path) -> Iterator[tuple[int, list[object]]]:
+def csv_rows(path: Path, limits: Limits) -> Iterator[tuple[int, list[object]]]:
     encoding = encoding_of(path)
+    csv.field_size_limit(CSV_FIELD_LIMIT)
     with path.open("r", encoding=encoding, newline="") as handle:
         delimiter = _delimiter(handle.read(1 << 16))
         handle.seek(0)
+        number = 0
         try:
-            for number, row in enumerate(csv.reader(handle, delimiter=delimiter), start=1):
-                yield number, row  # type: ignore[misc]  # list[str] is a list of cells, never appended to
+            rows = enumerate(csv.reader(handle, delimiter=delimiter), start=1)
+            for number, row in _until_blank_run(rows, limits.blank_rows):
+                if row and max(map(len, row)) > limits.cell_chars:
+                    yield number, _oversized(row, limits.cell_chars)
+                else:
+                    yield number, row
         except UnicodeDecodeError as exc:
             raise FileRejected(f"the file stops being valid {encoding} text after row {number}: {exc.reason}") from exc
         except csv.Error as exc:
             raise FileRejected(f"the CSV is malformed: {exc}") from exc
+
+
+def _oversized(cells: Sequence[object], limit: int) -> Oversized:
+    """The row cut short, with the reason it is rejected: the first cell over the limit."""
+    column = next(i for i, c in enumerate(cells) if isinstance(c, str) and len(c) > limit)
+    size = len(str(cells[column]))
+    cut = [c[:200] + "…" if isinstance(c, str) and len(c) > 200 else c for c in cells]
+    return Oversized(cut, f"column {column + 1} holds {size:,} characters; a cell may hold {limit:,} (cell_chars)")
+
+
+def _until_blank_run(rows: Iterable[tuple[int, Any]], limit: int) -> Iterator[tuple[int, Any]]:
+    """Rows until `limit` empty ones in a row: what follows is the empty tail a spreadsheet program
+    formatted (a million rows of it is no table), read cheaply and never held."""
+    blank = 0
+    for number, cells in rows:
+        if any(cells) or not _empty(cells):
+            blank = 0
+        else:
+            blank += 1
+            if blank > limit:
+                log.warning("stopped reading at row %d: %d empty rows in a row", number, blank - 1)
+                return
+        yield number, cells
+
+
+def _empty(cells: Any) -> bool:
+    return all(c is None or c == "" for c in cells)
 
 
 def _delimiter(head: str) -> str:
@@ -90,50 +145,110 @@ def _delimiter(head: str) -> str:
     return "\t" if fullest.count("\t") > fullest.count(",") else ","
 
 
-def check_zip(path: Path) -> None:
-    """Refuse corrupt archives and zip bombs before openpyxl inflates anything."""
+def preflight(path: Path, limits: Limits | None = None) -> None:
+    """The file as a whole, at a glance and without reading its rows: not empty, no legacy .xls, text
+    in an encoding it can be read in, or a sound XLSX that is no zip bomb. Raises FileRejected."""
+    if sniff(path) == "xlsx":
+        check_zip(path, limits or Limits())
+    else:
+        encoding_of(path)
+
+
+def check_zip(path: Path, limits: Limits) -> None:
+    """Refuse zip bombs by their directory (the sizes it declares, which zipfile never inflates past),
+    then corrupt archives, before openpyxl inflates anything."""
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
+            total = sum(i.file_size for i in infos)
+            packed = max(1, sum(i.compress_size for i in infos))
+            if total > limits.inflated_bytes or total / packed > limits.inflate_ratio:
+                raise FileRejected(
+                    f"the XLSX would inflate to {total:,} bytes from {packed:,} (ratio {total // packed}); the limits"
+                    f" are {limits.inflated_bytes:,} bytes (xlsx_inflated_bytes) and a ratio of {limits.inflate_ratio}:"
+                    " refused as a zip bomb"
+                )
             bad = archive.testzip()
     except (zipfile.BadZipFile, EOFError, OSError) as exc:
         raise FileRejected(f"the XLSX is truncated or corrupt: {exc}") from exc
     if bad is not None:
         raise FileRejected(f"the XLSX is corrupt: member {bad} fails its checksum")
-    total = sum(i.file_size for i in infos)
-    packed = max(1, sum(i.compress_size for i in infos))
-    if total > MAX_UNCOMPRESSED or total / packed > MAX_RATIO:
-        raise FileRejected(
-            f"the XLSX would inflate to {total} bytes from {packed} (ratio {total // packed}): refused as a zip bomb"
-        )
     if not any(i.filename.startswith("xl/worksheets/") for i in infos):
         raise FileRejected("the zip file is not an XLSX workbook (no worksheets)")
 
 
-def xlsx_sheets(path: Path) -> Iterator[tuple[str, Iterator[tuple[int, list[object]]]]]:
+def xlsx_sheets(path: Path, limits: Limits) -> Iterator[tuple[str, Iterator[tuple[int, list[object]]]]]:
+    """Each sheet and its rows, streamed (openpyxl's read-only mode: a row at a time, never the whole
+    workbook in memory), with merged cells filled from the sheet's own list of them."""
     import openpyxl
 
-    check_zip(path)
-    small = path.stat().st_size <= FULL_LOAD_LIMIT
+    check_zip(path, limits)
     try:
         # A file object, not the path: openpyxl refuses names without an .xlsx extension.
-        workbook = openpyxl.load_workbook(path.open("rb"), read_only=not small, data_only=True)
+        workbook = openpyxl.load_workbook(path.open("rb"), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for broken workbooks
         raise FileRejected(f"the XLSX cannot be read: {type(exc).__name__}: {exc}") from exc
-    for sheet in workbook.worksheets:
-        if small:
-            _fill_merged(sheet)
-        yield sheet.title, ((n, list(r)) for n, r in enumerate(sheet.iter_rows(values_only=True), start=1))
+    try:
+        for sheet in workbook.worksheets:
+            yield sheet.title, _sheet_rows(workbook, sheet, limits)
+    finally:
+        workbook.close()
 
 
-def _fill_merged(sheet: object) -> None:
-    """Give every cell of a merged range the value of its top-left cell."""
-    for merged in list(sheet.merged_cells.ranges):  # type: ignore[attr-defined]
-        value = sheet.cell(merged.min_row, merged.min_col).value  # type: ignore[attr-defined]
-        sheet.unmerge_cells(str(merged))  # type: ignore[attr-defined]
-        for row in range(merged.min_row, merged.max_row + 1):
-            for col in range(merged.min_col, merged.max_col + 1):
-                sheet.cell(row, col).value = value  # type: ignore[attr-defined]
+def _sheet_rows(workbook: Any, sheet: Any, limits: Limits) -> Iterator[tuple[int, list[object]]]:
+    merged = _merged_ranges(workbook, sheet)
+    sheet.reset_dimensions()  # the rows the sheet holds, not those its <dimension> claims (often wrong)
+    rows = enumerate(sheet.iter_rows(values_only=True), start=1)
+    for number, values in _with_merged(_until_blank_run(rows, limits.blank_rows), merged):
+        if any(isinstance(v, str) and len(v) > limits.cell_chars for v in values):
+            yield number, _oversized(values, limits.cell_chars)
+        else:
+            yield number, values
+
+
+def _merged_ranges(workbook: Any, sheet: Any) -> list[tuple[int, int, int, int]]:
+    """(first row, first column, last row, last column) of each merged range, found in the sheet's XML
+    without parsing it (read-only mode does not read them): a scan of the inflated bytes."""
+    found: set[tuple[int, int, int, int]] = set()
+    tail = b""
+    with workbook._archive.open(sheet._worksheet_path) as part:
+        while chunk := part.read(1 << 20):
+            data = tail + chunk
+            for first_col, first_row, last_col, last_row in _MERGE_CELL.findall(data):
+                found.add((int(first_row), _column(first_col), int(last_row), _column(last_col)))
+            tail = data[-200:]  # a tag cut by the chunk's end is found again with the next
+    return sorted(found)
+
+
+def _column(letters: bytes) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + letter - 64
+    return number
+
+
+def _with_merged(
+    rows: Iterator[tuple[int, Any]], ranges: list[tuple[int, int, int, int]]
+) -> Iterator[tuple[int, list[object]]]:
+    """Give every cell of a merged range the value of its top-left cell, as the rows stream by."""
+    pending = iter(ranges)
+    upcoming = next(pending, None)
+    active: list[tuple[tuple[int, int, int, int], object]] = []
+    for number, values in rows:
+        cells = list(values)
+        while upcoming is not None and upcoming[0] <= number:
+            first_col = upcoming[1]
+            active.append(
+                (upcoming, cells[first_col - 1] if upcoming[0] == number and first_col <= len(cells) else None)
+            )
+            upcoming = next(pending, None)
+        if active:
+            active = [(span, value) for span, value in active if span[2] >= number]
+            for (_, first_col, _, last_col), value in active:
+                if len(cells) < last_col:
+                    cells.extend([None] * (last_col - len(cells)))
+                cells[first_col - 1 : last_col] = [value] * (last_col - first_col + 1)
+        yield number, cells
 
 
 def normalise_header(value: object) -> str:
@@ -212,11 +327,15 @@ def _data_rows(rows: Iterator[tuple[int, list[object]]]) -> Iterator[tuple[int, 
 
 
 def read_tables(
-    path: Path, synonyms: dict[str, str], required: list[tuple[str, ...]], required_names: str
+    path: Path,
+    synonyms: dict[str, str],
+    required: list[tuple[str, ...]],
+    required_names: str,
+    limits: Limits | None = None,
 ) -> list[Table]:
     """Every table in the file; none at all is a file-level error naming the missing columns."""
-    kind = sniff(path)
-    sheets = xlsx_sheets(path) if kind == "xlsx" else iter([("csv", csv_rows(path))])
+    kind, limits = sniff(path), limits or Limits()
+    sheets = xlsx_sheets(path, limits) if kind == "xlsx" else iter([("csv", csv_rows(path, limits))])
     near: list[tuple[str, int, list[str]]] = []
     tables = list(find_tables(sheets, synonyms, required, near_misses=near)) if kind != "json" else []
     if not tables:
@@ -227,6 +346,13 @@ def read_tables(
             found = f"; the likeliest header ({sheet} row {row}) has: {shown}"
         raise FileRejected(f"no header row with the required columns ({required_names}) was found{found}")
     return tables
+
+
+def oversized(table: Table, number: int, cells: list[object]) -> RowRejected | None:
+    """A row with a cell over the limit, rejected with its reason (parsers check each row with this)."""
+    if not isinstance(cells, Oversized):
+        return None
+    return RowRejected(number, f"{table.sheet} row {number}: {cells.reason}", repr(raw_row(table.columns, cells)))
 
 
 def cell(cells: list[object], header: dict[str, int], field: str) -> object:

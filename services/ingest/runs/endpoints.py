@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
+import asyncio
 import uuid
-from pathlib import Path
 
 from fastapi import APIRouter, Query, Request, UploadFile
+from fastapi.responses import JSONResponse
 
-from services.ingest.runs import repository
+from services.ingest.runs import repository, uploads
 from services.ingest.runs.config import FEED_NAME, FeedConfig, FeedKind
 from services.ingest.runs.schemas import FeedRunRead, RejectedRowRead, RunResult
 from services.ingest.runs.service import FeedRunner, RunSummary
 from shared.auth import RESPONSES, Action, allowed
 from shared.db.session import ReadSession
-from shared.errors import InvalidInput, NotFound, TooLarge
+from shared.errors import NotFound
+from shared.jobs import JobRead, jobs_router
 from shared.responses import errors
 
 router = APIRouter(tags=["feeds"], responses=RESPONSES)
@@ -48,7 +48,10 @@ async def run_feed(name: str, request: Request, dry_run: bool = False) -> RunRes
     return _result(summary)
 
 
-@router.post("/files", response_model=RunResult, dependencies=[WRITE], responses=errors(413, 422))
+@router.post(
+    "/files", status_code=202, response_model=JobRead, dependencies=[WRITE],
+    responses={200: {"model": RunResult, "description": "when the caller waits: the run's result"}, **errors(413, 422)},
+)  # fmt: skip
 async def upload_file(
     file: UploadFile,
     request: Request,
@@ -60,22 +63,22 @@ async def upload_file(
     publisher: str | None = Query(
         None, max_length=100, description="the authority that published the file: its level when the file does not say"
     ),
-) -> RunResult:
-    """Ingest an uploaded bulletin, list or status file; `dry_run` parses and validates only."""
+    wait: bool | None = Query(
+        None,
+        description="answer once ingested (200, or 422 if the file fails), not at once with a job (202); "
+        "unset: wait for a file up to upload_wait_bytes",
+    ),
+) -> JSONResponse:
+    """Ingest an uploaded bulletin, list or status file as a job, followed on GET /jobs/{id}; `dry_run` parses and
+    validates only. A file unreadable as a whole (empty, undecodable, corrupt, a zip bomb) is a 422 at once."""
+    state, settings = request.app.state, request.app.state.runtime.settings
+    limit = settings.max_upload_bytes
+    path = await asyncio.to_thread(uploads.receive, file.file, file.filename, file.size, limit, settings.work_dir)
+    size = (await asyncio.to_thread(path.stat)).st_size
     name = feed or f"upload.{kind}"
-    limit = request.app.state.runtime.settings.max_upload_bytes
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / (Path(file.filename or "upload").name or "upload")
-        with path.open("wb") as out:
-            shutil.copyfileobj(file.file, out, 1 << 20)
-        if path.stat().st_size > limit:
-            raise TooLarge(f"the file is {path.stat().st_size} bytes; the limit is {limit} (max_upload_bytes)")
-        config = FeedConfig(name=name, kind=kind, url=f"upload:{file.filename}", max_bytes=limit, publisher=publisher)
-        summary = await _runner(request).run(config, source=path, dry_run=dry_run)
-    request.app.state.runtime.publish_soon()
-    if summary.status == "failed":  # the file as a whole: its reason, with the run that records it
-        raise InvalidInput(summary.error or "the file could not be read", run_id=str(summary.run_id))
-    return _result(summary)
+    config = FeedConfig(name=name, kind=kind, url=f"upload:{file.filename}", max_bytes=limit, publisher=publisher)
+    waits = size <= settings.upload_wait_bytes if wait is None else wait
+    return await uploads.take(state.runtime, _runner(request), state.jobs, config, path, dry_run, waits, size)
 
 
 @router.get("/feed-runs", response_model=list[FeedRunRead], dependencies=[READ])
@@ -88,3 +91,7 @@ async def list_feed_runs(session: ReadSession, feed: str | None = None, limit: i
 async def list_rejected_rows(run_id: uuid.UUID, session: ReadSession, limit: int = Query(500, ge=1, le=5000)):
     """The rows a run rejected, with row number, reason and raw content."""
     return [RejectedRowRead.model_validate(r) for r in await repository.rejected(session, run_id, limit)]
+
+
+# Uploads run as jobs (runs/uploads.py): whoever may read feed runs may follow them.
+router.include_router(jobs_router(), dependencies=[READ])

@@ -46,7 +46,7 @@ async def fetch(
     """Fetch `url` into `dest`; a `file://` URL or plain path is copied (uploads, local runs)."""
     parsed = urlparse(url)
     if parsed.scheme in ("", "file"):
-        return _copy_local(Path(parsed.path), dest, policy.max_bytes)
+        return await asyncio.to_thread(_copy_local, Path(parsed.path), dest, policy.max_bytes)
     if parsed.scheme not in ("http", "https"):
         raise InvalidInput(f"unsupported feed URL scheme {parsed.scheme!r}")
     error: Exception | None = None

@@ -4,15 +4,20 @@ A run stages its signals unreleased; a file-level problem discards them, so noth
 file is published. A run killed halfway is resumed by the next run of the same file: what it had
 staged is kept, the rest is added, then everything is released once. Signal ids are deterministic,
 so a re-delivered record finds its earlier signal and counts as a duplicate.
+
+The file is parsed on a worker thread, a chunk of rows at a time: the event loop (health checks,
+every other request) never waits for a parse, and a run holds a chunk, never the whole file.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import itertools
 import logging
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +39,8 @@ from shared.kafka.outbox import Outbox
 log = logging.getLogger(__name__)
 BATCH = 1000
 RELEASE_BATCH = 5000
+CHUNK = 500  # items parsed per trip to the worker thread
+SHOWN_REJECTIONS = 1000  # rejected rows a summary lists (GET /feed-runs/{id}/rejected has them all)
 NO_ROWS = "the file has no data rows: a header and nothing under it"
 
 
@@ -92,25 +99,53 @@ class Sink(Protocol):
     def __call__(self, item: Any, outcome: str) -> None: ...
 
 
+Progress = Callable[[str, int], None]  # (phase, how many of it so far): a job's progress
+
+
 class FeedRunner:
     """Runs feeds for the ingest service: the scheduler, the API and the CLI all come through here."""
 
-    def __init__(self, db: Database, outbox: Outbox, parser: Parser, work_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        outbox: Outbox,
+        parser: Parser,
+        work_dir: Path | None = None,
+        preflight: Callable[[Path], None] = lambda path: None,
+    ) -> None:
         self.db = db
         self.outbox = outbox
         self.parser = parser
         self.work_dir = work_dir or Path(tempfile.gettempdir())
+        self.preflight = preflight  # a glance at the whole file (encoding, zip directory); raises if unreadable
 
     async def run(
-        self, feed: FeedConfig, *, source: Path | None = None, dry_run: bool = False, sink: Sink | None = None
+        self,
+        feed: FeedConfig,
+        *,
+        source: Path | None = None,
+        dry_run: bool = False,
+        sink: Sink | None = None,
+        progress: Progress | None = None,
     ) -> RunSummary:
         """One run of one feed: from its URL, or from `source` (an upload or a local file).
 
-        A dry run parses and validates only; `sink` then sees every item and its outcome."""
+        A dry run parses and validates only; `sink` then sees every item and its outcome. `progress` is
+        told the phase and how far it got, a chunk at a time."""
+        progress = progress or _quiet
         if dry_run:
-            return await self._run(feed, source, dry_run, sink)
+            return await self._run(feed, source, dry_run, progress, sink)
         async with self._exclusive(feed.name):
-            return await self._run(feed, source, dry_run)
+            return await self._run(feed, source, dry_run, progress)
+
+    async def refused(self, feed: FeedConfig, path: Path, dry_run: bool = False) -> RunSummary | None:
+        """A failed run, recorded, when the file as a whole is unreadable at a glance (empty, undecodable,
+        corrupt, a zip bomb): checked before an upload is taken on as a job. None: it may be read."""
+        try:
+            await asyncio.to_thread(self.preflight, path)
+        except Exception as exc:
+            return await self._failed_before_parsing(feed, datetime.now(UTC), _reason(exc), dry_run)
+        return None
 
     @asynccontextmanager
     async def _exclusive(self, feed: str) -> AsyncIterator[None]:
@@ -127,7 +162,9 @@ class FeedRunner:
                 await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
                 await conn.commit()
 
-    async def _run(self, feed: FeedConfig, source: Path | None, dry_run: bool, sink: Sink | None = None) -> RunSummary:
+    async def _run(
+        self, feed: FeedConfig, source: Path | None, dry_run: bool, progress: Progress, sink: Sink | None = None
+    ) -> RunSummary:
         started = datetime.now(UTC)
         with tempfile.TemporaryDirectory(dir=self.work_dir) as tmp:
             try:
@@ -141,11 +178,11 @@ class FeedRunner:
                 return await self._failed_before_parsing(feed, started, str(exc), dry_run)
             if fetched.not_modified or fetched.path is None:
                 return await self._not_modified(feed, started)
-            sha = fetched.sha256 or file_sha256(fetched.path)
+            sha = fetched.sha256 if fetched.sha256 is not None else await asyncio.to_thread(file_sha256, fetched.path)
             if dry_run:
-                return self._dry_run(feed, fetched.path, sink)
+                return await self._dry_run(feed, fetched.path, sink, progress)
             summary = await self._begin(feed, sha, started)
-            await self._ingest(feed, fetched.path, summary)
+            await self._ingest(feed, fetched.path, summary, progress)
             await self._remember(feed, fetched.etag, fetched.last_modified, sha)
             return summary
 
@@ -156,16 +193,18 @@ class FeedRunner:
             state = await repository.state(session, feed.name)
         return (state.etag, state.last_modified) if state else (None, None)
 
-    def _dry_run(self, feed: FeedConfig, path: Path, sink: Sink | None) -> RunSummary:
+    async def _dry_run(self, feed: FeedConfig, path: Path, sink: Sink | None, progress: Progress) -> RunSummary:
         summary = RunSummary(uuid.uuid4(), feed.name, feed.kind, dry_run=True)
         seen: set[uuid.UUID] = set()
         try:
-            result = self._parse(feed, path, None)
-            for item in result if isinstance(result, Iterable) else result.items():
-                outcome = self._count(summary, item, seen)
-                summary.accepted += outcome == "signal"  # a real run counts what staging found new
-                if sink is not None:
-                    sink(item, outcome)
+            result = await self._parse(feed, path, None)
+            async for chunk in _chunks(result):
+                for item in chunk:
+                    outcome = self._count(summary, item, seen)
+                    summary.accepted += outcome == "signal"  # a real run counts what staging found new
+                    if sink is not None:
+                        sink(item, outcome)
+                progress("reading rows", summary.read)
         except Exception as exc:
             summary.status, summary.error = "failed", _reason(exc)
             return summary
@@ -186,7 +225,8 @@ class FeedRunner:
             return "passing"
         if not hasattr(item, "signal"):
             summary.rejected += 1
-            summary.rejections.append({"row": item.row, "reason": item.reason})
+            if len(summary.rejections) < SHOWN_REJECTIONS:
+                summary.rejections.append({"row": item.row, "reason": item.reason})
             return "rejected"
         if item.signal.signal_id in seen:
             summary.duplicates += 1
@@ -194,9 +234,11 @@ class FeedRunner:
         seen.add(item.signal.signal_id)
         return "signal"
 
-    def _parse(self, feed: FeedConfig, path: Path, previous: bytes | None) -> Any:
-        """The parser's result for this feed's file: a ParseResult, or an iterable of items."""
-        return self.parser(
+    async def _parse(self, feed: FeedConfig, path: Path, previous: bytes | None) -> Any:
+        """The parser's result for this feed's file: a ParseResult, or an iterable of items. Made on a
+        worker thread: opening a workbook and finding its header can take seconds."""
+        return await asyncio.to_thread(
+            self.parser,
             feed.kind,
             path,
             feed=feed.name,
@@ -222,23 +264,25 @@ class FeedRunner:
             session.add(run)
         return RunSummary(run.run_id, feed.name, feed.kind)
 
-    async def _ingest(self, feed: FeedConfig, path: Path, summary: RunSummary) -> None:
+    async def _ingest(self, feed: FeedConfig, path: Path, summary: RunSummary, progress: Progress) -> None:
         previous = await self._previous_snapshot(feed)
         seen: set[uuid.UUID] = set()
         batch: list[Any] = []
         rejects: list[dict[str, Any]] = []
         try:
-            result = self._parse(feed, path, previous)
-            for item in result if isinstance(result, Iterable) else result.items():
-                outcome = self._count(summary, item, seen)
-                if outcome == "signal":
-                    batch.append(item)
-                elif outcome == "rejected":
-                    rejects.append(self._rejection(feed, summary, item))
+            result = await self._parse(feed, path, previous)
+            async for chunk in _chunks(result):
+                for item in chunk:
+                    outcome = self._count(summary, item, seen)
+                    if outcome == "signal":
+                        batch.append(item)
+                    elif outcome == "rejected":
+                        rejects.append(self._rejection(feed, summary, item))
                 if len(batch) >= BATCH:
                     await self._stage(feed, batch, summary)
                 if len(rejects) >= BATCH:
                     await self._reject(rejects)
+                progress("reading rows", summary.read)
             await self._stage(feed, batch, summary)
             await self._reject(rejects)
         except Exception as exc:  # a file-level problem: fail the run, publish nothing from the file
@@ -248,7 +292,7 @@ class FeedRunner:
         if summary.read == 0:  # a header with nothing under it is no successful run of a bulletin
             await self._fail(summary, NO_ROWS)
             return
-        await self._release(summary)
+        await self._release(summary, progress)
         await self._complete(summary, getattr(result, "snapshot", None))
 
     @staticmethod
@@ -313,8 +357,9 @@ class FeedRunner:
                 await repository.reject_many(session, rejects)
             rejects.clear()
 
-    async def _release(self, summary: RunSummary) -> None:
+    async def _release(self, summary: RunSummary, progress: Progress) -> None:
         """Queue every staged signal of the run for publishing, a batch per transaction."""
+        progress("releasing signals", 0)
         while True:
             async with self.db.transaction() as session:
                 staged = await repository.unreleased(session, summary.run_id, RELEASE_BATCH)
@@ -326,6 +371,7 @@ class FeedRunner:
                 await self.outbox.add_from(session, Topic.SIGNAL_RECEIVED_V2, rows)
                 await repository.mark_released(session, staged)
             summary.published += len(staged)
+            progress("releasing signals", summary.published)
 
     async def _complete(self, summary: RunSummary, snapshot: bytes | None) -> None:
         summary.status = FeedRunStatus.PARTIAL.value if summary.rejected else FeedRunStatus.SUCCEEDED.value
@@ -421,6 +467,22 @@ def _new_run(run_id: uuid.UUID, feed: FeedConfig, started: datetime, sha256: str
         run_id=run_id, feed=feed.name, kind=feed.kind, source=feed.url, status="running", started_at=started,
         source_sha256=sha256, read=0, accepted=0, rejected=0, duplicates=0, published=0, skipped_passing=0,
     )  # fmt: skip
+
+
+def _quiet(phase: str, done: int) -> None:
+    """No one follows this run's progress."""
+
+
+async def _chunks(result: Any) -> AsyncIterator[list[Any]]:
+    """The parser's items, parsed on a worker thread a chunk at a time (a generator may be resumed from
+    any thread, one at a time)."""
+    items: Iterator[Any] = iter(result if isinstance(result, Iterable) else result.items())
+    while chunk := await asyncio.to_thread(_take, items, CHUNK):
+        yield chunk
+
+
+def _take(items: Iterator[Any], count: int) -> list[Any]:
+    return list(itertools.islice(items, count))
 
 
 def _unique(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
@@ -61,8 +61,11 @@ def _rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
     missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
     if missing:
         raise InvalidInput(f"the registry file has no column {', '.join(missing)}", missing=missing)
-    for number, row in enumerate(reader, start=2):
-        yield number, {k: (v or "").strip() for k, v in row.items() if k}
+    try:
+        for number, row in enumerate(reader, start=2):
+            yield number, {k: (v or "").strip() for k, v in row.items() if k}
+    except csv.Error as exc:  # a field over the csv module's limit, a NUL: the file as a whole is unreadable
+        raise InvalidInput(f"the registry CSV is malformed after line {reader.line_num}: {exc}") from exc
 
 
 def _split(value: str) -> list[str]:
@@ -153,12 +156,15 @@ def parse_registry_csv(data: bytes) -> Parsed:
     return parse_registry(data)
 
 
-def parse_registry(data: bytes) -> Parsed:
-    """Rows with problems are reported (row, field, problem) and skipped; the rest is kept."""
+def parse_registry(data: bytes, advance: Callable[[int], None] | None = None) -> Parsed:
+    """Rows with problems are reported (row, field, problem) and skipped; the rest is kept. `advance` is
+    told how many rows were read, a thousand at a time (a job's progress)."""
     parsed = Parsed()
     text = _xlsx_text(data) if data.startswith(b"PK\x03\x04") else decode(data)
     for number, row in _rows(text):
         parsed.rows += 1
+        if advance is not None and parsed.rows % 1000 == 0:
+            advance(1000)
         problems = _row_problems(number, row)
         if not problems:
             try:

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules.registry import repository
+from services.rules.registry.importer import Parsed
 from services.rules.registry.models import Certificate, Contact, Organisation, OrganisationRevision
-from services.rules.registry.schemas import OrganisationIn
+from services.rules.registry.schemas import ImportReport, OrganisationIn
 from shared.contracts import Topic, deterministic_id
 from shared.contracts.rules import Contact as ContactEvent
 from shared.contracts.rules import OrganisationUpdated
 from shared.errors import InvalidInput, NotFound
 from shared.identifiers import check_code
 from shared.kafka.outbox import Outbox
+
+IMPORT_BATCH = 500
 
 
 def organisation_id(external_ref: str) -> uuid.UUID:
@@ -83,11 +87,19 @@ def _apply(org: Organisation, incoming: OrganisationIn) -> None:
     ]
 
 
-async def upsert(session: AsyncSession, outbox: Outbox, incoming: OrganisationIn, source: str) -> str:
-    """Create or update one organisation; returns created, updated or unchanged."""
+async def upsert(
+    session: AsyncSession,
+    outbox: Outbox,
+    incoming: OrganisationIn,
+    source: str,
+    known: dict[uuid.UUID, Organisation] | None = None,
+) -> str:
+    """Create or update one organisation; returns created, updated or unchanged. `known`: the
+    organisations already loaded (an import loads a batch at a time, and writes it at once), none
+    other exists."""
     incoming = normalised(incoming)
     org_id = organisation_id(incoming.external_ref)
-    org = await repository.get(session, org_id)
+    org = known.get(org_id) if known is not None else await repository.get(session, org_id)
     if org is not None and _state(org) == incoming.model_dump(mode="json"):
         return "unchanged"
     outcome = "updated" if org else "created"
@@ -97,8 +109,32 @@ async def upsert(session: AsyncSession, outbox: Outbox, incoming: OrganisationIn
     else:
         org.revision += 1
     _apply(org, incoming)
-    await _recorded(session, outbox, org, source)
+    await _recorded(session, outbox, org, source, flush=known is None)
     return outcome
+
+
+async def import_organisations(
+    session: AsyncSession,
+    outbox: Outbox,
+    parsed: Parsed,
+    source: str,
+    advance: Callable[[int], None] = lambda _: None,
+) -> ImportReport:
+    """Upsert every organisation of a parsed export, a batch at a time: each batch's current state is
+    loaded in one query, and once written the batch leaves the session (an import of a million
+    organisations is one transaction, and must not hold them all). `advance` counts organisations."""
+    report = ImportReport(rows=parsed.rows, rejected_rows=parsed.rejected_rows, problems=parsed.problems)
+    incoming = list(parsed.organisations.values())
+    for start in range(0, len(incoming), IMPORT_BATCH):
+        batch = incoming[start : start + IMPORT_BATCH]
+        known = await repository.get_many(session, [organisation_id(o.external_ref) for o in batch])
+        for org in batch:
+            outcome = await upsert(session, outbox, org, source, known)
+            setattr(report, outcome, getattr(report, outcome) + 1)
+        await session.flush()
+        session.expunge_all()
+        advance(len(batch))
+    return report
 
 
 async def record_change(session: AsyncSession, outbox: Outbox, org: Organisation, source: str) -> None:
@@ -108,9 +144,10 @@ async def record_change(session: AsyncSession, outbox: Outbox, org: Organisation
     await _recorded(session, outbox, org, source)
 
 
-async def _recorded(session: AsyncSession, outbox: Outbox, org: Organisation, source: str) -> None:
+async def _recorded(session: AsyncSession, outbox: Outbox, org: Organisation, source: str, flush: bool = True) -> None:
     org.updated_at = datetime.now(UTC)
-    await session.flush()
+    if flush:
+        await session.flush()
     session.add(
         OrganisationRevision(organisation_id=org.id, revision=org.revision, snapshot=_state(org), source=source)
     )
