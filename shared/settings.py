@@ -64,8 +64,14 @@ class ServiceSettings(BaseSettings):
     port: int = 8000
     base_url: str | None = Field(default=None, description="where clients reach the service; default http://host:port")
     consumer_group: str = ""
-    consumer_max_attempts: int = Field(default=4, description="tries per message before it goes to the DLQ")
-    consumer_backoff_seconds: float = 0.2
+    consumer_max_attempts: int = Field(
+        default=4, description="tries per message before an error that is not an outage sends it to the DLQ"
+    )
+    consumer_backoff_seconds: float = Field(default=0.2, description="the first wait between tries; it doubles")
+    consumer_backoff_max_seconds: float = Field(
+        default=5.0,
+        description="the longest wait between tries during an outage (tried without limit)",
+    )
     outbox_poll_seconds: float = Field(default=0.5, description="commits in this process wake the relay at once")
     run_consumers: bool = True
 

@@ -12,9 +12,11 @@ from pydantic import BaseModel
 from sqlalchemy import Select, Table, Text, cast, func, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
 from shared.contracts import Envelope, Topic
 from shared.db.session import Database
+from shared.kafka.faults import Stall, describe, is_transient
 from shared.kafka.producer import Producer
 from shared.logging import correlation_id
 from shared.observability import OUTBOX_PENDING, OUTBOX_PUBLISHED
@@ -96,15 +98,26 @@ class Outbox:
 
 
 class OutboxRelay:
-    """Publishes committed outbox rows in order, then marks them published."""
+    """Publishes committed outbox rows in order, then marks them published. Rows are kept after that
+    (`published_at` set): `certwatch kafka republish` sends them again after the broker lost them."""
 
-    def __init__(self, db: Database, producer: Producer, table: Table, service: str, poll_seconds: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        producer: Producer,
+        table: Table,
+        service: str,
+        poll_seconds: float,
+        max_backoff_seconds: float = 5.0,
+    ) -> None:
         self.db = db
         self.producer = producer
         self.table = table
         self.service = service
         self.poll_seconds = poll_seconds
+        self.max_backoff_seconds = max_backoff_seconds
         self.wakeup = asyncio.Event()
+        self.stall = Stall(f"{service} outbox relay")
 
     async def publish_pending(self, batch_size: int = 500) -> int:
         """One pass: lock a batch (SKIP LOCKED lets relays run in several replicas), send, mark."""
@@ -134,19 +147,56 @@ class OutboxRelay:
         return len(rows)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Relay until stopped; a broker or database error is logged and retried, never fatal."""
+        """Relay until stopped. A database or broker outage is waited out (capped backoff, not ready
+        meanwhile) and never ends the loop; what was not marked published is sent again after it."""
         counted = 0.0
         while not stop.is_set():
-            try:
-                while await self.publish_pending():
-                    pass
-                if time.monotonic() - counted > 10:  # the gauge needs no more than this
+            self.wakeup.clear()  # before draining: a commit during the drain wakes the next round
+            if await self._drain(stop) and time.monotonic() - counted > 10:  # the gauge needs no more
+                counted = time.monotonic()
+                try:
                     await self._record_pending()
-                    counted = time.monotonic()
-            except Exception:
-                log.exception("outbox relay pass failed; retrying")
-            self.wakeup.clear()
+                except Exception as exc:
+                    log.warning("could not count the outbox backlog: %s", describe(exc))
             await _wait_any(stop, self.wakeup, self.poll_seconds)
+
+    async def _drain(self, stop: asyncio.Event) -> bool:
+        """Publish until nothing is pending, trying again through an outage; False when stopped first."""
+
+        async def nap(seconds: float) -> None:
+            await _wait_any(stop, asyncio.Event(), seconds)
+
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(Exception),
+                stop=lambda _: stop.is_set(),
+                wait=wait_exponential_jitter(
+                    multiplier=self.poll_seconds, max=self.max_backoff_seconds, jitter=self.poll_seconds
+                ),
+                sleep=nap,
+                before_sleep=self._failed,
+                reraise=True,
+            ):
+                with attempt:
+                    while await self.publish_pending():
+                        pass
+        except Exception as exc:
+            log.warning("%s outbox relay stopping while it cannot publish: %s", self.service, describe(exc))
+            return False
+        waited = self.stall.cleared()
+        if waited is not None:
+            log.warning("%s outbox relay: the outage is over after %.1f s; publishing again", self.service, waited)
+        return True
+
+    def _failed(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        if exc is None:
+            return
+        self.stall.stuck(describe(exc))
+        wait = state.next_action.sleep if state.next_action else 0.0
+        # An outage is expected and logged in one line; anything else keeps its traceback.
+        log.warning("outbox relay pass failed (try %d, again in %.1f s): %s", state.attempt_number, wait,
+                    describe(exc), exc_info=None if is_transient(exc) else exc)  # fmt: skip
 
     async def _record_pending(self) -> None:
         async with self.db.sessions() as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -26,13 +27,14 @@ def client_options(platform: PlatformSettings) -> dict[str, Any]:
 class Producer:
     """Sends bytes to prefixed topics; idempotence is a setting (Tansu's idempotent producer fails)."""
 
-    def __init__(self, platform: PlatformSettings, client_id: str) -> None:
+    def __init__(self, platform: PlatformSettings, client_id: str, request_timeout_ms: int = 40_000) -> None:
         self.platform = platform
         self._producer = AIOKafkaProducer(
             client_id=client_id,
             enable_idempotence=platform.kafka_enable_idempotence,
             acks="all",
             linger_ms=5,
+            request_timeout_ms=request_timeout_ms,  # how long a send waits for an unreachable broker
             **client_options(platform),
         )
 
@@ -57,6 +59,6 @@ class Producer:
         for future in futures:
             await future
 
-    async def ping(self) -> None:
-        """Readiness: the broker answers a metadata request."""
-        await self._producer.client.fetch_all_metadata()
+    async def ping(self, timeout: float = 3.0) -> None:
+        """Readiness: the broker answers a metadata request in time (a paused broker never answers)."""
+        await asyncio.wait_for(self._producer.client.fetch_all_metadata(), timeout)
