@@ -15,6 +15,7 @@ from sqlalchemy import update
 
 from services.reporting.main import create_app as create_reporting
 from services.rules.main import create_app as create_rules
+from services.rules.review import decisions
 from services.rules.review.models import DeadlineClock
 from services.rules.ruleset.clocks import add_months
 from shared.contracts import Topic
@@ -182,7 +183,10 @@ async def test_a_confirmed_match_starts_art_21_and_a_suspension_starts_its_6_mon
 async def test_a_listing_matched_by_its_credit_code_runs_the_withdrawal_clock_in_working_days(
     platform, service_settings
 ) -> None:
-    async with running(create_rules(service_settings("rules"), platform), as_role("regulator")) as rules:
+    rules_settings = service_settings("rules")
+    app = create_rules(rules_settings, platform)
+    outbox = app.state.runtime.outbox
+    async with running(app, as_role("regulator")) as rules:
         listed = {**QMS_ONLY, "external_ref": "ORG-L", "name": "浙江宏远电器有限公司", "credit_code": CODE}
         assert (await rules.put("/organisations", json=listed, headers=ADMIN)).status_code == 200
         signal = SignalReceivedV2(
@@ -199,3 +203,28 @@ async def test_a_listing_matched_by_its_credit_code_runs_the_withdrawal_clock_in
         )  # fmt: skip
         assert (clock["basis"]["article"], clock["calendar_note"]) == ("§7.3.1", counted.note)
         assert event["decision_due"] == counted.due.isoformat() and event["recommended_measure"] == "withdraw"
+
+        # an explanation asked by a day: the organisation's reply clock, met when it answers (its page calls this)
+        reply_due = (date.today() + timedelta(days=10)).isoformat()
+        asked = await rules.post(
+            f"/risk-events/{event['id']}/decision", headers=DM,
+            json={"measure": "request_explanation", "reason": "请说明", "reply_due": reply_due},
+        )  # fmt: skip
+        assert asked.status_code == 200, asked.text
+        reply = next(c for c in asked.json()["clocks"] if c["kind"] == "reply")
+        assert (reply["due_on"], reply["unit"], reply["basis"]["article"]) == (reply_due, "set_by_decision", "Art. 26")
+        db = Database(rules_settings)
+        try:
+            async with db.transaction() as session:
+                await decisions.replied(session, outbox, uuid.UUID(event["id"]), "浙江宏远电器有限公司", "产品系假冒")
+        finally:
+            await db.dispose()
+        answered = (await rules.get(f"/risk-events/{event['id']}")).json()
+        reply = next(c for c in answered["clocks"] if c["kind"] == "reply")
+        assert (reply["state"], reply["ended_by"]) == ("met", "reply")
+        assert answered["audit"][-1]["action"] == "replied" and answered["audit"][-1]["actor"] == "浙江宏远电器有限公司"
+        wrong = await rules.post(
+            f"/risk-events/{event['id']}/decision", headers=DM,
+            json={"measure": "no_action", "reason": "x", "reply_due": reply_due},
+        )  # fmt: skip
+        assert wrong.status_code == 422 and "reply_due goes with request_explanation" in wrong.text
