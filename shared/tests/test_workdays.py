@@ -35,13 +35,17 @@ def test_the_day_it_starts_from_never_counts_and_a_holiday_start_counts_from_the
         add_working_days(date(2026, 10, 1), 0)
 
 
-def test_past_the_table_the_count_is_flagged_logged_and_never_counts_new_years_day(caplog) -> None:
+def test_past_the_table_the_count_is_flagged_logged_and_never_counts_new_years_day(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """The table ends with the last year the State Council announced: a count that reaches past it uses the
     documented fallback (Monday to Friday less the fixed-date holidays) and says so."""
     start = date(LAST_YEAR, 12, 31)
     with caplog.at_level(logging.WARNING, logger="shared.workdays"):
         counted = add_working_days(start, 5)
-    assert counted.provisional and f"public holidays of {LAST_YEAR + 1} are not in chinese-calendar" in counted.note
+    assert counted.provisional and f"public holidays of {LAST_YEAR + 1} are not in chinese-calendar" in (
+        counted.note or ""
+    )
     assert "provisional" in caplog.text and str(LAST_YEAR + 1) in caplog.text
     assert is_working_day(date(LAST_YEAR + 1, 1, 1)) == (False, False)  # 元旦, whatever day it falls on
     assert is_working_day(date(LAST_YEAR + 1, 10, 2)) == (False, False)  # 国庆
