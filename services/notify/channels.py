@@ -155,6 +155,17 @@ class EmailChannel:
         self.pool = SmtpPool(settings, settings.smtp_pool_size)
 
     async def send(self, recipient: str, message: Rendered, idempotency_key: str) -> str:
+        mail = self.compose(recipient, message, idempotency_key)
+        try:
+            async with self.pool.connection() as smtp:
+                await smtp.send_message(mail)
+        except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException) as exc:
+            if _permanent(exc):
+                raise PermanentError(str(exc)) from exc
+            raise
+        return str(mail["Message-ID"])
+
+    def compose(self, recipient: str, message: Rendered, idempotency_key: str) -> EmailMessage:
         mail = EmailMessage()
         mail["From"] = self.settings.mail_from
         mail["To"] = recipient
@@ -164,14 +175,7 @@ class EmailChannel:
         mail["Message-ID"] = f"<{idempotency_key}@{domain}>"
         mail["X-Certwatch-Idempotency-Key"] = idempotency_key
         mail.set_content(message.body, charset="utf-8")
-        try:
-            async with self.pool.connection() as smtp:
-                await smtp.send_message(mail)
-        except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException) as exc:
-            if _permanent(exc):
-                raise PermanentError(str(exc)) from exc
-            raise
-        return str(mail["Message-ID"])
+        return mail
 
     async def close(self) -> None:
         await self.pool.close()

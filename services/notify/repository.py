@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, Uuid, delete, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.notify.models import Delivery, OrganisationContacts, PendingAlert
 
@@ -52,11 +53,11 @@ CLAIMED = (Delivery.id, Delivery.organisation_id, Delivery.risk_event_id, Delive
 
 
 async def claim(
-    session: AsyncSession, token: uuid.UUID, limit: int, lease: timedelta, now: datetime | None = None
+    conn: AsyncConnection, token: uuid.UUID, limit: int, lease: timedelta, now: datetime | None = None
 ) -> list[dict[str, Any]]:
     """Claim up to `limit` queued messages due by `now` (the database's clock by default) whose earlier
-    claim, if any, has lapsed: each is this sender's until `now + lease`. SKIP LOCKED: replicas claiming at
-    the same moment take different rows."""
+    claim, if any, has lapsed: each is this sender's until `now + lease`. One statement; SKIP LOCKED:
+    replicas claiming at the same moment take different rows."""
     moment: Any = now if now is not None else func.now()
     due = (
         select(Delivery.id)
@@ -72,27 +73,54 @@ async def claim(
         .values(claim=token, claimed_until=moment + lease)
         .returning(*CLAIMED)
     )
-    return [row._asdict() for row in await session.execute(stmt)]
+    return [row._asdict() for row in await conn.execute(stmt)]
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """An event for the outbox, its envelope made by shared.kafka.outbox.Outbox.envelope."""
+
+    event_id: uuid.UUID
+    topic: str
+    key: str
+    envelope: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Mark:
+    """How a claimed message went."""
+
+    status: str  # delivered | failed
+    attempts: int
+    provider_id: str | None = None
+    error: str | None = None
 
 
 async def mark(
-    session: AsyncSession,
-    delivery_id: uuid.UUID,
-    token: uuid.UUID,
-    status: str,
-    attempts: int,
-    provider_id: str | None = None,
-    error: str | None = None,
+    conn: AsyncConnection, delivery_id: uuid.UUID, token: uuid.UUID, outcome: Mark, outbox: Table, event: OutboxRow
 ) -> bool:
-    """Record how a claimed message went and forget its recipient; False when the claim is no longer this
-    sender's (it lapsed and another sender took the message)."""
-    stmt = (
+    """Record how a claimed message went, forget its recipient, and queue its event in the outbox, in ONE
+    statement (an UPDATE in a WITH, then an INSERT of what it returned): both or neither, in one round trip.
+    False when the claim is no longer this sender's (it lapsed and another sender took the message)."""
+    marked = (
         update(Delivery)
         .where(Delivery.id == delivery_id, Delivery.claim == token, Delivery.status == "queued")
-        .values(status=status, attempts=attempts, provider_id=provider_id, error=error, recipient=None,
-                claimed_until=None, finished_at=func.now())
+        .values(status=outcome.status, attempts=outcome.attempts, provider_id=outcome.provider_id,
+                error=outcome.error, recipient=None, claimed_until=None, finished_at=func.now())
+        .returning(Delivery.id)
+        .cte("marked")
     )  # fmt: skip
-    return bool((await session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+    row = select(
+        literal(event.event_id, Uuid), literal(event.topic), literal(event.key), literal(event.envelope, JSONB)
+    ).select_from(marked)
+    stmt = (
+        insert(outbox)
+        .add_cte(marked)
+        .from_select(["event_id", "topic", "key", "envelope"], row)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(outbox.c.event_id)
+    )
+    return (await conn.execute(stmt)).first() is not None
 
 
 async def park(session: AsyncSession, alert: PendingAlert) -> None:

@@ -27,16 +27,18 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_delay, wait_exponential, wait_random
 
 from services.notify import repository
 from services.notify.channels import Channel, DeliveryError, send_with_retries
+from services.notify.repository import Mark
 from services.notify.settings import NotifySettings
 from services.notify.templates import Rendered
 from shared.contracts import Topic, deterministic_id
@@ -47,6 +49,7 @@ from shared.kafka.outbox import Outbox
 from shared.observability import BACKGROUND
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 NOT_TRANSIENT = (IntegrityError, ProgrammingError, DataError)  # waiting does not fix these
 
 
@@ -68,14 +71,6 @@ class Claimed:
     deferred: bool  # held back by quiet hours
 
 
-@dataclass(frozen=True)
-class Outcome:
-    status: str  # delivered | failed
-    attempts: int
-    provider_id: str | None = None
-    error: str | None = None
-
-
 class Sender:
     """Claims, sends and marks queued messages (see the module's docstring for the guarantees)."""
 
@@ -94,21 +89,34 @@ class Sender:
         self.published = published  # wakes the outbox relay after a mark
         self.lease = timedelta(seconds=settings.send_lease_seconds)
         self.wakeup = asyncio.Event()  # set after a consumer commits: something may be due
+        self.link = Link(db.engine)
 
     async def send_due(self, now: datetime | None = None) -> int:
-        """Claim everything due by `now` (the database's clock by default), `send_concurrency` at a time,
-        and send it; returns how many were delivered. One pass: the background loop is `run`."""
-        delivered = 0
-        while claimed := await self.claim(self.settings.send_concurrency, now):
-            outcomes = await asyncio.gather(*(self.deliver(message) for message in claimed))
-            delivered += sum(status == "delivered" for status in outcomes)
-        return delivered
+        """Send everything due by `now` (the database's clock by default), `send_concurrency` at a time;
+        returns how many were delivered. One pass: the background loop is `run`."""
+        started: list[asyncio.Task[str]] = []
+        in_flight: set[asyncio.Task[str]] = set()
+        while True:
+            started += await self._start(in_flight, self.settings.send_concurrency - len(in_flight), now)
+            if not in_flight:
+                return sum(task.result() == "delivered" for task in started)
+            await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
 
     async def claim(self, limit: int, now: datetime | None = None) -> list[Claimed]:
         token = uuid.uuid4()
-        async with self.db.transaction() as session:
-            rows = await repository.claim(session, token, limit, self.lease, now)
+        rows = await self.link.run(lambda conn: repository.claim(conn, token, limit, self.lease, now))
         return [Claimed(claim=token, **row) for row in rows]
+
+    async def _start(
+        self, in_flight: set[asyncio.Task[str]], free: int, now: datetime | None = None
+    ) -> list[asyncio.Task[str]]:
+        """Claim up to `free` messages and start delivering each (in `in_flight` until done)."""
+        claimed = await self.claim(free, now) if free > 0 else []
+        tasks = [asyncio.create_task(self.deliver(m), name=f"notify:deliver:{m.id}") for m in claimed]
+        for task in tasks:
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        return tasks
 
     async def deliver(self, message: Claimed) -> str:
         """Send one claimed message, then mark it at once; returns how it went."""
@@ -118,9 +126,9 @@ class Sender:
             BACKGROUND.labels("notify", "deferred_text", outcome.status).inc()
         return outcome.status
 
-    async def _send(self, message: Claimed) -> Outcome:
+    async def _send(self, message: Claimed) -> Mark:
         if message.recipient is None:
-            return Outcome("failed", 0, error="no recipient recorded")
+            return Mark("failed", 0, error="no recipient recorded")
         rendered = Rendered(subject=message.subject or "", body=message.body or "")
         try:
             provider_id, attempts = await send_with_retries(
@@ -128,10 +136,10 @@ class Sender:
                 message.recipient_masked, deadline=self.lease.total_seconds() / 2,
             )  # fmt: skip
         except DeliveryError as exc:
-            return Outcome("failed", exc.attempts, error=str(exc))
-        return Outcome("delivered", attempts, provider_id=provider_id)
+            return Mark("failed", exc.attempts, error=str(exc))
+        return Mark("delivered", attempts, provider_id=provider_id)
 
-    async def _mark(self, message: Claimed, outcome: Outcome) -> None:
+    async def _mark(self, message: Claimed, outcome: Mark) -> None:
         retrying = AsyncRetrying(
             stop=stop_after_delay(self.lease.total_seconds() / 4),
             wait=wait_exponential(multiplier=0.1, max=5.0) + wait_random(0, 0.1),
@@ -155,18 +163,14 @@ class Sender:
         log.info("%s %s to %s via %s: %s (%d attempt(s))", message.template, message.id,
                  message.recipient_masked, message.channel, outcome.status, outcome.attempts)  # fmt: skip
 
-    async def _record(self, message: Claimed, outcome: Outcome) -> bool:
-        """The mark and its event, in one short transaction; False when the claim is no longer ours."""
-        async with self.db.transaction() as session:
-            if not await repository.mark(session, message.id, message.claim, outcome.status, outcome.attempts,
-                                         outcome.provider_id, outcome.error):  # fmt: skip
-                return False
-            topic, payload = _event(message, outcome)
-            await self.outbox.add(
-                session, topic, str(message.organisation_id), payload,
-                event_id=deterministic_id(topic.value, message.id), causation_id=message.caused_by,
-            )  # fmt: skip
-        return True
+    async def _record(self, message: Claimed, outcome: Mark) -> bool:
+        """The mark and its event, in one statement; False when the claim is no longer ours."""
+        topic, payload = _event(message, outcome)
+        event_id = deterministic_id(topic.value, message.id)
+        envelope = self.outbox.envelope(topic, payload, event_id, message.caused_by)
+        event = repository.OutboxRow(event_id, topic.value, str(message.organisation_id), envelope)
+        table = self.outbox.table
+        return await self.link.run(lambda conn: repository.mark(conn, message.id, message.claim, outcome, table, event))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until stopped: claim as many as there are free slots, then wait for a free slot, a commit
@@ -176,12 +180,12 @@ class Sender:
             while not stop.is_set():
                 self.wakeup.clear()
                 free = self.settings.send_concurrency - len(in_flight)
-                claimed = await self._claim_or_log(free) if free else []
-                for message in claimed:
-                    task = asyncio.create_task(self.deliver(message), name=f"notify:deliver:{message.id}")
-                    in_flight.add(task)
-                    task.add_done_callback(in_flight.discard)
-                if in_flight and len(claimed) == free:  # every slot busy: more may be due
+                try:
+                    claimed = len(await self._start(in_flight, free))
+                except Exception:
+                    log.exception("claiming due messages failed; trying again at the next poll")
+                    claimed = -1
+                if in_flight and claimed == free:  # every slot busy: more may be due
                     await _wait_any(stop, *in_flight)
                 else:
                     await _wait_any(stop, self.wakeup, timeout=self.settings.deliver_poll_seconds)
@@ -194,20 +198,49 @@ class Sender:
                     task.cancel()
                 await self.close()
 
-    async def _claim_or_log(self, limit: int) -> list[Claimed]:
-        try:
-            return await self.claim(limit)
-        except Exception:
-            log.exception("claiming due messages failed; trying again in %s s", self.settings.deliver_poll_seconds)
-            return []
-
     async def close(self) -> None:
         for channel in self.channels.values():
             with contextlib.suppress(Exception):
                 await channel.close()
+        await self.link.close()
 
 
-def _event(message: Claimed, outcome: Outcome) -> tuple[Topic, NotificationDelivered | NotificationFailed]:
+class Link:
+    """The sender's own database connection, in autocommit: claims and marks are single statements, so they
+    need no BEGIN and COMMIT, and one kept connection spares each its pool checkout (whose pre-ping is three
+    round trips with asyncpg). One statement at a time; a connection that failed is closed and reopened."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._conn: AsyncConnection | None = None
+        self._lock = asyncio.Lock()
+
+    async def run(self, statement: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        async with self._lock:
+            if self._conn is None:
+                self._conn = await self.engine.connect()
+            try:
+                return await statement(self._conn)
+            except BaseException:
+                await self._drop()  # its state is unknown: a broken socket, a statement cut short
+                raise
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
+                await conn.close()
+
+    async def close(self) -> None:
+        async with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.close()
+
+
+def _event(message: Claimed, outcome: Mark) -> tuple[Topic, NotificationDelivered | NotificationFailed]:
     common: dict[str, Any] = {
         "notification_id": message.id, "organisation_id": message.organisation_id,
         "risk_event_id": message.risk_event_id, "channel": ChannelName(message.channel),

@@ -56,13 +56,15 @@ DELIVERED = Topic.NOTIFICATION_DELIVERED.value
 
 class MailServer:
     """An in-process SMTP server (aiosmtpd) whose answers the test decides: it can hold every message until
-    `opened`, be slow, refuse a recipient for good (550) or answer 421 a given number of times first."""
+    `opened` (before or after keeping it), be slow, refuse a recipient for good (550) or answer 421 a given
+    number of times first."""
 
     def __init__(self, delay: float = 0.0) -> None:
         self.port = free_port()
         self.delay = delay
         self.opened = threading.Event()
         self.opened.set()
+        self.store_first = False  # True: keep each message, then hold the 250 until `opened`
         self.arrived = threading.Event()  # a message's DATA reached the server
         self.messages: list[tuple[Any, EmailMessage]] = []  # (the connection's peer, the message)
         self.refused: set[str] = set()
@@ -83,6 +85,8 @@ class MailServer:
             self.active += 1
             self.peak = max(self.peak, self.active)
         try:
+            if self.store_first:  # accepted (kept for delivery), the answer not given yet
+                self.keep(session, envelope)
             self.arrived.set()
             await asyncio.get_running_loop().run_in_executor(None, self.opened.wait)
             await asyncio.sleep(self.delay)
@@ -91,13 +95,17 @@ class MailServer:
                 self.flaky[to] -= 1
                 self.failed_peers.append(session.peer)
                 return "421 4.3.2 try again later"
-            message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
-            assert isinstance(message, EmailMessage)
-            self.messages.append((session.peer, message))
+            if not self.store_first:
+                self.keep(session, envelope)
             return "250 OK"
         finally:
             with self._lock:
                 self.active -= 1
+
+    def keep(self, session: Any, envelope: Any) -> None:
+        message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append((session.peer, message))
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for _, m in self.messages if m["To"] == address]
@@ -253,8 +261,8 @@ def start_notify(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 async def test_a_sender_killed_between_send_and_mark_sends_once_more_with_the_same_key_and_counts_one(
     platform, service_settings, mail_server
 ) -> None:
-    """The documented window, forced: a real notify process is kill -9'd after the server accepted the message
-    and before its mark could commit (the test holds the row's lock, so the mark waits)."""
+    """The documented window, forced: a real notify process is kill -9'd after the mail server has kept the
+    message and before the sender could mark it (the server holds its 250 until the process is dead)."""
     settings = service_settings("notify", smtp_port=mail_server.port, send_lease_seconds=4)
     with tempfile.TemporaryDirectory(prefix="certwatch-notify-") as folder:
         await kill_between_send_and_mark(settings, platform, mail_server, Path(folder))
@@ -266,43 +274,28 @@ async def kill_between_send_and_mark(
     to = address()
     org = organisation(to)
     env, log = service_env(settings, platform, folder), folder / "notify.log"
-    dsn = settings.sqlalchemy_url.replace("+asyncpg", "")
     async with database(settings) as db:
         await queue(db, settings, org, raised_for(org))
         [row] = await deliveries(db)
         mail_server.opened.clear()
+        mail_server.store_first = True
         first = start_notify(env, log)
-        locker = await asyncpg.connect(dsn, server_settings={"search_path": settings.database_schema})
         try:
 
-            async def held() -> bool:
+            async def kept() -> bool:
                 return mail_server.arrived.is_set()
 
-            await eventually(held, bool)  # sent, the server's answer not yet given
-            lock = locker.transaction()
-            await lock.start()
-            await locker.execute("SELECT 1 FROM deliveries WHERE id = $1 FOR UPDATE", row.id)
-            mail_server.opened.set()  # the server accepts the message; the sender's mark now waits on the lock
-
-            async def mark_waits() -> int:
-                # (its text may show as the BEGIN before it: prepared statements are reported that way)
-                waiting = (
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND usename = current_user"
-                )
-                return int(await locker.fetchval(waiting) or 0)
-
-            await eventually(mark_waits, lambda n: n >= 1, timeout=30)
+            await eventually(kept, bool)  # the server has the message; the sender waits for its answer
             assert len(mail_server.to(to)) == 1
             first.send_signal(signal.SIGKILL)
             assert first.wait(timeout=30) == -signal.SIGKILL
-            await lock.rollback()
         finally:
             if first.poll() is None:
                 first.kill()
-            await locker.close()
+        mail_server.opened.set()  # its answer goes to a dead connection
 
         [unmarked] = await deliveries(db)
-        assert unmarked.status == "queued" and await events_on(db, DELIVERED) == []  # the mark never committed
+        assert unmarked.status == "queued" and await events_on(db, DELIVERED) == []  # never marked
 
         second = start_notify(env, log)  # the restart: after the lease, the message goes again
         try:
@@ -317,6 +310,53 @@ async def kill_between_send_and_mark(
         assert (done.id, done.attempts) == (row.id, 1)  # the log counts one delivery
         [event] = await events_on(db, DELIVERED)  # and one event is published
         assert event["event_id"] == deterministic_id(DELIVERED, row.id)
+
+
+async def test_a_mark_that_reached_the_database_counts_even_if_its_sender_dies_then(
+    platform, service_settings, mail_server
+) -> None:
+    """The window ends when the mark leaves the sender: the claim and the mark are single autocommitted
+    statements, so a sender kill -9'd while its mark waits (on a row lock the test holds) still marks."""
+    settings = service_settings("notify", smtp_port=mail_server.port, send_lease_seconds=4)
+    with tempfile.TemporaryDirectory(prefix="certwatch-notify-") as folder:
+        to = address()
+        org = organisation(to)
+        env, log = service_env(settings, platform, Path(folder)), Path(folder) / "notify.log"
+        async with database(settings) as db:
+            await queue(db, settings, org, raised_for(org))
+            [row] = await deliveries(db)
+            mail_server.opened.clear()
+            first = start_notify(env, log)
+            dsn = settings.sqlalchemy_url.replace("+asyncpg", "")
+            locker = await asyncpg.connect(dsn, server_settings={"search_path": settings.database_schema})
+            try:
+
+                async def held() -> bool:
+                    return mail_server.arrived.is_set()
+
+                await eventually(held, bool)  # sent, the server's answer not yet given
+                lock = locker.transaction()
+                await lock.start()
+                await locker.execute("SELECT 1 FROM deliveries WHERE id = $1 FOR UPDATE", row.id)
+                mail_server.opened.set()  # the server accepts the message; the mark now waits on the lock
+                waiting = (
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND usename = current_user"
+                )
+
+                async def mark_waits() -> int:
+                    return int(await locker.fetchval(waiting) or 0)
+
+                await eventually(mark_waits, lambda n: n >= 1, timeout=30)
+                first.send_signal(signal.SIGKILL)
+                assert first.wait(timeout=30) == -signal.SIGKILL
+                await lock.rollback()
+            finally:
+                if first.poll() is None:
+                    first.kill()
+                await locker.close()
+            [done] = await eventually(lambda: deliveries(db), lambda ds: ds[0].status == "delivered", timeout=20)
+            assert len(mail_server.to(to)) == 1  # once: nothing is resent
+            assert [e["notification_id"] for e in await events_on(db, DELIVERED)] == [str(done.id)]
 
 
 async def test_replicas_send_each_message_once_over_few_reused_connections(service_settings, mail_server) -> None:
