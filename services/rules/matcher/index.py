@@ -976,16 +976,13 @@ def _near_region(text: str) -> str | None:
     own name (read as a region already, not misspelt)."""
     if text in _REGION_WORDS and not text.startswith(("-", "?")) and "?" not in text:
         return None
-    options = set()
-    if len(text) == 2:
-        options.update((_REGION_WORDS.get(f"{text[0]}?"), _REGION_WORDS.get(f"?{text[1]}")))  # substituted
-    else:
-        options.add(_REGION_WORDS.get(f"-{text}"))  # a character dropped from a name
-        options.update(_REGION_WORDS.get(f"-{shorter}") for shorter in _deletions(text))  # substituted
-    options.update(_REGION_WORDS.get(shorter) for shorter in _deletions(text) if len(shorter) >= 2)  # one added
-    options.discard(None)
-    several = "" in options and len(text) >= 3  # a neighbour of several names: a region, but which one is not clear
-    options.discard("")
+    keys = [f"{text[0]}?", f"?{text[1]}"] if len(text) == 2 else [f"-{text}"]  # substituted; or one dropped
+    if len(text) > 2:
+        keys += [f"-{shorter}" for shorter in _deletions(text)]  # substituted
+    keys += [shorter for shorter in _deletions(text) if len(shorter) >= 2]  # one added
+    found = [_REGION_WORDS[key] for key in keys if key in _REGION_WORDS]
+    several = "" in found and len(text) >= 3  # a neighbour of several names: a region, but which one is not clear
+    options = {name for name in found if name}
     # 上海 and 上海市 are one region: the shortest spelling of each stands for it
     kept = {o for o in options if not any(o != other and o.startswith(other) for other in options)}
     if len(kept) > 1 or (several and not kept):
