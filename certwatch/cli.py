@@ -140,6 +140,24 @@ def kafka_replay_dlq(topic: str) -> None:
     typer.echo(f"replayed: {asyncio.run(replay_dlq(PlatformSettings(), topic))}")
 
 
+@kafka_app.command("republish")
+def kafka_republish(
+    since: Annotated[str, typer.Option(help="ISO 8601 time (local unless it has a zone) or a duration back: 2h, 1d")],
+    service: Annotated[list[str] | None, typer.Option(help="only these services' outboxes (repeatable)")] = None,
+    partitions: Annotated[int, typer.Option(help="for topics the broker lost")] = 3,
+) -> None:
+    """Send every outbox event created since T again, after the broker lost them (consumers skip what they had)."""
+    from certwatch.republish import run
+
+    try:
+        done = run(since, service, partitions)
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+    for each in done:
+        typer.echo(f"{each.service}: {each.events} event(s) republished {each.topics}")
+
+
 @ingest_app.command("signal")
 def ingest_signal(
     kind: Annotated[str, typer.Option(help="e.g. spot_check_failure, serious_illegal_listed")],
