@@ -53,8 +53,9 @@ fmt: install  ## format and fix what ruff can
 
 bench: install  ## benchmarks on the local stack (started if needed); they print their figures
 	$(BIN)/certwatch up
-	@# The matcher first: the ingest run leaves the stack's rules service busy with the signals it published.
-	@for b in bench/bench_matching.py bench/bench_ingest.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@# The matcher first, then the whole flow (it waits for an idle stack): the ingest run leaves the stack's rules
+	@# service busy with the signals it published.
+	@for b in bench/bench_matching.py bench/bench_flow.py bench/bench_ingest.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 eval-matching: install  ## matching quality: the generated set and the held-out real names (bench/data)
 	$(BIN)/python bench/eval_matching.py $(ARGS)
