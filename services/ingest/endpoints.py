@@ -20,7 +20,9 @@ from shared.responses import errors
 
 def _iso_only(value: object) -> object:
     """An ISO 8601 timestamp, as the schema says: a bare number is no date (pydantic would read it as epoch seconds)."""
-    if isinstance(value, str | int | float) and re.fullmatch(r"\s*[+-]?[\d.eE+-]+\s*", str(value)):
+    if isinstance(value, str | int | float) and re.fullmatch(
+        r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", str(value)
+    ):
         raise ValueError("an ISO 8601 date and time, e.g. 2026-11-01T00:00:00Z")
     return value
 

@@ -168,6 +168,9 @@ async def test_every_party_of_a_bulletin_row_is_matched_and_each_event_names_its
             "受委托方 (contract manufacturer)「广东澄川电器制造有限公司」"
         )
         assert "角色：委托方" in by_role["委托方"]["summary"]
+        # words, not enum values (shared/labels.py): 信号：食品抽检不合格, never 信号：food_spot_check_failure
+        summary = by_role["委托方"]["summary"]
+        assert "信号：食品抽检不合格" in summary and "建议措施：暂停" in summary and "_" not in summary.split("（")[0]
 
         # A v1 signal (published before v2) still raises, its subject the only party.
         await send_signal(platform, "宏远电器（浙江）有限责任公司", "电动自行车用充电器", "HY-4820A")

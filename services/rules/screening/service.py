@@ -28,6 +28,7 @@ from shared.contracts.rules import (
     RiskEventRaised,
 )
 from shared.kafka.outbox import Outbox
+from shared.labels import label
 from shared.parties import role_text
 
 ACTIVE = {CertificateStatus.VALID.value, CertificateStatus.SUSPENDED.value}
@@ -184,7 +185,7 @@ async def _raise(
 
 def _summary(signal: SignalReceivedV2, outcome: Outcome, party: Party | None = None) -> str:
     detail = signal.detail
-    parts = [f"信号：{signal.kind.value}"]
+    parts = [f"信号：{label(signal.kind)}"]
     if party is not None:
         parts.append(f"角色：{party.role_label or role_text(party.role)}")
     if signal.product and signal.product.name:
@@ -195,5 +196,5 @@ def _summary(signal: SignalReceivedV2, outcome: Outcome, party: Party | None = N
         parts.append(f"公告：{detail.bulletin_no}")
     if detail.reason:
         parts.append(f"原因：{detail.reason}")
-    parts.append(f"建议措施：{outcome.measure.value}（{outcome.rule.source}）")
+    parts.append(f"建议措施：{label(outcome.measure)}（{outcome.rule.source}）")
     return "；".join(parts)
