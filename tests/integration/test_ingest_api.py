@@ -68,6 +68,8 @@ async def test_a_signal_is_accepted_once_and_its_redelivery_is_not_published_aga
         assert [s["signal_id"] for s in newest] == ids[::-1]
         assert (await client.get("/signals", params={"since": "2999-01-01T00:00:00Z"})).json() == []
         assert (await client.get("/signals", params={"since": "yesterday"})).status_code == 422
+        assert (await client.get("/signals", params={"since": "0.5"})).status_code == 422  # no epoch seconds
+        assert len((await client.get("/signals", params={"since": "2000-01-01"})).json()) == 2  # a day is midnight
 
 
 async def test_an_invalid_credit_code_is_kept_as_evidence_but_flagged(platform, service_settings) -> None:
