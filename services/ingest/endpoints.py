@@ -67,9 +67,11 @@ async def list_signals(
     offset: int = Query(0, ge=0, le=10_000_000),
     since: IsoDatetime | None = Query(None, description="received at or after (ISO 8601); then oldest first"),
     after: uuid.UUID | None = Query(None, description="with `since`: in id order, those after this id (keyset paging)"),
-) -> list[SignalV2]:
+) -> list[SignalV2] | Response:
     """Accepted signals, newest first; with `since`, those received since then, oldest first (for paging
     through them while new ones arrive, as a replay does), or in id order after `after` (a campaign sweep
-    pages through millions: the nil UUID first, then each page's last id)."""
-    rows = await repository.list_signals(session, limit, offset, since, after)
+    pages through millions: the nil UUID first, then each page's last id; the JSON as stored)."""
+    if since is not None and after is not None:
+        return Response(await repository.signals_after(session, since, after, limit), media_type="application/json")
+    rows = await repository.list_signals(session, limit, offset, since)
     return [SignalV2.model_validate(r.payload) for r in rows]

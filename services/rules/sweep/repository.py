@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -74,6 +75,33 @@ async def organisations(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict
     return {org.id: org for org in (await session.scalars(stmt)).all()}
 
 
+@dataclass(frozen=True)
+class Held:
+    """An organisation's certificates, as much as a hit needs: (type, status, scope, products) each."""
+
+    certificates: tuple[tuple[str, str, str | None, tuple[str, ...]], ...]
+
+    def active_types(self, active: Iterable[str]) -> tuple[str, ...]:
+        statuses = set(active)
+        return tuple(sorted({t for t, status, _, _ in self.certificates if status in statuses}))
+
+
+async def certificates_held(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Held]:
+    """Organisation id -> its certificates, for the organisations that exist (plain columns: ORM objects for
+    every hit of millions of signals cost more than the query)."""
+    stmt = (
+        select(Organisation.id, Certificate.type, Certificate.status, Certificate.scope, Certificate.products)
+        .outerjoin(Certificate, Certificate.organisation_id == Organisation.id)
+        .where(Organisation.id.in_(list(ids)))
+    )
+    held: dict[uuid.UUID, list[tuple[str, str, str | None, tuple[str, ...]]]] = {}
+    for org_id, kind, status, scope, products in (await session.execute(stmt)).all():
+        certificates = held.setdefault(org_id, [])
+        if kind is not None:
+            certificates.append((kind, status, scope, tuple(products or ())))
+    return {org_id: Held(tuple(c)) for org_id, c in held.items()}
+
+
 async def certificate_holders(session: AsyncSession, numbers: Iterable[str]) -> dict[str, uuid.UUID]:
     """Certificate number -> the organisation holding it, for the numbers the registry knows."""
     stmt = select(Certificate.number, Certificate.organisation_id).where(Certificate.number.in_(list(numbers)))
@@ -88,8 +116,9 @@ async def existing_events(session: AsyncSession, ids: Iterable[uuid.UUID]) -> se
 async def add_rows(
     session: AsyncSession, model: type[SweepHit] | type[SweepRanking], rows: list[dict[str, Any]]
 ) -> None:
+    """Many rows, a batch per statement (Core, not the ORM's bulk path: plain rows need no unit of work)."""
     for start in range(0, len(rows), BATCH):
-        await session.execute(insert(model), rows[start : start + BATCH])
+        await session.execute(insert(model.__table__), rows[start : start + BATCH])  # type: ignore[arg-type]
 
 
 # --- reading a sweep's results ---------------------------------------------------------------------------

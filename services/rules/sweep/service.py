@@ -10,10 +10,13 @@ signals whose events are not all there yet: event ids are deterministic, so a se
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -24,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.rules.matcher.index import Candidate, RegistryIndex
 from services.rules.matcher.live import LiveIndex, on_matcher_thread
 from services.rules.matcher.relevance import product_in_scope
-from services.rules.registry.models import Organisation
 from services.rules.ruleset.rules import SEVERITY_ORDER
 from services.rules.ruleset.service import Outcome, evaluate
 from services.rules.ruleset.weighting import LISTINGS, ruleset_manifest, ruleset_version
@@ -33,6 +35,7 @@ from services.rules.screening.service import ACTIVE, best_candidates
 from services.rules.sweep import repository
 from services.rules.sweep.models import Sweep, SweepHit, SweepRanking
 from services.rules.sweep.ranking import Hit, listing_key, rank
+from services.rules.sweep.repository import Held
 from services.rules.sweep.signals import SignalSource, fraction_through
 from shared.contracts import deterministic_id
 from shared.contracts.ingest import Party, SignalReceivedV2
@@ -145,6 +148,7 @@ class Run:
     progress: float = 0.0
     found: dict[uuid.UUID, Found] = field(default_factory=dict)
     sources: dict[str, Source] = field(default_factory=dict)
+    spent: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))  # seconds per part: the log
 
     def counts(self) -> dict[str, Any]:
         return {"signals_read": self.signals_read, "signals": self.signals, "hits": self.hits,
@@ -159,6 +163,15 @@ class Pair:
     organisation_id: uuid.UUID
     candidate: Candidate | None
     party: Party | None
+
+
+@dataclass(frozen=True)
+class Matched:
+    """A page after matching: its pairs, its signals naming a certificate number, how far through it is."""
+
+    pairs: list[Pair]
+    numbered: dict[str, list[SignalReceivedV2]]
+    progress: float
 
 
 class Sweeper:
@@ -190,27 +203,20 @@ class Sweeper:
                 coverage=coverage,
             )  # fmt: skip
             run = Run(self.sweep_id, sweep.as_of, sweep.since)
-        index = await self.live.current()
-        last_report = time.monotonic()
-        async for page in self.source.pages(EVER):
-            run.signals_read += len(page)
-            window = [s for s in page if screened(s, run.since, run.as_of)]
-            run.signals += len(window)
-            if window:
-                await self._screen(run, index, window)
-            run.progress = SCREENING_SHARE * fraction_through(page[-1].signal_id)
-            if time.monotonic() - last_report >= self.report_every:
-                await self._report(run, "screening")
-                last_report = time.monotonic()
+        await self._screen_all(run, await self.live.current())
         await self._report(run, "ranking", progress=SCREENING_SHARE)
+        ranking = time.monotonic()
         await self._rank(run)
+        run.spent["ranking"] += time.monotonic() - ranking
         seconds = round(time.monotonic() - clock, 3)
         coverage["sources"] = self._sources(run, await self.source.snapshots())
         await self._report(
             run, "done", progress=1.0, status="succeeded", active=None, finished_at=datetime.now(UTC),
             seconds=seconds, coverage=coverage,
         )  # fmt: skip
-        log.info("sweep %s: %s in %.1f s", self.sweep_id, run.counts(), seconds)
+        spent = {**run.spent, **getattr(self.source, "spent", {})}
+        spent_text = ", ".join(f"{what} {s:.1f} s" for what, s in spent.items())
+        log.info("sweep %s: %s in %.1f s (%s)", self.sweep_id, run.counts(), seconds, spent_text)
 
     async def fail(self, error: str) -> None:
         async with self.db.transaction() as session:
@@ -226,50 +232,88 @@ class Sweeper:
                 heartbeat_at=datetime.now(UTC), **run.counts(), **values,
             )  # fmt: skip
 
-    async def _screen(self, run: Run, index: RegistryIndex, signals: list[SignalReceivedV2]) -> None:
-        for signal in signals:
-            on = signal_date(signal)
-            run.sources.setdefault(signal.feed, Source()).add(signal, on)
-        matched = await on_matcher_thread(_match_all, index, signals)
-        numbered: dict[str, list[SignalReceivedV2]] = {}
-        for signal in signals:
-            if signal.detail.certificate_no:
-                numbered.setdefault(signal.detail.certificate_no, []).append(signal)
-        if not any(matched) and not numbered:
-            return
-        async with self.db.transaction() as session:
-            pairs = [Pair(s, uuid.UUID(org), c, p) for s, found in zip(signals, matched, strict=True)
-                     for org, (c, p) in found.items()]  # fmt: skip
-            pairs += await _by_certificate_number(session, numbered, {(p.signal.signal_id, p.organisation_id)
-                                                                      for p in pairs})  # fmt: skip
-            if not pairs:
-                return
-            raised = await self._record(session, run, index, pairs)
-        if raised:
-            self.published()
+    async def _screen_all(self, run: Run, index: RegistryIndex) -> None:
+        """Two stages: pages are read and matched (on the matcher's thread) while the previous page's hits
+        are written (on the database), so neither waits for the other."""
+        matched: asyncio.Queue[Matched | None] = asyncio.Queue(maxsize=2)
+        matching = asyncio.create_task(self._match_pages(run, index, matched))
+        last_report = time.monotonic()
+        try:
+            while (page := await matched.get()) is not None:
+                if page.pairs or page.numbered:
+                    started = time.monotonic()
+                    await self._record(run, index, page)
+                    run.spent["recording"] += time.monotonic() - started
+                run.progress = page.progress
+                if time.monotonic() - last_report >= self.report_every:
+                    await self._report(run, "screening")
+                    last_report = time.monotonic()
+            await matching  # its exception, if it failed
+        finally:
+            matching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await matching
 
-    async def _record(self, session: AsyncSession, run: Run, index: RegistryIndex, pairs: list[Pair]) -> int:
-        """Hits written, missing events raised (through the replay path), ranking facts kept."""
-        orgs = await repository.organisations(session, {p.organisation_id for p in pairs})
-        rows: list[dict[str, Any]] = []
-        wanted: dict[uuid.UUID, tuple[SignalReceivedV2, list[uuid.UUID]]] = {}
-        for pair in pairs:
-            org = orgs.get(pair.organisation_id)
-            if org is None:
-                continue  # removed since the index last saw it
-            row, ids = _hit_row(run, pair, org)
-            rows.append(row)
-            if ids:
-                wanted.setdefault(pair.signal.signal_id, (pair.signal, []))[1].extend(ids)
-        existing = await repository.existing_events(session, [i for _, ids in wanted.values() for i in ids])
-        missing = [signal for signal, ids in wanted.values() if any(i not in existing for i in ids)]
-        raised = await replay.apply(session, self.outbox, index, missing) if missing else 0
-        for row in rows:
-            row["raised"] = row["event_id"] is not None and row["event_id"] not in existing
-        await repository.add_rows(session, SweepHit, rows)
+    async def _match_pages(self, run: Run, index: RegistryIndex, out: asyncio.Queue[Matched | None]) -> None:
+        try:
+            pages = aiter(self.source.pages(EVER))
+            while True:
+                waited = time.monotonic()
+                page = await anext(pages, None)
+                run.spent["waiting for ingest"] += time.monotonic() - waited
+                if page is None:
+                    break
+                run.signals_read += len(page)
+                window = [s for s in page if screened(s, run.since, run.as_of)]
+                run.signals += len(window)
+                for signal in window:
+                    run.sources.setdefault(signal.feed, Source()).add(signal, signal_date(signal))
+                started = time.monotonic()
+                found = await on_matcher_thread(_match_all, index, window) if window else []
+                run.spent["matching"] += time.monotonic() - started
+                pairs = [Pair(s, uuid.UUID(org), c, p) for s, hits in zip(window, found, strict=True)
+                         for org, (c, p) in hits.items()]  # fmt: skip
+                numbered: dict[str, list[SignalReceivedV2]] = {}
+                for signal in window:
+                    if signal.detail.certificate_no:
+                        numbered.setdefault(signal.detail.certificate_no, []).append(signal)
+                await out.put(Matched(pairs, numbered, SCREENING_SHARE * fraction_through(page[-1].signal_id)))
+        finally:
+            await out.put(None)
+
+    async def _record(self, run: Run, index: RegistryIndex, page: Matched) -> None:
+        """A page's hits written, its missing events raised (through the replay path), ranking facts kept."""
+        async with self.db.transaction() as session:
+            pairs = page.pairs + await _by_certificate_number(
+                session, page.numbered, {(p.signal.signal_id, p.organisation_id) for p in page.pairs}
+            )
+            held = await repository.certificates_held(session, {p.organisation_id for p in pairs})
+            rows: list[dict[str, Any]] = []
+            wanted: dict[uuid.UUID, tuple[SignalReceivedV2, list[uuid.UUID]]] = {}
+            for pair in pairs:
+                certificates = held.get(pair.organisation_id)
+                if certificates is None:
+                    continue  # removed since the index last saw it
+                row, ids = _hit_row(run, pair, certificates)
+                rows.append(row)
+                if ids:
+                    wanted.setdefault(pair.signal.signal_id, (pair.signal, []))[1].extend(ids)
+            existing = await repository.existing_events(session, [i for _, ids in wanted.values() for i in ids])
+            missing = [signal for signal, ids in wanted.values() if any(i not in existing for i in ids)]
+            raised = 0
+            if missing:  # the nightly screening itself, with the organisations loaded for it in one go
+                raising = {signal.signal_id for signal in missing}
+                orgs = {p.organisation_id for p in pairs if p.signal.signal_id in raising}
+                loaded = await repository.organisations(session, orgs)  # kept: the session holds them weakly
+                raised = await replay.apply(session, self.outbox, index, missing)
+                del loaded
+            for row in rows:
+                row["raised"] = row["event_id"] is not None and row["event_id"] not in existing
+            await repository.add_rows(session, SweepHit, rows)
         run.hits += len(rows)
         run.events_raised += raised
-        return raised
+        if raised:
+            self.published()
 
     async def _rank(self, run: Run) -> None:
         ranked = [(org_id, found, rank(found.hits, found.types, run.as_of)) for org_id, found in run.found.items()]
@@ -313,30 +357,31 @@ async def _by_certificate_number(
     ]
 
 
-def _relevance(signal: SignalReceivedV2, org: Organisation) -> bool | None:
+def _relevance(signal: SignalReceivedV2, held: Held) -> bool | None:
     product = signal.product
     if product is None:
         return None
-    verdicts = [product_in_scope(product.name, product.model, c.scope, c.products) for c in org.certificates]
+    verdicts = [product_in_scope(product.name, product.model, scope, list(products))
+                for _, _, scope, products in held.certificates]  # fmt: skip
     return True if True in verdicts else (False if False in verdicts else None)
 
 
-def _hit_row(run: Run, pair: Pair, org: Organisation) -> tuple[dict[str, Any], list[uuid.UUID]]:
+def _hit_row(run: Run, pair: Pair, held: Held) -> tuple[dict[str, Any], list[uuid.UUID]]:
     """The hit's row, its ranking facts (kept in `run`), and the ids of the events the rules call for."""
-    signal, candidate = pair.signal, pair.candidate
-    types = tuple(sorted({c.type for c in org.certificates if c.status in ACTIVE}))
+    signal, candidate, org_id = pair.signal, pair.candidate, pair.organisation_id
+    types = held.active_types(ACTIVE)
     decision = candidate.decision if candidate else MatchDecision.MATCH
-    in_scope = _relevance(signal, org)
+    in_scope = _relevance(signal, held)
     outcomes = evaluate(signal.kind, decision, list(types), 0, run.as_of)
     top: Outcome | None = max(outcomes, key=lambda o: SEVERITY_ORDER.index(o.severity), default=None)
-    ids = [deterministic_id("risk-event", signal.signal_id, org.id, o.rule.id) for o in outcomes]
+    ids = [deterministic_id("risk-event", signal.signal_id, org_id, o.rule.id) for o in outcomes]
     on = signal_date(signal)
-    found = run.found.setdefault(org.id, Found(types))
+    found = run.found.setdefault(org_id, Found(types))
     found.hits.append(Hit(signal.kind, top.severity if top else None, on, decision, in_scope,
                           listing_key(signal.kind, signal.detail.certificate_no)))  # fmt: skip
     product = signal.product
     row = {
-        "sweep_id": run.sweep_id, "signal_id": signal.signal_id, "organisation_id": org.id,
+        "sweep_id": run.sweep_id, "signal_id": signal.signal_id, "organisation_id": org_id,
         "signal_kind": signal.kind.value, "feed": signal.feed, "signal_on": on,
         "subject_name": (pair.party.name if pair.party else signal.subject.name)[:300],
         "party_role": pair.party and (pair.party.role_label or pair.party.role),
@@ -347,6 +392,6 @@ def _hit_row(run: Run, pair: Pair, org: Organisation) -> tuple[dict[str, Any], l
         "rule_id": top and top.rule.id, "severity": top and top.severity.value,
         "recommended_measure": top and top.measure.value,
         # A certificate-number hit is the sweep's own finding: the nightly flow raises no event for it.
-        "event_id": top and candidate and deterministic_id("risk-event", signal.signal_id, org.id, top.rule.id),
+        "event_id": top and candidate and deterministic_id("risk-event", signal.signal_id, org_id, top.rule.id),
     }  # fmt: skip
     return row, ids if candidate else []

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
+from collections import defaultdict
 from collections.abc import AsyncIterator
-from datetime import date, datetime, time
+from datetime import date, datetime
+from datetime import time as midnight
 from typing import Protocol
 
 import httpx
@@ -49,10 +52,11 @@ class IngestSignals:
 
     def __init__(self, client: httpx.AsyncClient, headers: dict[str, str], page: int = 500, ahead: int = 4) -> None:
         self.client, self.headers, self.page, self.ahead = client, headers, page, ahead
+        self.spent: defaultdict[str, float] = defaultdict(float)  # seconds per part, for the log
 
     async def pages(self, since: date) -> AsyncIterator[list[SignalReceivedV2]]:
         queue: asyncio.Queue[list[SignalReceivedV2] | BaseException | None] = asyncio.Queue(self.ahead)
-        reader = asyncio.create_task(self._read(datetime.combine(since, time.min).isoformat() + "Z", queue))
+        reader = asyncio.create_task(self._read(datetime.combine(since, midnight.min).isoformat() + "Z", queue))
         try:
             while (item := await queue.get()) is not None:
                 if isinstance(item, BaseException):
@@ -82,10 +86,14 @@ class IngestSignals:
         try:
             while True:
                 params: dict[str, str | int] = {"since": since, "after": str(after), "limit": self.page}
+                started = time.monotonic()
                 response = await self.client.get("/signals", params=params, headers=self.headers)
                 if response.status_code != 200:
                     raise IngestUnavailable(f"ingest answered {response.status_code}: {response.text[:300]}")
+                parsing = time.monotonic()
                 signals = _PAGE.validate_json(response.content)
+                self.spent["ingest's answers"] += parsing - started
+                self.spent["parsing"] += time.monotonic() - parsing
                 if not signals:
                     break
                 await queue.put(signals)
