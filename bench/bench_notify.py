@@ -13,7 +13,8 @@ Starts a PostgreSQL cluster and the stack's SMTP sink (certwatch.mailsink: aiosm
    Prints kills, duplicates, duplicates per kill, and the delivery log's and the outbox's counts (which
    must be exactly N).
 
-    .venv/bin/python bench/bench_notify.py [--messages 2000] [--window-messages 1500] [--window-concurrency 8,1]
+    .venv/bin/python bench/bench_notify.py [--messages 2000] [--repeat 3] [--window-messages 1500]
+                                           [--window-concurrency 8,1]
 """
 
 from __future__ import annotations
@@ -220,12 +221,20 @@ async def main(args: argparse.Namespace, folder: Path) -> None:
             f"notify sender vs aiosmtplib, {args.messages} emails of {len(BODY.encode())} bytes to the stack's SMTP sink"
         )
         await throughput(dsn, sink.port, sink.maildir, 200, 8, 4)  # warm up: imports, connections, caches
-        base = await baseline(sink.port, args.messages)
+        configs = ((1, 1), (8, 4), (16, 8))
+        best: dict[Any, float] = {}
+        for _ in range(args.repeat):  # interleaved, best of each: the machine's other load comes and goes
+            best["baseline"] = max(best.get("baseline", 0.0), await baseline(sink.port, args.messages))
+            for concurrency, pool in configs:
+                rate = await throughput(dsn, sink.port, sink.maildir, args.messages, concurrency, pool)
+                best[concurrency, pool] = max(best.get((concurrency, pool), 0.0), rate)
+        base = best["baseline"]
         print(f"  baseline, aiosmtplib over 1 connection, no database: {base:8.0f} messages/s")
-        for concurrency, pool in ((1, 1), (8, 4), (16, 8)):
-            rate = await throughput(dsn, sink.port, sink.maildir, args.messages, concurrency, pool)
+        for concurrency, pool in configs:
+            rate = best[concurrency, pool]
             print(f"  sender, concurrency {concurrency:2d}, {pool} SMTP connection(s): {rate:8.0f} deliveries/s"
                   f"  ({rate / base:.2f} × baseline)")  # fmt: skip
+        print(f"  (best of {args.repeat}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
         for concurrency in (int(c) for c in args.window_concurrency.split(",")):
             found = await window(dsn, sink.port, sink.maildir, args.window_messages, concurrency)
             print(f"the window, kill -9 while sending, concurrency {concurrency}: {found}")
@@ -248,6 +257,7 @@ if __name__ == "__main__":
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--window-messages", type=int, default=1500)
     parser.add_argument("--window-concurrency", default="8,1")
+    parser.add_argument("--repeat", type=int, default=3)
     folder = Path(tempfile.mkdtemp(prefix="certwatch-bench-notify-"))
     folder.chmod(0o755)  # PostgreSQL's unprivileged user must reach it
     try:

@@ -16,7 +16,7 @@ import httpx
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
-    retry_if_not_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     wait_exponential,
     wait_random,
@@ -66,7 +66,7 @@ async def send_with_retries(
     retrying = AsyncRetrying(
         stop=stop_after_attempt(settings.send_attempts),
         wait=wait_exponential(multiplier=first, max=max(first, 30.0)) + wait_random(0, first / 2),
-        retry=retry_if_not_exception_type(PermanentError),
+        retry=retry_if_exception(transient),
         before_sleep=lambda state: _log_retry(state, channel.name, masked, recipient),
         reraise=True,
     )
@@ -81,6 +81,12 @@ async def send_with_retries(
         text = f"gave up after {deadline:g} s" if limit.expired() else f"{type(exc).__name__}: {exc}"
         raise DeliveryError(text.replace(recipient, masked), attempts) from exc
     raise AssertionError("tenacity ended with neither a result nor an error")  # pragma: no cover
+
+
+def transient(error: BaseException) -> bool:
+    """Worth another try: an error, but not a refusal for good, and never a cancellation (tenacity would
+    otherwise swallow the CancelledError of a timeout or a shutdown and try again)."""
+    return isinstance(error, Exception) and not isinstance(error, PermanentError)
 
 
 def _log_retry(state: RetryCallState, channel: str, masked: str, recipient: str) -> None:

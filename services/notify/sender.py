@@ -1,24 +1,28 @@
 """The delivery sender: sends what the consumers recorded, after their commit, and records how it went.
 
-The consumers only write a `queued` row per message (services/notify/service.py). This background task,
-in every replica:
+The consumers only write a `queued` row per message (services/notify/service.py), in their own transaction.
+This background task, in every replica:
 
-1. claims due rows in one short transaction (`FOR UPDATE SKIP LOCKED`, so replicas take different rows),
-   each for a lease of `send_lease_seconds`, and as many as it has free slots (`send_concurrency`);
+1. claims due rows with one statement (`FOR UPDATE SKIP LOCKED`, so replicas take different rows), each
+   for a lease of `send_lease_seconds`, as many as it has free slots (`send_concurrency`);
 2. sends each with no transaction open, over pooled SMTP connections or the one HTTP client, retrying
    transient failures (tenacity), the idempotency key (the row's id) in the Message-ID and
    X-Certwatch-Idempotency-Key of an email and the Idempotency-Key of a text;
-3. marks it `delivered` or `failed` in a short transaction of its own, right after its send returns, and
-   queues NotificationDelivered / NotificationFailed in the outbox in that same transaction.
+3. marks it `delivered` or `failed` as soon as its send returns, one row at a time, with one statement that
+   also queues NotificationDelivered / NotificationFailed in the outbox (both or neither), and forgets the
+   recipient's address.
 
-The one window no protocol closes: a message is sent, and its sender dies (kill -9, power, a lost
-connection) before the mark commits. The row is still `queued` under a lapsed claim, so after the lease it
-is sent once more, with the same idempotency key, which a receiver or gateway that honours the key drops.
-The delivery log and the published events count it once: the mark is conditional on the claim, and the
-event's id is derived from the row's. The window is kept to the mark itself (one row per transaction,
-committed as soon as the send returns; a database outage at that moment is waited out for up to a quarter
-of the lease rather than left to lapse), and a send gives up after half the lease, so a live sender's
-claim never lapses under it. bench/bench_notify.py measures it with kill -9.
+The one window no protocol closes: the mail server (or SMS gateway) has accepted a message, and its sender
+dies (kill -9, power, a lost network) before the mark reaches PostgreSQL. The row is still `queued` under
+a claim that lapses, so after the lease it is sent once more, with the same idempotency key, which a
+receiver or gateway that honours the key drops. The delivery log and the published events still count it
+once: the mark is conditional on the claim, and the event's id is derived from the row's. The window is
+kept to what the protocol needs: the server's reply, then one statement on a connection already open
+(autocommitted, so a mark that has reached PostgreSQL counts even if its sender dies while it runs); a
+database outage at that moment is waited out for up to a quarter of the lease rather than left to lapse,
+and a send gives up after half the lease, so a live sender's claim never lapses under it.
+bench/bench_notify.py measures the window with kill -9; tests/integration/test_notify_delivery_outbox.py
+forces it.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_delay, wait_exponential, wait_random
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential, wait_random
 
 from services.notify import repository
 from services.notify.channels import Channel, DeliveryError, send_with_retries
@@ -143,7 +147,7 @@ class Sender:
         retrying = AsyncRetrying(
             stop=stop_after_delay(self.lease.total_seconds() / 4),
             wait=wait_exponential(multiplier=0.1, max=5.0) + wait_random(0, 0.1),
-            retry=retry_if_not_exception_type(NOT_TRANSIENT),
+            retry=retry_if_exception(_transient),
             reraise=True,
         )
         try:
@@ -238,6 +242,11 @@ class Link:
             if conn is not None:
                 with contextlib.suppress(Exception):
                     await conn.close()
+
+
+def _transient(error: BaseException) -> bool:
+    """A database error worth another try; never a cancellation, which tenacity would otherwise swallow."""
+    return isinstance(error, Exception) and not isinstance(error, NOT_TRANSIENT)
 
 
 def _event(message: Claimed, outcome: Mark) -> tuple[Topic, NotificationDelivered | NotificationFailed]:
