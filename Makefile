@@ -6,7 +6,7 @@ UV := .tools/bin/uv
 BIN := .venv/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser run up down status test test-unit lint fmt bench eval-matching eval-matching-tuning contracts clean
+.PHONY: help install browser run up down status test test-unit test-faults lint fmt bench eval-matching eval-matching-tuning contracts clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -31,7 +31,7 @@ down:  ## stop everything `up` started
 status:  ## show what runs where
 	@$(BIN)/certwatch status
 
-test: install browser  ## run every test (unit, contract, integration, end-to-end) on real infrastructure
+test: install browser  ## run every test (unit, contract, integration, end-to-end, the fault suite) on real infrastructure
 	$(BIN)/pytest
 
 browser:  ## Debian's Chromium, which the dashboard's browser test drives with Playwright (never a downloaded browser)
@@ -40,6 +40,9 @@ browser:  ## Debian's Chromium, which the dashboard's browser test drives with P
 
 test-unit: install  ## only the tests that need no I/O
 	$(BIN)/pytest -m "not integration"
+
+test-faults: install  ## the fault suite alone (make test runs it too): 2,000 signals through kills, restarts, outages
+	$(BIN)/pytest -m faults tests/faults -s
 
 lint: install  ## ruff (lint + format check), mypy, and the architecture contracts
 	$(BIN)/ruff check .

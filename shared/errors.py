@@ -67,8 +67,17 @@ async def _database(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=503, content={"error": "unavailable", "message": message})
 
 
+async def _unreachable(_: Request, exc: Exception) -> JSONResponse:
+    """The database (or broker) cannot be reached at all: the driver's own connection error, which
+    SQLAlchemy passes on unwrapped (ConnectionRefusedError while PostgreSQL is down or restarting)."""
+    message = f"a service this request needs cannot be reached ({type(exc).__name__}); nothing was stored, try again"
+    return JSONResponse(status_code=503, content={"error": "unavailable", "message": message})
+
+
 def install_error_handler(app: FastAPI) -> None:
     from sqlalchemy.exc import DBAPIError
 
     app.add_exception_handler(CertwatchError, _render)
     app.add_exception_handler(DBAPIError, _database)
+    app.add_exception_handler(ConnectionError, _unreachable)
+    app.add_exception_handler(TimeoutError, _unreachable)
