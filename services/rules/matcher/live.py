@@ -29,7 +29,7 @@ from shared.db.session import Database
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
-PAGE = 2000  # organisations read and indexed per step of a refresh
+PAGE = 1000  # organisations read and indexed per step of a refresh
 
 _matcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="matcher")
 
