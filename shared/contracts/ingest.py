@@ -46,6 +46,11 @@ class CreditCodeStatus(StrEnum):
     INVALID = "invalid"  # kept as evidence, never used as a match key
     ABSENT = "absent"
 
+    @property
+    def usable(self) -> bool:
+        """Whether a code with this status may key a match (valid, or a valid former registration number)."""
+        return self in (CreditCodeStatus.VALID, CreditCodeStatus.VALID_LEGACY)
+
 
 class Subject(BaseModel):
     """The enterprise a signal names, as the source names it."""
@@ -61,6 +66,11 @@ class Subject(BaseModel):
     role: str | None = Field(
         default=None, description="how the source names it: producer (标称生产者), sampled unit, holder, …"
     )
+
+    @property
+    def usable_code(self) -> str | None:
+        """The credit code when it may key a match, else None: the one place that says so."""
+        return self.credit_code if self.credit_code and self.credit_code_status.usable else None
 
     @field_validator("name")
     @classmethod
@@ -129,11 +139,8 @@ class Signal(BaseModel):
         """Kafka key: the credit code when valid, else the name (normalised by NFKC and whitespace)."""
         import unicodedata
 
-        if self.subject.credit_code and self.subject.credit_code_status in (
-            CreditCodeStatus.VALID,
-            CreditCodeStatus.VALID_LEGACY,
-        ):
-            return self.subject.credit_code
+        if self.subject.usable_code:
+            return self.subject.usable_code
         return "".join(unicodedata.normalize("NFKC", self.subject.name).split())
 
 

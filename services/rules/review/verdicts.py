@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +16,7 @@ from services.rules.registry.models import MatchVerdict
 from services.rules.review import clocks, repository
 from services.rules.review.models import RiskEvent
 from shared.contracts import Topic, deterministic_id
+from shared.contracts.ingest import Subject
 from shared.contracts.rules import RiskEventStatus, RiskEventUpdated, Severity
 from shared.errors import Conflict, NotFound
 from shared.kafka.outbox import Outbox
@@ -51,8 +53,11 @@ async def record(
 
 
 def _usable_code(subject: dict[str, object]) -> str | None:
-    code = subject.get("credit_code")
-    return str(code) if code and subject.get("credit_code_status") in ("valid", "valid_legacy") else None
+    """A stored signal's subject (JSON) read as the contract reads it: its code when usable as a key."""
+    try:
+        return Subject.model_validate(subject).usable_code
+    except ValidationError:  # a subject stored before its contract said so: no code to key by
+        return None
 
 
 async def _published(

@@ -19,7 +19,7 @@ from services.rules.ruleset.clocks import Context
 from services.rules.ruleset.rules import BASELINE
 from services.rules.ruleset.service import Outcome, evaluate
 from shared.contracts import Topic, deterministic_id
-from shared.contracts.ingest import CreditCodeStatus, Party, SignalReceivedV2
+from shared.contracts.ingest import Party, SignalReceivedV2
 from shared.contracts.rules import (
     CertificateRef,
     CertificateStatus,
@@ -32,7 +32,6 @@ from shared.labels import label
 from shared.parties import role_text
 
 ACTIVE = {CertificateStatus.VALID.value, CertificateStatus.SUSPENDED.value}
-USABLE = (CreditCodeStatus.VALID, CreditCodeStatus.VALID_LEGACY)
 
 
 _RANK = {MatchDecision.MATCH: 2, MatchDecision.REVIEW: 1, MatchDecision.NONE: 0}
@@ -76,7 +75,7 @@ def best_candidates(index: RegistryIndex, signal: SignalReceivedV2) -> dict[str,
     """Each organisation some party of the signal matches, with its best candidate and that party."""
     best: dict[str, tuple[Candidate, Party]] = {}
     for party in signal.all_parties():
-        code = party.credit_code if party.credit_code_status in USABLE else None
+        code = party.usable_code
         province = party.province or signal.subject.province
         for candidate in index.match(party.name, code, party.address, province):
             if candidate.decision is MatchDecision.NONE:
