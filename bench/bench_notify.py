@@ -8,13 +8,13 @@ Starts a PostgreSQL cluster and the stack's SMTP sink (certwatch.mailsink: aiosm
    The baseline sends the same N messages, composed the same way, with aiosmtplib over one connection, one
    after another, with no database at all. Prints deliveries/s of both and the ratio.
 2. The window. N emails are queued; a sender process (this script with --child) is started, kill -9'd at a
-   random moment while it sends, and started again, until every message is marked. Counts the copies in the
-   sink per idempotency key: every duplicate is a message sent and not yet marked when its sender died.
-   Prints kills, duplicates, duplicates per kill, and the delivery log's and the outbox's counts (which
-   must be exactly N).
+   random moment while it sends, and started again, --kills times; then one finishes the rest. Counts the
+   copies in the sink per idempotency key: every duplicate is a message the sink had accepted and its sender
+   had not yet marked when it died. Prints kills, duplicates, duplicates per kill, and the delivery log's
+   and the outbox's counts (which must be exactly N).
 
-    .venv/bin/python bench/bench_notify.py [--messages 2000] [--repeat 3] [--window-messages 1500]
-                                           [--window-concurrency 8,1]
+    .venv/bin/python bench/bench_notify.py [--messages 2000] [--repeat 3] [--window-messages 2000]
+                                           [--window-concurrency 8,1] [--kills 40]
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import random
 import re
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -63,7 +64,7 @@ def sender_for(settings: Any) -> tuple[Any, Any]:
 
     db = Database(settings)
     channels = {"email": EmailChannel(settings), "sms": SmsChannel(settings)}
-    return Sender(settings, db, Outbox(messaging.outbox, "notify"), channels), db  # type: ignore[arg-type]
+    return Sender(settings, Outbox(messaging.outbox, "notify"), channels), db  # type: ignore[arg-type]
 
 
 async def provision(folder: Path) -> tuple[Any, str]:
@@ -114,7 +115,8 @@ async def counts(db: Any, ids: list[uuid.UUID]) -> dict[str, int]:
         topic = "notify.notification-delivered.v1"
         event_ids = [deterministic_id(topic, i) for i in ids]
         events = await session.scalar(select(func.count()).select_from(outbox).where(outbox.c.event_id.in_(event_ids)))
-    return {"delivered": by_status.get("delivered", 0), "queued": by_status.get("queued", 0), "events": events or 0}
+    return {"delivered": by_status.get("delivered", 0), "failed": by_status.get("failed", 0),
+            "queued": by_status.get("queued", 0), "events": events or 0}  # fmt: skip
 
 
 def copies(maildir: Path, ids: list[uuid.UUID]) -> Counter[str]:
@@ -165,14 +167,15 @@ async def throughput(dsn: str, smtp_port: int, maildir: Path, count: int, concur
     return count / elapsed
 
 
-async def window(dsn: str, smtp_port: int, maildir: Path, count: int, concurrency: int) -> dict[str, Any]:
-    """Kill -9 sender processes while they send, until all is marked; count what went twice."""
-    lease = 1.0  # a killed sender's claims lapse quickly, so the bench stays short
+async def window(dsn: str, smtp_port: int, maildir: Path, count: int, concurrency: int, kills: int) -> dict[str, Any]:
+    """Kill -9 `kills` sender processes, each at a random moment while it sends, then let one finish the rest;
+    count what went twice."""
+    lease = 5.0  # a killed sender's claims lapse after this; a live one never comes near it
     _, db = sender_for(settings_for(dsn, smtp_port))
     ids = await queue(db, count)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     argv = [sys.executable, __file__, "--child", dsn, str(smtp_port), str(concurrency), str(lease)]
-    kills = 0
+    killed = 0
     try:
         while (await counts(db, ids))["queued"]:
             child = await asyncio.create_subprocess_exec(
@@ -180,14 +183,14 @@ async def window(dsn: str, smtp_port: int, maildir: Path, count: int, concurrenc
             )
             try:
                 before = (await counts(db, ids))["delivered"]
-                while child.returncode is None:  # until it has marked one message: it is sending now
+                while child.returncode is None:  # until it has marked a message (it is sending), or all is done
                     now = await counts(db, ids)
-                    if now["delivered"] > before or not now["queued"]:
+                    if not now["queued"] or (killed < kills and now["delivered"] > before):
                         break
                     await asyncio.sleep(0.02)
                 await asyncio.sleep(random.uniform(0.0, 0.25))
-                if (await counts(db, ids))["queued"]:
-                    kills += 1
+                if killed < kills and (await counts(db, ids))["queued"]:
+                    killed += 1
             finally:
                 if child.returncode is None:
                     child.kill()  # SIGKILL: no shutdown, nothing flushed
@@ -197,9 +200,10 @@ async def window(dsn: str, smtp_port: int, maildir: Path, count: int, concurrenc
         await db.dispose()
     sent = copies(maildir, ids)
     duplicates = sum(sent.values()) - len(sent)
-    return {"messages": count, "concurrency": concurrency, "kills": kills, "sent": sum(sent.values()),
+    return {"messages": count, "concurrency": concurrency, "kills": killed, "sent": sum(sent.values()),
             "distinct": len(sent), "duplicates": duplicates, "most copies": max(sent.values(), default=0),
-            "delivered in the log": got["delivered"], "delivered events": got["events"]}  # fmt: skip
+            "delivered in the log": got["delivered"], "failed in the log": got["failed"],
+            "delivered events": got["events"]}  # fmt: skip
 
 
 async def child(dsn: str, smtp_port: int, concurrency: int, lease: float) -> None:
@@ -236,7 +240,7 @@ async def main(args: argparse.Namespace, folder: Path) -> None:
                   f"  ({rate / base:.2f} × baseline)")  # fmt: skip
         print(f"  (best of {args.repeat}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
         for concurrency in (int(c) for c in args.window_concurrency.split(",")):
-            found = await window(dsn, sink.port, sink.maildir, args.window_messages, concurrency)
+            found = await window(dsn, sink.port, sink.maildir, args.window_messages, concurrency, args.kills)
             print(f"the window, kill -9 while sending, concurrency {concurrency}: {found}")
             print(f"  {found['duplicates']} duplicate(s) in {found['kills']} kills: "
                   f"{found['duplicates'] / max(found['kills'], 1):.2f} per kill "
@@ -255,9 +259,11 @@ if __name__ == "__main__":
         sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=2000)
-    parser.add_argument("--window-messages", type=int, default=1500)
+    parser.add_argument("--window-messages", type=int, default=2000)
     parser.add_argument("--window-concurrency", default="8,1")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--kills", type=int, default=40, help="sender processes kill -9'd per window run")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a kill still stops the cluster and the sink
     folder = Path(tempfile.mkdtemp(prefix="certwatch-bench-notify-"))
     folder.chmod(0o755)  # PostgreSQL's unprivileged user must reach it
     try:

@@ -20,7 +20,7 @@ def create_app(settings: NotifySettings | None = None, platform: PlatformSetting
     runtime = ServiceRuntime("notify", settings, platform or PlatformSettings(), messaging)
     consumers.register(runtime, Notifier(settings))
     channels: dict[str, Channel] = {"email": EmailChannel(settings), "sms": SmsChannel(settings)}
-    sender = Sender(settings, runtime.db, runtime.outbox, channels, published=runtime.publish_soon)
+    sender = Sender(settings, runtime.outbox, channels, published=runtime.publish_soon)
     runtime.background.append(sender.run)  # sends what the consumers committed; closes the channels on stop
     publish_after_commit = runtime.consumer.after_commit
 

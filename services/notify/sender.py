@@ -17,10 +17,10 @@ dies (kill -9, power, a lost network) before the mark reaches PostgreSQL. The ro
 a claim that lapses, so after the lease it is sent once more, with the same idempotency key, which a
 receiver or gateway that honours the key drops. The delivery log and the published events still count it
 once: the mark is conditional on the claim, and the event's id is derived from the row's. The window is
-kept to what the protocol needs: the server's reply, then one statement on a connection already open
-(autocommitted, so a mark that has reached PostgreSQL counts even if its sender dies while it runs); a
-database outage at that moment is waited out for up to a quarter of the lease rather than left to lapse,
-and a send gives up after half the lease, so a live sender's claim never lapses under it.
+kept to what the protocol needs: the server's reply, then one statement, autocommitted, on a connection
+checked out with no round trip (a mark that has reached PostgreSQL counts even if its sender dies while it
+runs). A database outage at that moment is waited out for up to a quarter of the lease rather than left to
+lapse, and a send gives up after half the lease, so a live sender's claim never lapses under it.
 bench/bench_notify.py measures the window with kill -9; tests/integration/test_notify_delivery_outbox.py
 forces it.
 """
@@ -31,13 +31,13 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import create_async_engine
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential, wait_random
 
 from services.notify import repository
@@ -48,12 +48,10 @@ from services.notify.templates import Rendered
 from shared.contracts import Topic, deterministic_id
 from shared.contracts.notify import Channel as ChannelName
 from shared.contracts.notify import NotificationDelivered, NotificationFailed
-from shared.db.session import Database
 from shared.kafka.outbox import Outbox
 from shared.observability import BACKGROUND
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 NOT_TRANSIENT = (IntegrityError, ProgrammingError, DataError)  # waiting does not fix these
 
 
@@ -81,19 +79,26 @@ class Sender:
     def __init__(
         self,
         settings: NotifySettings,
-        db: Database,
         outbox: Outbox,
         channels: dict[str, Channel],
         published: Callable[[], None] = lambda: None,
     ) -> None:
         self.settings = settings
-        self.db = db
         self.outbox = outbox
         self.channels = channels
         self.published = published  # wakes the outbox relay after a mark
         self.lease = timedelta(seconds=settings.send_lease_seconds)
         self.wakeup = asyncio.Event()  # set after a consumer commits: something may be due
-        self.link = Link(db.engine)
+        # Claims and marks are single statements, autocommitted (no BEGIN and COMMIT round trips), on
+        # connections of the sender's own, checked out with no pre-ping (three round trips with asyncpg):
+        # a broken one fails its statement, which is tried again on a new one.
+        self.engine = create_async_engine(
+            settings.sqlalchemy_url,
+            pool_size=settings.send_concurrency + 1,
+            max_overflow=0,
+            isolation_level="AUTOCOMMIT",
+            connect_args={"server_settings": {"search_path": settings.database_schema}},
+        )
 
     async def send_due(self, now: datetime | None = None) -> int:
         """Send everything due by `now` (the database's clock by default), `send_concurrency` at a time;
@@ -108,7 +113,8 @@ class Sender:
 
     async def claim(self, limit: int, now: datetime | None = None) -> list[Claimed]:
         token = uuid.uuid4()
-        rows = await self.link.run(lambda conn: repository.claim(conn, token, limit, self.lease, now))
+        async with self.engine.connect() as conn:
+            rows = await repository.claim(conn, token, limit, self.lease, now)
         return [Claimed(claim=token, **row) for row in rows]
 
     async def _start(
@@ -173,8 +179,8 @@ class Sender:
         event_id = deterministic_id(topic.value, message.id)
         envelope = self.outbox.envelope(topic, payload, event_id, message.caused_by)
         event = repository.OutboxRow(event_id, topic.value, str(message.organisation_id), envelope)
-        table = self.outbox.table
-        return await self.link.run(lambda conn: repository.mark(conn, message.id, message.claim, outcome, table, event))
+        async with self.engine.connect() as conn:
+            return await repository.mark(conn, message.id, message.claim, outcome, self.outbox.table, event)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until stopped: claim as many as there are free slots, then wait for a free slot, a commit
@@ -206,42 +212,7 @@ class Sender:
         for channel in self.channels.values():
             with contextlib.suppress(Exception):
                 await channel.close()
-        await self.link.close()
-
-
-class Link:
-    """The sender's own database connection, in autocommit: claims and marks are single statements, so they
-    need no BEGIN and COMMIT, and one kept connection spares each its pool checkout (whose pre-ping is three
-    round trips with asyncpg). One statement at a time; a connection that failed is closed and reopened."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._conn: AsyncConnection | None = None
-        self._lock = asyncio.Lock()
-
-    async def run(self, statement: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        async with self._lock:
-            if self._conn is None:
-                self._conn = await self.engine.connect()
-            try:
-                return await statement(self._conn)
-            except BaseException:
-                await self._drop()  # its state is unknown: a broken socket, a statement cut short
-                raise
-
-    async def _drop(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.invalidate()
-                await conn.close()
-
-    async def close(self) -> None:
-        async with self._lock:
-            conn, self._conn = self._conn, None
-            if conn is not None:
-                with contextlib.suppress(Exception):
-                    await conn.close()
+        await self.engine.dispose()
 
 
 def _transient(error: BaseException) -> bool:

@@ -150,9 +150,9 @@ async def queue(db: Database, settings: NotifySettings, org: OrganisationUpdated
             await notifier.risk_event_raised(session, event, caused_by=uuid.uuid4())
 
 
-def sender_for(settings: NotifySettings, db: Database) -> Sender:
+def sender_for(settings: NotifySettings) -> Sender:
     channels: dict[str, Channel] = {"email": EmailChannel(settings), "sms": SmsChannel(settings)}
-    return Sender(settings, db, Outbox(messaging.outbox, "notify"), channels)
+    return Sender(settings, Outbox(messaging.outbox, "notify"), channels)
 
 
 @asynccontextmanager
@@ -364,9 +364,9 @@ async def test_replicas_send_each_message_once_over_few_reused_connections(servi
     settings = service_settings("notify", smtp_port=mail_server.port, send_concurrency=4, smtp_pool_size=2)
     addresses = [address() for _ in range(30)]
     org = organisation(*addresses)
-    async with database(settings) as db, database(settings) as other_db:
+    async with database(settings) as db:
         await queue(db, settings, org, raised_for(org), raised_for(org))
-        replicas = [sender_for(settings, db), sender_for(settings, other_db)]
+        replicas = [sender_for(settings), sender_for(settings)]  # each with its own connections
         try:
             counts = await asyncio.gather(*(replica.send_due() for replica in replicas))
         finally:
@@ -392,7 +392,7 @@ async def test_a_transient_failure_is_retried_on_a_new_connection_and_a_refusal_
     caplog.set_level(logging.INFO)
     async with database(settings) as db:
         await queue(db, settings, org, raised_for(org))
-        sender = sender_for(settings, db)
+        sender = sender_for(settings)
         try:
             assert await sender.send_due() == 1
         finally:

@@ -58,7 +58,7 @@ async def test_a_text_in_quiet_hours_waits_for_their_end_and_goes_once(
     db = Database(settings)
     notifier = Notifier(settings)
     channels: dict[str, Channel] = {"email": EmailChannel(settings), "sms": SmsChannel(settings)}
-    sender = Sender(settings, db, Outbox(messaging.outbox, "notify"), channels)
+    sender = Sender(settings, Outbox(messaging.outbox, "notify"), channels)
     email = f"quality+{uuid.uuid4().hex[:8]}@hongyuan.example"
     org = OrganisationUpdated(
         organisation_id=uuid.uuid4(), name="浙江宏远电器有限公司", revision=1, updated_at=now,
