@@ -26,7 +26,7 @@ class IngestSettings(AuthSettings, ServiceSettings):
     )
     xlsx_inflate_ratio: int = Field(default=200, gt=0, description="an XLSX inflating more than this many times over")
     cell_chars: int = Field(default=32_767, gt=0, description="a longer cell rejects its row (Excel's own limit)")
-    blank_rows: int = Field(default=10_000, gt=0, description="empty rows in a row after which a sheet is not read on")
+    blank_rows: int = Field(default=1_000, gt=0, description="empty rows in a row after which a sheet is not read on")
     upload_wait_bytes: int = Field(
         default=1024 * 1024, ge=0,
         description="POST /files answers an upload up to this size once ingested, a larger one at once with a job",

@@ -3,7 +3,8 @@
 Synthetic companies only: every credit code uses the GB 11714 self-defined PDY range (DOMAIN.md §4.6),
 so none can belong to a real organisation. The files carry the quirks of the real ones: title and
 note rows, several sheets, merged cells, combined failed-item cells, `/` placeholders, mixed dates,
-GBK and BOM encodings, footnotes; and the bad files: empty, undecodable, truncated, zip bomb.
+GBK and BOM encodings, footnotes; and the bad files: empty, undecodable, truncated, zip bomb, a formatted
+empty tail of 200,000 rows, a 10 MB cell.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import zipfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from shared.identifiers import make_uscc
@@ -539,6 +542,102 @@ def write_zip_bomb(path: Path, inflated: int = 600 * 1024 * 1024) -> Path:
             block = b"\0" * (1 << 20)
             for _ in range(inflated >> 20):
                 member.write(block)
+    return path
+
+
+def write_empty_rows_xlsx(path: Path, rows: int = 200_000, styled: bool = True) -> Path:
+    """The national bulletin followed by `rows` empty rows, as a spreadsheet program leaves a formatted
+    range: an empty, styled cell in every column (`styled=False`: empty strings, as a script writes them).
+    The sheet's <dimension> covers them all."""
+    import openpyxl
+    from openpyxl.utils import get_column_letter
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(SPOT_HEADER)
+    for row in spot_rows():
+        sheet.append(row)
+    book.save(path)
+    first = len(spot_rows()) + 2
+    columns = [get_column_letter(i + 1) for i in range(len(SPOT_HEADER))]
+    empty = '<c r="{0}{1}" s="0"/>' if styled else '<c r="{0}{1}" t="inlineStr"><is><t></t></is></c>'
+
+    def extra() -> Iterator[bytes]:
+        for number in range(first, first + rows):
+            yield (f'<row r="{number}">' + "".join(empty.format(c, number) for c in columns) + "</row>").encode()
+
+    dimension = f"A1:{columns[-1]}{first + rows - 1}"
+    return _rewrite_sheet(path, extra(), dimension)
+
+
+def write_huge_cell_csv(path: Path, chars: int = 10 * 1024 * 1024) -> Path:
+    """The national bulletin as CSV whose second row carries a note of `chars` characters (10 MB)."""
+    rows = spot_rows()
+    rows[1][-1] = _long_text(chars)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(SPOT_HEADER)
+    writer.writerows(rows)
+    path.write_text(out.getvalue(), encoding="utf-8")
+    return path
+
+
+def write_huge_cell_xlsx(path: Path, chars: int = 10 * 1024 * 1024) -> Path:
+    """The same as XLSX: the note an inline string in the sheet's XML (Excel and openpyxl stop a cell at
+    32,767 characters; a file made by another program need not). Varied text, so it compresses as text
+    does, not as a zip bomb."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(SPOT_HEADER)
+    rows = spot_rows()
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+    number = len(rows) + 2
+    cell = f'<row r="{number}"><c r="A{number}"><v>{number - 1}</v></c><c r="C{number}" t="inlineStr"><is><t>'
+    extra = [cell.encode(), _long_text(chars).encode(), b"</t></is></c></row>"]
+    return _rewrite_sheet(path, extra, f"A1:M{number}")
+
+
+def _long_text(chars: int) -> str:
+    """`chars` characters of varied text (digits and letters, in a fixed order)."""
+    import random
+
+    letters = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    return "某" + "".join(random.Random(chars).choices(letters, k=chars - 1))
+
+
+def write_utf16_text(path: Path) -> Path:
+    """The national bulletin as Excel's "Unicode text" export writes it: UTF-16 with a byte-order mark,
+    tab-separated, CRLF."""
+    rows: list[list[object]] = [list(SPOT_HEADER), *spot_rows()]
+    lines = ["\t".join(str(c) for c in row) for row in rows]
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-16"))
+    return path
+
+
+def _rewrite_sheet(path: Path, extra_rows: Iterable[bytes], dimension: str) -> Path:
+    """Append rows to the first sheet of a saved workbook, streamed (never the whole sheet in memory)."""
+    source = path.with_suffix(".base.xlsx")
+    path.rename(source)
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            data = old.read(info.filename)
+            if info.filename != "xl/worksheets/sheet1.xml":
+                new.writestr(info, data)
+                continue
+            head, _, tail = data.partition(b"</sheetData>")
+            head = re.sub(rb'<dimension ref="[^"]*"\s*/>', f'<dimension ref="{dimension}"/>'.encode(), head)
+            with new.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as member:
+                member.write(head)
+                for chunk in extra_rows:
+                    member.write(chunk)
+                member.write(b"</sheetData>" + tail)
+    source.unlink()
     return path
 
 
