@@ -100,7 +100,7 @@ def test_an_xlsx_is_streamed_with_its_merged_cells_filled_and_rows_past_its_stat
 def test_utf16_and_gbk_text_are_read(tmp_path: Path) -> None:
     expected = items("spot_check", synthetic.write_spot_check_csv(tmp_path / "utf8.csv"))
     utf16 = items("spot_check", synthetic.write_utf16_text(tmp_path / "unicode.txt"))
-    rows = [synthetic.SPOT_HEADER, *synthetic.spot_rows()]
+    rows: list[list[object]] = [list(synthetic.SPOT_HEADER), *synthetic.spot_rows()]
     gbk_path = tmp_path / "gbk.csv"
     gbk_path.write_bytes("\n".join(",".join(str(c) for c in r) for r in rows).replace("²", "2").encode("gbk"))
     gbk = items("spot_check", gbk_path)
