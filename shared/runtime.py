@@ -21,6 +21,7 @@ from shared.kafka.producer import Producer
 from shared.logging import configure_logging
 from shared.nul import RefuseNul
 from shared.observability import ReadinessCheck, install_observability
+from shared.responses import install_allow_header
 from shared.settings import PlatformSettings, ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ def build_app(runtime: ServiceRuntime, routers: list[APIRouter], title: str) -> 
     app = FastAPI(title=title, lifespan=lifespan)
     app.state.runtime = runtime
     install_error_handler(app)
+    install_allow_header(app)
     app.add_middleware(RefuseNul)
     # Not ready while the consumer or the relay waits out an outage, until a message goes through again.
     checks: dict[str, ReadinessCheck] = {
