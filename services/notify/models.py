@@ -70,6 +70,7 @@ class Delivery(Base):
     error: Mapped[str | None] = mapped_column(Text)
     provider_id: Mapped[str | None] = mapped_column(String(200))
     caused_by: Mapped[uuid.UUID | None] = mapped_column()
+    correlation_id: Mapped[str | None] = mapped_column(Text)  # of the event that queued it, for its outcome
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -49,7 +49,7 @@ async def queue(session: AsyncSession, values: dict[str, Any]) -> bool:
 
 CLAIMED = (Delivery.id, Delivery.organisation_id, Delivery.risk_event_id, Delivery.channel, Delivery.recipient,
            Delivery.recipient_masked, Delivery.template, Delivery.subject, Delivery.body, Delivery.caused_by,
-           (Delivery.send_after > Delivery.created_at).label("deferred"))  # fmt: skip
+           Delivery.correlation_id, (Delivery.send_after > Delivery.created_at).label("deferred"))  # fmt: skip
 
 
 async def claim(

@@ -49,6 +49,7 @@ from shared.contracts import Topic, deterministic_id
 from shared.contracts.notify import Channel as ChannelName
 from shared.contracts.notify import NotificationDelivered, NotificationFailed
 from shared.kafka.outbox import Outbox
+from shared.logging import correlation_id
 from shared.observability import BACKGROUND
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class Claimed:
     subject: str | None
     body: str | None
     caused_by: uuid.UUID | None
+    correlation_id: str | None  # of the event that queued it: its outcome and log lines carry it on
     deferred: bool  # held back by quiet hours
 
 
@@ -130,6 +132,7 @@ class Sender:
 
     async def deliver(self, message: Claimed) -> str:
         """Send one claimed message, then mark it at once; returns how it went."""
+        correlation_id.set(message.correlation_id)  # this task's own context
         outcome = await self._send(message)
         await self._mark(message, outcome)
         if message.deferred:

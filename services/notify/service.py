@@ -24,7 +24,7 @@ from shared.contracts.rules import (
     RiskEventRaised,
     RiskEventUpdated,
 )
-from shared.logging import mask_email, mask_phone
+from shared.logging import correlation_id, mask_email, mask_phone
 
 log = logging.getLogger(__name__)
 TEMPLATE = "risk_event_raised"
@@ -169,6 +169,7 @@ class Notifier:
             "id": delivery_id, "organisation_id": alert.organisation_id, "risk_event_id": alert.risk_event_id,
             "channel": channel, "recipient": recipient, "recipient_masked": masked, "template": alert.template,
             "subject": message.subject, "body": message.body, "caused_by": caused_by,
+            "correlation_id": correlation_id.get(),
             **({"send_after": ends} if ends else {}),
         }  # fmt: skip
         if not await repository.queue(session, values):

@@ -174,7 +174,9 @@ async def events_on(db: Database, topic: str) -> list[dict[str, Any]]:
     table = messaging.outbox
     async with db.sessions() as session:
         rows = (await session.execute(select(table.c.event_id, table.c.envelope).where(table.c.topic == topic))).all()
-    return [{"event_id": r.event_id, **r.envelope["payload"]} for r in rows]
+    return [
+        {"event_id": r.event_id, "correlation_id": r.envelope["correlation_id"], **r.envelope["payload"]} for r in rows
+    ]
 
 
 async def processed(db: Database, event_id: uuid.UUID) -> bool:
@@ -185,8 +187,10 @@ async def processed(db: Database, event_id: uuid.UUID) -> bool:
 
 
 async def publish(platform: PlatformSettings, topic: Topic, key: uuid.UUID, payload: BaseModel) -> uuid.UUID:
+    """Publish as rules does; the correlation id is the event's own id (as text)."""
+    event_id = uuid.uuid4()
     envelope: Any = Envelope[type(payload)](  # type: ignore[misc]
-        event_id=uuid.uuid4(), event_type=topic.event_type, producer="rules", payload=payload
+        event_id=event_id, event_type=topic.event_type, producer="rules", payload=payload, correlation_id=str(event_id)
     )
     producer = Producer(platform, client_id="test")
     await producer.start()
@@ -232,6 +236,7 @@ async def test_the_consumer_commits_before_anything_is_sent_so_a_held_message_ho
         assert len(mail_server.to(to)) == 2
         sent = await events_on(db, DELIVERED)
         assert sorted(e["notification_id"] for e in sent) == sorted(str(d.id) for d in done)
+        assert {e["correlation_id"] for e in sent} == {str(first_id), str(second_id)}  # traced on from each event
 
 
 def service_env(settings: NotifySettings, platform: PlatformSettings, data_dir: Path) -> dict[str, str]:
