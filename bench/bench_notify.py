@@ -217,6 +217,9 @@ async def child(dsn: str, smtp_port: int, concurrency: int, lease: float) -> Non
 async def main(args: argparse.Namespace, folder: Path) -> None:
     from certwatch import stack
 
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)  # stop cluster and sink too
     pg, sink = None, None
     try:
         pg, dsn = await provision(folder)
@@ -263,7 +266,6 @@ if __name__ == "__main__":
     parser.add_argument("--window-concurrency", default="8,1")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--kills", type=int, default=40, help="sender processes kill -9'd per window run")
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a kill still stops the cluster and the sink
     folder = Path(tempfile.mkdtemp(prefix="certwatch-bench-notify-"))
     folder.chmod(0o755)  # PostgreSQL's unprivileged user must reach it
     try:
