@@ -37,7 +37,6 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -633,24 +632,22 @@ class Series:
 # ---------------------------------------------------------------- the flow
 
 
-async def post_import(client: httpx.AsyncClient, stack: Stack, data: bytes) -> dict[str, Any]:
-    """Import the registry: follow the job when rules answers 202, or take the report it answers with."""
-    response = await client.post(
-        stack.urls["rules"] + "/organisations/import", files={"file": ("registry.csv", data, "text/csv")}
-    )
+async def follow(client: httpx.AsyncClient, base_url: str, response: httpx.Response, what: str) -> dict[str, Any]:
+    """A long request's outcome: the body of a 200, or, for a 202 with a job, the job's result once it ends
+    (GET /jobs/{id}, its progress shown every 10 s)."""
     response.raise_for_status()
     if response.status_code != 202:
         return dict(response.json())
-    job, shown = response.json(), 0.0
+    job, shown = response.json(), time.monotonic()
     while job["status"] in ("queued", "running"):
         if time.monotonic() - shown > 10:
             total = f"/{job['total']:,}" if job.get("total") else ""
-            print(f"  import job {job['status']}: {job.get('phase') or ''} {job.get('done', 0):,}{total}", flush=True)
+            print(f"  {what} job {job['status']}: {job.get('phase') or ''} {job.get('done', 0):,}{total}", flush=True)
             shown = time.monotonic()
         await asyncio.sleep(0.25)
-        job = (await client.get(stack.urls["rules"] + f"/jobs/{job['id']}")).raise_for_status().json()
+        job = (await client.get(f"{base_url}/jobs/{job['id']}")).raise_for_status().json()
     if job["status"] != "succeeded":
-        raise RuntimeError(f"the import job {job['id']} {job['status']}: {job.get('error')}")
+        raise RuntimeError(f"the {what} job {job['id']} {job['status']}: {job.get('error')}")
     return dict(job["result"])
 
 
@@ -658,36 +655,6 @@ async def matcher_has(client: httpx.AsyncClient, stack: Stack, org: Org) -> bool
     """Whether the live index finds the organisation by its name alone."""
     response = await client.post(stack.urls["rules"] + "/screening/match", json={"name": org.name})
     return response.status_code == 200 and any(c.get("matched_name") == org.name for c in response.json())
-
-
-async def sample_until(
-    conn: asyncpg.Connection,
-    series: Series,
-    before: dict[str, int],
-    outbox_after: int,
-    watch: Watch,
-    done: Callable[[dict[str, int]], bool],
-    stall: float,
-    progress: Callable[[float, dict[str, int]], str],
-) -> bool:
-    """Poll the counters until `done` says so (True) or nothing has moved for `stall` seconds (False)."""
-    moved, shown, previous = time.monotonic(), time.monotonic(), None
-    while True:
-        now = time.monotonic()
-        current = derived(await counts(conn, outbox_after), before)
-        series.samples.append((now, current))
-        watch.sample()
-        if current != previous:
-            moved, previous = now, current
-        if now - shown >= 10:
-            print("  " + progress(now, current), flush=True)
-            shown = now
-            watch.refresh_trees()
-        if done(current):
-            return True
-        if now - moved > stall:
-            return False
-        await asyncio.sleep(POLL)
 
 
 @dataclass
@@ -699,90 +666,106 @@ class Flow:
     import_done: float = 0.0
     index_current: float | None = None
     upload_started: float = 0.0
+    upload_answered: float = 0.0
     upload_done: float = 0.0
     upload: dict[str, Any] = field(default_factory=dict)
     finished: bool = False
     series: Series = field(default_factory=Series)
     some_risk_event: str | None = None
 
+    def done(self, c: dict[str, int]) -> bool:
+        """Whether every stage has all of its work: this run's risk events, emails, texts and tallies, and the
+        import's contact copies and reporting's organisations."""
+        n = self.signals
+        return (
+            c["risk_events"] >= n and c["email"] >= n and c["sms"] >= n and c["reporting"] >= 3 * n
+            and c["contacts"] >= self.orgs and c["screened"] >= self.orgs
+        )  # fmt: skip
+
+    def progress(self, now: float, c: dict[str, int]) -> str:
+        return (
+            f"{now - self.upload_started:5.0f} s: published {c['published']:,}, risk events {c['risk_events']:,}, "
+            f"email {c['email']:,}, sms {c['sms']:,}, reporting {c['reporting']:,} of {3 * self.signals:,}, "
+            f"contacts {c['contacts']:,}, screened {c['screened']:,}"
+        )
+
 
 async def run_flow(stack: Stack, orgs: list[Org], signals: int, watch: Watch, stall: float, timeout: float) -> Flow:
+    """Import, upload, and follow every stage to its end (or until nothing moves for `stall` seconds)."""
     flow = Flow(len(orgs), signals)
     conn = await asyncpg.connect(stack.admin_dsn)
+    sampler = None
     try:
         outbox_after = int(await conn.fetchval("SELECT coalesce(max(id), 0) FROM ingest.outbox"))
         before = await counts(conn, outbox_after)
+        sampler = asyncio.create_task(sample(conn, flow.series, before, outbox_after, watch))
         async with httpx.AsyncClient(headers=stack.headers, timeout=httpx.Timeout(30.0, read=None)) as client:
-            await import_registry(client, conn, stack, orgs, flow, watch, before, outbox_after)
+            await import_registry(client, stack, orgs, flow)
             await upload_bulletin(client, stack, orgs, signals, flow)
-        expected = flow.upload.get("accepted", 0)
-        flow.signals = expected
-        deadline = flow.upload_started + timeout
-
-        def done(c: dict[str, int]) -> bool:
-            if time.monotonic() > deadline:
-                return True
-            return (
-                c["risk_events"] >= expected and c["email"] >= expected and c["sms"] >= expected
-                and c["reporting"] >= 3 * expected and c["contacts"] >= len(orgs) and c["screened"] >= len(orgs)
-            )  # fmt: skip
-
-        def progress(now: float, c: dict[str, int]) -> str:
-            return (
-                f"{now - flow.upload_started:5.0f} s: published {c['published']:,}, risk events {c['risk_events']:,}, "
-                f"email {c['email']:,}, sms {c['sms']:,}, reporting {c['reporting']:,} of {3 * expected:,}, "
-                f"contacts {c['contacts']:,}, screened {c['screened']:,}"
-            )
-
-        flow.finished = await sample_until(conn, flow.series, before, outbox_after, watch, done, stall, progress)
+        flow.signals = int(flow.upload.get("accepted") or 0)
+        flow.finished = await wait_for_stages(flow, stall, flow.upload_started + timeout, watch)
+        sampler.cancel()
         flow.some_risk_event = str(
             await conn.fetchval("SELECT id FROM rules.risk_events ORDER BY created_at DESC LIMIT 1")
         )
     finally:
+        if sampler is not None:
+            sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sampler
         await conn.close()
     return flow
 
 
-async def import_registry(
-    client: httpx.AsyncClient,
-    conn: asyncpg.Connection,
-    stack: Stack,
-    orgs: list[Org],
-    flow: Flow,
-    watch: Watch,
-    before: dict[str, int],
-    outbox_after: int,
-) -> None:
-    """Import, then wait until the matcher finds the last organisation imported (the counters sampled meanwhile)."""
-    data = csv_bytes([o.registry_row() for o in orgs], [REGISTRY_HEADER])
-    print(f"importing {len(orgs):,} organisations ({len(data) / 1e6:.1f} MB CSV) into rules …", flush=True)
-    flow.import_started = time.monotonic()
-    series_task = asyncio.create_task(_sample_forever(conn, flow.series, before, outbox_after, watch))
-    try:
-        flow.import_report = await post_import(client, stack, data)
-        flow.import_done = time.monotonic()
-        print(f"  imported in {flow.import_done - flow.import_started:.1f} s: {_report_line(flow.import_report)}")
-        while time.monotonic() - flow.import_done < 600:
-            if await matcher_has(client, stack, orgs[-1]) and await matcher_has(client, stack, orgs[0]):
-                flow.index_current = time.monotonic() - flow.import_done
-                break
-            await asyncio.sleep(0.1)
-        else:
-            raise RuntimeError("the matcher did not find the imported organisations within 10 minutes")
-        print(f"  the matcher finds them {flow.index_current:.1f} s after the import ended")
-    finally:
-        series_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await series_task
-
-
-async def _sample_forever(
+async def sample(
     conn: asyncpg.Connection, series: Series, before: dict[str, int], outbox_after: int, watch: Watch
 ) -> None:
+    """Every POLL seconds: the counters, and each service's memory."""
+    trees = time.monotonic()
     while True:
         series.samples.append((time.monotonic(), derived(await counts(conn, outbox_after), before)))
         watch.sample()
+        if time.monotonic() - trees > 10:  # a service may have started a process of its own meanwhile
+            watch.refresh_trees()
+            trees = time.monotonic()
         await asyncio.sleep(POLL)
+
+
+async def wait_for_stages(flow: Flow, stall: float, deadline: float, watch: Watch) -> bool:
+    """Until every stage is done (True), or nothing has moved for `stall` seconds or the deadline passed (False)."""
+    moved, shown, previous = time.monotonic(), time.monotonic(), flow.series.last()
+    while True:
+        await asyncio.sleep(POLL)
+        now, current = time.monotonic(), flow.series.last()
+        if current != previous:
+            moved, previous = now, current
+        if now - shown >= 10:
+            print("  " + flow.progress(now, current), flush=True)
+            shown = now
+        if flow.done(current):
+            return True
+        if now - moved > stall or now > deadline:
+            return False
+
+
+async def import_registry(client: httpx.AsyncClient, stack: Stack, orgs: list[Org], flow: Flow) -> None:
+    """Import, then wait until the matcher finds the first and last organisations imported."""
+    data = csv_bytes([o.registry_row() for o in orgs], [REGISTRY_HEADER])
+    print(f"importing {len(orgs):,} organisations ({len(data) / 1e6:.1f} MB CSV) into rules …", flush=True)
+    flow.import_started = time.monotonic()
+    files = {"file": ("registry.csv", data, "text/csv")}
+    response = await client.post(stack.urls["rules"] + "/organisations/import", files=files)
+    flow.import_report = await follow(client, stack.urls["rules"], response, "import")
+    flow.import_done = time.monotonic()
+    print(f"  imported in {flow.import_done - flow.import_started:.1f} s: {_report_line(flow.import_report)}")
+    while time.monotonic() - flow.import_done < 600:
+        if await matcher_has(client, stack, orgs[-1]) and await matcher_has(client, stack, orgs[0]):
+            flow.index_current = time.monotonic() - flow.import_done
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise RuntimeError("the matcher did not find the imported organisations within 10 minutes")
+    print(f"  the matcher finds them {flow.index_current:.1f} s after the import ended")
 
 
 def _report_line(report: dict[str, Any]) -> str:
@@ -791,6 +774,7 @@ def _report_line(report: dict[str, Any]) -> str:
 
 
 async def upload_bulletin(client: httpx.AsyncClient, stack: Stack, orgs: list[Org], signals: int, flow: Flow) -> None:
+    """Upload the bulletin to ingest; follow its job when ingest answers 202."""
     data = bulletin(orgs, signals, orgs[0].k // max(1, len(orgs)) + 1)
     print(f"uploading a bulletin of {signals:,} failures ({len(data) / 1e6:.1f} MB CSV) to ingest …", flush=True)
     flow.upload_started = time.monotonic()
@@ -799,10 +783,14 @@ async def upload_bulletin(client: httpx.AsyncClient, stack: Stack, orgs: list[Or
         params={"kind": "spot_check", "feed": "bench-flow"},
         files={"file": ("bulletin.csv", data, "text/csv")},
     )
+    flow.upload_answered = time.monotonic()
+    result = await follow(client, stack.urls["ingest"], response, "upload")
     flow.upload_done = time.monotonic()
-    response.raise_for_status()
-    flow.upload = {k: v for k, v in response.json().items() if k != "rejections"}
-    print(f"  answered in {flow.upload_done - flow.upload_started:.1f} s: {flow.upload}")
+    flow.upload = {k: v for k, v in result.items() if k != "rejections"}
+    print(
+        f"  answered in {flow.upload_answered - flow.upload_started:.1f} s ({response.status_code}), ingested in "
+        f"{flow.upload_done - flow.upload_started:.1f} s: {flow.upload}"
+    )
     if flow.upload.get("accepted") != signals:
         print(f"  note: {signals:,} rows uploaded, {flow.upload.get('accepted')} accepted")
 
@@ -851,7 +839,8 @@ def rows_of(flow: Flow, base: Baselines, api: Load | None) -> list[Row]:
               flow.import_done),
         stage("  reporting's organisations (s after the import)", "screened", flow.orgs, "orgs/s", consumed,
               flow.import_done),
-        Row("ingest: upload answered", f"{n:,}", flow.upload_done - t0, n / (flow.upload_done - t0), "rows/s"),
+        Row("ingest: upload answered", "", flow.upload_answered - t0),
+        Row("ingest: file ingested (staged)", f"{n:,}", flow.upload_done - t0, n / (flow.upload_done - t0), "rows/s"),
         stage("ingest: signals published", "published", n, "msgs/s", (base.produce, "aiokafka produce")),
         stage("rules: signal -> risk event", "risk_events", n, "signals/s", consumed),
         stage("notify: email", "email", n, "msgs/s", (base.smtp, "aiosmtplib")),
