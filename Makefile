@@ -59,6 +59,8 @@ bench: install  ## benchmarks on the local stack (started if needed); they print
 	@# The matcher first, then the whole flow (it waits for an idle stack): the ingest run leaves the stack's rules
 	@# service busy with the signals it published.
 	@for b in bench/bench_matching.py bench/bench_flow.py bench/bench_ingest.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@# The campaign sweep on a PostgreSQL and broker of its own: 1M organisations, 2M signals unless SWEEP_ARGS says.
+	@echo "== bench/bench_sweep.py"; $(BIN)/python bench/bench_sweep.py $(SWEEP_ARGS)
 
 eval-matching: install  ## matching quality: the generated set and the held-out real names (bench/data)
 	$(BIN)/python bench/eval_matching.py $(ARGS)

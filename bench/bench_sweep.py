@@ -247,6 +247,33 @@ def memory(pid: int) -> dict[str, float]:
     return values
 
 
+def cpu_seconds(pid: int, children: bool = False) -> float:
+    """CPU time a process used so far (with its waited-for children's, when asked), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if children else 0)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu(infra: Infra) -> float:
+    """CPU time of the bench's PostgreSQL: the postmaster, its ended children and its running backends."""
+    assert infra.pg is not None
+    postmaster = int((infra.pg.cluster / "postmaster.pid").read_text().split()[0])
+    total = cpu_seconds(postmaster, children=True)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == postmaster:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def cpu(infra: Infra) -> dict[str, float]:
+    return {"rules": cpu_seconds(infra.processes["rules"].pid), "ingest": cpu_seconds(infra.processes["ingest"].pid),
+            "postgres": postgres_cpu(infra)}  # fmt: skip
+
+
 async def load(infra: Infra, organisations: int, signals: int, hit_share: float) -> tuple[int, float, float]:
     started = time.perf_counter()
     orgs = registry(organisations)
@@ -284,7 +311,7 @@ async def load(infra: Infra, organisations: int, signals: int, hit_share: float)
 def sweep(client: httpx.Client, infra: Infra, label: str) -> dict[str, Any]:
     """Start a sweep, follow it to its end (sampling the rules process's memory), return its record."""
     pid = infra.processes["rules"].pid
-    before = memory(pid)["VmRSS"]
+    before, used = memory(pid)["VmRSS"], cpu(infra)
     started = time.perf_counter()
     record = client.post("/sweeps", json={"window": "3y"})
     record.raise_for_status()
@@ -301,8 +328,9 @@ def sweep(client: httpx.Client, infra: Infra, label: str) -> dict[str, Any]:
     wall = time.perf_counter() - started
     if state["status"] != "succeeded":
         raise SystemExit(f"{label} {state['status']}: {state['error']}")
+    spent = {name: seconds - used[name] for name, seconds in cpu(infra).items()}
     return {**state, "wall": wall, "rss_before": before, "rules_peak": memory(pid)["VmHWM"],
-            "ingest_peak": memory(infra.processes["ingest"].pid)["VmHWM"]}  # fmt: skip
+            "ingest_peak": memory(infra.processes["ingest"].pid)["VmHWM"], "cpu": spent}  # fmt: skip
 
 
 def main() -> None:
@@ -366,6 +394,11 @@ def _print(args: Any, certs: int, reg: float, sig: float, index: float, first: d
               f"{s['events_raised']:,} risk events raised")  # fmt: skip
         print(f"      peak RSS: rules {s['rules_peak']:,.0f} MB (before the sweep {s['rss_before']:,.0f} MB), "
               f"ingest {s['ingest_peak']:,.0f} MB")  # fmt: skip
+        print(
+            "      CPU used meanwhile: "
+            + ", ".join(f"{k} {v:.0f} s" for k, v in s["cpu"].items())
+            + f"; the machine's load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        )
     if report:
         print(f"  campaign report (XLSX, every case and certificate): {report[0]:.0f} s, {report[1] / 1e6:.1f} MB")
 

@@ -11,7 +11,6 @@ signals whose events are not all there yet: event ids are deterministic, so a se
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import time
@@ -187,9 +186,10 @@ class Sweeper:
         sweep_id: uuid.UUID,
         published: Callable[[], None] = lambda: None,
         report_every: float = 2.0,
+        writers: int = 3,
     ) -> None:
         self.db, self.outbox, self.live, self.source = db, outbox, live, source
-        self.sweep_id, self.published, self.report_every = sweep_id, published, report_every
+        self.sweep_id, self.published, self.report_every, self.writers = sweep_id, published, report_every, writers
 
     async def run(self) -> None:
         started, clock = datetime.now(UTC), time.monotonic()
@@ -233,26 +233,32 @@ class Sweeper:
             )  # fmt: skip
 
     async def _screen_all(self, run: Run, index: RegistryIndex) -> None:
-        """Two stages: pages are read and matched (on the matcher's thread) while the previous page's hits
-        are written (on the database), so neither waits for the other."""
-        matched: asyncio.Queue[Matched | None] = asyncio.Queue(maxsize=2)
-        matching = asyncio.create_task(self._match_pages(run, index, matched))
-        last_report = time.monotonic()
+        """Pages are read and matched (on the matcher's thread) by one task while `writers` tasks write the
+        hits of earlier pages, each page in a transaction of its own, so reading, matching and the database
+        round trips overlap. Pages are independent: a signal is in one page, and the order in which they
+        are written was never the signals' order (pages go by id)."""
+        matched: asyncio.Queue[Matched | None] = asyncio.Queue(maxsize=2 * self.writers)
+        tasks = [asyncio.create_task(self._match_pages(run, index, matched))]
+        tasks += [asyncio.create_task(self._write_pages(run, index, matched)) for _ in range(self.writers)]
         try:
-            while (page := await matched.get()) is not None:
-                if page.pairs or page.numbered:
-                    started = time.monotonic()
-                    await self._record(run, index, page)
-                    run.spent["recording"] += time.monotonic() - started
-                run.progress = page.progress
-                if time.monotonic() - last_report >= self.report_every:
-                    await self._report(run, "screening")
-                    last_report = time.monotonic()
-            await matching  # its exception, if it failed
+            pending: set[asyncio.Task[None]] = set(tasks)
+            while pending:
+                done, pending = await asyncio.wait(pending, timeout=self.report_every, return_when="FIRST_EXCEPTION")
+                for task in done:
+                    task.result()  # a failure ends the sweep
+                await self._report(run, "screening")
         finally:
-            matching.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await matching
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _write_pages(self, run: Run, index: RegistryIndex, pages: asyncio.Queue[Matched | None]) -> None:
+        while (page := await pages.get()) is not None:
+            if page.pairs or page.numbered:
+                started = time.monotonic()
+                await self._record(run, index, page)
+                run.spent["recording"] += time.monotonic() - started
+            run.progress = max(run.progress, page.progress)
 
     async def _match_pages(self, run: Run, index: RegistryIndex, out: asyncio.Queue[Matched | None]) -> None:
         try:
@@ -279,7 +285,8 @@ class Sweeper:
                         numbered.setdefault(signal.detail.certificate_no, []).append(signal)
                 await out.put(Matched(pairs, numbered, SCREENING_SHARE * fraction_through(page[-1].signal_id)))
         finally:
-            await out.put(None)
+            for _ in range(self.writers):
+                await out.put(None)
 
     async def _record(self, run: Run, index: RegistryIndex, page: Matched) -> None:
         """A page's hits written, its missing events raised (through the replay path), ranking facts kept."""

@@ -18,6 +18,9 @@ class SweepSettings(BaseSettings):
         default=8101, validation_alias=AliasChoices("certwatch_ingest_port"), description="the local stack's"
     )
     sweep_page: int = Field(default=500, ge=1, le=500, description="signals per request to ingest (its limit)")
+    sweep_writers: int = Field(
+        default=3, ge=1, le=8, description="pages whose hits are written at once, each in its own transaction"
+    )
 
     def ingest(self) -> str:
         return (self.ingest_url or f"http://127.0.0.1:{self.ingest_port}").rstrip("/")
