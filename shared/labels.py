@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from shared.contracts.ingest import CreditCodeStatus, SignalKind
+from shared.contracts.ingest import CorrectionHow, CreditCodeStatus, SignalKind, SignalKindV3
 from shared.contracts.notify import Channel
 from shared.contracts.rules import (
     CertificateStatus,
@@ -49,6 +49,12 @@ _WORDS: dict[type[StrEnum], dict[str, tuple[str, str]]] = {  # value -> (zh-CN, 
         "ccc_cancelled": ("CCC证书注销", "CCC certificate cancelled"),
         "ccc_expired": ("CCC证书过期", "CCC certificate expired"),
         "ccc_restored": ("CCC证书恢复", "CCC certificate restored"),
+    },
+    SignalKindV3: {},  # filled below: every v2 word, and the corrections
+    CorrectionHow: {
+        "recheck_passed": ("复检合格", "passed on re-examination"),
+        "objection_upheld": ("异议成立", "objection upheld"),
+        "conclusion_revoked": ("撤销不合格检验结论", "failing conclusion revoked"),
     },
     Measure: {
         "no_action": ("无需措施", "no action"),
@@ -107,6 +113,10 @@ _WORDS: dict[type[StrEnum], dict[str, tuple[str, str]]] = {  # value -> (zh-CN, 
         "email": ("电子邮件", "email"),
         "sms": ("短信", "text message"),
     },
+}
+_WORDS[SignalKindV3] = {  # a v3 kind reads as its v2 twin
+    **_WORDS[SignalKind],
+    "spot_check_overturned": ("抽检不合格结论被纠正（复检合格或异议成立）", "spot-check failure overturned"),
 }
 
 

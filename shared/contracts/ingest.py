@@ -181,6 +181,66 @@ class SignalReceivedV2(SignalV2):
     """A new signal was accepted by ingest: v2, with its parties (exact re-deliveries are not published again)."""
 
 
+class SignalKindV3(StrEnum):
+    """Signal kinds of v3: every v2 kind, and the signals that correct an earlier one (issue 15 §3).
+
+    A separate enum because a new value changes the v1/v2 schemas, which are never rewritten."""
+
+    SPOT_CHECK_FAILURE = "spot_check_failure"
+    FOOD_SPOT_CHECK_FAILURE = "food_spot_check_failure"
+    QUALITY_ACCIDENT = "quality_accident"
+    RECALL = "recall"
+    SERIOUS_ILLEGAL_LISTED = "serious_illegal_listed"
+    SERIOUS_ILLEGAL_REMOVED = "serious_illegal_removed"
+    ABNORMAL_OPERATION_LISTED = "abnormal_operation_listed"
+    ABNORMAL_OPERATION_REMOVED = "abnormal_operation_removed"
+    LICENCE_SUSPENDED = "licence_suspended"
+    LICENCE_REVOKED = "licence_revoked"
+    LICENCE_CANCELLED = "licence_cancelled"
+    LICENCE_EXPIRED = "licence_expired"
+    LICENCE_RESTORED = "licence_restored"
+    CCC_SUSPENDED = "ccc_suspended"
+    CCC_WITHDRAWN = "ccc_withdrawn"
+    CCC_CANCELLED = "ccc_cancelled"
+    CCC_EXPIRED = "ccc_expired"
+    CCC_RESTORED = "ccc_restored"
+    SPOT_CHECK_OVERTURNED = "spot_check_overturned"  # 复检合格, 异议成立, 撤销不合格结论
+
+
+class CorrectionHow(StrEnum):
+    """How a bulletin corrects an earlier failure."""
+
+    RECHECK_PASSED = "recheck_passed"  # 复检结论：合格
+    OBJECTION_UPHELD = "objection_upheld"  # 异议成立
+    CONCLUSION_REVOKED = "conclusion_revoked"  # 撤销不合格检验结论
+
+
+class Correction(BaseModel):
+    """What a correcting signal says about the earlier one: how, which bulletin, and the words printed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    how: CorrectionHow
+    corrects_bulletin_no: str | None = Field(default=None, description="the bulletin it corrects, if printed")
+    evidence: str = Field(max_length=2000, description="the cells that say so: 复检结论 合格, 复检机构, …")
+
+
+class SignalV3(SignalV2):
+    """Signal v3: the kinds that correct an earlier signal, with what corrects it. Ingest publishes only those
+    on v3 (every other signal stays on v2, which has no such kind); rules reads both."""
+
+    kind: SignalKindV3  # type: ignore[assignment]
+    correction: Correction | None = None
+
+
+class SignalReceivedV3(SignalV3):
+    """A new signal was accepted by ingest: v3, a correction of an earlier one."""
+
+
+# Kinds a v2 consumer cannot read: ingest publishes these on v3.
+V3_ONLY_KINDS = frozenset({SignalKindV3.SPOT_CHECK_OVERTURNED})
+
+
 class FeedRunStatus(StrEnum):
     SUCCEEDED = "succeeded"
     PARTIAL = "partial"  # some rows rejected

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
-from shared.contracts.ingest import FeedRunCompleted, SignalReceived, SignalReceivedV2
+from shared.contracts.ingest import FeedRunCompleted, SignalReceived, SignalReceivedV2, SignalReceivedV3
 from shared.contracts.notify import NotificationDelivered, NotificationFailed
 from shared.contracts.rules import (
     ApiTokenChanged,
@@ -24,6 +24,7 @@ class Topic(StrEnum):
 
     SIGNAL_RECEIVED = "ingest.signal-received.v1"  # still read: what was published before v2
     SIGNAL_RECEIVED_V2 = "ingest.signal-received.v2"
+    SIGNAL_RECEIVED_V3 = "ingest.signal-received.v3"  # only the kinds v2 cannot carry: corrections (issue 15 §3)
     FEED_RUN_COMPLETED = "ingest.feed-run-completed.v1"
     RISK_EVENT_RAISED = "rules.risk-event-raised.v1"
     RISK_EVENT_UPDATED = "rules.risk-event-updated.v1"
@@ -52,6 +53,7 @@ class Topic(StrEnum):
 PAYLOADS: dict[Topic, type[BaseModel]] = {
     Topic.SIGNAL_RECEIVED: SignalReceived,
     Topic.SIGNAL_RECEIVED_V2: SignalReceivedV2,
+    Topic.SIGNAL_RECEIVED_V3: SignalReceivedV3,
     Topic.FEED_RUN_COMPLETED: FeedRunCompleted,
     Topic.RISK_EVENT_RAISED: RiskEventRaised,
     Topic.RISK_EVENT_UPDATED: RiskEventUpdated,

@@ -8,12 +8,17 @@ import pytest
 
 from shared.contracts import PAYLOADS, Envelope, Topic
 from shared.contracts.ingest import (
+    V3_ONLY_KINDS,
+    Correction,
+    CorrectionHow,
     FeedRunCompleted,
     FeedRunStatus,
     Party,
     SignalKind,
+    SignalKindV3,
     SignalReceived,
     SignalReceivedV2,
+    SignalReceivedV3,
     Subject,
 )
 from shared.contracts.notify import Channel, NotificationDelivered, NotificationFailed
@@ -72,6 +77,16 @@ EXAMPLES = {
             Party(name="江苏乙食品有限公司", role="entrusted", role_label="受委托方", address="南京市"),
         ],
         published_on=date(2024, 6, 18),
+    ),
+    Topic.SIGNAL_RECEIVED_V3: SignalReceivedV3(
+        signal_id=ID,
+        feed="samr",
+        kind=SignalKindV3.SPOT_CHECK_OVERTURNED,
+        subject=Subject(name="浙江甲食品有限公司", role="producer"),
+        correction=Correction(
+            how=CorrectionHow.RECHECK_PASSED, corrects_bulletin_no="2024年第12期", evidence="复检结论：合格"
+        ),
+        published_on=date(2024, 7, 18),
     ),
     Topic.FEED_RUN_COMPLETED: FeedRunCompleted(
         run_id=ID,
@@ -223,3 +238,11 @@ def test_a_running_clock_past_its_due_date_reads_missed_and_an_ended_one_keeps_i
     assert met.state_on(date(2027, 1, 1)) is ClockState.MET
     assert next_due([met, AUDIT.model_copy(update={"due_on": date(2026, 12, 24)}), AUDIT]) == date(2026, 12, 20)
     assert next_due([met]) is None
+
+
+def test_v3_kinds_are_the_v2_kinds_and_the_corrections() -> None:
+    """Every v2 kind reads as v3; only the kinds v2 cannot carry go on v3 (ingest keeps the rest on v2)."""
+    assert {k.value for k in SignalKind} | {k.value for k in V3_ONLY_KINDS} == {k.value for k in SignalKindV3}
+    assert not {k.value for k in V3_ONLY_KINDS} & {k.value for k in SignalKind}
+    v2 = EXAMPLES[Topic.SIGNAL_RECEIVED_V2]
+    assert SignalReceivedV3.model_validate_json(v2.model_dump_json()).correction is None
