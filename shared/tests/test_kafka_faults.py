@@ -17,11 +17,11 @@ class _Model(BaseModel):
     n: int
 
 
-def _wrapped(orig: BaseException, cls: type[sa.DBAPIError] = sa.DBAPIError, **kwargs: bool) -> sa.DBAPIError:
+def _wrapped(orig: BaseException, cls: type[sa.DBAPIError] = sa.DBAPIError, invalidated: bool = False) -> sa.DBAPIError:
     """As SQLAlchemy raises it: the driver's error in `orig`, raised from asyncpg's own."""
     adapted = Exception(str(orig))
     adapted.__cause__ = orig
-    return cls("SELECT 1", {}, adapted, **kwargs)
+    return cls("SELECT 1", {}, adapted, connection_invalidated=invalidated)
 
 
 @pytest.mark.parametrize(
@@ -36,7 +36,7 @@ def _wrapped(orig: BaseException, cls: type[sa.DBAPIError] = sa.DBAPIError, **kw
         _wrapped(asyncpg.exceptions.SerializationError("could not serialize access")),
         _wrapped(asyncpg.exceptions.DeadlockDetectedError("deadlock detected")),
         _wrapped(asyncpg.exceptions.TooManyConnectionsError("too many clients")),
-        _wrapped(RuntimeError("whatever"), connection_invalidated=True),
+        _wrapped(RuntimeError("whatever"), invalidated=True),
         _wrapped(RuntimeError("whatever"), sa.OperationalError),
         _wrapped(RuntimeError("connection is closed"), sa.InterfaceError),
         sa.TimeoutError("QueuePool limit reached"),
