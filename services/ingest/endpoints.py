@@ -13,7 +13,7 @@ from pydantic import BeforeValidator
 from services.ingest import repository, service
 from services.ingest.schemas import SignalAccepted, SignalIn
 from shared.auth import RESPONSES, Action, allowed
-from shared.contracts.ingest import SignalV2
+from shared.contracts.ingest import SignalV3
 from shared.db.session import ReadSession, WriteSession
 from shared.responses import errors
 
@@ -54,24 +54,24 @@ async def post_signal(
     )
 
 
-@router.get("/signals/{signal_id}", response_model=SignalV2, dependencies=[READ], responses=errors(404))
-async def get_signal(signal_id: uuid.UUID, session: ReadSession) -> SignalV2:
+@router.get("/signals/{signal_id}", response_model=SignalV3, dependencies=[READ], responses=errors(404))
+async def get_signal(signal_id: uuid.UUID, session: ReadSession) -> SignalV3:
     """One accepted signal."""
     return await service.get(session, signal_id)
 
 
-@router.get("/signals", response_model=list[SignalV2], dependencies=[READ])
+@router.get("/signals", response_model=list[SignalV3], dependencies=[READ])
 async def list_signals(
     session: ReadSession,
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=10_000_000),
     since: IsoDatetime | None = Query(None, description="received at or after (ISO 8601); then oldest first"),
     after: uuid.UUID | None = Query(None, description="with `since`: in id order, those after this id (keyset paging)"),
-) -> list[SignalV2] | Response:
+) -> list[SignalV3] | Response:
     """Accepted signals, newest first; with `since`, those received since then, oldest first (for paging
     through them while new ones arrive, as a replay does), or in id order after `after` (a campaign sweep
     pages through millions: the nil UUID first, then each page's last id; the JSON as stored)."""
     if since is not None and after is not None:
         return Response(await repository.signals_after(session, since, after, limit), media_type="application/json")
     rows = await repository.list_signals(session, limit, offset, since)
-    return [SignalV2.model_validate(r.payload) for r in rows]
+    return [SignalV3.model_validate(r.payload) for r in rows]

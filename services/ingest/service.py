@@ -13,7 +13,7 @@ from services.ingest import repository
 from services.ingest.feeds.base import code_status
 from services.ingest.schemas import SignalIn
 from shared.contracts import Topic, deterministic_id
-from shared.contracts.ingest import SignalReceivedV2, SignalV2, Subject
+from shared.contracts.ingest import V3_ONLY_KINDS, SignalReceivedV2, SignalReceivedV3, SignalV2, SignalV3, Subject
 from shared.errors import NotFound
 from shared.identifiers import check_code
 from shared.kafka.outbox import Outbox
@@ -55,10 +55,12 @@ async def accept(session: AsyncSession, outbox: Outbox, signal: SignalV2, raw: d
     await repository.keep_raw(session, signal.raw_record_ref, signal.feed, signal.kind.value, raw)
     if not await repository.add_signal(session, signal):
         return False
-    payload = SignalReceivedV2(**signal.model_dump())
+    # A correction goes on v3 (v2 has no such kind); every other signal stays on v2.
+    v3 = signal.kind in V3_ONLY_KINDS
+    payload = SignalReceivedV3(**signal.model_dump()) if v3 else SignalReceivedV2(**signal.model_dump())
     await outbox.add(
         session,
-        Topic.SIGNAL_RECEIVED_V2,
+        Topic.SIGNAL_RECEIVED_V3 if v3 else Topic.SIGNAL_RECEIVED_V2,
         signal.subject_key,
         payload,
         event_id=deterministic_id("signal-received", signal.signal_id),
@@ -74,8 +76,8 @@ async def accept_posted(session: AsyncSession, outbox: Outbox, incoming: SignalI
     return signal, await accept(session, outbox, signal, raw)
 
 
-async def get(session: AsyncSession, signal_id: uuid.UUID) -> SignalV2:
+async def get(session: AsyncSession, signal_id: uuid.UUID) -> SignalV3:
     row = await repository.get_signal(session, signal_id)
     if row is None:
         raise NotFound(f"no signal {signal_id}")
-    return SignalV2.model_validate(row.payload)
+    return SignalV3.model_validate(row.payload)  # reads every v2 signal too, and a correction

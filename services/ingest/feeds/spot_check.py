@@ -1,4 +1,5 @@
-"""Spot-check bulletins (product quality and food safety) → spot_check_failure signals."""
+"""Spot-check bulletins (product quality and food safety) → spot_check_failure signals, and a row that overturns
+an earlier failure (复检合格, 异议成立, 撤销不合格结论) → a spot_check_overturned signal (v3)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,19 @@ from services.ingest.feeds.base import (
 )
 from services.ingest.feeds.cells import BadCell, failed_items, lines, parse_date, split_date, text
 from services.ingest.feeds.tables import Limits, Table, cell, oversized, raw_row, read_tables
-from shared.contracts.ingest import CheckLevel, Party, ProductV2, SignalDetail, SignalKind, SignalV2, Subject
+from shared.contracts.ingest import (
+    CheckLevel,
+    Correction,
+    CorrectionHow,
+    Party,
+    ProductV2,
+    SignalDetail,
+    SignalKind,
+    SignalKindV3,
+    SignalV2,
+    SignalV3,
+    Subject,
+)
 from shared.identifiers import check_code
 from shared.parties import split_parties
 
@@ -129,6 +142,16 @@ SYNONYMS = {
     **dict.fromkeys(
         ["被抽样单位统一社会信用代码", "被抽检单位统一社会信用代码", "被抽样单位社会信用代码"], "sampled_code"
     ),
+    # A correction of an earlier bulletin (issue 15 §3): the re-examination's verdict, the objection's outcome.
+    **dict.fromkeys(["复检结论", "复检结果", "复检判定", "复检检验结论", "复检结果判定"], "recheck"),
+    **dict.fromkeys(["异议处理结果", "异议审核结果", "异议处理意见", "异议结论", "异议处理情况"], "objection"),
+    **dict.fromkeys(
+        ["原公告号", "原通告号", "原公告编号", "原通告编号", "原公告期号", "原抽检公告"], "corrects_bulletin"
+    ),
+    **dict.fromkeys(["复检机构", "复检检验机构", "复检单位"], "recheck_body"),
+    **dict.fromkeys(["初检结论", "初检结果", "原检验结论"], "initial_verdict"),
+    **dict.fromkeys(["原不合格项目", "初检不合格项目"], "failed"),
+    "初检机构": "testing_body",
     "电商平台": "platform",
     "备注": "note",
     **dict.fromkeys(["抽样编号", "抽样单编号", "抽样单号", "抽样/报告编号"], "sample_no"),
@@ -174,6 +197,14 @@ _PASSING_WORDS = ("合格", "符合", "通过")
 _LETTER_VERDICTS = {"P": True, "PASS": True, "F": False, "FAIL": False}
 _VERDICT_WORDS = {"合格", "不合格", "符合", "不符合", "通过", "未通过"}
 _FAILING_MARKS = ("不", "未通过", "问题", "超标", "非")
+# A notice that overturns an earlier failure, by its title: 复检结果 (合格), 异议处理结果, 撤销…不合格…结论.
+# 复查仍不合格 and 维持原检验结论 say the opposite: the failure stands.
+_CORRECTION_TITLES = (
+    (re.compile(r"撤销.{0,20}不合格.{0,10}(?:检验)?结论"), CorrectionHow.CONCLUSION_REVOKED),
+    (re.compile(r"异议(?:处理|审核)?(?:结果|情况)|异议成立"), CorrectionHow.OBJECTION_UPHELD),
+    (re.compile(r"复检(?:结果|结论|合格|情况)"), CorrectionHow.RECHECK_PASSED),
+)
+_FAILURE_STANDS = ("仍不合格", "维持原", "异议不成立", "复检不合格")
 
 
 def parse(
@@ -197,7 +228,7 @@ def title_metadata(titles: list[str], sheet: str = "") -> dict[str, object]:
     """Bulletin number, date, authority and level from the title and note rows above the header,
     and whether the table lists passing products (合格产品信息), from those rows or the sheet's name."""
     joined = " ".join(titles)
-    meta: dict[str, object] = {}
+    meta: dict[str, object] = {"title": joined[:300] or None}
     if match := _BULLETIN_NO.search(joined):
         meta["bulletin_no"] = match[1] or match[2]
     if match := _TITLE_DATE.search(joined):
@@ -207,7 +238,49 @@ def title_metadata(titles: list[str], sheet: str = "") -> dict[str, object]:
     meta["level"] = level_of(joined)
     named = f"{sheet} {joined}"
     meta["passing_table"] = bool(_PASSING_TABLE.search(named)) and "不合格" not in named
+    meta["correction"] = correction_title(named)
     return meta
+
+
+def correction_title(title: str) -> CorrectionHow | None:
+    """How a notice's title says it overturns an earlier failure, if it does (never 复查仍不合格)."""
+    if any(mark in title for mark in _FAILURE_STANDS):
+        return None
+    return next((how for pattern, how in _CORRECTION_TITLES if pattern.search(title)), None)
+
+
+def correction_of(get: Callable[[str], object], meta: dict[str, object]) -> Correction | None:
+    """The correction a row states: its 复检结论 column says 合格, its 异议处理结果 says the objection was
+    upheld, or the notice's title overturns every row it lists; None when the failure stands (复检 不合格,
+    异议不成立) or the row says nothing of it."""
+    recheck, objection = text(get("recheck")), text(get("objection"))
+    how: CorrectionHow | None
+    if recheck is not None:
+        how = CorrectionHow.RECHECK_PASSED if is_passing(recheck) else None
+    elif objection is not None:
+        upheld = ("成立" in objection or "撤销" in objection or "采纳" in objection) and not any(
+            mark in objection for mark in ("不成立", "不予采纳", "维持")
+        )
+        how = CorrectionHow.OBJECTION_UPHELD if upheld else None
+    else:
+        how = meta.get("correction")  # type: ignore[assignment]
+    if how is None:
+        return None
+    evidence = "；".join(
+        filter(
+            None,
+            [
+                _labelled("复检结论", get("recheck")),
+                _labelled("复检机构", get("recheck_body")),
+                _labelled("异议处理结果", get("objection")),
+                _labelled("初检结论", get("initial_verdict")),
+                _labelled("原公告号", get("corrects_bulletin")),
+                _labelled("备注", get("note")),
+                None if recheck or objection else _labelled("通告", meta.get("title")),
+            ],
+        )
+    )
+    return Correction(how=how, corrects_bulletin_no=text(get("corrects_bulletin")), evidence=evidence[:2000])
 
 
 def level_of(value: str | None) -> CheckLevel | None:
@@ -244,10 +317,11 @@ def record(
     table: Table, number: int, cells: list[object], meta: dict[str, object], feed: str, kind: SignalKind
 ) -> Item:
     raw = {"sheet": table.sheet, **raw_row(table.columns, cells)}
-    if _passes(table, cells, meta):
+    correction = correction_of(lambda field: cell(cells, table.header, field), meta)
+    if correction is None and _passes(table, cells, meta):
         return PassingRow(number)
     try:
-        signal = _signal(table, cells, meta, feed, kind, content_hash(raw))
+        signal = _signal(table, cells, meta, feed, kind, content_hash(raw), correction)
     except (BadCell, ValueError) as exc:
         return RowRejected(number, f"{table.sheet} row {number}: {_message(exc)}", repr(raw))
     if signal is None:
@@ -279,7 +353,13 @@ def _message(exc: Exception) -> str:
 
 
 def _signal(
-    table: Table, cells: list[object], meta: dict[str, object], feed: str, kind: SignalKind, digest: str
+    table: Table,
+    cells: list[object],
+    meta: dict[str, object],
+    feed: str,
+    kind: SignalKind,
+    digest: str,
+    correction: Correction | None = None,
 ) -> SignalV2 | None:
     get = lambda field: cell(cells, table.header, field)  # noqa: E731
     parties = _parties(get)
@@ -323,10 +403,8 @@ def _signal(
         or None,
     )
     first = parties[0]
-    return SignalV2(
-        signal_id=signal_id(feed, kind.value, digest),
+    fields: dict[str, Any] = dict(
         feed=feed,
-        kind=kind,
         subject=Subject(**first.model_dump(exclude={"role_label", "origin"})),
         parties=parties,
         product=product,
@@ -334,6 +412,12 @@ def _signal(
         published_on=published,
         raw_record_ref=digest,
     )
+    if correction is not None:  # a correction of an earlier failure: published on v3 (issue 15 §3)
+        overturned = SignalKindV3.SPOT_CHECK_OVERTURNED
+        return SignalV3(
+            signal_id=signal_id(feed, overturned.value, digest), kind=overturned, correction=correction, **fields
+        )
+    return SignalV2(signal_id=signal_id(feed, kind.value, digest), kind=kind, **fields)
 
 
 def _parties(get: Callable[[str], object]) -> list[Party]:

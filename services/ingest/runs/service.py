@@ -27,12 +27,12 @@ from typing import Any, Protocol
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ingest.models import FeedRun, FeedState
+from services.ingest.models import FeedRun, FeedState, SignalRecord
 from services.ingest.runs import repository
 from services.ingest.runs.config import FeedConfig
 from services.ingest.runs.fetch import FetchError, FetchPolicy, fetch, file_sha256
 from shared.contracts import Topic, deterministic_id
-from shared.contracts.ingest import FeedRunCompleted, FeedRunStatus, SignalV2
+from shared.contracts.ingest import V3_ONLY_KINDS, FeedRunCompleted, FeedRunStatus, SignalV2
 from shared.db.session import Database
 from shared.kafka.outbox import Outbox
 
@@ -368,7 +368,10 @@ class FeedRunner:
                 # The stored payload is the SignalReceived payload: staged from the validated model.
                 event_ids = [deterministic_id("signal-received", signal_id) for signal_id in staged]
                 rows = repository.release_rows(staged, event_ids)
-                await self.outbox.add_from(session, Topic.SIGNAL_RECEIVED_V2, rows)
+                # Corrections go on v3 (v2 has no such kind); every other signal stays on v2.
+                corrections = SignalRecord.kind.in_([k.value for k in V3_ONLY_KINDS])
+                await self.outbox.add_from(session, Topic.SIGNAL_RECEIVED_V2, rows.where(~corrections))
+                await self.outbox.add_from(session, Topic.SIGNAL_RECEIVED_V3, rows.where(corrections))
                 await repository.mark_released(session, staged)
             summary.published += len(staged)
             progress("releasing signals", summary.published)
