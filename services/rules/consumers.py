@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.rules.matcher.live import LiveIndex
 from services.rules.screening import service as screening
 from shared.contracts import Envelope, Topic
-from shared.contracts.ingest import SignalReceived, SignalReceivedV2
+from shared.contracts.ingest import V3_ONLY_KINDS, SignalReceived, SignalReceivedV2, SignalReceivedV3
 from shared.runtime import ServiceRuntime
 
 
@@ -24,3 +24,14 @@ def register(runtime: ServiceRuntime, live: LiveIndex) -> None:
         index = await live.current()
         signal = SignalReceivedV2.from_v1(event.payload)
         await screening.screen(session, runtime.outbox, index, signal, caused_by=event.event_id)
+
+    @runtime.consumer.handles(Topic.SIGNAL_RECEIVED_V3, SignalReceivedV3)
+    async def on_signal_received_v3(event: Envelope[SignalReceivedV3], session: AsyncSession) -> None:
+        """A signal that corrects an earlier one (issue 15 §3): it links to the events it corrects; any other
+        kind on v3 is screened as a v2 signal."""
+        index, signal = await live.current(), event.payload
+        if signal.kind in V3_ONLY_KINDS:
+            await screening.correct(session, runtime.outbox, index, signal, caused_by=event.event_id)
+        else:
+            v2 = SignalReceivedV2.model_validate(signal.model_dump(exclude={"correction"}))
+            await screening.screen(session, runtime.outbox, index, v2, caused_by=event.event_id)

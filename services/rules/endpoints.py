@@ -22,7 +22,7 @@ from services.rules.registry import jobs as registry_jobs
 from services.rules.registry import repository as registry_repository
 from services.rules.registry import service as registry
 from services.rules.registry.schemas import ContactRead, ImportReport, OrganisationIn, OrganisationRead
-from services.rules.review import decisions, verdicts
+from services.rules.review import corrections, decisions, verdicts
 from services.rules.review import repository as review_repository
 from services.rules.review import service as review
 from services.rules.review.schemas import RiskEventDetail, RiskEventRead
@@ -248,6 +248,30 @@ async def close_risk_event(
     """Close a decided event."""
     outbox = request.app.state.runtime.outbox
     return RiskEventRead.model_validate(await decisions.close(session, outbox, risk_event_id, actor.name, body.reason))
+
+
+class CorrectionVerdictIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    verdict: Literal["confirmed", "rejected"]
+    reason: str = Field(min_length=1, max_length=2000, description="why: it goes on the audit trail")
+
+
+@router.post(
+    "/risk-events/{risk_event_id}/correction", response_model=RiskEventRead, tags=["review"], responses=EVENT_ERRORS
+)
+async def decide_correction(
+    risk_event_id: uuid.UUID,
+    body: CorrectionVerdictIn,
+    session: WriteSession,
+    request: Request,
+    actor: Annotated[Actor, allowed(Action.DECIDE)],
+) -> RiskEventRead:
+    """Confirm a correction pending on the event (复检合格, 异议成立, removed from the list): the event closes, its
+    clocks end; or reject it: the event goes on. Certificates are never changed here (restore is a decision)."""
+    outbox = request.app.state.runtime.outbox
+    act = corrections.confirm if body.verdict == "confirmed" else corrections.reject
+    return RiskEventRead.model_validate(await act(session, outbox, risk_event_id, actor.name, body.reason))
 
 
 class ReplayIn(BaseModel):

@@ -33,6 +33,9 @@ class RiskEvent(Base):
     decision: Mapped[str | None] = mapped_column(String(30))
     # Set by a suspension, cleared by any later decision: when it passes, the event is reopened.
     suspended_until: Mapped[date | None] = mapped_column(Date, index=True)
+    # A later signal that corrects this one (复检合格, 异议成立, removed from the list): its state (pending,
+    # confirmed, rejected), the signal and the evidence. Only a decision-maker's confirmation closes the event.
+    correction: Mapped[dict[str, object] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # Loaded with the event (one query for a page of them): the API shows them on every event.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 
 from sqlalchemy import func, select
@@ -81,5 +81,20 @@ async def suspensions_ended(session: AsyncSession, today: date) -> list[RiskEven
         select(RiskEvent)
         .where(RiskEvent.status == "decided", RiskEvent.decision == "suspend", RiskEvent.suspended_until < today)
         .with_for_update(skip_locked=True)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def open_of_kinds(session: AsyncSession, organisation_id: uuid.UUID, kinds: Iterable[str]) -> list[RiskEvent]:
+    """The organisation's events of these signal kinds not closed, oldest first, locked (a correction links to them)."""
+    stmt = (
+        select(RiskEvent)
+        .where(
+            RiskEvent.organisation_id == organisation_id,
+            RiskEvent.signal_kind.in_(list(kinds)),
+            RiskEvent.status != "closed",
+        )
+        .order_by(RiskEvent.created_at)
+        .with_for_update()
     )
     return list((await session.scalars(stmt)).all())

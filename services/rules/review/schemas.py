@@ -63,6 +63,11 @@ class RiskEventRead(BaseModel):
     assigned_to: str | None
     decision: str | None
     suspended_until: date | None = None
+    correction: dict[str, object] | None = Field(
+        default=None,
+        description="a later signal that corrects this one: state (pending | confirmed | rejected), the signal and "
+        "the evidence; pending until a decision-maker confirms (closes the event) or rejects it",
+    )
     clocks: list[ClockRead] = Field(default_factory=list, description="statutory deadlines, in the order they started")
     created_at: datetime
     updated_at: datetime

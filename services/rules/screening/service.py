@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,13 +14,13 @@ from services.rules.matcher.live import on_matcher_thread
 from services.rules.matcher.relevance import product_in_scope
 from services.rules.registry import repository as registry
 from services.rules.registry.models import Organisation
-from services.rules.review import clocks
+from services.rules.review import clocks, corrections
 from services.rules.review import repository as review
 from services.rules.ruleset.clocks import Context
 from services.rules.ruleset.rules import BASELINE
 from services.rules.ruleset.service import Outcome, evaluate
 from shared.contracts import Topic, deterministic_id
-from shared.contracts.ingest import Party, SignalReceivedV2
+from shared.contracts.ingest import V3_ONLY_KINDS, Party, SignalReceivedV2, SignalV2
 from shared.contracts.rules import (
     CertificateRef,
     CertificateStatus,
@@ -31,6 +32,7 @@ from shared.kafka.outbox import Outbox
 from shared.labels import label
 from shared.parties import role_text
 
+log = logging.getLogger(__name__)
 ACTIVE = {CertificateStatus.VALID.value, CertificateStatus.SUSPENDED.value}
 
 
@@ -49,7 +51,7 @@ class Matched:
         return {"role": self.party.role, "role_label": self.party.role_label, "name": self.party.name}
 
 
-async def find_matches(session: AsyncSession, index: RegistryIndex, signal: SignalReceivedV2) -> list[Matched]:
+async def find_matches(session: AsyncSession, index: RegistryIndex, signal: SignalV2) -> list[Matched]:
     """Candidates for every party the signal names (委托方 and 受委托方, 生产商 and 经销商, …), from the
     in-memory index on the matcher's thread (no database trip unless something matches); one per
     organisation, its best party.
@@ -71,7 +73,7 @@ async def find_matches(session: AsyncSession, index: RegistryIndex, signal: Sign
     return matched
 
 
-def best_candidates(index: RegistryIndex, signal: SignalReceivedV2) -> dict[str, tuple[Candidate, Party]]:
+def best_candidates(index: RegistryIndex, signal: SignalV2) -> dict[str, tuple[Candidate, Party]]:
     """Each organisation some party of the signal matches, with its best candidate and that party."""
     best: dict[str, tuple[Candidate, Party]] = {}
     for party in signal.all_parties():
@@ -86,7 +88,7 @@ def best_candidates(index: RegistryIndex, signal: SignalReceivedV2) -> dict[str,
     return best
 
 
-def _relevance(signal: SignalReceivedV2, org: Organisation) -> bool | None:
+def _relevance(signal: SignalV2, org: Organisation) -> bool | None:
     product = signal.product
     if product is None:
         return None
@@ -97,12 +99,32 @@ def _relevance(signal: SignalReceivedV2, org: Organisation) -> bool | None:
 async def screen(
     session: AsyncSession, outbox: Outbox, index: RegistryIndex, signal: SignalReceivedV2, caused_by: uuid.UUID
 ) -> int:
-    """Raise the risk events this signal calls for; returns how many were new."""
+    """Raise the risk events this signal calls for; returns how many were new. A removal from a list or a
+    restored licence first links to the open event it corrects (superseded, pending confirmation: issue 15 §3);
+    only with none to correct does it raise an event of its own, as before."""
     raised = 0
     for matched in await find_matches(session, index, signal):
+        org_id = matched.organisation.id
+        if await corrections.supersede(session, outbox, org_id, signal, matched.summary, caused_by):
+            continue
         for outcome in await outcomes(session, signal, matched):
             raised += await _raise(session, outbox, signal, matched, outcome, caused_by)
     return raised
+
+
+async def correct(
+    session: AsyncSession, outbox: Outbox, index: RegistryIndex, signal: SignalV2, caused_by: uuid.UUID
+) -> int:
+    """A signal that overturns an earlier one (v3: 复检合格, 异议成立): it raises nothing; it links to the open
+    events it corrects, each then superseded pending a decision-maker's confirmation. Returns how many."""
+    assert signal.kind in V3_ONLY_KINDS, signal.kind
+    linked = 0
+    for matched in await find_matches(session, index, signal):
+        org_id = matched.organisation.id
+        linked += len(await corrections.supersede(session, outbox, org_id, signal, matched.summary, caused_by))
+    if not linked:
+        log.info("signal %s (%s) corrects no open risk event", signal.signal_id, signal.kind.value)
+    return linked
 
 
 async def outcomes(session: AsyncSession, signal: SignalReceivedV2, matched: Matched) -> list[Outcome]:
