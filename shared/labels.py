@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from shared.contracts.ingest import CorrectionHow, CreditCodeStatus, SignalKind, SignalKindV3
+from shared.contracts.ingest import CorrectionHow, CreditCodeStatus, FeedRunStatus, SignalKind, SignalKindV3
 from shared.contracts.notify import Channel
 from shared.contracts.rules import (
     CertificateStatus,
@@ -112,6 +112,12 @@ _WORDS: dict[type[StrEnum], dict[str, tuple[str, str]]] = {  # value -> (zh-CN, 
     Channel: {
         "email": ("电子邮件", "email"),
         "sms": ("短信", "text message"),
+    },
+    FeedRunStatus: {
+        "succeeded": ("成功", "succeeded"),
+        "partial": ("部分成功（有行被拒）", "partly (some rows rejected)"),
+        "failed": ("失败", "failed"),
+        "not_modified": ("无更新", "not modified"),
     },
 }
 _WORDS[SignalKindV3] = {  # a v3 kind reads as its v2 twin

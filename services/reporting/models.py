@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, DateTime, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, Float, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.auth import token_table
@@ -30,8 +30,28 @@ class Tally(Base):
     value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class DailyTally(Base):
+    """A count per local day (Asia/Shanghai), metric and dimension, kept by the consumer: the dashboard's trends
+    and period figures read these few thousand rows, never the risk events themselves (service.py says which
+    metrics)."""
+
+    __tablename__ = "daily_tallies"
+    __table_args__ = (Index("ix_daily_tallies_metric_day", "metric", "day"),)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(60), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
 class RiskEventView(Base):
     __tablename__ = "risk_events"
+    __table_args__ = (
+        Index("ix_risk_events_signal_kind_raised_at", "signal_kind", "raised_at"),
+        Index("ix_risk_events_status_raised_at", "status", "raised_at"),
+        Index("ix_risk_events_decided_at", "decided_at"),
+        Index("ix_risk_events_open_due", "decision_due", postgresql_where=text("status IN ('open', 'in_review')")),
+    )
 
     risk_event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     organisation_id: Mapped[uuid.UUID] = mapped_column(index=True)
@@ -48,6 +68,15 @@ class RiskEventView(Base):
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the latest decision
     decided_by: Mapped[str | None] = mapped_column(String(100))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # what the event's page shows (events raised before migration 0005 have none)
+    signal_id: Mapped[uuid.UUID | None] = mapped_column()
+    rule_id: Mapped[str | None] = mapped_column(String(100))
+    title: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)
+    match_method: Mapped[str | None] = mapped_column(String(50))
+    match_score: Mapped[float | None] = mapped_column(Float)
+    match_explanation: Mapped[str | None] = mapped_column(Text)
+    certificates: Mapped[str | None] = mapped_column(Text)  # "number type status" per line
 
 
 class MeasureTaken(Base):
@@ -85,6 +114,22 @@ class ClockView(Base):
     ended_by: Mapped[str | None] = mapped_column(String(30))
     provisional: Mapped[bool] = mapped_column(Boolean)
     signal_published_on: Mapped[date | None] = mapped_column(Date)
+
+
+class NotificationView(Base):
+    """A notification delivered or given up on, as notify reported it."""
+
+    __tablename__ = "notifications"
+
+    notification_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    organisation_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    risk_event_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    recipient_masked: Mapped[str] = mapped_column(String(200))
+    template: Mapped[str] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(20))  # delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class ScreenedOrganisation(Base):

@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting.models import (
     ClockView,
+    DailyTally,
     FeedFreshness,
     MeasureTaken,
+    NotificationView,
     RiskEventView,
     ScreenedOrganisation,
     Tally,
@@ -117,3 +119,139 @@ async def overdue(session: AsyncSession, today: date) -> int:
 
 async def feeds(session: AsyncSession) -> list[FeedFreshness]:
     return list((await session.scalars(select(FeedFreshness).order_by(FeedFreshness.feed))).all())
+
+
+# --- the dashboard ------------------------------------------------------------------------------------------
+
+# What migration 0005 ran: the daily aggregate rebuilt from the rows (the bench loads rows with COPY, then this).
+REBUILD_DAILY_TALLIES = """
+INSERT INTO daily_tallies (day, metric, dimension, value)
+SELECT day, metric, dimension, count(*) FROM (
+  SELECT (raised_at AT TIME ZONE 'Asia/Shanghai')::date AS day, m.metric, m.dimension
+  FROM risk_events CROSS JOIN LATERAL (VALUES ('raised', 'all'), ('raised_by_kind', signal_kind),
+    ('raised_by_severity', severity), ('raised_by_province', coalesce(province, 'unknown'))) AS m(metric, dimension)
+  UNION ALL
+  SELECT (raised_at AT TIME ZONE 'Asia/Shanghai')::date, 'raised_by_certificate_type', t
+  FROM risk_events CROSS JOIN LATERAL unnest(string_to_array(coalesce(nullif(certificate_types, ''), 'none'), ',')) AS t
+  UNION ALL
+  SELECT (decided_at AT TIME ZONE 'Asia/Shanghai')::date, 'decided_by_measure', coalesce(decision, 'none')
+  FROM risk_events WHERE decided_at IS NOT NULL
+  UNION ALL
+  SELECT (coalesce(decided_at, closed_at) AT TIME ZONE 'Asia/Shanghai')::date, 'resolved', 'all'
+  FROM risk_events WHERE status NOT IN ('open', 'in_review') AND coalesce(decided_at, closed_at) IS NOT NULL
+  UNION ALL
+  SELECT decision_due, 'due', 'all' FROM risk_events WHERE decision_due IS NOT NULL
+  UNION ALL
+  SELECT greatest(decision_due, (coalesce(decided_at, closed_at) AT TIME ZONE 'Asia/Shanghai')::date),
+    'due_resolved', 'all'
+  FROM risk_events
+  WHERE decision_due IS NOT NULL AND status NOT IN ('open', 'in_review') AND coalesce(decided_at, closed_at) IS NOT NULL
+  UNION ALL
+  SELECT ended_on, 'decision_days', (ended_on - coalesce(signal_published_on, starts_on))::text
+  FROM clocks
+  WHERE ended_on IS NOT NULL AND state <> 'void' AND kind IN ('short_notice_audit', 'suspension', 'withdrawal')
+) AS facts GROUP BY day, metric, dimension
+"""
+
+
+async def rebuild_daily_tallies(session: AsyncSession) -> None:
+    await session.execute(delete(DailyTally))
+    await session.execute(text(REBUILD_DAILY_TALLIES))
+
+
+async def bump_day(session: AsyncSession, day: date, metric: str, dimension: str = "all", by: int = 1) -> None:
+    stmt = insert(DailyTally).values(day=day, metric=metric, dimension=dimension, value=by)
+    await session.execute(
+        stmt.on_conflict_do_update(index_elements=["day", "metric", "dimension"], set_={"value": DailyTally.value + by})
+    )
+
+
+async def daily(session: AsyncSession, metrics: list[str], first: date, last: date) -> list[tuple[date, str, str, int]]:
+    """(day, metric, dimension, value) for `metrics` from `first` to `last` included."""
+    stmt = select(DailyTally.day, DailyTally.metric, DailyTally.dimension, DailyTally.value).where(
+        DailyTally.metric.in_(metrics), DailyTally.day >= first, DailyTally.day <= last
+    )
+    return [(d, m, dim, int(v)) for d, m, dim, v in (await session.execute(stmt)).all()]
+
+
+async def daily_totals(session: AsyncSession, metrics: list[str], before: date) -> dict[str, int]:
+    """Each metric summed over the days before `before` (where a running total starts)."""
+    stmt = (
+        select(DailyTally.metric, func.sum(DailyTally.value))
+        .where(DailyTally.metric.in_(metrics), DailyTally.day < before)
+        .group_by(DailyTally.metric)
+    )
+    return {m: int(v or 0) for m, v in (await session.execute(stmt)).all()}
+
+
+async def measures_by_status(session: AsyncSession, start: date, end: date) -> dict[str, int]:
+    stmt = (
+        select(MeasureTaken.new_status, func.count())
+        .where(MeasureTaken.effective_on >= start, MeasureTaken.effective_on <= end)
+        .group_by(MeasureTaken.new_status)
+    )
+    return {status: int(n) for status, n in (await session.execute(stmt)).all()}
+
+
+async def clock_lines(session: AsyncSession, start: date, end: date, today: date) -> list[dict[str, Any]]:
+    """Timeliness per clock kind for the deadlines due in [start, end], in the database (the states as
+    shared.contracts.rules.clock_state reads them: a running clock past its date is missed)."""
+    late = and_(ClockView.state == "running", ClockView.ended_on.is_(None), ClockView.due_on < today)
+    days = ClockView.ended_on - func.coalesce(ClockView.signal_published_on, ClockView.starts_on)
+    stmt = (
+        select(
+            ClockView.kind,
+            func.min(ClockView.basis_document + " " + ClockView.basis_article).label("basis"),
+            func.count().label("due"),
+            func.count().filter(ClockView.state == "met").label("met"),
+            func.count().filter(or_(ClockView.state == "missed", late)).label("missed"),
+            func.count().filter(and_(ClockView.state == "running", ~late)).label("running"),
+            func.percentile_cont(0.5).within_group(days).filter(ClockView.ended_on.isnot(None)).label("median_days"),
+            func.max(days).label("max_days"),
+        )
+        .where(ClockView.due_on >= start, ClockView.due_on <= end, ClockView.state != "void")
+        .group_by(ClockView.kind)
+    )
+    return [dict(row._mapping) for row in (await session.execute(stmt)).all()]
+
+
+async def clock(session: AsyncSession, clock_id: object) -> ClockView | None:
+    return await session.get(ClockView, clock_id)
+
+
+async def clocks_of(session: AsyncSession, risk_event_id: object) -> list[ClockView]:
+    stmt = select(ClockView).where(ClockView.risk_event_id == risk_event_id).order_by(ClockView.due_on)
+    return list((await session.scalars(stmt)).all())
+
+
+async def add_notification(session: AsyncSession, values: dict[str, object]) -> None:
+    stmt = insert(NotificationView).values(**values)
+    changed = {k: stmt.excluded[k] for k in ("outcome", "attempts", "at")}
+    await session.execute(stmt.on_conflict_do_update(index_elements=["notification_id"], set_=changed))
+
+
+async def notifications_of(session: AsyncSession, **by: object) -> list[NotificationView]:
+    """The notifications of one risk event (`risk_event_id=`) or organisation (`organisation_id=`)."""
+    stmt = select(NotificationView).filter_by(**by).order_by(NotificationView.at)
+    return list((await session.scalars(stmt)).all())
+
+
+async def measures_of(session: AsyncSession, **by: object) -> list[MeasureTaken]:
+    stmt = select(MeasureTaken).filter_by(**by).order_by(MeasureTaken.effective_on)
+    return list((await session.scalars(stmt)).all())
+
+
+async def screened_organisation(session: AsyncSession, organisation_id: object) -> ScreenedOrganisation | None:
+    return await session.get(ScreenedOrganisation, organisation_id)
+
+
+async def list_risk_events(
+    session: AsyncSession, where: list[ColumnElement[bool]], limit: int, offset: int = 0
+) -> list[RiskEventView]:
+    """The events matching every condition, newest first (on the raised_at indexes)."""
+    stmt = select(RiskEventView).where(*where).order_by(RiskEventView.raised_at.desc(), RiskEventView.risk_event_id)
+    return list((await session.scalars(stmt.limit(limit).offset(offset))).all())
+
+
+def past_deadline(on: date) -> ColumnElement[bool]:
+    return _past_deadline(on)

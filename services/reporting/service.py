@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting import repository
+from services.reporting.models import RiskEventView
 from shared.contracts import deterministic_id
 from shared.contracts.ingest import FeedRunCompleted, FeedRunStatus
 from shared.contracts.notify import NotificationDelivered, NotificationFailed
 from shared.contracts.rules import (
     CertificateStatusChanged,
+    ClockKind,
+    ClockState,
     OrganisationUpdated,
     RiskEventRaised,
     RiskEventRaisedV2,
     RiskEventUpdated,
     RiskEventUpdatedV2,
 )
+
+LOCAL = ZoneInfo("Asia/Shanghai")  # the dashboard's days are the regulator's
+UNRESOLVED = ("open", "in_review")  # an event still waiting for its decision
+# the clocks a decision ends: their days from the signal are the dashboard's "signal to decision"
+DECISION_CLOCKS = (ClockKind.SHORT_NOTICE_AUDIT.value, ClockKind.SUSPENSION.value, ClockKind.WITHDRAWAL.value)
+
+
+def local_day(at: datetime) -> date:
+    return at.astimezone(LOCAL).date()
 
 
 async def risk_event_raised(session: AsyncSession, event: RiskEventRaised) -> None:
@@ -36,6 +49,14 @@ async def risk_event_raised(session: AsyncSession, event: RiskEventRaised) -> No
             "status": "open",
             "decision_due": event.decision_due,
             "raised_at": event.raised_at,
+            "signal_id": event.signal_id,
+            "rule_id": event.rule_id,
+            "title": event.title,
+            "summary": event.summary,
+            "match_method": event.match.method,
+            "match_score": event.match.score,
+            "match_explanation": event.match.explanation,
+            "certificates": "\n".join(f"{c.number} {c.type} {c.status.value}" for c in event.certificates),
         },
     )
     if not new:
@@ -46,24 +67,74 @@ async def risk_event_raised(session: AsyncSession, event: RiskEventRaised) -> No
     await repository.bump(session, "risk_events_by_province", event.province or "unknown")
     for certificate_type in types or ["none"]:
         await repository.bump(session, "risk_events_by_certificate_type", certificate_type)
+    await _daily_raised(session, event, types)
+
+
+async def _daily_raised(session: AsyncSession, event: RiskEventRaised, types: list[str]) -> None:
+    """The dashboard's aggregate (migration 0005 rebuilds the same from the rows)."""
+    day = local_day(event.raised_at)
+    for metric, dimension in (
+        ("raised", "all"),
+        ("raised_by_kind", event.signal_kind.value),
+        ("raised_by_severity", event.severity.value),
+        ("raised_by_province", event.province or "unknown"),
+        *(("raised_by_certificate_type", t) for t in types or ["none"]),
+    ):
+        await repository.bump_day(session, day, metric, dimension)
+    if event.decision_due:
+        await repository.bump_day(session, event.decision_due, "due")
 
 
 async def risk_event_updated(session: AsyncSession, event: RiskEventUpdated) -> None:
     view = await repository.risk_event(session, event.risk_event_id)
     if view is not None:
+        was_resolved_on = _resolved_on(view)
+        first_decision = view.decided_at is None
         view.status, view.severity = event.status.value, event.severity.value
         view.decision = event.decision.value if event.decision else view.decision
         if event.change == "decided":
             view.decided_at, view.decided_by = event.updated_at, event.actor
+            if first_decision:
+                await repository.bump_day(session, local_day(event.updated_at), "decided_by_measure",
+                                          view.decision or "none")  # fmt: skip
         if event.status.value == "closed":
             view.closed_at = event.updated_at
+        await _daily_resolution(session, view, was_resolved_on, _resolved_on(view))
     if event.decision:
         await repository.bump(session, "decisions", event.decision.value)
+
+
+def _resolved_on(view: RiskEventView) -> date | None:
+    """The local day the event left open/in review (None while it waits for its decision)."""
+    if view.status in UNRESOLVED:
+        return None
+    at = view.decided_at or view.closed_at
+    return local_day(at) if at else None
+
+
+async def _daily_resolution(
+    session: AsyncSession, view: RiskEventView, before: date | None, after: date | None
+) -> None:
+    """Resolved events per day, and the deadlines they met or missed: open and overdue over time follow from
+    these (a reopened event is taken back on the day it had been resolved)."""
+    if before == after:
+        return
+    for day, by in ((before, -1), (after, 1)):
+        if day is None:
+            continue
+        await repository.bump_day(session, day, "resolved", by=by)
+        if view.decision_due:
+            await repository.bump_day(session, max(view.decision_due, day), "due_resolved", by=by)
 
 
 async def risk_event_clocks(session: AsyncSession, event: RiskEventRaisedV2 | RiskEventUpdatedV2) -> None:
     """The statutory clocks of a risk event, for timeliness (the v1 twin of the event feeds the rest)."""
     for clock in event.clocks:
+        if clock.ended_on and clock.state is not ClockState.VOID and clock.kind.value in DECISION_CLOCKS:
+            kept = await repository.clock(session, clock.clock_id)
+            if kept is None or kept.ended_on is None:
+                days = (clock.ended_on - (event.signal_published_on or clock.starts_on)).days
+                await repository.bump_day(session, clock.ended_on, "decision_days", str(days))
         await repository.put_clock(
             session,
             {
@@ -118,6 +189,16 @@ async def feed_run_completed(session: AsyncSession, event: FeedRunCompleted) -> 
 async def notification(session: AsyncSession, event: NotificationDelivered | NotificationFailed) -> None:
     outcome = "delivered" if isinstance(event, NotificationDelivered) else "failed"
     await repository.bump(session, f"notifications_{outcome}", event.channel.value)
+    at = event.delivered_at if isinstance(event, NotificationDelivered) else event.failed_at
+    await repository.add_notification(
+        session,
+        {
+            "notification_id": event.notification_id, "organisation_id": event.organisation_id,
+            "risk_event_id": event.risk_event_id, "channel": event.channel.value,
+            "recipient_masked": event.recipient_masked, "template": event.template, "outcome": outcome,
+            "attempts": event.attempts, "at": at,
+        },
+    )  # fmt: skip
 
 
 async def summary(session: AsyncSession) -> dict[str, object]:

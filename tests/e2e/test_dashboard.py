@@ -1,5 +1,7 @@
 """The reporting dashboard in a real browser (Debian's Chromium, driven by Playwright): figures and charts for
-a period, the period form, and the regulator's report downloaded from the page."""
+a period in zh-CN (and English on request), the trend charts, the drill-down from a chart's segment to the
+events behind it, to one event and to its organisation, the period form, and the regulator's report
+downloaded from the page. With CERTWATCH_SCREENSHOT=1 it saves the dashboard to docs/dashboard.png."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -36,31 +39,38 @@ from tests.support.infra import as_role
 
 pytestmark = pytest.mark.integration
 
+SCREENSHOT = Path(__file__).parents[2] / "docs" / "dashboard.png"
 CHROMIUM = "/usr/bin/chromium"  # Debian's (make test installs it); never a downloaded browser
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]  # fmt: skip
 
 
-def _raised(name: str, severity: Severity, kind: SignalKind, province: str) -> RiskEventRaised:
+def _raised(name: str, severity: Severity, kind: SignalKind, province: str, days_ago: int = 0) -> RiskEventRaised:
     return risk_event_raised(
         name, organisation_name=name, signal_kind=kind, severity=severity, recommended_measure=Measure.SUSPEND,
-        decision_due=date.today() + timedelta(days=5), province=province,
+        decision_due=date.today() + timedelta(days=5 - days_ago), province=province,
+        raised_at=datetime.now(UTC) - timedelta(days=days_ago),
         certificates=[CertificateRef(certificate_id=uuid.uuid4(), number=f"C-{name}", type="CCC",
                                      status=CertificateStatus.VALID)],
     )  # fmt: skip
 
 
 async def seed(db: Database) -> None:
-    """Three events raised today, one of them decided (suspend) with its certificate suspended, through the
-    same projections the consumers run."""
+    """Three events raised today, one of them decided (suspend) with its certificate suspended, and a few in
+    the months before (the trends), through the same projections the consumers run."""
     events = [
         _raised("浙江宏远电器有限公司", Severity.HIGH, SignalKind.SPOT_CHECK_FAILURE, "浙江"),
         _raised("广东澄川电器制造有限公司", Severity.HIGH, SignalKind.SPOT_CHECK_FAILURE, "广东"),
         _raised("宁波凌岳线缆有限公司", Severity.CRITICAL, SignalKind.SERIOUS_ILLEGAL_LISTED, "浙江"),
     ]
+    earlier = [
+        _raised(f"历史企业{i}有限公司", Severity.MEDIUM, kind, "江苏", days_ago=days)
+        for i, (kind, days) in enumerate([(SignalKind.FOOD_SPOT_CHECK_FAILURE, 60), (SignalKind.RECALL, 90),
+                                          (SignalKind.FOOD_SPOT_CHECK_FAILURE, 200), (SignalKind.RECALL, 300)])
+    ]  # fmt: skip
     first = events[0]
     async with db.transaction() as session:
-        for event in events:
+        for event in events + earlier:
             await service.risk_event_raised(session, event)
         await service.risk_event_updated(session, RiskEventUpdated(
             risk_event_id=first.risk_event_id, organisation_id=first.organisation_id, status=RiskEventStatus.DECIDED,
@@ -121,21 +131,21 @@ async def test_the_dashboard_shows_the_period_and_downloads_the_report(
             # The regulator's token on every request the page makes, downloads included (a proxy's job in production).
             page = await browser.new_page(accept_downloads=True, extra_http_headers=as_role("regulator"))
             await page.goto(f"{base}/dashboard")
-            assert await page.title() == "certwatch — compliance dashboard"
+            assert await page.title() == "certwatch 合规监测看板"  # zh-CN unless asked
 
             async def tile(key: str) -> str:
                 return (await page.inner_text(f'[data-tile="{key}"] .value')).strip()
 
             assert [await tile(k) for k in ("raised", "decided", "suspended", "withdrawn", "overdue")] == [
-                "3", "1", "1", "0", "0",
+                "3", "1", "1", "0", "4",  # the four earlier events are past their deadline
             ]  # fmt: skip
-            severity = page.locator('[data-chart="Risk events by severity"]')
+            severity = page.locator('[data-chart="by_severity"]')
             assert await severity.locator("rect.bar").count() == 2
             assert [t.strip() for t in await severity.locator("text.count").all_text_contents()] == [
                 "2",
                 "1",
             ]  # widest first
-            provinces = page.locator('[data-chart="Risk events by province"] rect.bar title')
+            provinces = page.locator('[data-chart="by_province"] rect.bar title')
             assert sorted(await provinces.all_text_contents()) == ["广东: 1", "浙江: 2"]
 
             # The report the page links to is the period's, downloaded as the browser does it.
@@ -155,7 +165,68 @@ async def test_the_dashboard_shows_the_period_and_downloads_the_report(
             await page.click('#period button[type="submit"]')
             await page.wait_for_url(f"**/dashboard?start=*&end={month_ago.isoformat()}")
             assert await tile("raised") == "0"
-            assert await page.locator("p.empty").count() == 6  # every chart says it has nothing
-            assert month_ago.isoformat() in await page.inner_text("h1")
+            assert await page.locator(".charts p.empty").count() == 5  # every chart of the period says it has nothing
+            assert f"{month_ago.year}年{month_ago.month}月{month_ago.day}日" in await page.inner_text(
+                "h1"
+            )  # a local date
+        finally:
+            await browser.close()
+
+
+async def test_the_dashboard_speaks_chinese_and_drills_down_from_a_trend_to_an_event_and_its_organisation(
+    chromium: str, platform, service_settings
+) -> None:
+    from playwright.async_api import async_playwright
+
+    settings = service_settings("reporting")
+    db = Database(settings)
+    try:
+        await seed(db)
+    finally:
+        await db.dispose()
+    async with served(create_app(settings, platform)) as base, async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(
+                extra_http_headers=as_role("regulator"), viewport={"width": 1400, "height": 900}
+            )
+            await page.goto(f"{base}/dashboard")
+            # human words, never the stored values
+            weekly = page.locator('[data-chart="weekly"]')
+            assert "产品质量监督抽查不合格" in await weekly.locator(".legend").inner_text()
+            assert "食品抽检不合格" in await weekly.locator(".legend").inner_text()
+            assert "spot_check_failure" not in await page.inner_text("body")
+            # the trend has data: a segment per (week, kind) with events: two this week, four before
+            assert await weekly.locator("a.segment rect").count() == 6
+            rows = await weekly.locator("table.chart-table tr").count()
+            assert rows == 53  # the header and 52 weeks, behind the chart on request
+            assert await page.locator('[data-chart="backlog"] polyline').count() == 2
+            if os.environ.get("CERTWATCH_SCREENSHOT"):
+                await page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+            # this week's spot-check failures: the segment, the list behind it, one event, its organisation
+            segment = weekly.locator("a.segment", has=page.locator("title", has_text="产品质量监督抽查不合格")).last
+            await segment.click()
+            await page.wait_for_url("**/dashboard/events?kind=spot_check_failure&week=*")
+            listed = page.locator("table.events tr[data-event]")
+            assert await listed.count() == 2
+            names = await page.locator("table.events a.organisation-link").all_text_contents()
+            assert sorted(names) == ["广东澄川电器制造有限公司", "浙江宏远电器有限公司"]
+            await page.locator("tr[data-event]", has_text="浙江宏远电器有限公司").locator("a.event-link").click()
+            await page.wait_for_url("**/dashboard/events/*")
+            assert "暂停" in await page.inner_text("#event")  # the decision, in words
+            assert await page.inner_text("#match") != ""
+            assert "C-浙江宏远电器有限公司" in await page.inner_text("#measures")
+            await page.click("#organisation")
+            await page.wait_for_url("**/dashboard/organisations/*")
+            assert await page.inner_text("#organisation-name") == "浙江宏远电器有限公司"
+            assert await page.locator("table.events tr[data-event]").count() == 1
+
+            # the language switch, remembered in a cookie
+            await page.click("#language")
+            assert "Risk events" in await page.inner_text("body")
+            await page.goto(f"{base}/dashboard")
+            assert await page.title() == "certwatch — compliance dashboard"
+            assert "failed a product quality spot check" in await page.inner_text('[data-chart="weekly"] .legend')
         finally:
             await browser.close()

@@ -72,6 +72,9 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("reporting", "GET", "/risk-events/count"):                (401, 401, 200, 200, 200, 200, 403),
     ("reporting", "GET", "/reports/regulator"):                (401, 401, 200, 200, 200, 200, 403),
     ("reporting", "GET", "/dashboard"):                        (401, 401, 200, 200, 200, 200, 403),
+    ("reporting", "GET", "/dashboard/events"):                 (401, 401, 200, 200, 200, 200, 403),
+    ("reporting", "GET", "/dashboard/events/{risk_event_id}"): (401, 401, 404, 404, 404, 404, 403),
+    ("reporting", "GET", "/dashboard/organisations/{organisation_id}"): (401, 401, 404, 404, 404, 404, 403),
 }
 # fmt: on
 OPEN = ("/healthz", "/metrics", "/docs", "/openapi.json")  # probes, metrics and docs need no token (/readyz too)

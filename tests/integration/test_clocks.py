@@ -122,7 +122,7 @@ async def test_a_national_spot_check_runs_the_audit_clock_from_the_notice_and_re
         rows = list(sheet.values)
         assert rows[0][:4] == ("clock", "legal basis", "due in period", "met")
         assert ("short_notice_audit", line["basis"], 1, 1, 0, 0, 3, 3) in rows
-        page = (await rep.get("/dashboard", params=period)).text
+        page = (await rep.get("/dashboard", params={**period, "lang": "en"})).text
         assert 'data-clock="short_notice_audit"' in page and "Statutory deadlines" in page
 
 

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from services.reporting.dashboard import charts
+from services.reporting.dashboard import Words, _median, weekly_chart
 from services.reporting.models import ClockView, MeasureTaken, RiskEventView
 from services.reporting.report import Report, events_csv, period
 from services.reporting.timeliness import timeliness
@@ -55,8 +55,6 @@ def test_the_summary_counts_by_each_dimension_and_the_charts_put_the_largest_fir
     assert rows[("raised by certificate type", "CCC")] == 2 and rows[("raised by certificate type", "none")] == 1
     assert rows[("decided by measure", "suspend")] == 1 and rows[("certificates by new status", "suspended")] == 1
     assert rows[("open past their decision deadline", "on 2026-12-01")] == 1
-    severity = next(c for c in charts(report) if c.title == "Risk events by severity")
-    assert [(b.label, b.count, b.width) for b in severity.bars] == [("high", 2, 100.0), ("critical", 1, 50.0)]
     lines = events_csv(report).decode("utf-8-sig").splitlines()
     assert lines[0].startswith("risk_event_id,raised_at,organisation_name") and len(lines) == 4
 
@@ -88,3 +86,18 @@ def test_timeliness_counts_met_and_missed_per_clock_with_the_days_from_publicati
     report = Report(date(2026, 11, 1), date(2026, 11, 30), [], [], [], [], list(lines.values()))
     rows = {(section, item): n for section, item, n in report.summary()}
     assert rows[("deadlines met", "suspension")] == 2 and rows[("deadlines missed", "suspension")] == 2
+
+
+def test_the_weekly_chart_links_each_segment_to_its_events_and_speaks_chinese_by_default() -> None:
+    weeks = [date(2026, 11, 30), date(2026, 12, 7)]
+    counts = {weeks[1]: {"food_spot_check_failure": 3, "recall": 1}}
+    chart = weekly_chart(Words("zh-CN"), weeks, counts, "/dashboard/events")
+    assert [s.title for s in chart.segments] == ["2026年12月7日 食品抽检不合格: 3", "2026年12月7日 产品召回: 1"]
+    assert chart.segments[0].href == "/dashboard/events?kind=food_spot_check_failure&week=2026-12-07"
+    assert chart.rows == [["2026年11月30日", 0, 0, 0], ["2026年12月7日", 3, 1, 4]]
+    assert weekly_chart(Words("en"), weeks, counts, "/e").legend[1][1] == "product recall"
+
+
+def test_the_median_of_a_histogram_of_days() -> None:
+    assert _median({}) is None
+    assert (_median({1: 1, 2: 1}), _median({1: 2, 10: 1}), _median({1: 1, 3: 1, 7: 2})) == (1.5, 1.0, 5.0)
