@@ -58,6 +58,14 @@ def test_run_raises_risk_events_read_back_from_reporting_and_down_leaves_nothing
     rerun = json.loads(again.stdout[again.stdout.index("{") : again.stdout.rindex("}") + 1])
     assert rerun["feeds"]["published"] == 0  # unchanged files: 304 Not Modified, nothing published twice
     assert rerun["risk_events_raised"] == raised
+    for run in (summary, rerun):  # the campaign sweep finds what the nightly flow found, and raises nothing more
+        sweep = run["campaign_sweep"]
+        assert sweep["status"] == "succeeded" and sweep["events_raised"] == 0, sweep
+        assert sweep["certificates"] >= sweep["organisations"] > 0 and sweep["hits"] >= raised, sweep
+    report = data_dir / "campaign.xlsx"
+    swept = certwatch("rules", "sweep", "--top", "3", "--report", str(report), data_dir=data_dir)
+    assert swept.returncode == 0 and "0 risk events raised" in swept.stdout, swept.stdout + swept.stderr
+    assert "一、排查范围与覆盖" in openpyxl.load_workbook(report, read_only=True).sheetnames
 
     status = certwatch("status", "--data-dir", str(data_dir), data_dir=data_dir)
     assert status.stdout.count(" ready ") == 4, status.stdout

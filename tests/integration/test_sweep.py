@@ -15,6 +15,7 @@ import pytest
 
 from services.ingest.main import create_app as create_ingest
 from services.rules.main import create_app as create_rules
+from services.rules.sweep import repository, service
 from services.rules.sweep.report import SHEETS
 from tests.support.infra import ADMIN, as_role, running
 from tests.support.waiting import eventually
@@ -84,6 +85,13 @@ async def test_a_sweep_raises_what_is_missing_ranks_with_reasons_and_reports(pla
 
         refused = await rules.post("/sweeps", json={}, headers=as_role("reviewer"))
         assert refused.status_code == 403 and "decision_maker" in refused.json()["message"]
+        async with rules_app.state.runtime.db.transaction() as session:  # one queued elsewhere: one at a time
+            queued = await service.create(session, "dm-elsewhere", TODAY, "3y")
+        busy = await rules.post("/sweeps", json={}, headers=as_role("decision_maker"))
+        assert busy.status_code == 409 and "dm-elsewhere" in busy.json()["message"]
+        async with rules_app.state.runtime.db.transaction() as session:
+            await repository.set_fields(session, queued.id, status="failed", active=None)
+        assert (await rules.post("/sweeps", json={"window": "3 years"}, headers=ADMIN)).status_code == 422
         first = await _sweep(rules)
         assert first["status"] == "succeeded", first["error"]
         assert (first["organisations"], first["certificates"]) == (3, 4)

@@ -27,6 +27,11 @@ async def page(session: AsyncSession, limit: int, offset: int) -> list[Sweep]:
     return list((await session.scalars(stmt)).all())
 
 
+async def active(session: AsyncSession) -> Sweep | None:
+    """The sweep queued or running, if any."""
+    return (await session.scalars(select(Sweep).where(Sweep.active.is_(True)))).first()
+
+
 async def interrupt_stale(session: AsyncSession, before: datetime) -> int:
     """Sweeps still marked active whose process stopped reporting: failed, so another may start."""
     stmt = (

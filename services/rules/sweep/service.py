@@ -40,7 +40,7 @@ from shared.contracts import deterministic_id
 from shared.contracts.ingest import Party, SignalReceivedV2
 from shared.contracts.rules import MatchDecision
 from shared.db.session import Database
-from shared.errors import InvalidInput
+from shared.errors import Conflict, InvalidInput
 from shared.kafka.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,9 @@ async def create(session: AsyncSession, requested_by: str, as_of: date, window: 
     """A queued sweep (409 while another is queued or running: the unique `active` flag)."""
     since = window_start(as_of, window)
     await repository.interrupt_stale(session, datetime.now(UTC) - STALE)
+    running = await repository.active(session)
+    if running is not None:
+        raise Conflict(f"sweep {running.id} is {running.status} (asked for by {running.requested_by}): one at a time")
     sweep = Sweep(
         id=uuid.uuid4(), status="queued", active=True, requested_by=requested_by, as_of=as_of, window=window,
         since=since, ruleset_version=ruleset_version(), ruleset=ruleset_manifest(), phase="queued", progress=0.0,
