@@ -61,6 +61,8 @@ bench: install  ## benchmarks on the local stack (started if needed); they print
 	@for b in bench/bench_matching.py bench/bench_flow.py bench/bench_ingest.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 	@# The campaign sweep on a PostgreSQL and broker of its own: 1M organisations, 2M signals unless SWEEP_ARGS says.
 	@echo "== bench/bench_sweep.py"; $(BIN)/python bench/bench_sweep.py $(SWEEP_ARGS)
+	@# The dashboard's main page with 1M risk events in reporting's read model (a database of its own on the stack).
+	@echo "== bench/bench_dashboard.py"; $(BIN)/python bench/bench_dashboard.py
 
 eval-matching: install  ## matching quality: the generated set and the held-out real names (bench/data)
 	$(BIN)/python bench/eval_matching.py $(ARGS)

@@ -352,26 +352,28 @@ async def trends(session: AsyncSession, w: Words, today: date, link: str) -> lis
     first = _monday(today) - timedelta(weeks=51)
     weeks = [first + timedelta(weeks=i) for i in range(52)]
     flows = ["raised", "resolved", "due", "due_resolved"]
-    rows = await repository.daily(session, ["raised_by_kind", "decision_days", *flows], first, today)
-    running = await repository.daily_totals(session, flows, first)
+    month_points = [(today.replace(day=1) - timedelta(days=31 * i)).replace(day=1) for i in range(11, -1, -1)]
     by_kind: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    per_day: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    per_week: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     months: dict[date, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for day, metric, dimension, value in rows:
+    for week, metric, dimension, value in await repository.daily(session, ["raised_by_kind", *flows], first, today,
+                                                                 "week"):  # fmt: skip
+        assert week is not None
         if metric == "raised_by_kind":
-            by_kind[_monday(day)][dimension] += value
-        elif metric == "decision_days":
-            months[day.replace(day=1)][int(dimension)] += value
+            by_kind[week][dimension] += value
         else:
-            per_day[day][metric] += value
+            per_week[week][metric] += value
+    for month, _, dimension, value in await repository.daily(session, ["decision_days"], month_points[0], today,
+                                                             "month"):  # fmt: skip
+        assert month is not None
+        months[month][int(dimension)] += value
+    running = await repository.daily_totals(session, flows, first)
     open_, overdue = [], []
     for week in weeks:
-        for day in (week + timedelta(days=i) for i in range(7)):
-            for metric in flows:
-                running[metric] = running.get(metric, 0) + per_day.get(day, {}).get(metric, 0)
+        for metric in flows:
+            running[metric] = running.get(metric, 0) + per_week.get(week, {}).get(metric, 0)
         open_.append(float(running.get("raised", 0) - running.get("resolved", 0)))
         overdue.append(float(running.get("due", 0) - running.get("due_resolved", 0)))
-    month_points = [(today.replace(day=1) - timedelta(days=31 * i)).replace(day=1) for i in range(11, -1, -1)]
     medians = [_median(months.get(m, {})) for m in month_points]
     return [
         weekly_chart(w, weeks, by_kind, link),
@@ -433,7 +435,7 @@ async def overview(session: AsyncSession, w: Words, start: date, end: date, toda
     dims = ["raised", "raised_by_kind", "raised_by_severity", "raised_by_province", "raised_by_certificate_type",
             "decided_by_measure"]  # fmt: skip
     period: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for _, metric, dimension, value in await repository.daily(session, dims, start, end):
+    for _, metric, dimension, value in await repository.daily(session, dims, start, end):  # one row per dimension
         period[metric][dimension] += value
     measures = await repository.measures_by_status(session, start, end)
     organisations, _ = await repository.screened(session)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, text
+from sqlalchemy import ColumnElement, Date, and_, delete, func, null, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -166,10 +166,16 @@ async def bump_day(session: AsyncSession, day: date, metric: str, dimension: str
     )
 
 
-async def daily(session: AsyncSession, metrics: list[str], first: date, last: date) -> list[tuple[date, str, str, int]]:
-    """(day, metric, dimension, value) for `metrics` from `first` to `last` included."""
-    stmt = select(DailyTally.day, DailyTally.metric, DailyTally.dimension, DailyTally.value).where(
-        DailyTally.metric.in_(metrics), DailyTally.day >= first, DailyTally.day <= last
+async def daily(
+    session: AsyncSession, metrics: list[str], first: date, last: date, per: str | None = None
+) -> list[tuple[date | None, str, str, int]]:
+    """(period, metric, dimension, sum) for `metrics` from `first` to `last` included, summed in the database
+    per "week" (its Monday) or "month" (its first day), or over the whole span (period None)."""
+    span = func.date_trunc(per, DailyTally.day).cast(Date) if per else null()
+    stmt = (
+        select(span, DailyTally.metric, DailyTally.dimension, func.sum(DailyTally.value))
+        .where(DailyTally.metric.in_(metrics), DailyTally.day >= first, DailyTally.day <= last)
+        .group_by(*([span] if per else []), DailyTally.metric, DailyTally.dimension)
     )
     return [(d, m, dim, int(v)) for d, m, dim, v in (await session.execute(stmt)).all()]
 

@@ -94,10 +94,18 @@ def upgrade() -> None:
         unique=False,
         postgresql_where=sa.text("status IN ('open', 'in_review')"),
     )
+    op.create_index(
+        "ix_clocks_due_on_timeliness",
+        "clocks",
+        ["due_on"],
+        unique=False,
+        postgresql_include=["kind", "state", "ended_on", "starts_on", "signal_published_on"],
+    )
     op.execute(BACKFILL)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_clocks_due_on_timeliness", table_name="clocks")
     for index in (
         "ix_risk_events_open_due",
         "ix_risk_events_decided_at",
