@@ -34,8 +34,8 @@ status:  ## show what runs where
 test: install browser  ## run every test (unit, contract, integration, end-to-end, the fault suite) on real infrastructure
 	$(BIN)/pytest
 
-browser:  ## Debian's Chromium, which the dashboard's browser test drives with Playwright (never a downloaded browser)
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+browser:  ## Debian's Chromium, which the dashboard's browser test drives with Playwright (never a downloaded browser), and a CJK font for its pages
+	@{ command -v chromium >/dev/null 2>&1 && dpkg -s fonts-wqy-microhei >/dev/null 2>&1; } || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 	@chromium --version 2>/dev/null
 
 test-unit: install  ## only the tests that need no I/O
