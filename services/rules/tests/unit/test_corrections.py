@@ -43,7 +43,7 @@ def test_another_batch_another_product_or_another_bulletin_do_not() -> None:
 
 def test_a_batch_printed_by_one_side_only_leaves_the_product_to_decide() -> None:
     agrees, how = same_subject(EARLIER, overturned(made=None, bulletin=None))
-    assert agrees and how["batch"].startswith("not printed by both")
+    assert agrees and str(how["batch"]).startswith("not printed by both")
 
 
 def test_what_each_correction_corrects() -> None:

@@ -111,7 +111,7 @@ def test_windows_are_calendar_years_months_or_days() -> None:
 def _signal(kind: K, published: date | None, **detail: object) -> SignalReceivedV2:
     return SignalReceivedV2(
         signal_id=uuid.uuid4(), feed="f", kind=kind, subject=Subject(name="某公司"), published_on=published,
-        detail=SignalDetail(**detail),  # type: ignore[arg-type]
+        detail=SignalDetail(**detail),
     )  # fmt: skip
 
 
