@@ -62,6 +62,7 @@ class LocalStack:
     data_dir: Path
     env: dict[str, str]
     state: dict[str, Any] = field(default_factory=dict)
+    failed: bool = True  # until the test says otherwise
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.env[f'CERTWATCH_{service.upper()}_PORT']}"
@@ -138,6 +139,10 @@ async def local_stack() -> AsyncIterator[LocalStack]:
             handle.broker(signal.SIGCONT)
         await asyncio.to_thread(stack.down, data_dir)
         os.environ.update(saved)
+        if handle.failed:  # the services' logs say why; the rest goes
+            kept = Path(tempfile.gettempdir()) / f"{data_dir.name}-logs"
+            shutil.copytree(data_dir / "logs", kept, dirs_exist_ok=True)
+            print(f"\nthe stack's logs are kept in {kept}")
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
@@ -234,7 +239,22 @@ def settled(c: Counts) -> bool:
     )
 
 
-@pytest.mark.timeout(1200)
+@dataclass
+class Drained:
+    """Accepts counts that are settled, or that have not moved for `quiet` seconds (then the asserts say what
+    is missing): a loaded machine drains slowly, a lost message never comes."""
+
+    quiet: float = 90.0
+    last: Counts | None = None
+    since: float = field(default_factory=time.monotonic)
+
+    def __call__(self, counts: Counts) -> bool:
+        if counts != self.last:
+            self.last, self.since = counts, time.monotonic()
+        return settled(counts) or time.monotonic() - self.since > self.quiet
+
+
+@pytest.mark.timeout(1800)
 async def test_two_thousand_signals_through_kills_restarts_and_outages_lose_nothing_and_do_nothing_twice(
     local_stack: LocalStack,
 ) -> None:
@@ -289,13 +309,16 @@ async def test_two_thousand_signals_through_kills_restarts_and_outages_lose_noth
     await asyncio.gather(stream.run(), schedule())
     streamed = time.monotonic() - stream.started
 
-    with contextlib.suppress(AssertionError):  # the asserts below say what is missing
-        await eventually(lambda: count(handle), settled, timeout=300)
+    # However slow the machine, wait while the backlog drains; stop when it settles or stops moving.
+    await eventually(lambda: count(handle), Drained(), timeout=1200)
     settle = time.monotonic() - stream.started - streamed
     await asyncio.sleep(10.0)  # time for anything done twice to show
     final = await count(handle)
     platform = PlatformSettings(kafka_bootstrap_servers=handle.env["CERTWATCH_KAFKA_BOOTSTRAP_SERVERS"])
-    dead = Counter({t.value: len(await read_dlq(platform, t.value, timeout_ms=500)) for t in Topic})
+    dead: Counter[str] = Counter()
+    for topic in Topic:
+        for letter in await read_dlq(platform, topic.value, timeout_ms=500):
+            dead[f"{topic.value}: {letter.headers.get('x-error', '')[:160]}"] += 1
 
     print(f"\nfault suite: {SIGNALS} signals streamed in {streamed:.0f} s ({stream.retries} posts retried), "
           f"settled {settle:.0f} s after the last; answers while a fault lasted: {dict(stream.server_errors)}")  # fmt: skip
@@ -303,6 +326,8 @@ async def test_two_thousand_signals_through_kills_restarts_and_outages_lose_noth
         print(f"  {f.name:<28} at {f.at:5.0f} s  in flight {f.in_flight:5d}  lasted {f.lasted:5.1f} s  "
               f"all ready {f.recovered:5.1f} s after")  # fmt: skip
     print(f"  counts: {final}")
+    for reason, n in dead.most_common(5):
+        print(f"  dead letters: {n} x {reason}")
     print(f"  lost: signals {SIGNALS - final.signals}, risk events {SIGNALS - final.risk_events_distinct_signals}, "
           f"emails {SIGNALS - final.emails_distinct}, texts {SIGNALS - final.texts_distinct}, "
           f"reporting {SIGNALS - final.reporting_raised}; duplicated: risk events "
@@ -319,3 +344,4 @@ async def test_two_thousand_signals_through_kills_restarts_and_outages_lose_noth
     assert sum(dead.values()) == 0, dead
     # Only a notify killed mid-send resends, with the same key: at most the messages it had in flight.
     assert (final.emails - final.emails_distinct) + (final.texts - final.texts_distinct) <= SEND_CONCURRENCY
+    handle.failed = False
