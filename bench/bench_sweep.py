@@ -257,7 +257,7 @@ def cpu_seconds(pid: int, children: bool = False) -> float:
 def postgres_cpu(infra: Infra) -> float:
     """CPU time of the bench's PostgreSQL: the postmaster, its ended children and its running backends."""
     assert infra.pg is not None
-    postmaster = int((infra.pg.cluster / "postmaster.pid").read_text().split()[0])
+    postmaster = int((infra.pg.cluster / "data" / "postmaster.pid").read_text().split()[0])
     total = cpu_seconds(postmaster, children=True)
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -274,7 +274,27 @@ def cpu(infra: Infra) -> dict[str, float]:
             "postgres": postgres_cpu(infra)}  # fmt: skip
 
 
+async def loaded(infra: Infra, organisations: int, signals: int) -> int | None:
+    """The certificates of a registry of this size loaded by an earlier run in the same folder (`--folder`),
+    with what its sweeps raised cleared; None when the folder holds no such data."""
+    rules = await asyncpg.connect(infra.dsn("rules", ""), server_settings={"search_path": "rules"})
+    ingest = await asyncpg.connect(infra.dsn("ingest", ""), server_settings={"search_path": "ingest"})
+    try:
+        if (await rules.fetchval("SELECT count(*) FROM organisations"), await ingest.fetchval(
+                "SELECT count(*) FROM signals")) != (organisations, signals):  # fmt: skip
+            return None
+        await rules.execute("TRUNCATE risk_events, sweeps, outbox CASCADE")
+        return int(await rules.fetchval("SELECT count(*) FROM certificates"))
+    finally:
+        await rules.close()
+        await ingest.close()
+
+
 async def load(infra: Infra, organisations: int, signals: int, hit_share: float) -> tuple[int, float, float]:
+    certs = await loaded(infra, organisations, signals)
+    if certs is not None:
+        log(f"reusing the registry and signals in {infra.folder}")
+        return certs, 0.0, 0.0
     started = time.perf_counter()
     orgs = registry(organisations)
     log(f"generated {len(orgs):,} organisations in {time.perf_counter() - started:.0f} s")
@@ -340,8 +360,10 @@ def main() -> None:
     parser.add_argument("--hit-share", type=float, default=0.05, help="signals naming a registered organisation")
     parser.add_argument("--no-report", action="store_true", help="skip fetching the XLSX report")
     parser.add_argument("--hold", type=float, default=0, help="keep the services up this many seconds at the end")
+    parser.add_argument("--folder", type=Path, help="keep the cluster here, and reuse its data if of the same size")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="certwatch-bench-sweep-"))
+    folder = args.folder or Path(tempfile.mkdtemp(prefix="certwatch-bench-sweep-"))
+    folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o755)  # PostgreSQL runs as an unprivileged user when this runs as root
     infra = Infra(folder)
     try:
@@ -374,7 +396,8 @@ def main() -> None:
             time.sleep(args.hold)
     finally:
         infra.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+        if not args.folder:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _print(args: Any, certs: int, reg: float, sig: float, index: float, first: dict[str, Any],

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import distinct, func, insert, select, update
+from sqlalchemy import ColumnElement, String, Uuid, any_, distinct, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules.registry.models import Certificate, Organisation
@@ -16,6 +17,12 @@ from services.rules.review.models import AuditEntry, RiskEvent
 from services.rules.sweep.models import Sweep, SweepHit, SweepRanking
 
 BATCH = 5000  # rows per INSERT of hits and rankings
+
+
+def _any(column: Any, values: Iterable[Any], kind: type[Uuid[Any]] | type[String]) -> ColumnElement[bool]:
+    """`column = ANY(:values)`: one statement, prepared once, however many values a page has (an IN list is
+    a statement of its own, prepared again, for each length)."""
+    return column == any_(literal(list(values), ARRAY(kind)))
 
 
 async def get(session: AsyncSession, sweep_id: uuid.UUID) -> Sweep | None:
@@ -76,7 +83,7 @@ async def coverage(session: AsyncSession) -> dict[str, Any]:
 async def organisations(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Organisation]:
     """The organisations (with their certificates), loaded into the session: the screening that follows
     finds them there without a query of its own."""
-    stmt = select(Organisation).where(Organisation.id.in_(list(ids)))
+    stmt = select(Organisation).where(_any(Organisation.id, ids, Uuid))
     return {org.id: org for org in (await session.scalars(stmt)).all()}
 
 
@@ -97,7 +104,7 @@ async def certificates_held(session: AsyncSession, ids: Iterable[uuid.UUID]) -> 
     stmt = (
         select(Organisation.id, Certificate.type, Certificate.status, Certificate.scope, Certificate.products)
         .outerjoin(Certificate, Certificate.organisation_id == Organisation.id)
-        .where(Organisation.id.in_(list(ids)))
+        .where(_any(Organisation.id, ids, Uuid))
     )
     held: dict[uuid.UUID, list[tuple[str, str, str | None, tuple[str, ...]]]] = {}
     for org_id, kind, status, scope, products in (await session.execute(stmt)).all():
@@ -109,12 +116,12 @@ async def certificates_held(session: AsyncSession, ids: Iterable[uuid.UUID]) -> 
 
 async def certificate_holders(session: AsyncSession, numbers: Iterable[str]) -> dict[str, uuid.UUID]:
     """Certificate number -> the organisation holding it, for the numbers the registry knows."""
-    stmt = select(Certificate.number, Certificate.organisation_id).where(Certificate.number.in_(list(numbers)))
+    stmt = select(Certificate.number, Certificate.organisation_id).where(_any(Certificate.number, numbers, String))
     return {number: org for number, org in (await session.execute(stmt)).all()}
 
 
 async def existing_events(session: AsyncSession, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
-    stmt = select(RiskEvent.id).where(RiskEvent.id.in_(list(ids)))
+    stmt = select(RiskEvent.id).where(_any(RiskEvent.id, ids, Uuid))
     return set((await session.scalars(stmt)).all())
 
 
