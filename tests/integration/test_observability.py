@@ -22,7 +22,7 @@ async def test_health_readiness_and_metrics(service: str, platform, service_sett
         assert (await client.get("/healthz")).json() == {"status": "ok", "service": service}
         ready = await client.get("/readyz", headers={"X-Correlation-ID": "trace-42"})
         assert ready.status_code == 200
-        assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+        assert ready.json()["checks"] == {"database": "ok", "broker": "ok", "consumer": "ok", "outbox relay": "ok"}
         assert ready.headers["X-Correlation-ID"] == "trace-42"
         metrics = (await client.get("/metrics")).text
         assert "certwatch_http_requests_total" in metrics and "certwatch_outbox_pending" in metrics
