@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from services.reporting import dashboard, report, service
 from shared.auth import RESPONSES, Action, allowed
 from shared.db.session import ReadSession
+from shared.responses import errors
 
 router = APIRouter(tags=["reporting"], responses=RESPONSES, dependencies=[allowed(Action.READ)])
 DAY = {"pattern": r"^(20\d\d|2100)-\d\d-\d\d$"}  # the days a report may cover (report.EARLIEST..LATEST), in the schema
@@ -134,7 +135,7 @@ async def list_dashboard_events(
     return _html(body, lang)
 
 
-@router.get("/dashboard/events/{risk_event_id}", response_class=HTMLResponse)
+@router.get("/dashboard/events/{risk_event_id}", response_class=HTMLResponse, responses=errors(404))
 async def get_dashboard_event(
     request: Request, risk_event_id: uuid.UUID, session: ReadSession, lang: Lang = None, remembered: Remembered = None
 ) -> HTMLResponse:
@@ -144,7 +145,7 @@ async def get_dashboard_event(
     return _html(dashboard.render("event.html.j2", words, base, switch, **shown), lang)
 
 
-@router.get("/dashboard/organisations/{organisation_id}", response_class=HTMLResponse)
+@router.get("/dashboard/organisations/{organisation_id}", response_class=HTMLResponse, responses=errors(404))
 async def get_dashboard_organisation(
     request: Request, organisation_id: uuid.UUID, session: ReadSession, lang: Lang = None, remembered: Remembered = None
 ) -> HTMLResponse:
