@@ -113,7 +113,7 @@ async def test_a_sweep_raises_what_is_missing_ranks_with_reasons_and_reports(pla
         assert top["band"] == "high" and top["in_force"] == ["ccc:2022010703004512", "serious_illegal"]
         texts = [r["text"] for r in top["reasons"]]
         assert any(t.startswith("列入严重违法失信名单") and "严重程度严重 40 分" in t for t in texts)
-        assert any(t.startswith("产品监督抽查不合格") and "认证范围内产品 × 1.5" in t for t in texts)
+        assert any(t.startswith("产品质量监督抽查不合格") and "认证范围内产品 × 1.5" in t for t in texts)
         assert any("CCC证书 2022010703004512：截至" in t and "仍失效未恢复 +25 分" in t for t in texts)
         assert any("有效证书类型 CCC：× 1.3" in t for t in texts)
         assert texts[-1] == f"合计 {top['score']:g} 分（campaign-risk 第 1 版）"
@@ -155,16 +155,16 @@ async def _report(rules: httpx.AsyncClient, sweep_id: str) -> None:
     assert {p["province"]: p["organisations"] for p in scope["by_province"]} == {"广东": 2, "浙江": 1}
     assert {s["feed"] for s in scope["sources"]} == {"samr", "gsxt-serious", "gsxt-abnormal", "ccc-status"}
     hits = {h["kind"]: h for h in report["hits"]}
-    assert hits["spot_check_failure"]["label"] == "产品监督抽查不合格"
+    assert hits["spot_check_failure"]["label"] == "产品质量监督抽查不合格"
     assert (hits["spot_check_failure"]["signals"], hits["spot_check_failure"]["by_name"]) == (2, 2)
     assert hits["serious_illegal_listed"]["by_code"] == 1
     assert hits["ccc_suspended"]["by_certificate_no"] == 1 and hits["ccc_suspended"]["certificates"] == 2
     actions = report["actions"]
-    assert actions["by_measure"] == [{"measure": "special_audit", "label": "专项监督审核", "decisions": 1,
+    assert actions["by_measure"] == [{"measure": "special_audit", "label": "专项审核", "decisions": 1,
                                       "certificates": 0}]  # fmt: skip
     assert actions["events"] == 5 and actions["still_open"] == 4
     categories = {(c["category_label"], c["signal_label"]) for c in report["cases"]["rows"]}
-    assert ("重大问题", "产品监督抽查不合格") in categories and ("涉嫌违规", "列入严重违法失信名单") in categories
+    assert ("重大问题", "产品质量监督抽查不合格") in categories and ("涉嫌违规", "列入严重违法失信名单") in categories
     assert ("重大问题", "CCC证书暂停") in categories
     timeliness = report["timeliness"]
     assert timeliness["decided"] == 1 and timeliness["max_days_to_decision"] == 400 and timeliness["over_limit"] == 1
@@ -176,7 +176,7 @@ async def _report(rules: httpx.AsyncClient, sweep_id: str) -> None:
     assert book.sheetnames == list(SHEETS)
     cells = {name: [c for row in book[name].iter_rows(values_only=True) for c in row if c] for name in SHEETS}
     assert "排查获证组织数" in cells[SHEETS[0]] and "gsxt-abnormal" in cells[SHEETS[0]]
-    assert "产品监督抽查不合格" in cells[SHEETS[1]] and "专项监督审核" in cells[SHEETS[2]]
+    assert "产品质量监督抽查不合格" in cells[SHEETS[1]] and "专项审核" in cells[SHEETS[2]]
     assert (
         "重大问题" in cells[SHEETS[3]] and "涉嫌违规" in cells[SHEETS[3]] and "浙江宏远电器有限公司" in cells[SHEETS[3]]
     )

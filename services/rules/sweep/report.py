@@ -238,7 +238,7 @@ def _timeliness(hits: list[Any], decided: dict[uuid.UUID, list[Decided]]) -> dic
         "median_days_to_decision": statistics.median(to_decision) if to_decision else None,
         "max_days_to_decision": max(to_decision, default=None),
         "within_limit": within, "over_limit": over,
-        "limits": "5 日（暂停、撤销：认证机构管理办法第二十一条）；30 日（专项监督审核：CNCA-QMS-01:2025 §5.9.3）",
+        "limits": "5 日（暂停、撤销：认证机构管理办法第二十一条）；30 日（专项审核：CNCA-QMS-01:2025 §5.9.3）",
         "median_days_to_event": statistics.median(to_event) if to_event else None,
         "max_days_to_event": max(to_event, default=None),
         "open_past_due": open_past_due,

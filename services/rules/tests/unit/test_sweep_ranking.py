@@ -32,7 +32,7 @@ def test_a_failure_today_on_a_qms_holder_is_its_severity_points() -> None:
     ranked = rank([failure()], ("QMS",), AS_OF)
     assert ranked.score == 20.0 and ranked.band == "medium"
     [hit, certificate, total] = ranked.reasons
-    assert hit.factor == "hit" and "产品监督抽查不合格 2026-12-01" in hit.text and "严重程度高 20 分" in hit.text
+    assert hit.factor == "hit" and "产品质量监督抽查不合格 2026-12-01" in hit.text and "严重程度高 20 分" in hit.text
     assert "有效证书类型 QMS" in certificate.text
     assert total.text == "合计 20 分（campaign-risk 第 1 版）"
 
