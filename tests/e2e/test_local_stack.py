@@ -39,6 +39,7 @@ def certwatch(*args: str, data_dir: Path, env: dict[str, str] | None = None) -> 
     return subprocess.run([CERTWATCH, *args], env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
+@pytest.mark.timeout(900)  # two full runs and a sweep on the local stack: minutes on a loaded 2-core machine
 def test_run_raises_risk_events_read_back_from_reporting_and_down_leaves_nothing_behind(
     data_dir: Path,
 ) -> None:
@@ -58,9 +59,11 @@ def test_run_raises_risk_events_read_back_from_reporting_and_down_leaves_nothing
     rerun = json.loads(again.stdout[again.stdout.index("{") : again.stdout.rindex("}") + 1])
     assert rerun["feeds"]["published"] == 0  # unchanged files: 304 Not Modified, nothing published twice
     assert rerun["risk_events_raised"] == raised
-    for run in (summary, rerun):  # the campaign sweep finds what the nightly flow found, and raises nothing more
+    # The campaign sweep may raise what the nightly flow missed (the first run); a second sweep raises nothing.
+    assert rerun["campaign_sweep"]["events_raised"] == 0, rerun["campaign_sweep"]
+    for run in (summary, rerun):
         sweep = run["campaign_sweep"]
-        assert sweep["status"] == "succeeded" and sweep["events_raised"] == 0, sweep
+        assert sweep["status"] == "succeeded", sweep
         assert sweep["certificates"] >= sweep["organisations"] > 0 and sweep["hits"] >= raised, sweep
     report = data_dir / "campaign.xlsx"
     swept = certwatch("rules", "sweep", "--top", "3", "--report", str(report), data_dir=data_dir)
