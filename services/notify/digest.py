@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +30,7 @@ from shared.observability import BACKGROUND
 
 log = logging.getLogger(__name__)
 DUE_SOON = timedelta(days=3)
+CLAIM_LEASE = timedelta(minutes=10)  # a `sending` digest older than this was left by a run that died
 
 
 async def raised(session: AsyncSession, event: RiskEventRaised) -> None:
@@ -69,31 +71,58 @@ async def lines(session: AsyncSession, today: date) -> list[Line]:
     return found
 
 
-async def send(session: AsyncSession, settings: NotifySettings, email: Channel, today: date) -> int:
-    """Today's digest to every recipient that has not had it; returns how many went."""
-    listed = await lines(session, today)
+async def send(db: Database, settings: NotifySettings, email: Channel, today: date) -> int:
+    """Today's digest to every recipient that has not had it; returns how many went.
+
+    No transaction is open while a message is sent: (1) one transaction lists the open events and claims
+    a `sending` row per recipient (the row's id is the idempotency key); (2) each message goes out with no
+    transaction; (3) each outcome is marked in a transaction of its own. A crash between (2) and (3) leaves
+    the row `sending`, and the next run sends it again with the same key (the one window SMTP leaves)."""
+    async with db.transaction() as session:
+        listed = await lines(session, today)
+        pending = await _claim(session, settings.digest_to(), today, len(listed))
+    message = render(
+        "digest", settings.digest_language, lines=listed, day=today.isoformat(),
+        overdue=sum(1 for line in listed if line.flag == "overdue"),
+        due_soon=sum(1 for line in listed if line.flag == "due_soon"),
+    )  # fmt: skip
     sent = 0
-    for recipient in settings.digest_to():
-        digest_id = deterministic_id("digest", today, recipient)
-        if await session.get(Digest, digest_id) is not None:
-            continue
-        message = render(
-            "digest", settings.digest_language, lines=listed, day=today.isoformat(),
-            overdue=sum(1 for line in listed if line.flag == "overdue"),
-            due_soon=sum(1 for line in listed if line.flag == "due_soon"),
-        )  # fmt: skip
+    for digest_id, recipient in pending:
         masked = mask_email(recipient)
-        row = Digest(id=digest_id, day=today, recipient_masked=masked, events=len(listed))
+        status, error = "delivered", None
         try:
             await send_with_retries(email, recipient, message, str(digest_id), settings, masked)
-            row.status = "delivered"
             sent += 1
         except DeliveryError as exc:
-            row.status, row.error = "failed", str(exc)
-        session.add(row)
-        BACKGROUND.labels("notify", "digest", row.status).inc()
-        log.info("digest of %s (%d open events) to %s: %s", today, len(listed), masked, row.status)
+            status, error = "failed", str(exc)
+        async with db.transaction() as session:
+            await session.execute(
+                update(Digest).where(Digest.id == digest_id).values(status=status, error=error, sent_at=func.now())
+            )
+        BACKGROUND.labels("notify", "digest", status).inc()
+        log.info("digest of %s (%d open events) to %s: %s", today, len(listed), masked, status)
     return sent
+
+
+async def _claim(session: AsyncSession, recipients: list[str], today: date, events: int) -> list[tuple[uuid.UUID, str]]:
+    """The recipients still owed today's digest: a new `sending` row for each that has none, and those left
+    `sending` for longer than `CLAIM_LEASE` by a run that died before marking them (another replica's
+    claim in hand is left alone)."""
+    owed = []
+    for recipient in recipients:
+        digest_id = deterministic_id("digest", today, recipient)
+        row = {"id": digest_id, "day": today, "recipient_masked": mask_email(recipient), "events": events,
+               "status": "sending"}  # fmt: skip
+        new = insert(Digest).values(**row).on_conflict_do_nothing(index_elements=["id"]).returning(Digest.id)
+        stale = (
+            update(Digest)
+            .where(Digest.id == digest_id, Digest.status == "sending", Digest.sent_at < func.now() - CLAIM_LEASE)
+            .values(sent_at=func.now())
+            .returning(Digest.id)
+        )
+        if await session.scalar(new) is not None or await session.scalar(stale) is not None:
+            owed.append((digest_id, recipient))
+    return owed
 
 
 def next_run(now: datetime, at: str, zone: str) -> datetime:
@@ -123,8 +152,7 @@ async def _every_day(settings: NotifySettings, db: Database, email: Channel, sto
         due_today = datetime.combine(today, time.fromisoformat(settings.digest_at), tzinfo=zone)
         if now >= due_today:
             try:
-                async with db.transaction() as session:
-                    await send(session, settings, email, today)
+                await send(db, settings, email, today)
             except Exception:
                 log.exception("the reviewers' digest failed; trying again in a minute")
                 with contextlib.suppress(TimeoutError):

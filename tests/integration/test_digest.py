@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from certwatch.mailsink import read_mail
 from services.notify import digest
 from services.notify.channels import EmailChannel
+from services.notify.models import Digest
+from shared.contracts import deterministic_id
 from shared.contracts.rules import (
     RiskEventRaised,
     RiskEventStatus,
@@ -49,10 +53,8 @@ async def test_the_digest_lists_open_events_past_their_deadline_first_once_a_day
                 risk_event_id=soon.risk_event_id, organisation_id=soon.organisation_id,
                 status=RiskEventStatus.IN_REVIEW, severity=Severity.CRITICAL, change="assigned", updated_at=datetime.now(UTC),
             ))  # fmt: skip
-        async with db.transaction() as session:
-            assert await digest.send(session, settings, EmailChannel(settings), TODAY) == 2
-        async with db.transaction() as session:
-            assert await digest.send(session, settings, EmailChannel(settings), TODAY) == 0  # once a day
+        assert await digest.send(db, settings, EmailChannel(settings), TODAY) == 2
+        assert await digest.send(db, settings, EmailChannel(settings), TODAY) == 0  # once a day
 
         for reviewer in reviewers:
             [mail] = [m for m in read_mail(mail_sink.maildir) if m["To"] == reviewer]
@@ -78,3 +80,60 @@ def test_the_next_digest_is_at_the_hour_in_the_reviewers_time_zone() -> None:
     assert digest.next_run(datetime(2026, 12, 1, 0, 31, tzinfo=UTC), "08:30", "Asia/Shanghai") == datetime(
         2026, 12, 2, 0, 30, tzinfo=UTC
     )
+
+
+class _Watching:
+    """The email channel, noting whether any connection to the database is inside a transaction while a
+    message is being sent (pg_stat_activity, from a connection of its own)."""
+
+    def __init__(self, channel: EmailChannel, db: Database) -> None:
+        self.name, self.channel, self.db = channel.name, channel, db
+        self.open_transactions: list[int] = []
+
+    async def send(self, recipient: str, message: Any, key: str) -> str:
+        async with self.db.engine.connect() as conn:
+            busy = await conn.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+            ))  # fmt: skip
+        self.open_transactions.append(int(busy or 0))
+        return await self.channel.send(recipient, message, key)
+
+    async def close(self) -> None:
+        await self.channel.close()
+
+
+async def test_the_digest_is_sent_with_no_transaction_open_and_a_dead_run_s_claim_is_sent_again(
+    service_settings, mail_sink
+) -> None:
+    reviewer = f"reviewer-{uuid.uuid4().hex[:6]}@cb.example"
+    settings = service_settings("notify", smtp_port=mail_sink.port, digest_recipients=reviewer, digest_language="en")
+    db = Database(settings)
+    day = TODAY + timedelta(days=uuid.uuid4().int % 1000 + 1)
+    try:
+        async with db.transaction() as session:
+            await digest.raised(session, raised("open", day + timedelta(days=9)))
+        # A run that claimed this reviewer's digest and died before marking it (its claim has lapsed).
+        digest_id = deterministic_id("digest", day, reviewer)
+        async with db.transaction() as session:
+            session.add(Digest(id=digest_id, day=day, recipient_masked="r***@cb.example", events=1, status="sending",
+                               sent_at=datetime.now(UTC) - digest.CLAIM_LEASE - timedelta(minutes=1)))  # fmt: skip
+        watching = _Watching(EmailChannel(settings), db)
+        assert await digest.send(db, settings, watching, day) == 1  # type: ignore[arg-type]
+        assert watching.open_transactions == [0]
+        async with db.transaction() as session:
+            row = await session.get(Digest, digest_id)
+            assert row is not None and row.status == "delivered"
+        assert await digest.send(db, settings, watching, day) == 0  # type: ignore[arg-type]
+
+        # A claim still in hand (another replica sending it now) is left alone.
+        other = f"other-{uuid.uuid4().hex[:6]}@cb.example"
+        async with db.transaction() as session:
+            session.add(Digest(id=deterministic_id("digest", day, other), day=day, recipient_masked="o***@cb.example",
+                               events=1, status="sending"))  # fmt: skip
+        both = service_settings("notify", smtp_port=mail_sink.port, digest_recipients=f"{reviewer},{other}")
+        assert await digest.send(db, both, watching, day) == 0  # type: ignore[arg-type]
+        assert [m["To"] for m in read_mail(mail_sink.maildir)].count(reviewer) == 1
+        assert other not in [m["To"] for m in read_mail(mail_sink.maildir)]
+    finally:
+        await db.dispose()
