@@ -23,6 +23,13 @@ BACKGROUND = Counter(
     "certwatch_background_total", "Work done by background jobs (deferred texts, digests, reopened events)",
     ["service", "job", "outcome"],
 )  # fmt: skip
+DELIVERIES_QUEUED = Gauge(
+    "certwatch_notify_deliveries_queued", "Messages recorded and not yet sent: due now, or held by quiet hours",
+    ["channel", "state"],
+)  # fmt: skip
+DELIVERY_OLDEST_SECONDS = Gauge(
+    "certwatch_notify_oldest_due_seconds", "How long the oldest message due now has waited to be sent", ["channel"]
+)
 HTTP_REQUESTS = Counter("certwatch_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
 HTTP_SECONDS = Histogram("certwatch_http_seconds", "HTTP latency", ["service", "route"])
 

@@ -147,3 +147,22 @@ async def take_pending(session: AsyncSession, organisation_id: uuid.UUID) -> lis
 async def recent_deliveries(session: AsyncSession, limit: int, offset: int) -> list[Delivery]:
     stmt = select(Delivery).order_by(Delivery.created_at.desc()).limit(limit).offset(offset)
     return list((await session.scalars(stmt)).all())
+
+
+async def backlog(conn: AsyncConnection) -> tuple[dict[tuple[str, str], int], dict[str, float]]:
+    """Queued messages by (channel, due | deferred), and per channel how long the oldest due one has
+    waited, in seconds (one scan of the partial index of queued rows)."""
+    due = Delivery.send_after <= func.now()
+    rows = await conn.execute(
+        select(Delivery.channel, due.label("due"), func.count(),
+               func.extract("epoch", func.now() - func.min(Delivery.send_after)))
+        .where(Delivery.status == "queued")
+        .group_by(Delivery.channel, due)
+    )  # fmt: skip
+    counts: dict[tuple[str, str], int] = {}
+    oldest: dict[str, float] = {}
+    for channel, is_due, count, waited in rows:
+        counts[(channel, "due" if is_due else "deferred")] = count
+        if is_due:
+            oldest[channel] = float(waited or 0.0)
+    return counts, oldest

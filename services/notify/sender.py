@@ -50,9 +50,10 @@ from shared.contracts.notify import Channel as ChannelName
 from shared.contracts.notify import NotificationDelivered, NotificationFailed
 from shared.kafka.outbox import Outbox
 from shared.logging import correlation_id
-from shared.observability import BACKGROUND
+from shared.observability import BACKGROUND, DELIVERIES_QUEUED, DELIVERY_OLDEST_SECONDS
 
 log = logging.getLogger(__name__)
+BACKLOG_SECONDS = 15.0  # how often the backlog gauges are refreshed
 NOT_TRANSIENT = (IntegrityError, ProgrammingError, DataError)  # waiting does not fix these
 
 
@@ -189,6 +190,7 @@ class Sender:
         """Send until stopped: claim as many as there are free slots, then wait for a free slot, a commit
         (`wakeup`) or the next poll; on stop, finish the messages in hand and close the connections."""
         in_flight: set[asyncio.Task[str]] = set()
+        gauges = asyncio.create_task(self._measure_backlog(stop), name="notify:backlog")
         try:
             while not stop.is_set():
                 self.wakeup.clear()
@@ -207,9 +209,28 @@ class Sender:
                 if in_flight:
                     await asyncio.wait(in_flight)
             finally:
-                for task in in_flight:
+                for task in (*in_flight, gauges):
                     task.cancel()
                 await self.close()
+
+    async def measure_backlog(self) -> dict[tuple[str, str], int]:
+        """Set the backlog gauges from the table (what every replica sees); returns the counts by
+        (channel, due | deferred)."""
+        async with self.engine.connect() as conn:
+            counts, oldest = await repository.backlog(conn)
+        for channel in ChannelName:
+            for state in ("due", "deferred"):
+                DELIVERIES_QUEUED.labels(channel.value, state).set(counts.get((channel.value, state), 0))
+            DELIVERY_OLDEST_SECONDS.labels(channel.value).set(oldest.get(channel.value, 0.0))
+        return counts
+
+    async def _measure_backlog(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.measure_backlog()
+            except Exception as exc:  # an outage: the claims report it; the gauges keep their last values
+                log.debug("measuring the delivery backlog failed: %s", exc)
+            await _wait_any(stop, timeout=BACKLOG_SECONDS)
 
     async def close(self) -> None:
         for channel in self.channels.values():

@@ -22,7 +22,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from typing import Any
 import asyncpg
 import pytest
 from aiosmtpd.controller import Controller
+from prometheus_client import REGISTRY
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
@@ -384,6 +385,38 @@ async def test_replicas_send_each_message_once_over_few_reused_connections(servi
         assert len(await events_on(db, DELIVERED)) == 60
         assert mail_server.peak <= 4  # each replica: 2 pooled connections
         assert len({peer for peer, _ in mail_server.messages}) <= 4  # 60 messages over at most 4 connections
+
+
+async def test_the_backlog_of_queued_messages_is_a_metric_by_channel_due_or_deferred(
+    service_settings, mail_server
+) -> None:
+    settings = service_settings("notify", smtp_port=mail_server.port)
+    org = organisation(address(), address())
+    async with database(settings) as db:
+        await queue(db, settings, org, raised_for(org))  # two emails due now
+        async with db.transaction() as session:  # one of them held back, as quiet hours hold a text
+            first = (await session.scalars(select(Delivery).order_by(Delivery.id).limit(1))).one()
+            first.send_after = datetime.now(UTC) + timedelta(hours=8)
+        sender = sender_for(settings)
+        try:
+            counts = await sender.measure_backlog()
+            assert counts == {("email", "due"): 1, ("email", "deferred"): 1}
+            assert (
+                REGISTRY.get_sample_value("certwatch_notify_deliveries_queued", {"channel": "email", "state": "due"})
+                == 1
+            )
+            assert (
+                REGISTRY.get_sample_value("certwatch_notify_deliveries_queued", {"channel": "sms", "state": "due"}) == 0
+            )
+            assert (REGISTRY.get_sample_value("certwatch_notify_oldest_due_seconds", {"channel": "email"}) or -1) >= 0
+            assert await sender.send_due() == 1
+            assert await sender.measure_backlog() == {("email", "deferred"): 1}
+            assert (
+                REGISTRY.get_sample_value("certwatch_notify_deliveries_queued", {"channel": "email", "state": "due"})
+                == 0
+            )
+        finally:
+            await sender.close()
 
 
 async def test_a_transient_failure_is_retried_on_a_new_connection_and_a_refusal_is_not(
