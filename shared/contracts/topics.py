@@ -7,7 +7,7 @@ from enum import StrEnum
 from pydantic import BaseModel
 
 from shared.contracts.ingest import FeedRunCompleted, SignalReceived, SignalReceivedV2, SignalReceivedV3
-from shared.contracts.notify import NotificationDelivered, NotificationFailed
+from shared.contracts.notify import NotificationDelivered, NotificationFailed, OrganisationResponded, SelfReported
 from shared.contracts.rules import (
     ApiTokenChanged,
     CertificateStatusChanged,
@@ -35,6 +35,8 @@ class Topic(StrEnum):
     API_TOKEN_CHANGED = "rules.api-token-changed.v1"  # every service keeps a copy of the tokens
     NOTIFICATION_DELIVERED = "notify.notification-delivered.v1"
     NOTIFICATION_FAILED = "notify.notification-failed.v1"
+    ORGANISATION_RESPONDED = "notify.organisation-responded.v1"  # acknowledged, replied, disputed, evidence (§1)
+    SELF_REPORTED = "notify.self-reported.v1"  # 自查自纠: a signal of kind self_report, screened by rules
 
     @property
     def producer(self) -> str:
@@ -64,4 +66,6 @@ PAYLOADS: dict[Topic, type[BaseModel]] = {
     Topic.API_TOKEN_CHANGED: ApiTokenChanged,
     Topic.NOTIFICATION_DELIVERED: NotificationDelivered,
     Topic.NOTIFICATION_FAILED: NotificationFailed,
+    Topic.ORGANISATION_RESPONDED: OrganisationResponded,
+    Topic.SELF_REPORTED: SelfReported,
 }

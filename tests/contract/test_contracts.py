@@ -21,7 +21,16 @@ from shared.contracts.ingest import (
     SignalReceivedV3,
     Subject,
 )
-from shared.contracts.notify import Channel, NotificationDelivered, NotificationFailed
+from shared.contracts.notify import (
+    Channel,
+    EvidenceFile,
+    NotificationDelivered,
+    NotificationFailed,
+    OrganisationResponded,
+    ResponseKind,
+    SelfReported,
+    SelfReportProblem,
+)
 from shared.contracts.rules import (
     ApiTokenChanged,
     CertificateStatus,
@@ -180,6 +189,28 @@ EXAMPLES = {
         attempts=3,
         error="gateway down",
         failed_at=NOW,
+    ),
+    Topic.ORGANISATION_RESPONDED: OrganisationResponded(
+        response_id=ID,
+        organisation_id=ID,
+        organisation_name="浙江宏远电器有限公司",
+        risk_event_id=ID,
+        kind=ResponseKind.CORRECTIVE_ACTION_DONE,
+        text="已完成整改",
+        files=[
+            EvidenceFile(file_id=ID, filename="整改报告.pdf", content_type="application/pdf", size=1, sha256="0" * 64)
+        ],
+        link_id=ID,
+        responded_at=NOW,
+    ),
+    Topic.SELF_REPORTED: SelfReported(
+        report_id=ID,
+        organisation_id=ID,
+        organisation_name="浙江宏远电器有限公司",
+        problem=SelfReportProblem.SPOT_CHECK_FAILURE,
+        description="自查发现一批电水壶抽检不合格",
+        link_id=ID,
+        reported_at=NOW,
     ),
 }
 
