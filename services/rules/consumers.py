@@ -5,9 +5,11 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules.matcher.live import LiveIndex
+from services.rules.review import decisions
 from services.rules.screening import service as screening
 from shared.contracts import Envelope, Topic
 from shared.contracts.ingest import V3_ONLY_KINDS, SignalReceived, SignalReceivedV2, SignalReceivedV3
+from shared.contracts.notify import OrganisationResponded, SelfReported
 from shared.runtime import ServiceRuntime
 
 
@@ -35,3 +37,13 @@ def register(runtime: ServiceRuntime, live: LiveIndex) -> None:
         else:
             v2 = SignalReceivedV2.model_validate(signal.model_dump(exclude={"correction"}))
             await screening.screen(session, runtime.outbox, index, v2, caused_by=event.event_id)
+
+    @runtime.consumer.handles(Topic.ORGANISATION_RESPONDED, OrganisationResponded)
+    async def on_organisation_responded(event: Envelope[OrganisationResponded], session: AsyncSession) -> None:
+        """An organisation acknowledged, replied, disputed or sent evidence from its page: the audit trail."""
+        await decisions.organisation_responded(session, runtime.outbox, event.payload)
+
+    @runtime.consumer.handles(Topic.SELF_REPORTED, SelfReported)
+    async def on_self_reported(event: Envelope[SelfReported], session: AsyncSession) -> None:
+        """A problem an organisation reported itself (自查自纠): screened as a signal of its own."""
+        await screening.screen_self_report(session, runtime.outbox, event.payload, caused_by=event.event_id)

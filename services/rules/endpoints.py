@@ -250,6 +250,31 @@ async def close_risk_event(
     return RiskEventRead.model_validate(await decisions.close(session, outbox, risk_event_id, actor.name, body.reason))
 
 
+class AcceptIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000, description="why: it goes on the audit trail")
+
+
+@router.post(
+    "/risk-events/{risk_event_id}/corrective-action/accept",
+    response_model=RiskEventRead,
+    tags=["review"],
+    responses=EVENT_ERRORS,
+)
+async def accept_corrective_action(
+    risk_event_id: uuid.UUID,
+    body: AcceptIn,
+    session: WriteSession,
+    request: Request,
+    actor: Annotated[Actor, allowed(Action.DECIDE)],
+) -> RiskEventRead:
+    """Accept the corrective action the organisation marked done on its page (409 when none waits)."""
+    outbox = request.app.state.runtime.outbox
+    event = await decisions.accept_corrective_action(session, outbox, risk_event_id, actor.name, body.reason)
+    return RiskEventRead.model_validate(event)
+
+
 class CorrectionVerdictIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -50,6 +50,7 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("rules", "POST", "/risk-events/{risk_event_id}/decision"): (401, 401, 403, 422, 403, 403, 403),
     ("rules", "POST", "/risk-events/{risk_event_id}/close"):   (401, 401, 403, 422, 403, 403, 403),
     ("rules", "POST", "/risk-events/{risk_event_id}/correction"): (401, 401, 403, 422, 403, 403, 403),
+    ("rules", "POST", "/risk-events/{risk_event_id}/corrective-action/accept"): (401, 401, 403, 422, 403, 403, 403),
     ("rules", "POST", "/replay"):                              (401, 401, 422, 422, 422, 422, 403),
     ("rules", "POST", "/replay/apply"):                        (401, 401, 403, 403, 422, 403, 403),
     ("rules", "POST", "/screening/match"):                     (401, 401, 422, 422, 422, 422, 403),

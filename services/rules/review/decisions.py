@@ -14,15 +14,17 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules.registry import service as registry
 from services.rules.registry.models import Certificate
 from services.rules.review import clocks, repository
-from services.rules.review.models import RiskEvent
+from services.rules.review.models import AuditEntry, RiskEvent
 from services.rules.ruleset.clocks import add_months
 from shared.contracts import Topic, deterministic_id
+from shared.contracts.notify import OrganisationResponded, ResponseKind
 from shared.contracts.rules import (
     CertificateStatus,
     CertificateStatusChanged,
@@ -144,6 +146,60 @@ async def replied(session: AsyncSession, outbox: Outbox, risk_event_id: uuid.UUI
     repository.audit(session, event.id, actor, "replied", reason=text)
     await _publish(session, outbox, event, "replied", actor, text)
     return event
+
+
+# What an organisation did on its page (issue 15 §1), as its audit-trail action.
+RESPONSE_ACTIONS = {kind: f"organisation_{kind.value}" for kind in ResponseKind}
+ACCEPTED = "corrective_action_accepted"
+
+
+async def organisation_responded(session: AsyncSession, outbox: Outbox, response: OrganisationResponded) -> bool:
+    """An organisation's act from its signed link goes on the event's audit trail under its name. An answer
+    (reply, dispute, corrective action done) ends a running reply clock; a dispute puts the event back in
+    review with its reason; a corrective action marked done waits for a decision-maker's acceptance. False
+    when the event is unknown or not the organisation's (logged, nothing recorded)."""
+    event = await repository.get(session, response.risk_event_id, for_update=True)
+    if event is None or event.organisation_id != response.organisation_id:
+        log.warning("response %s names risk event %s, not one of organisation %s: ignored",
+                    response.response_id, response.risk_event_id, response.organisation_id)  # fmt: skip
+        return False
+    actor, action = f"组织：{response.organisation_name}"[:100], RESPONSE_ACTIONS[response.kind]
+    detail: dict[str, object] = {"response_id": str(response.response_id), "link_id": str(response.link_id),
+                                 "files": [f.model_dump(mode="json") for f in response.files]}  # fmt: skip
+    if response.kind is ResponseKind.CORRECTIVE_ACTION_DONE:
+        detail["state"] = "awaiting_acceptance"
+    repository.audit(session, event.id, actor, action, reason=response.text, **detail)
+    answered = response.kind is not ResponseKind.ACKNOWLEDGED and response.kind is not ResponseKind.EVIDENCE_UPLOADED
+    changed = answered and clocks.replied(event, response.responded_at.date())
+    if response.kind is ResponseKind.DISPUTED and event.status != RiskEventStatus.CLOSED.value:
+        event.status, changed = RiskEventStatus.IN_REVIEW.value, True
+    if changed or response.kind is ResponseKind.CORRECTIVE_ACTION_DONE:
+        event.updated_at = datetime.now(UTC)
+        await _publish(session, outbox, event, action, actor, response.text)
+    return True
+
+
+async def accept_corrective_action(
+    session: AsyncSession, outbox: Outbox, risk_event_id: uuid.UUID, actor: str, reason: str
+) -> RiskEvent:
+    """A decision-maker accepts the corrective action an organisation marked done."""
+    event = await _event(session, risk_event_id)
+    if corrective_action_state(await repository.audit_trail(session, event.id)) != "awaiting_acceptance":
+        raise Conflict(f"risk event {risk_event_id} has no corrective action waiting for acceptance")
+    repository.audit(session, event.id, actor, ACCEPTED, reason=reason)
+    event.updated_at = datetime.now(UTC)
+    await _publish(session, outbox, event, ACCEPTED, actor, reason)
+    return event
+
+
+def corrective_action_state(trail: list[AuditEntry]) -> Literal["awaiting_acceptance", "accepted"] | None:
+    """awaiting_acceptance after the organisation marked it done, accepted once a decision-maker did; else None."""
+    for entry in reversed(trail):
+        if entry.action == RESPONSE_ACTIONS[ResponseKind.CORRECTIVE_ACTION_DONE]:
+            return "awaiting_acceptance"
+        if entry.action == ACCEPTED:
+            return "accepted"
+    return None
 
 
 async def reopen_expired(session: AsyncSession, outbox: Outbox, today: date) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -75,3 +76,8 @@ class RiskEventRead(BaseModel):
 
 class RiskEventDetail(RiskEventRead):
     audit: list[AuditEntryRead] = []
+    corrective_action: Literal["awaiting_acceptance", "accepted"] | None = Field(
+        default=None,
+        description="the organisation marked its corrective action done (its page, issue 15 §1): it waits for a "
+        "decision-maker to accept it (POST /risk-events/{id}/corrective-action/accept)",
+    )

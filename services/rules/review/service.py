@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules.review import repository
+from services.rules.review.decisions import corrective_action_state
 from services.rules.review.schemas import AuditEntryRead, RiskEventDetail
 from shared.errors import NotFound
 
@@ -16,5 +17,7 @@ async def get(session: AsyncSession, risk_event_id: uuid.UUID) -> RiskEventDetai
     if event is None:
         raise NotFound(f"no risk event {risk_event_id}")
     detail = RiskEventDetail.model_validate(event)
-    detail.audit = [AuditEntryRead.model_validate(a) for a in await repository.audit_trail(session, risk_event_id)]
+    trail = await repository.audit_trail(session, risk_event_id)
+    detail.audit = [AuditEntryRead.model_validate(a) for a in trail]
+    detail.corrective_action = corrective_action_state(trail)
     return detail

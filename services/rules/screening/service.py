@@ -20,7 +20,17 @@ from services.rules.ruleset.clocks import Context
 from services.rules.ruleset.rules import BASELINE
 from services.rules.ruleset.service import Outcome, evaluate
 from shared.contracts import Topic, deterministic_id
-from shared.contracts.ingest import V3_ONLY_KINDS, Party, SignalReceivedV2, SignalV2
+from shared.contracts.ingest import (
+    V3_ONLY_KINDS,
+    Party,
+    ProductV2,
+    SignalDetail,
+    SignalKind,
+    SignalReceivedV2,
+    SignalV2,
+    Subject,
+)
+from shared.contracts.notify import SelfReported, SelfReportProblem
 from shared.contracts.rules import (
     CertificateRef,
     CertificateStatus,
@@ -110,6 +120,42 @@ async def screen(
         for outcome in await outcomes(session, signal, matched):
             raised += await _raise(session, outbox, signal, matched, outcome, caused_by)
     return raised
+
+
+# A self-report (自查自纠, notify.self-reported.v1) is screened under the rule of the problem it reports.
+SELF_REPORTED_KINDS = {
+    SelfReportProblem.SPOT_CHECK_FAILURE: SignalKind.SPOT_CHECK_FAILURE,
+    SelfReportProblem.QUALITY_ACCIDENT: SignalKind.QUALITY_ACCIDENT,
+    SelfReportProblem.SERIOUS_ILLEGAL_LISTED: SignalKind.SERIOUS_ILLEGAL_LISTED,
+    SelfReportProblem.LICENCE_LOST: SignalKind.LICENCE_EXPIRED,
+}
+SELF_REPORT_FEED = "self-report"
+
+
+async def screen_self_report(session: AsyncSession, outbox: Outbox, report: SelfReported, caused_by: uuid.UUID) -> int:
+    """A problem an organisation reported itself: a signal (its id the report's) that raises a risk event as any
+    other does, under the rule of the problem it names. The organisation is known (its signed link), so the
+    match is its id, never a name search."""
+    org = await registry.get(session, report.organisation_id)
+    if org is None:
+        log.warning("self-report %s names unknown organisation %s: nothing raised", report.report_id,
+                    report.organisation_id)  # fmt: skip
+        return 0
+    signal = SignalReceivedV2(
+        signal_id=report.report_id, feed=SELF_REPORT_FEED, kind=SELF_REPORTED_KINDS[report.problem],
+        subject=Subject(name=org.name, credit_code=org.credit_code, role="self_report"),
+        product=ProductV2(name=report.product) if report.product else None,
+        detail=SignalDetail(reason=report.description, note="自查自纠（组织自行报告）"),
+        published_on=report.occurred_on or report.reported_at.date(),
+    )  # fmt: skip
+    summary = MatchSummary(
+        score=1.0, decision=MatchDecision.MATCH, method="self_report",
+        explanation="组织经签名链接自行报告（自查自纠）: the organisation reported it itself, through its signed link",
+    )  # fmt: skip
+    matched = Matched(org, summary.model_copy(update={"product_in_scope": _relevance(signal, org)}))
+    return sum(
+        [await _raise(session, outbox, signal, matched, o, caused_by) for o in await outcomes(session, signal, matched)]
+    )
 
 
 async def correct(
