@@ -15,18 +15,16 @@ from shared.contracts.notify import NotificationDelivered, NotificationFailed
 from shared.contracts.rules import (
     CertificateStatusChanged,
     OrganisationUpdated,
-    RiskEventRaised,
-    RiskEventRaisedV2,
     RiskEventUpdated,
     RiskEventUpdatedV2,
 )
 from shared.runtime import ServiceRuntime
 
 PROJECTIONS: list[tuple[Topic, type[BaseModel], Callable[[AsyncSession, Any], Awaitable[None]]]] = [
-    (Topic.RISK_EVENT_RAISED, RiskEventRaised, service.risk_event_raised),
+    (Topic.RISK_EVENT_RAISED, service.RiskEventRaisedAnyKind, service.risk_event_raised),  # any kind's word
     (Topic.RISK_EVENT_UPDATED, RiskEventUpdated, service.risk_event_updated),
     # v2 carries the same events with their statutory clocks: only the clocks are read from it
-    (Topic.RISK_EVENT_RAISED_V2, RiskEventRaisedV2, service.risk_event_clocks),
+    (Topic.RISK_EVENT_RAISED_V2, service.RiskEventRaisedV2AnyKind, service.risk_event_clocks),
     (Topic.RISK_EVENT_UPDATED_V2, RiskEventUpdatedV2, service.risk_event_clocks),
     (Topic.CERTIFICATE_STATUS_CHANGED, CertificateStatusChanged, service.certificate_status_changed),
     (Topic.ORGANISATION_UPDATED, OrganisationUpdated, service.organisation_updated),

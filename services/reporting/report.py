@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting import repository
 from services.reporting.models import MeasureTaken, RiskEventView
+from services.reporting.service import SELF_REPORT
 from services.reporting.timeliness import COLUMNS as TIMELINESS_COLUMNS
 from services.reporting.timeliness import ClockTimeliness, timeliness
 from shared.errors import InvalidInput
@@ -45,7 +46,11 @@ class Report:
 
     def summary(self) -> list[tuple[str, str, int]]:
         """(section, item, count) rows: the first sheet, and the JSON answer."""
-        rows: list[tuple[str, str, int]] = [("risk events raised", "all", len(self.raised))]
+        rows: list[tuple[str, str, int]] = [
+            ("risk events raised", "all", len(self.raised)),
+            # of those, the problems organisations reported themselves (自查自纠上报), counted apart
+            ("risk events self-reported", SELF_REPORT, sum(e.signal_kind == SELF_REPORT for e in self.raised)),
+        ]
         for section, values in (
             ("raised by signal kind", [e.signal_kind for e in self.raised]),
             ("raised by severity", [e.severity for e in self.raised]),

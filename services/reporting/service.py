@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting import repository
@@ -29,19 +30,36 @@ UNRESOLVED = ("open", "in_review")  # an event still waiting for its decision
 DECISION_CLOCKS = (ClockKind.SHORT_NOTICE_AUDIT.value, ClockKind.SUSPENSION.value, ClockKind.WITHDRAWAL.value)
 
 
+SELF_REPORT = "self_report"  # an organisation reporting its own problem (自查自纠上报): counted apart
+
+
+class RiskEventRaisedAnyKind(RiskEventRaised):
+    """`rules.risk-event-raised.v1` as reporting reads it: any signal kind's word (the read model keeps a string),
+    so a kind added after reporting was built (`self_report`) is counted, not dead-lettered."""
+
+    signal_kind: str = Field(min_length=1, max_length=50)  # type: ignore[assignment]
+
+
+class RiskEventRaisedV2AnyKind(RiskEventRaisedV2):
+    """`rules.risk-event-raised.v2` read the same way (only its clocks are read)."""
+
+    signal_kind: str = Field(min_length=1, max_length=50)  # type: ignore[assignment]
+
+
 def local_day(at: datetime) -> date:
     return at.astimezone(LOCAL).date()
 
 
 async def risk_event_raised(session: AsyncSession, event: RiskEventRaised) -> None:
     types = sorted({c.type for c in event.certificates})
+    kind = str(event.signal_kind)  # the enum's value, or the word of a kind this build does not know
     new = await repository.add_risk_event(
         session,
         {
             "risk_event_id": event.risk_event_id,
             "organisation_id": event.organisation_id,
             "organisation_name": event.organisation_name,
-            "signal_kind": event.signal_kind.value,
+            "signal_kind": kind,
             "severity": event.severity.value,
             "province": event.province,
             "certificate_types": ",".join(types),
@@ -63,7 +81,7 @@ async def risk_event_raised(session: AsyncSession, event: RiskEventRaised) -> No
         return
     await repository.bump(session, "risk_events")
     await repository.bump(session, "risk_events_by_severity", event.severity.value)
-    await repository.bump(session, "risk_events_by_kind", event.signal_kind.value)
+    await repository.bump(session, "risk_events_by_kind", kind)
     await repository.bump(session, "risk_events_by_province", event.province or "unknown")
     for certificate_type in types or ["none"]:
         await repository.bump(session, "risk_events_by_certificate_type", certificate_type)
@@ -75,7 +93,7 @@ async def _daily_raised(session: AsyncSession, event: RiskEventRaised, types: li
     day = local_day(event.raised_at)
     for metric, dimension in (
         ("raised", "all"),
-        ("raised_by_kind", event.signal_kind.value),
+        ("raised_by_kind", str(event.signal_kind)),
         ("raised_by_severity", event.severity.value),
         ("raised_by_province", event.province or "unknown"),
         *(("raised_by_certificate_type", t) for t in types or ["none"]),
@@ -211,6 +229,8 @@ async def summary(session: AsyncSession) -> dict[str, object]:
         "risk_events_raised": grouped.get("risk_events", {}).get("all", 0),
         "risk_events_by_severity": grouped.get("risk_events_by_severity", {}),
         "risk_events_by_kind": grouped.get("risk_events_by_kind", {}),
+        # of the events raised, those an organisation reported itself (自查自纠上报), apart from the rest
+        "risk_events_self_reported": grouped.get("risk_events_by_kind", {}).get(SELF_REPORT, 0),
         "risk_events_by_province": grouped.get("risk_events_by_province", {}),
         "risk_events_by_certificate_type": grouped.get("risk_events_by_certificate_type", {}),
         "decisions": grouped.get("decisions", {}),
