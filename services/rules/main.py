@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from services.rules import consumers, endpoints
 from services.rules.access import endpoints as access
+from services.rules.access import service as tokens
 from services.rules.matcher.index import MatchThresholds
 from services.rules.matcher.live import LiveIndex
 from services.rules.models import jobs, messaging
@@ -17,6 +18,8 @@ from services.rules.sweep import endpoints as sweep
 from shared.jobs import Jobs
 from shared.runtime import ServiceRuntime, build_app
 from shared.settings import PlatformSettings
+
+TOKENS_CHECK_SECONDS = 300.0  # at start, then this often: publish tokens the other services never heard of
 
 
 def create_app(settings: RulesSettings | None = None, platform: PlatformSettings | None = None) -> FastAPI:
@@ -31,6 +34,8 @@ def create_app(settings: RulesSettings | None = None, platform: PlatformSettings
         lambda session: decisions.reopen_expired(session, runtime.outbox, datetime.now(UTC).date()),
         "reopening events whose suspension ended",
     )
+    runtime.every(TOKENS_CHECK_SECONDS, lambda session: tokens.publish_missing(session, runtime.outbox),
+                  "publishing tokens the other services have not heard of")  # fmt: skip
     imports = Jobs(runtime.db, jobs)  # registry imports, one at a time (registry/jobs.py)
     runtime.background.append(imports.run)
     app = build_app(runtime, [endpoints.router, access.router, sweep.router], title="certwatch rules")

@@ -3,11 +3,17 @@ tokens made and revoked in rules honoured by the other services, and the checks 
 
 from __future__ import annotations
 
+import secrets
+import uuid
+from datetime import UTC, datetime
+
 import pytest
 
 from services.ingest.main import create_app as ingest_app
+from services.rules.access.models import ApiToken
 from services.rules.main import create_app as rules_app
-from shared.auth import AuthSettings
+from shared.auth import AuthSettings, digest
+from shared.db.session import Database
 from tests.support.infra import ADMIN, as_role, bearer, running
 from tests.support.waiting import eventually
 
@@ -68,3 +74,26 @@ async def test_checks_are_off_only_in_development(platform, service_settings, mo
         AuthSettings(auth_off_for_development=True)
     with pytest.raises(ValueError, match="not name:role:sha256hex"):
         AuthSettings(api_tokens="feeder:feed:not-a-hash")
+
+
+async def test_a_token_whose_change_was_never_published_reaches_the_other_services(platform, service_settings) -> None:
+    """A token row with no event in the outbox (made before changes were published, or restored from a
+    backup) is published when rules starts, so ingest honours it too."""
+    settings = service_settings("rules")
+    async with running(rules_app(settings, platform)):
+        pass  # rules' schema exists
+    token = secrets.token_urlsafe(16)
+    row = ApiToken(id=uuid.uuid4(), name="legacy-feed", role="feed", token_hash=digest(token), created_by="admin",
+                   created_at=datetime.now(UTC))  # fmt: skip
+    db = Database(settings)
+    try:
+        async with db.transaction() as session:
+            session.add(row)
+    finally:
+        await db.dispose()
+    async with (
+        running(rules_app(settings, platform)),
+        running(ingest_app(service_settings("ingest"), platform)) as ingest,
+    ):
+        feeder = {"Authorization": f"Bearer {token}"}
+        assert await eventually(lambda: ingest.get("/feed-runs", headers=feeder), lambda r: r.status_code == 200)

@@ -48,6 +48,17 @@ async def revoke(session: AsyncSession, outbox: Outbox, token_id: uuid.UUID) -> 
     return row
 
 
+async def publish_missing(session: AsyncSession, outbox: Outbox) -> int:
+    """Queue the event of every token's current state that was never queued (tokens made before their
+    changes were published, or restored from a backup); the deterministic event ids make this a no-op for
+    the rest. Returns how many were queued."""
+    queued = 0
+    for row in await listed(session):
+        key, payload, event_id = token_changed(row)
+        queued += await outbox.add(session, Topic.API_TOKEN_CHANGED, key, payload, event_id=event_id)
+    return queued
+
+
 async def _publish(outbox: Outbox, session: AsyncSession, row: ApiToken) -> None:
     key, payload, event_id = token_changed(row)
     await outbox.add(session, Topic.API_TOKEN_CHANGED, key, payload, event_id=event_id)
