@@ -7,6 +7,10 @@ from fastapi import FastAPI
 from services.notify import consumers, digest, endpoints
 from services.notify.channels import Channel, EmailChannel, SmsChannel
 from services.notify.models import messaging, tokens
+from services.notify.organisations import endpoints as page
+from services.notify.organisations.files import LocalFileStore
+from services.notify.organisations.links import Links
+from services.notify.organisations.service import RateLimit
 from services.notify.sender import Sender
 from services.notify.service import Notifier
 from services.notify.settings import NotifySettings
@@ -32,4 +36,8 @@ def create_app(settings: NotifySettings | None = None, platform: PlatformSetting
     # The digest keeps SMTP connections of its own (it runs once a day), closed when it stops.
     runtime.background.append(lambda stop: digest.run(settings, runtime.db, EmailChannel(settings), stop))
     replicate_tokens(runtime, tokens)  # tokens made or revoked in rules work or stop here too
-    return build_app(runtime, [endpoints.router], title="certwatch notify")
+    app = build_app(runtime, [endpoints.router, page.router], title="certwatch notify")
+    app.state.organisation_page = page.OrganisationPage(
+        settings, Links(settings), LocalFileStore(settings.evidence_dir), RateLimit(settings.page_requests_per_minute)
+    )  # the organisation's page: its signed links are its only credential (services/notify/organisations)
+    return app

@@ -101,3 +101,47 @@ class Digest(Base):
     status: Mapped[str] = mapped_column(String(20))
     error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class OrganisationLink(Base):
+    """A signed link to an organisation's page (services/notify/organisations): one per organisation and risk
+    event (none: the general link, for self-reports). `code` is its short form for SMS (/o/s/<code>)."""
+
+    __tablename__ = "organisation_links"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # uuid5 of the organisation and the event
+    organisation_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    risk_event_id: Mapped[uuid.UUID | None] = mapped_column()
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    token: Mapped[str] = mapped_column(Text)  # the signed link, for the short one to lead to
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class EventPage(Base):
+    """What an organisation's page shows of a risk event, from rules.risk-event-raised.v2 / -updated.v2."""
+
+    __tablename__ = "event_pages"
+
+    risk_event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    organisation_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    event: Mapped[dict[str, object]] = mapped_column(JSONB)  # the raised event, as published
+    status: Mapped[str] = mapped_column(String(20))
+    clocks: Mapped[list[dict[str, object]]] = mapped_column(JSONB)  # as of the latest update
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class OrganisationResponse(Base):
+    """What an organisation did on its page: acknowledged, replied, disputed, sent evidence, self-reported.
+    Its id is uuid5 of the link and the form's idempotency key: a repeated submit is this row again."""
+
+    __tablename__ = "organisation_responses"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    link_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    organisation_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    risk_event_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    text: Mapped[str | None] = mapped_column(Text)
+    files: Mapped[list[dict[str, object]]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

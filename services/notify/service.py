@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify import repository
 from services.notify.models import OrganisationContacts, PendingAlert
+from services.notify.organisations.links import Issued, Links
 from services.notify.settings import NotifySettings
 from services.notify.templates import STATUS_WORDS, measure_words, render
 from shared.contracts import deterministic_id
@@ -50,6 +51,7 @@ class Notifier:
 
     def __init__(self, settings: NotifySettings) -> None:
         self.settings = settings
+        self.links = Links(settings)  # every alert carries its signed link to the organisation's page
 
     async def organisation_updated(self, session: AsyncSession, event: OrganisationUpdated) -> int:
         """Keep the contacts; queue the alerts that were waiting for them."""
@@ -134,10 +136,13 @@ class Notifier:
     async def _queue(
         self, session: AsyncSession, contacts: list[dict[str, object]], alert: Alert, caused_by: uuid.UUID
     ) -> int:
+        routes = [(c, *route) for c in (Contact.model_validate(c) for c in contacts) for route in self._routes(c)]
+        if not routes:
+            return 0
+        link = await self.links.issue(session, alert.organisation_id, alert.risk_event_id)
         queued = 0
-        for contact in (Contact.model_validate(c) for c in contacts):
-            for channel, recipient in self._routes(contact):
-                queued += await self._deliver(session, alert, contact, channel, recipient, caused_by)
+        for contact, channel, recipient in routes:
+            queued += await self._deliver(session, alert, contact, channel, recipient, caused_by, link)
         return queued
 
     def _routes(self, contact: Contact) -> list[tuple[str, str]]:
@@ -156,13 +161,17 @@ class Notifier:
         channel: str,
         recipient: str,
         caused_by: uuid.UUID,
+        link: Issued,
     ) -> int:
         """Record the message, rendered, for the sender: nothing is sent inside the consumer's transaction."""
         delivery_id = deterministic_id("notification", alert.key, channel, recipient)
         if await repository.delivery(session, delivery_id) is not None:
             return 0  # the idempotency key: this message is recorded (sent, or waiting to be) already
         masked = mask_email(recipient) if channel == "email" else mask_phone(recipient)
-        message = render(alert.template, contact.language, **alert.context(contact.language))
+        message = render(
+            alert.template, contact.language, **alert.context(contact.language), channel=channel, link=link.url,
+            short_link=link.short_url,
+        )  # fmt: skip
         quiet = self.settings.quiet_hours()
         ends = quiet.ends_after(datetime.now(UTC)) if quiet and channel == "sms" else None
         values = {

@@ -1,12 +1,16 @@
 """Settings of the notify service (prefix CERTWATCH_NOTIFY_)."""
 
-from typing import ClassVar
+import os
+from pathlib import Path
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
 from services.notify.quiet import QuietHours
 from shared.auth import AuthSettings
-from shared.settings import ServiceSettings, service_config
+from shared.settings import ServiceSettings, data_dir, service_config
+
+DEVELOPMENT_LINK_KEY = "certwatch-development-only-link-key"  # refused outside development
 
 
 class NotifySettings(AuthSettings, ServiceSettings):
@@ -47,6 +51,38 @@ class NotifySettings(AuthSettings, ServiceSettings):
     )
     digest_at: str = Field(default="08:30", pattern=r"^\d{2}:\d{2}$", description="HH:MM in `timezone`")
     digest_language: str = "zh-CN"
+
+    # The organisation's page (services/notify/organisations, issue 15 §1).
+    page_url: str = Field(
+        default="http://127.0.0.1:8103", description="where organisations reach notify: the links' base URL"
+    )
+    link_secret: SecretStr | None = Field(
+        default=None,
+        description="the key that signs the organisations' links (a secret: never in the repo); a development "
+        "default only with CERTWATCH_ENVIRONMENT=development",
+    )
+    link_lifetime_days: int = Field(default=90, ge=1, le=400, description="how long a link opens its page")
+    evidence_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, description="per uploaded file")
+    evidence_store: Literal["local", "s3"] = Field(
+        default="local", description="local: a folder (evidence_dir); s3: an S3-compatible bucket (not built yet)"
+    )
+    evidence_dir: Path = Field(default_factory=lambda: data_dir() / "evidence")
+    page_requests_per_minute: int = Field(default=30, ge=1, description="per link, every request counted")
+
+    @model_validator(mode="after")
+    def _link_key_outside_development(self) -> "NotifySettings":
+        self.link_key()  # refuses to start without a key outside development
+        if self.evidence_store == "s3":
+            raise ValueError("CERTWATCH_NOTIFY_EVIDENCE_STORE=s3 is not built yet: use local (README, organisations)")
+        return self
+
+    def link_key(self) -> str:
+        if self.link_secret is not None:
+            return self.link_secret.get_secret_value()
+        environment = os.environ.get("CERTWATCH_ENVIRONMENT", "development")
+        if environment != "development":
+            raise ValueError(f"CERTWATCH_NOTIFY_LINK_SECRET is required in environment {environment!r}")
+        return DEVELOPMENT_LINK_KEY
 
     @model_validator(mode="after")
     def _quiet_hours_parse(self) -> "NotifySettings":

@@ -68,6 +68,12 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("rules", "GET", "/sweeps/{sweep_id}/report"):             (401, 401, 404, 404, 404, 404, 403),
 
     ("notify", "GET", "/deliveries"):                          (401, 401, 200, 200, 200, 200, 403),
+    # The organisation's page: public by signed link, no bearer token; a placeholder link is refused (403).
+    ("notify", "GET", "/o/{token}"):                           (403, 403, 403, 403, 403, 403, 403),
+    ("notify", "GET", "/o/s/{code}"):                          (403, 403, 403, 403, 403, 403, 403),
+    ("notify", "POST", "/o/{token}/responses"):                (403, 403, 403, 403, 403, 403, 403),
+    ("notify", "POST", "/o/{token}/evidence"):                 (403, 403, 403, 403, 403, 403, 403),
+    ("notify", "POST", "/o/{token}/self-report"):              (403, 403, 403, 403, 403, 403, 403),
 
     ("reporting", "GET", "/summary"):                          (401, 401, 200, 200, 200, 200, 403),
     ("reporting", "GET", "/risk-events/count"):                (401, 401, 200, 200, 200, 200, 403),

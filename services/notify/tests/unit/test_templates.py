@@ -37,6 +37,13 @@ EVENT = RiskEventRaised(
 )
 
 
+LINK = {
+    "channel": "email",
+    "link": "https://certwatch.example/o/SIGNED",
+    "short_link": "https://certwatch.example/o/s/abc",
+}
+
+
 def _render(language: str):
     return render(
         "risk_event_raised",
@@ -46,6 +53,7 @@ def _render(language: str):
         due="2026-12-25",
         measure=measure_words("special_audit", language),
         contact_desk="desk 400",
+        **LINK,
     )
 
 
@@ -72,7 +80,7 @@ SUSPENDED = CertificateStatusChanged(
 def _status_notice(language: str, change: CertificateStatusChanged = SUSPENDED):
     status = STATUS_WORDS.get(language, {}).get(change.new_status.value, change.new_status.value)
     return render("certificate_status_changed", language, event=change, organisation_name="浙江宏远电器有限公司",
-                  contact_desk="desk 400", status=status)  # fmt: skip
+                  contact_desk="desk 400", status=status, **LINK)  # fmt: skip
 
 
 def test_a_suspension_notice_names_the_certificate_until_when_why_and_the_appeal() -> None:
@@ -100,7 +108,7 @@ def test_a_corrective_action_request_gives_its_deadline() -> None:
     )  # fmt: skip
     for language, asks in (("zh-CN", "要求限期整改"), ("en", "corrective action")):
         notice = render("decision_made", language, event=update, organisation_name="X", contact_desk="desk",
-                        measure=measure_words("corrective_action", language), due="2026-12-31")  # fmt: skip
+                        measure=measure_words("corrective_action", language), due="2026-12-31", **LINK)  # fmt: skip
         assert asks in notice.subject.lower() or asks in notice.subject
         assert "2026-12-31" in notice.body and "抽查不合格" in notice.body
 
@@ -109,3 +117,13 @@ def test_an_empty_chinese_digest_says_there_is_nothing_open() -> None:
     message = render("digest", "zh-CN", lines=[], day="2026-12-01", overdue=0, due_soon=0)
     assert message.subject == "【认证风险日报】2026-12-01：未结风险事件 0 件，已超期 0 件，3 日内到期 0 件"
     assert message.body.strip().endswith("今日无未结风险事件。")
+
+
+def test_every_alert_carries_the_signed_link_and_an_sms_its_short_link() -> None:
+    for language in ("zh-CN", "en"):
+        assert "https://certwatch.example/o/SIGNED" in _render(language).body
+        assert "/o/s/" not in _render(language).subject
+        sms = render("risk_event_raised", language, event=EVENT, organisation_name="X", due="", measure="m",
+                     contact_desk="d", **{**LINK, "channel": "sms"})  # fmt: skip
+        assert sms.subject.endswith("https://certwatch.example/o/s/abc")
+        assert "https://certwatch.example/o/SIGNED" in _status_notice(language).body
