@@ -46,7 +46,7 @@ class ServiceRuntime:
             settings.consumer_backoff_max_seconds,
         )  # fmt: skip
         self.consumer = Consumer(service, platform, settings, self.db, tables.inbox, self.producer)
-        self.consumer.after_commit = self.publish_soon
+        self.consumer.after_commit = self._consumer_committed
         self.on_start: list[Hook] = []
         self.commit_hooks: list[Callable[[], None]] = []
         self.background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []
@@ -91,6 +91,12 @@ class ServiceRuntime:
                     await asyncio.wait_for(stop.wait(), timeout=seconds)
 
         self.background.append(loop)
+
+    def _consumer_committed(self) -> None:
+        """A consumer transaction committed: wake the relay only if it queued events (most write none,
+        and a relay pass is a transaction of its own)."""
+        if self.consumer.wrote_outbox():
+            self.publish_soon()
 
     def publish_soon(self) -> None:
         """Wake the relay after a commit instead of waiting for its next poll."""

@@ -64,6 +64,11 @@ class ServiceSettings(BaseSettings):
     port: int = 8000
     base_url: str | None = Field(default=None, description="where clients reach the service; default http://host:port")
     consumer_group: str = ""
+    consumer_batch_size: int = Field(
+        default=500,
+        description="records of one partition handled in one transaction, with one inbox insert, one commit "
+        "and one offset commit (1: one at a time)",
+    )
     consumer_max_attempts: int = Field(
         default=4, description="tries per message before an error that is not an outage sends it to the DLQ"
     )

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.reporting import service
+from services.reporting import repository, service
 from shared.contracts import Envelope, Topic
 from shared.contracts.ingest import FeedRunCompleted
 from shared.contracts.notify import NotificationDelivered, NotificationFailed
@@ -36,12 +36,20 @@ PROJECTIONS: list[tuple[Topic, type[BaseModel], Callable[[AsyncSession, Any], Aw
 
 def register(runtime: ServiceRuntime) -> None:
     for topic, model, project in PROJECTIONS:
-        runtime.consumer.handles(topic, model)(_entrypoint(project))
+        runtime.consumer.handles_batch(topic, model)(_entrypoint(topic, project))
 
 
-def _entrypoint(project: Callable[[AsyncSession, Any], Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-    async def on_event(event: Envelope[Any], session: AsyncSession) -> None:
-        await project(session, event.payload)
+def _entrypoint(
+    topic: Topic, project: Callable[[AsyncSession, Any], Awaitable[None]]
+) -> Callable[[list[Envelope[Any]], AsyncSession], Awaitable[None]]:
+    """A batch of events projected one after the other, their writes gathered and made set-based at the end
+    (repository.batched: a few statements per batch instead of a dozen per event)."""
+    adds = topic is Topic.RISK_EVENT_RAISED  # the events it may add are looked up once, first
 
-    on_event.__name__ = f"on_{project.__name__}"
-    return on_event
+    async def on_events(events: list[Envelope[Any]], session: AsyncSession) -> None:
+        async with repository.batched(session, [e.payload.risk_event_id for e in events] if adds else ()):
+            for event in events:
+                await project(session, event.payload)
+
+    on_events.__name__ = f"on_{project.__name__}"
+    return on_events

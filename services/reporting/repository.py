@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -20,8 +24,106 @@ from services.reporting.models import (
     Tally,
 )
 
+# --- a batch of projections: the writes gathered and made set-based ----------------------------------------
+
+_BATCH = "reporting.batch"  # the session's `info` key of the batch in hand
+
+
+class BatchConflict(Exception):
+    """A risk event of the batch was added by another transaction meanwhile: its tallies would count it twice.
+    The consumer rolls the batch back and handles it one by one, which sees that row."""
+
+
+@dataclass
+class _Batch:
+    """What the projections of a batch write, kept until its end: tallies summed per key, the rows of the
+    read models that are only written here (never read while a batch runs) keyed as their primary key."""
+
+    known_risk_events: set[Any]
+    tallies: Counter[tuple[str, str]] = field(default_factory=Counter)
+    days: Counter[tuple[date, str, str]] = field(default_factory=Counter)
+    risk_events: dict[Any, dict[str, object]] = field(default_factory=dict)
+    screened: dict[Any, int] = field(default_factory=dict)
+    notifications: dict[Any, dict[str, object]] = field(default_factory=dict)
+
+
+def _batch(session: AsyncSession) -> _Batch | None:
+    batch: _Batch | None = session.info.get(_BATCH)
+    return batch
+
+
+@asynccontextmanager
+async def batched(session: AsyncSession, risk_events: Iterable[Any] = ()) -> AsyncIterator[None]:
+    """Run a batch of projections in `session` as if one after the other, with a few statements: `bump`,
+    `bump_day`, `add_risk_event`, `screen_organisation` and `add_notification` are gathered and written when
+    the block ends (tallies summed, in key order), each in one statement. `risk_events`: the ids the block may
+    add, looked up first (one query) so that `add_risk_event` still says whether an event is new."""
+    ids = list(set(risk_events))
+    known = (
+        set(
+            (
+                await session.scalars(select(RiskEventView.risk_event_id).where(RiskEventView.risk_event_id.in_(ids)))
+            ).all()
+        )
+        if ids
+        else set()
+    )
+    batch = _Batch(known)
+    session.info[_BATCH] = batch
+    try:
+        yield
+    finally:
+        session.info.pop(_BATCH, None)
+    await _write(session, batch)
+
+
+async def _write(session: AsyncSession, batch: _Batch) -> None:
+    if batch.risk_events:
+        rows = list(batch.risk_events.values())
+        stmt = insert(RiskEventView).on_conflict_do_nothing().returning(RiskEventView.risk_event_id)
+        added = (await session.execute(stmt, rows)).scalars().all()
+        if len(added) != len(rows):
+            raise BatchConflict(f"{len(rows) - len(added)} of {len(rows)} risk events were added meanwhile")
+    if batch.screened:
+        screened = insert(ScreenedOrganisation)
+        await session.execute(
+            screened.on_conflict_do_update(
+                index_elements=["organisation_id"], set_={"certificate_count": screened.excluded.certificate_count}
+            ),
+            [{"organisation_id": k, "certificate_count": v} for k, v in batch.screened.items()],
+        )
+    if batch.notifications:
+        notified = insert(NotificationView)
+        changed = {k: notified.excluded[k] for k in ("outcome", "attempts", "at")}
+        await session.execute(
+            notified.on_conflict_do_update(index_elements=["notification_id"], set_=changed),
+            list(batch.notifications.values()),
+        )
+    if batch.tallies:
+        tally = insert(Tally)
+        await session.execute(
+            tally.on_conflict_do_update(
+                index_elements=["metric", "dimension"], set_={"value": Tally.value + tally.excluded.value}
+            ),
+            [{"metric": m, "dimension": d, "value": n} for (m, d), n in sorted(batch.tallies.items())],
+        )
+    if batch.days:
+        daily = insert(DailyTally)
+        await session.execute(
+            daily.on_conflict_do_update(
+                index_elements=["day", "metric", "dimension"], set_={"value": DailyTally.value + daily.excluded.value}
+            ),
+            [{"day": d, "metric": m, "dimension": x, "value": n} for (d, m, x), n in sorted(batch.days.items())],
+        )
+
+
+# --- the projections' writes --------------------------------------------------------------------------------
+
 
 async def bump(session: AsyncSession, metric: str, dimension: str = "all", by: int = 1) -> None:
+    if (batch := _batch(session)) is not None:
+        batch.tallies[(metric, dimension)] += by
+        return
     stmt = insert(Tally).values(metric=metric, dimension=dimension, value=by)
     await session.execute(
         stmt.on_conflict_do_update(index_elements=["metric", "dimension"], set_={"value": Tally.value + by})
@@ -29,6 +131,12 @@ async def bump(session: AsyncSession, metric: str, dimension: str = "all", by: i
 
 
 async def add_risk_event(session: AsyncSession, values: dict[str, object]) -> bool:
+    if (batch := _batch(session)) is not None:
+        key = values["risk_event_id"]
+        if key in batch.known_risk_events or key in batch.risk_events:
+            return False
+        batch.risk_events[key] = values
+        return True
     result = await session.execute(insert(RiskEventView).values(**values).on_conflict_do_nothing())
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -88,6 +196,9 @@ async def risk_event(session: AsyncSession, risk_event_id: object) -> RiskEventV
 
 
 async def screen_organisation(session: AsyncSession, organisation_id: object, certificates: int) -> None:
+    if (batch := _batch(session)) is not None:
+        batch.screened[organisation_id] = certificates  # the last one counts, as with one upsert after another
+        return
     stmt = insert(ScreenedOrganisation).values(organisation_id=organisation_id, certificate_count=certificates)
     await session.execute(
         stmt.on_conflict_do_update(index_elements=["organisation_id"], set_={"certificate_count": certificates})
@@ -160,6 +271,9 @@ async def rebuild_daily_tallies(session: AsyncSession) -> None:
 
 
 async def bump_day(session: AsyncSession, day: date, metric: str, dimension: str = "all", by: int = 1) -> None:
+    if (batch := _batch(session)) is not None:
+        batch.days[(day, metric, dimension)] += by
+        return
     stmt = insert(DailyTally).values(day=day, metric=metric, dimension=dimension, value=by)
     await session.execute(
         stmt.on_conflict_do_update(index_elements=["day", "metric", "dimension"], set_={"value": DailyTally.value + by})
@@ -231,6 +345,13 @@ async def clocks_of(session: AsyncSession, risk_event_id: object) -> list[ClockV
 
 
 async def add_notification(session: AsyncSession, values: dict[str, object]) -> None:
+    if (batch := _batch(session)) is not None:
+        kept = batch.notifications.get(values["notification_id"])
+        if kept is None:
+            batch.notifications[values["notification_id"]] = dict(values)
+        else:  # as the upsert: the first row's columns, the latest outcome
+            kept.update({k: values[k] for k in ("outcome", "attempts", "at")})
+        return
     stmt = insert(NotificationView).values(**values)
     changed = {k: stmt.excluded[k] for k in ("outcome", "attempts", "at")}
     await session.execute(stmt.on_conflict_do_update(index_elements=["notification_id"], set_=changed))

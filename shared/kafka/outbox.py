@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -22,6 +23,14 @@ from shared.logging import correlation_id
 from shared.observability import OUTBOX_PENDING, OUTBOX_PUBLISHED
 
 log = logging.getLogger(__name__)
+
+
+_QUEUED = "certwatch.outbox_queued"  # set in a session's `info` when its transaction queued events
+
+
+def outbox_written(info: Mapping[Any, Any]) -> bool:
+    """Whether the transaction whose session had this `info` queued events (so the relay has work)."""
+    return bool(info.get(_QUEUED))
 
 
 class _NoPayload(BaseModel):
@@ -74,7 +83,10 @@ class Outbox:
             .on_conflict_do_nothing(index_elements=["event_id"])
             .returning(self.table.c.event_id)
         )
-        return len((await session.execute(stmt)).all())
+        added = len((await session.execute(stmt)).all())
+        if added:
+            session.info[_QUEUED] = True
+        return added
 
     async def add(
         self,
@@ -94,7 +106,10 @@ class Outbox:
             .on_conflict_do_nothing(index_elements=["event_id"])
         )
         result = await session.execute(stmt)
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        added = bool(result.rowcount)  # type: ignore[attr-defined]
+        if added:
+            session.info[_QUEUED] = True
+        return added
 
 
 class OutboxRelay:
