@@ -219,7 +219,9 @@ class Sweeper:
         )  # fmt: skip
         spent = {**run.spent, **getattr(self.source, "spent", {})}
         spent_text = ", ".join(f"{what} {s:.1f} s" for what, s in spent.items())
-        log.info("sweep %s: %s in %.1f s (%s)", self.sweep_id, run.counts(), seconds, spent_text)
+        skipped = getattr(self.source, "corrections_skipped", 0)  # signals.py: corrections are not screened
+        log.info("sweep %s: %s in %.1f s (%s); %d corrections skipped", self.sweep_id, run.counts(), seconds,
+                 spent_text, skipped)  # fmt: skip
 
     async def fail(self, error: str) -> None:
         async with self.db.transaction() as session:

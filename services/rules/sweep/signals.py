@@ -4,6 +4,11 @@ ingest keeps the signals; rules reads them through ingest's API, as `certwatch r
 through its tables. A sweep reads millions, so it pages by key (the last id of each page), in id order,
 and fetches the next pages while the current one is screened.
 
+ingest serves every stored signal as v3 (`SignalV3`): the v2 kinds, and the signals that correct an earlier
+one (`spot_check_overturned`, issue 15 §3), which a v2 model cannot read. The sweep screens failures and lists,
+so it skips the corrections (counted in `corrections_skipped`): rules links a correction to the events it
+corrects when the correction arrives (`rules.consumers.on_signal_received_v3`); a sweep raises none for it.
+
 Signal ids are uuid5 (or uuid4) values, uniformly spread: how far the last id read is through the id space
 is how far the sweep is through the signals, which gives a progress fraction without counting them first.
 """
@@ -12,18 +17,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import date, datetime
 from datetime import time as midnight
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
-from shared.contracts.ingest import SignalReceivedV2
+from shared.contracts.ingest import V3_ONLY_KINDS, SignalReceivedV2
 from shared.errors import CertwatchError
 
 _PAGE = TypeAdapter(list[SignalReceivedV2])
@@ -42,6 +49,30 @@ class SignalSource(Protocol):
     async def snapshots(self) -> dict[str, str]: ...
 
 
+@dataclass(frozen=True)
+class Page:
+    signals: list[SignalReceivedV2]  # the signals a sweep screens
+    read: int  # every signal of ingest's page, corrections included
+    last: uuid.UUID | None  # the last id of ingest's page (where the next page starts)
+    corrections: int  # v3 signals that correct an earlier one: skipped
+
+
+def parse_page(content: bytes) -> Page:
+    """A page of ingest's `GET /signals` as v2 signals, without the corrections (v3 only), which are skipped.
+    Pages without a correction (nearly all) are read in one pass; a page with one is read again signal by signal."""
+    try:
+        signals = _PAGE.validate_json(content)
+        return Page(signals, len(signals), signals[-1].signal_id if signals else None, 0)
+    except ValidationError:
+        raw: list[dict[str, Any]] = json.loads(content)
+        if not isinstance(raw, list) or not all(isinstance(s, dict) for s in raw):
+            raise
+    kept = [s for s in raw if s.get("kind") not in V3_ONLY_KINDS]
+    signals = _PAGE.validate_python(kept)  # anything else that fails still fails the sweep, saying what
+    last = uuid.UUID(str(raw[-1]["signal_id"])) if raw else None
+    return Page(signals, len(raw), last, len(raw) - len(kept))
+
+
 def fraction_through(signal_id: uuid.UUID) -> float:
     """How far through the id space this id lies (its first 48 bits: uuid5's version bits come later)."""
     return (signal_id.int >> 80) / _SPACE
@@ -53,6 +84,7 @@ class IngestSignals:
     def __init__(self, client: httpx.AsyncClient, headers: dict[str, str], page: int = 500, ahead: int = 4) -> None:
         self.client, self.headers, self.page, self.ahead = client, headers, page, ahead
         self.spent: defaultdict[str, float] = defaultdict(float)  # seconds per part, for the log
+        self.corrections_skipped = 0  # v3 corrections among the stored signals: not screened
 
     async def pages(self, since: date) -> AsyncIterator[list[SignalReceivedV2]]:
         queue: asyncio.Queue[list[SignalReceivedV2] | BaseException | None] = asyncio.Queue(self.ahead)
@@ -91,14 +123,16 @@ class IngestSignals:
                 if response.status_code != 200:
                     raise IngestUnavailable(f"ingest answered {response.status_code}: {response.text[:300]}")
                 parsing = time.monotonic()
-                signals = _PAGE.validate_json(response.content)
+                page = parse_page(response.content)
                 self.spent["ingest's answers"] += parsing - started
                 self.spent["parsing"] += time.monotonic() - parsing
-                if not signals:
+                self.corrections_skipped += page.corrections
+                if page.last is None:
                     break
-                await queue.put(signals)
-                after = signals[-1].signal_id
-                if len(signals) < self.page:
+                if page.signals:
+                    await queue.put(page.signals)
+                after = page.last
+                if page.read < self.page:
                     break
         except httpx.HTTPError as exc:
             await queue.put(IngestUnavailable(f"ingest is not reachable at {self.client.base_url}: {exc}"))
