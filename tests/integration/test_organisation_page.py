@@ -99,7 +99,7 @@ async def test_an_organisation_answers_its_alert_from_the_signed_link(
         assert (await page.post(f"/o/{token}/responses", data=dispute)).status_code == 303
 
         async def trail() -> dict[str, Any]:
-            return (await rules.get(f"/risk-events/{event_id}")).json()  # type: ignore[no-any-return]
+            return dict((await rules.get(f"/risk-events/{event_id}")).json())
 
         wanted = {"organisation_acknowledged", "organisation_corrective_action_done", "organisation_disputed"}
         detail = await eventually(trail, lambda d: wanted <= {a["action"] for a in d["audit"]})
@@ -120,7 +120,7 @@ async def test_an_organisation_answers_its_alert_from_the_signed_link(
         assert (await page.post(f"/o/{token}/self-report", data=report)).status_code == 303
 
         async def events() -> list[dict[str, Any]]:
-            return (await rules.get("/risk-events")).json()  # type: ignore[no-any-return]
+            return list((await rules.get("/risk-events")).json())
 
         raised = await eventually(events, lambda es: len(es) == 2)
         self_reported = next(e for e in raised if e["id"] != event_id)
