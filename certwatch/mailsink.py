@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import email
 import email.policy
+import re
 import signal
 import sys
 import time
@@ -72,3 +73,16 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+PAGE_LINK = re.compile(r"https?://\S+/o/[A-Za-z0-9._-]+")
+
+
+def first_page_link(maildir: Path) -> str | None:
+    """The signed link to the organisation's page that the first alert in the sink carries (`certwatch run`)."""
+    for message in read_mail(maildir):
+        body = message.get_body(("plain",))
+        found = PAGE_LINK.search(body.get_content()) if body is not None else None
+        if found:
+            return found.group(0)
+    return None

@@ -14,6 +14,7 @@ import typer
 
 from certwatch import demo
 from certwatch import stack as local_stack
+from certwatch.mailsink import first_page_link
 from certwatch.services import bearer, settings_of
 from shared.contracts import Topic
 from shared.kafka.lag import group_lag
@@ -110,4 +111,7 @@ def run_main_job(data_dir: Path | None, timeout: float) -> None:
     typer.echo(f"  dashboard  {reporting}/dashboard")
     typer.echo(f"  campaign   {rules}/sweeps/{sweep.get('id')} (report: certwatch rules sweep-report --output c.xlsx)")
     typer.echo(f"  mail sink  {folder / 'mail'}")
+    typer.echo(
+        f"  an alert's page (the organisation's signed link)  {first_page_link(folder / 'mail') or 'no alert yet'}"
+    )
     typer.echo("The stack is still up: `make status`, `make down`.")
