@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BeforeValidator
 
 from services.ingest import repository, service
@@ -15,6 +15,7 @@ from services.ingest.schemas import SignalAccepted, SignalIn
 from shared.auth import RESPONSES, Action, allowed
 from shared.contracts.ingest import SignalV3
 from shared.db.session import ReadSession, WriteSession
+from shared.dependencies import OutboxDep
 from shared.responses import errors
 
 
@@ -40,10 +41,10 @@ WRITE, READ = allowed(Action.WRITE_SIGNALS), allowed(Action.READ_FEEDS)
     responses={200: {"model": SignalAccepted, "description": "an exact re-delivery: not published again"}},
 )
 async def post_signal(
-    incoming: SignalIn, session: WriteSession, request: Request, response: Response
+    incoming: SignalIn, session: WriteSession, outbox: OutboxDep, response: Response
 ) -> SignalAccepted:
     """Accept one signal; an exact re-delivery returns 200 with duplicate=true and is not published again."""
-    signal, new = await service.accept_posted(session, request.app.state.runtime.outbox, incoming)
+    signal, new = await service.accept_posted(session, outbox, incoming)
     if not new:
         response.status_code = status.HTTP_200_OK
     return SignalAccepted(

@@ -43,5 +43,5 @@ def create_app(settings: IngestSettings | None = None, platform: PlatformSetting
         runtime.background.append(scheduled)
     replicate_tokens(runtime, tokens)  # tokens made or revoked in rules work or stop here too
     app = build_app(runtime, [endpoints.router, run_endpoints.router], title="certwatch ingest")
-    app.state.feeds, app.state.feed_runner, app.state.jobs = feeds, runner, uploads
+    app.state.feeds, app.state.feed_runner, app.state.jobs, app.state.settings = feeds, runner, uploads, settings
     return app

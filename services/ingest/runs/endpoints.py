@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from fastapi import APIRouter, Query, Request, UploadFile
+from fastapi import APIRouter, Query, UploadFile
 from fastapi.responses import JSONResponse
 
+from services.ingest.dependencies import Feeds, Runner, Settings, UploadJobs
 from services.ingest.runs import repository, uploads
 from services.ingest.runs.config import FEED_NAME, FeedConfig, FeedKind
 from services.ingest.runs.schemas import FeedRunRead, RejectedRowRead, RunResult
-from services.ingest.runs.service import FeedRunner, RunSummary
+from services.ingest.runs.service import RunSummary
 from shared.auth import RESPONSES, Action, allowed
 from shared.db.session import ReadSession
+from shared.dependencies import RuntimeDep
 from shared.errors import NotFound
 from shared.jobs import JobRead, jobs_router
 from shared.responses import errors
@@ -22,29 +24,24 @@ router = APIRouter(tags=["feeds"], responses=RESPONSES)
 WRITE, READ = allowed(Action.WRITE_SIGNALS), allowed(Action.READ_FEEDS)  # shared/auth.py: who may
 
 
-def _runner(request: Request) -> FeedRunner:
-    runner: FeedRunner = request.app.state.feed_runner
-    return runner
-
-
 def _result(summary: RunSummary) -> RunResult:
     return RunResult(**summary.__dict__)
 
 
 @router.get("/feeds", response_model=list[FeedConfig], dependencies=[READ])
-async def list_feeds(request: Request) -> list[FeedConfig]:
+async def list_feeds(feeds: Feeds) -> list[FeedConfig]:
     """The configured feeds and their schedules."""
-    return list(request.app.state.feeds)
+    return list(feeds)
 
 
 @router.post("/feeds/{name}/runs", response_model=RunResult, dependencies=[WRITE], responses=errors(404))
-async def run_feed(name: str, request: Request, dry_run: bool = False) -> RunResult:
+async def run_feed(name: str, feeds: Feeds, runner: Runner, runtime: RuntimeDep, dry_run: bool = False) -> RunResult:
     """Run one configured feed now (on demand), as the nightly schedule would."""
-    feed = next((f for f in request.app.state.feeds if f.name == name), None)
+    feed = next((f for f in feeds if f.name == name), None)
     if feed is None:
         raise NotFound(f"no feed named {name!r}; see GET /feeds")
-    summary = await _runner(request).run(feed, dry_run=dry_run)
-    request.app.state.runtime.publish_soon()
+    summary = await runner.run(feed, dry_run=dry_run)
+    runtime.publish_soon()
     return _result(summary)
 
 
@@ -54,7 +51,10 @@ async def run_feed(name: str, request: Request, dry_run: bool = False) -> RunRes
 )  # fmt: skip
 async def upload_file(
     file: UploadFile,
-    request: Request,
+    runtime: RuntimeDep,
+    runner: Runner,
+    jobs: UploadJobs,
+    settings: Settings,
     kind: FeedKind = Query(...),
     feed: str | None = Query(
         None, max_length=100, pattern=FEED_NAME, description="the feed to record the run under (a-z 0-9 . _ -)"
@@ -71,14 +71,13 @@ async def upload_file(
 ) -> JSONResponse:
     """Ingest an uploaded bulletin, list or status file as a job, followed on GET /jobs/{id}; `dry_run` parses and
     validates only. A file unreadable as a whole (empty, undecodable, corrupt, a zip bomb) is a 422 at once."""
-    state, settings = request.app.state, request.app.state.runtime.settings
     limit = settings.max_upload_bytes
     path = await asyncio.to_thread(uploads.receive, file.file, file.filename, file.size, limit, settings.work_dir)
     size = (await asyncio.to_thread(path.stat)).st_size
     name = feed or f"upload.{kind}"
     config = FeedConfig(name=name, kind=kind, url=f"upload:{file.filename}", max_bytes=limit, publisher=publisher)
     waits = size <= settings.upload_wait_bytes if wait is None else wait
-    return await uploads.take(state.runtime, _runner(request), state.jobs, config, path, dry_run, waits, size)
+    return await uploads.take(runtime, runner, jobs, config, path, dry_run, waits, size)
 
 
 @router.get("/feed-runs", response_model=list[FeedRunRead], dependencies=[READ])

@@ -6,12 +6,13 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.rules.access import service
 from shared.auth import RESPONSES, Action, Actor, Role, allowed
 from shared.db.session import WriteSession
+from shared.dependencies import OutboxDep
 from shared.responses import errors
 
 router = APIRouter(tags=["access"], responses=RESPONSES)
@@ -39,11 +40,11 @@ class TokenCreated(TokenRead):
 
 @router.post("/tokens", response_model=TokenCreated, status_code=201)
 async def create_token(
-    body: TokenIn, session: WriteSession, request: Request, actor: Annotated[Actor, allowed(Action.MANAGE_TOKENS)]
+    body: TokenIn, session: WriteSession, outbox: OutboxDep, actor: Annotated[Actor, allowed(Action.MANAGE_TOKENS)]
 ) -> TokenCreated:
     """A token for a person or system with one role; the token is in this answer only. Every service
     accepts it within a moment (rules.api-token-changed.v1)."""
-    row, token = await service.create(session, request.app.state.runtime.outbox, body.name, body.role, actor.name)
+    row, token = await service.create(session, outbox, body.name, body.role, actor.name)
     return TokenCreated(**TokenRead.model_validate(row).model_dump(), token=token)
 
 
@@ -57,8 +58,8 @@ async def list_tokens(session: WriteSession, _: Annotated[Actor, allowed(Action.
 async def revoke_token(
     token_id: Annotated[uuid.UUID, Path()],
     session: WriteSession,
-    request: Request,
+    outbox: OutboxDep,
     _: Annotated[Actor, allowed(Action.MANAGE_TOKENS)],
 ) -> TokenRead:
     """Revoke a token: it stops working here at once, and in the other services within a moment."""
-    return TokenRead.model_validate(await service.revoke(session, request.app.state.runtime.outbox, token_id))
+    return TokenRead.model_validate(await service.revoke(session, outbox, token_id))
