@@ -1,0 +1,128 @@
+"""The organisation's page in a real browser (Debian's Chromium, driven by Playwright), as an organisation
+meets it: a spot-check failure raises a risk event, its alert arrives in the mail sink, the link in the email
+opens the page on a phone-sized screen, the organisation acknowledges and uploads a PDF as corrective-action
+evidence, and rules' audit trail shows both under the organisation's name (issue 15 §1)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from certwatch.mailsink import read_mail
+from certwatch.stack import free_port
+from services.ingest.main import create_app as ingest_app
+from services.notify.main import create_app as notify_app
+from services.rules.main import create_app as rules_app
+from tests.e2e.test_dashboard import CHROMIUM_ARGS, chromium  # noqa: F401  (the fixture)
+from tests.e2e.test_one_signal_flow import CODE, registry_csv
+from tests.support.infra import ADMIN, bearer, running
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PHONE = {"width": 390, "height": 844}
+
+
+@asynccontextmanager
+async def served_on(app: FastAPI, port: int) -> AsyncIterator[None]:
+    """The app on a real port (the browser needs one, and the links name it), lifespan and all."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+    task = asyncio.create_task(server.serve())
+    try:
+        for _ in range(600):
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        assert server.started, "notify did not start"
+        yield
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_an_organisation_opens_its_alert_acknowledges_and_uploads_evidence_in_a_browser(
+    chromium: str,  # noqa: F811
+    platform,
+    service_settings,
+    mail_sink,
+    tmp_path: Path,
+) -> None:
+    from playwright.async_api import async_playwright
+
+    email = f"quality+{uuid.uuid4().hex[:8]}@hongyuan.example"
+    port = free_port()
+    notify_settings = service_settings(
+        "notify", smtp_port=mail_sink.port, evidence_dir=tmp_path / "evidence", page_url=f"http://127.0.0.1:{port}"
+    )
+    async with AsyncExitStack() as stack:
+        ingest = await stack.enter_async_context(running(ingest_app(service_settings("ingest"), platform)))
+        rules = await stack.enter_async_context(running(rules_app(service_settings("rules"), platform), ADMIN))
+        await stack.enter_async_context(served_on(notify_app(notify_settings, platform), port))
+        feeder = await bearer(rules, "samr-feed", "feed")
+        await eventually(lambda: ingest.get("/feeds", headers=feeder), lambda r: r.status_code == 200)
+        files = {"file": ("registry.csv", registry_csv(email))}
+        assert (await rules.post("/organisations/import?wait=true", files=files)).status_code == 200
+        signal = {"feed": "samr-national", "kind": "spot_check_failure",
+                  "subject": {"name": "浙江宏远电器有限公司", "credit_code": CODE},
+                  "product": {"name": "电动自行车用充电器", "model": "HY-4820A"},
+                  "detail": {"bulletin_no": "市场监管总局2024年第11号", "failed_items": [{"item": "输出电压"}]}}  # fmt: skip
+        assert (await ingest.post("/signals", json=signal, headers=feeder)).status_code == 201
+
+        async def mails() -> list[Any]:
+            return [m for m in read_mail(mail_sink.maildir) if m["To"] == email]
+
+        body = (await eventually(mails, lambda ms: len(ms) == 1))[0].get_body(("plain",)).get_content()
+        link = re.search(rf"http://127\.0\.0\.1:{port}/o/[A-Za-z0-9._-]+", body)
+        assert link is not None, body
+        event_id = (await rules.get("/risk-events")).json()[0]["id"]
+        evidence = tmp_path / "整改报告.pdf"
+        evidence.write_bytes(PDF)
+
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            try:
+                page = await browser.new_page(viewport=PHONE, locale="zh-CN")
+
+                async def opened() -> str:  # the page says "details on their way" until the event reaches notify
+                    await page.goto(link.group(0))
+                    return await page.inner_text("body")
+
+                text = await eventually(opened, lambda t: "输出电压" in t)
+                assert "浙江宏远电器有限公司" in text and "2022010703004512" in text  # the certificate concerned
+                assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # fits a phone
+
+                await page.click("#acknowledge-button")
+                await page.wait_for_url(re.compile(r"done=1"))
+                assert await page.locator("#thanks").count() == 1
+
+                await page.set_input_files("#evidence-files", str(evidence))
+                await page.fill("#evidence textarea[name=text]", "已更换充电器供应商并复检合格")
+                await page.check("#evidence input[name=done]")
+                await page.click("#evidence-button")
+                await page.wait_for_url(re.compile(r"done=1"))
+            finally:
+                await browser.close()
+
+        async def trail() -> dict[str, Any]:
+            return dict((await rules.get(f"/risk-events/{event_id}")).json())
+
+        wanted = {"organisation_acknowledged", "organisation_corrective_action_done"}
+        detail = await eventually(trail, lambda d: wanted <= {a["action"] for a in d["audit"]})
+        ours = {a["action"]: a for a in detail["audit"] if a["action"] in wanted}
+        assert {a["actor"] for a in ours.values()} == {"组织：浙江宏远电器有限公司"}
+        done = ours["organisation_corrective_action_done"]
+        assert done["reason"] == "已更换充电器供应商并复检合格"
+        assert [f["content_type"] for f in done["detail"]["files"]] == ["application/pdf"]
+        assert detail["corrective_action"] == "awaiting_acceptance"
+        stored = list((tmp_path / "evidence").rglob("*"))
+        assert any(p.is_file() and p.read_bytes() == PDF for p in stored)
