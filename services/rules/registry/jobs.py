@@ -1,5 +1,9 @@
-"""A registry import as a long job: the file is read on a worker thread (off the event loop), then
-written in one transaction, a batch at a time, with its progress on `GET /jobs/{id}`."""
+"""A registry import as a long job: the file is read on a worker thread (off the event loop), a chunk at a
+time copied into the database, and written set-based (registry/bulk.py) in one transaction, with its
+progress on `GET /jobs/{id}`.
+
+The job owns its transaction, never a request: a caller that waits (`?wait=true`) and gives up (its
+connection closed, its request cancelled) stops waiting, and the job goes on to its commit or rollback."""
 
 from __future__ import annotations
 
@@ -8,8 +12,8 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from services.rules.registry import service as registry
-from services.rules.registry.importer import parse_registry
+from services.rules.registry import bulk
+from services.rules.registry.importer import RegistryStream
 from shared.errors import InvalidInput
 from shared.jobs import JobFailed, Jobs, Progress, accepted
 from shared.runtime import ServiceRuntime
@@ -20,13 +24,12 @@ KIND = "registry_import"
 async def import_file(runtime: ServiceRuntime, data: bytes, source: str, progress: Progress) -> dict[str, Any]:
     """Read the export and write its organisations; the report (rows, created, updated, …, problems)."""
     progress.begin("reading rows")
+    stream = RegistryStream(data, progress.advance)
     try:
-        parsed = await asyncio.to_thread(parse_registry, data, progress.advance)
+        async with runtime.db.transaction() as session:
+            report = await bulk.import_stream(session, runtime.outbox, stream, source, progress)
     except InvalidInput as exc:  # the file as a whole: not a registry export
         raise JobFailed(exc.message, detail=exc.detail) from exc
-    progress.begin("writing organisations", total=len(parsed.organisations))
-    async with runtime.db.transaction() as session:
-        report = await registry.import_organisations(session, runtime.outbox, parsed, source, progress.advance)
     runtime.committed()  # publish the changes, refresh the matcher's index
     return report.model_dump(mode="json")
 
@@ -38,7 +41,24 @@ async def submit(runtime: ServiceRuntime, jobs: Jobs, data: bytes, source: str, 
     async def work(progress: Progress) -> dict[str, Any]:
         return await import_file(runtime, data, source, progress)
 
-    if wait:
-        _, report = await jobs.run_now(KIND, work, detail, created_by=actor)
-        return JSONResponse(report)
-    return accepted(await jobs.get(await jobs.submit(KIND, work, detail, created_by=actor)))
+    if not wait:
+        return accepted(await jobs.get(await jobs.submit(KIND, work, detail, created_by=actor)))
+    outcome: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+
+    async def reported(progress: Progress) -> dict[str, Any]:
+        try:
+            report = await work(progress)
+        except asyncio.CancelledError:
+            outcome.cancel()
+            raise
+        except Exception as exc:
+            if not outcome.done():
+                outcome.set_exception(exc)
+            raise
+        outcome.set_result(report)
+        return report
+
+    # Not run in the request's task: a caller that gives up cancels its wait, never the import.
+    outcome.add_done_callback(lambda done: done.cancelled() or done.exception())  # retrieved: never logged
+    await jobs.submit(KIND, reported, detail, created_by=actor)
+    return JSONResponse(await asyncio.shield(outcome))

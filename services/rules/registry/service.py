@@ -1,29 +1,23 @@
-"""Maintaining the registry: idempotent upserts with history, published on organisation-updated."""
+"""Maintaining the registry: idempotent upserts with history, published on organisation-updated (one
+organisation at a time; an import of a file is set-based, in bulk.py, and writes the same rows)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules.registry import repository
-from services.rules.registry.importer import Parsed
+from services.rules.registry.importer import organisation_id
 from services.rules.registry.models import Certificate, Contact, Organisation, OrganisationRevision
-from services.rules.registry.schemas import ImportReport, OrganisationIn
+from services.rules.registry.schemas import OrganisationIn
 from shared.contracts import Topic, deterministic_id
 from shared.contracts.rules import Contact as ContactEvent
 from shared.contracts.rules import OrganisationUpdated
 from shared.errors import InvalidInput, NotFound
 from shared.identifiers import check_code
 from shared.kafka.outbox import Outbox
-
-IMPORT_BATCH = 50  # organisations flushed at once: the event loop is busy for that long (~25 ms)
-
-
-def organisation_id(external_ref: str) -> uuid.UUID:
-    return deterministic_id("organisation", external_ref)
 
 
 def normalised(incoming: OrganisationIn) -> OrganisationIn:
@@ -111,31 +105,6 @@ async def upsert(
     _apply(org, incoming)
     await _recorded(session, outbox, org, source, flush=known is None)
     return outcome
-
-
-async def import_organisations(
-    session: AsyncSession,
-    outbox: Outbox,
-    parsed: Parsed,
-    source: str,
-    advance: Callable[[int], None] = lambda _: None,
-) -> ImportReport:
-    """Upsert every organisation of a parsed export, a batch at a time: each batch's current state is
-    loaded in one query, and once written the batch leaves the session (an import of a million
-    organisations is one transaction, and must not hold them all). `advance` counts organisations."""
-    report = ImportReport(rows=parsed.rows, rejected_rows=parsed.rejected_rows, problems=parsed.problems)
-    incoming = list(parsed.organisations.values())
-    for start in range(0, len(incoming), IMPORT_BATCH):
-        batch = incoming[start : start + IMPORT_BATCH]
-        known = await repository.get_many(session, [organisation_id(o.external_ref) for o in batch])
-        with session.no_autoflush:  # the outbox's inserts would flush each organisation on its own
-            for org in batch:
-                outcome = await upsert(session, outbox, org, source, known)
-                setattr(report, outcome, getattr(report, outcome) + 1)
-        await session.flush()
-        session.expunge_all()
-        advance(len(batch))
-    return report
 
 
 async def record_change(session: AsyncSession, outbox: Outbox, org: Organisation, source: str) -> None:
