@@ -1,6 +1,12 @@
 """The live index inside the rules service: built from the registry at start, kept current after
 every registry write (and every few seconds, for writes made by other replicas).
 
+A few changed organisations are upserted into the index in place (the next match waits for that: it
+must see a write made just before it). A bulk change (an import: `BULK` organisations or more) is never
+loaded under the lock: a new index is built beside the current one, from the whole registry, a page at
+a time on the matcher's thread, while matching goes on against the current one, and then swapped in.
+Meanwhile the process holds both (for a million organisations, twice the index's 1.3 GB).
+
 Everything that reads or changes the index runs on one thread of its own (`on_matcher_thread`), never
 on the event loop: loading a million organisations or screening a large file would otherwise hold every
 other request, health checks included. One thread, not a pool: the index is never read while it
@@ -31,6 +37,8 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 PAGE = 1000  # organisations read and indexed per step of a refresh
+WAKE_GAP = 0.5  # seconds between refreshes the writes of this process start (they come in bursts)
+BULK = 5_000  # changed organisations from which a refresh builds a new index beside the current one
 FREEZE_AFTER = 10_000  # a refresh indexing this many organisations freezes the heap (see `refresh`)
 
 _matcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="matcher")
@@ -84,11 +92,26 @@ def _index_rows(index: RegistryIndex, rows: Sequence[Row[Any]]) -> None:
 class LiveIndex:
     def __init__(self, db: Database, thresholds: MatchThresholds | None = None, every: float = 5.0) -> None:
         self.db = db
-        self.index = RegistryIndex(thresholds or MatchThresholds())
+        self.thresholds = thresholds or MatchThresholds()
+        self.index = RegistryIndex(self.thresholds)
         self.every = every
-        self.dirty = True
+        self._dirty = True
+        self._wake = asyncio.Event()  # a write in this process: the periodic refresh need not wait `every`
+        self.rebuilt = 0  # how many times a new index was swapped in (after bulk changes)
         self._horizon: int | None = None  # the oldest transaction still running at the last read
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # held by a refresh in place, never while a new index is built
+        self._rebuild: asyncio.Task[None] | None = None
+
+    @property
+    def dirty(self) -> bool:
+        """The registry changed in this process since the last refresh (set by the commit hook)."""
+        return self._dirty
+
+    @dirty.setter
+    def dirty(self, value: bool) -> None:
+        self._dirty = value
+        if value:
+            self._wake.set()
 
     async def current(self) -> RegistryIndex:
         """The index, refreshed first if the registry changed in this process.
@@ -104,7 +127,8 @@ class LiveIndex:
         return await on_matcher_thread(fn, await self.current(), *args, **kwargs)
 
     async def refresh(self) -> int:
-        """Load organisations changed since the last refresh, and every verdict; returns how many.
+        """Load organisations changed since the last refresh, and every verdict; returns how many (0 when
+        they are many: a new index is then being built beside this one, see `_rebuilt`).
 
         The rows are streamed a page at a time and indexed on the matcher's thread, so neither the
         loading nor the indexing holds the event loop for more than a page. The cyclic collector waits
@@ -112,8 +136,12 @@ class LiveIndex:
         otherwise run stops every thread (four of 0.13-0.25 s while 10,000 organisations were indexed)."""
         async with self._lock:
             self.dirty = False
+            if self._rebuild is not None or await self._bulk_pending():
+                if self._rebuild is None:
+                    self._rebuild = asyncio.create_task(self._rebuilt(), name="matcher index rebuild")
+                return 0
             with paused_cycle_collector():
-                changed = await self._load()
+                changed, self._horizon = await self._load(self.index, self._horizon)
                 if changed >= FREEZE_AFTER:
                     # The index is most of the heap now, and lives as long as the process: out of the
                     # collector's sight, or every later full collection would scan it again.
@@ -122,19 +150,46 @@ class LiveIndex:
                 log.info("matcher index: %d organisations updated, %d in all", changed, len(self.index))
             return changed
 
-    async def _load(self) -> int:
+    async def _bulk_pending(self) -> bool:
+        """Whether at least BULK organisations changed since the last read (never at the first load)."""
+        if self._horizon is None:
+            return False
+        since = select(Organisation.id).where(Organisation.change_xid >= self._horizon).limit(BULK).subquery()
+        async with self.db.sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(since)) or 0) >= BULK
+
+    async def _rebuilt(self) -> None:
+        """Build a new index from the whole registry beside the current one, then swap it in. Each page
+        is one call on the matcher's thread, so matches (on the current index) go between them."""
+        try:
+            index = RegistryIndex(self.thresholds)
+            with paused_cycle_collector():
+                _, horizon = await self._load(index, None)
+            self.index, self._horizon = index, horizon  # the swap: the next match uses the new index
+            self.rebuilt += 1
+            self.dirty = True  # catch up with what was written while it was built
+            if len(index) >= FREEZE_AFTER:
+                gc.freeze()
+            log.info("matcher index: rebuilt beside the current one, %d organisations, swapped in", len(index))
+        except Exception:
+            log.exception("matcher index rebuild failed; keeping the current index")
+        finally:
+            self._rebuild = None
+
+    async def _load(self, into: RegistryIndex, since: int | None) -> tuple[int, int]:
+        """Into `into`: the organisations written since the horizon `since` (all of them with None), and
+        every verdict; how many were loaded, and the horizon of this read."""
         changed = 0
         async with self.db.sessions() as session:
             horizon = await self._horizon_now(session)
-            result = await session.stream(changed_rows(self._horizon))
+            result = await session.stream(changed_rows(since))
             async for page in result.partitions(PAGE):
-                await on_matcher_thread(_index_rows, self.index, page)
+                await on_matcher_thread(_index_rows, into, page)
                 changed += len(page)
             verdicts = (await session.execute(select(MatchVerdict.subject_key, MatchVerdict.organisation_id,
                                                       MatchVerdict.confirmed))).all()  # fmt: skip
-        self._horizon = horizon
-        self.index.verdicts = {(key, str(org)): confirmed for key, org, confirmed in verdicts}
-        return changed
+        into.verdicts = {(key, str(org)): confirmed for key, org, confirmed in verdicts}
+        return changed, horizon
 
     @staticmethod
     async def _horizon_now(session: AsyncSession) -> int:
@@ -146,11 +201,24 @@ class LiveIndex:
         return int(await session.scalar(text("SELECT (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")))
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Refresh periodically until stopped (writes made by other replicas reach this one)."""
+        """Refresh periodically until stopped (writes made by other replicas reach this one), and soon after
+        a write in this process (an import's bulk change is then being built into a new index before a
+        signal asks for it)."""
         while not stop.is_set():
+            self._wake.clear()
             try:
                 await self.refresh()
             except Exception:
                 log.exception("matcher index refresh failed; keeping the current index")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.every)
+            stopped, woken = asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait((stopped, woken), timeout=self.every, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopped.cancel()
+                woken.cancel()
+            if not stop.is_set():
+                await asyncio.sleep(WAKE_GAP)  # a burst of writes: one refresh
+        if self._rebuild is not None:
+            self._rebuild.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._rebuild
