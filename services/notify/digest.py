@@ -23,8 +23,18 @@ from services.notify.models import Digest, OpenEvent
 from services.notify.settings import NotifySettings
 from services.notify.templates import render
 from shared.contracts import deterministic_id
-from shared.contracts.rules import RiskEventRaised, RiskEventStatus, RiskEventUpdated
+from shared.contracts.rules import (
+    Clock,
+    ClockKind,
+    ClockState,
+    RiskEventRaised,
+    RiskEventStatus,
+    RiskEventUpdated,
+    RiskEventUpdatedV2,
+    next_due,
+)
 from shared.db.session import Database
+from shared.labels import DEFAULT_LANGUAGE, label
 from shared.logging import mask_email
 from shared.observability import BACKGROUND
 
@@ -36,7 +46,8 @@ CLAIM_LEASE = timedelta(minutes=10)  # a `sending` digest older than this was le
 async def raised(session: AsyncSession, event: RiskEventRaised) -> None:
     values = {"risk_event_id": event.risk_event_id, "organisation_name": event.organisation_name,
               "title": event.title, "severity": event.severity.value, "status": "open",
-              "decision_due": event.decision_due, "raised_at": event.raised_at}  # fmt: skip
+              "decision_due": event.decision_due, "raised_at": event.raised_at,
+              **_first_clock(getattr(event, "clocks", []))}  # fmt: skip
     await session.execute(insert(OpenEvent).values(**values).on_conflict_do_nothing(index_elements=["risk_event_id"]))
 
 
@@ -47,27 +58,46 @@ async def updated(session: AsyncSession, event: RiskEventUpdated) -> None:
     row = await session.get(OpenEvent, event.risk_event_id)
     if row is not None:
         row.status, row.severity = event.status.value, event.severity.value
+        if isinstance(event, RiskEventUpdatedV2):  # every clock after the change: the first may have ended
+            for column, value in _first_clock(event.clocks).items():
+                setattr(row, column, value)
+
+
+def _first_clock(clocks: list[Clock]) -> dict[str, object]:
+    """The running clock due first, as the digest shows it: its due date, kind and legal basis."""
+    due = next_due(clocks)
+    first = next((c for c in clocks if c.due_on == due and c.ended_on is None and c.state is not ClockState.VOID), None)
+    if first is None:
+        return {"clock_due": None, "clock_kind": None, "clock_basis": None}
+    basis = f"{first.basis.document} {first.basis.article}"
+    return {"clock_due": first.due_on, "clock_kind": first.kind.value, "clock_basis": basis}
 
 
 @dataclass(frozen=True)
 class Line:
     event: OpenEvent
+    due: date | None  # the earlier of the statutory clock due first and the decision deadline
     flag: str  # overdue | due_soon | ""
+    clock: str  # the words for that clock, in the digest's language ("" when none runs)
 
 
-async def lines(session: AsyncSession, today: date) -> list[Line]:
-    """Open events, past their deadline first, then by deadline (none last), then newest."""
+async def lines(session: AsyncSession, today: date, language: str = DEFAULT_LANGUAGE) -> list[Line]:
+    """Open events, past their deadline first, then by deadline (none last), then newest. An event's deadline
+    is the earlier of its first running statutory clock (v2 events) and its decision deadline."""
     rows = (await session.scalars(select(OpenEvent))).all()
-    far = date.max
+
+    def due_of(e: OpenEvent) -> date | None:
+        return min((d for d in (e.clock_due, e.decision_due) if d is not None), default=None)
 
     def order(e: OpenEvent) -> tuple[date, float]:
-        return (e.decision_due or far, -e.raised_at.timestamp())
+        return (due_of(e) or date.max, -e.raised_at.timestamp())
 
     found = []
     for e in sorted(rows, key=order):
-        due = e.decision_due
+        due = due_of(e)
         flag = "overdue" if due and due < today else "due_soon" if due and due <= today + DUE_SOON else ""
-        found.append(Line(e, flag))
+        clock = label(e.clock_kind, language, ClockKind) if e.clock_kind else ""
+        found.append(Line(e, due, flag, clock))
     return found
 
 
@@ -79,7 +109,7 @@ async def send(db: Database, settings: NotifySettings, email: Channel, today: da
     transaction; (3) each outcome is marked in a transaction of its own. A crash between (2) and (3) leaves
     the row `sending`, and the next run sends it again with the same key (the one window SMTP leaves)."""
     async with db.transaction() as session:
-        listed = await lines(session, today)
+        listed = await lines(session, today, settings.digest_language)
         pending = await _claim(session, settings.digest_to(), today, len(listed))
     message = render(
         "digest", settings.digest_language, lines=listed, day=today.isoformat(),

@@ -87,6 +87,10 @@ class OpenEvent(Base):
     status: Mapped[str] = mapped_column(String(20))
     decision_due: Mapped[date | None] = mapped_column(Date, index=True)
     raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The statutory clock still running that is due first (v2 events), with its legal basis.
+    clock_due: Mapped[date | None] = mapped_column(Date)
+    clock_kind: Mapped[str | None] = mapped_column(String(30))
+    clock_basis: Mapped[str | None] = mapped_column(Text)
 
 
 class Digest(Base):

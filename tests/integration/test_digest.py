@@ -16,9 +16,15 @@ from services.notify.channels import EmailChannel
 from services.notify.models import Digest
 from shared.contracts import deterministic_id
 from shared.contracts.rules import (
+    Clock,
+    ClockKind,
+    ClockState,
+    ClockUnit,
+    LegalBasis,
     RiskEventRaised,
     RiskEventStatus,
     RiskEventUpdated,
+    RiskEventUpdatedV2,
     Severity,
 )
 from shared.db.session import Database
@@ -135,5 +141,56 @@ async def test_the_digest_is_sent_with_no_transaction_open_and_a_dead_run_s_clai
         assert await digest.send(db, both, watching, day) == 0  # type: ignore[arg-type]
         assert [m["To"] for m in read_mail(mail_sink.maildir)].count(reviewer) == 1
         assert other not in [m["To"] for m in read_mail(mail_sink.maildir)]
+    finally:
+        await db.dispose()
+
+
+def _clock(kind: ClockKind, due: date, ended: date | None = None) -> Clock:
+    basis = LegalBasis(document="认证机构管理办法", article="Art. 21", requirement="暂停认证证书")
+    return Clock(clock_id=uuid.uuid4(), kind=kind, basis=basis, starts_on=due - timedelta(days=5), length=5,
+                 unit=ClockUnit.CALENDAR_DAYS, due_on=due, ended_on=ended,
+                 state=ClockState.MET if ended else ClockState.RUNNING)  # fmt: skip
+
+
+async def test_the_digest_orders_by_the_first_running_statutory_clock_and_names_its_basis(
+    service_settings, mail_sink
+) -> None:
+    """An event whose statutory clock is due before another's decision deadline comes first, and its line says
+    which clock and on what legal basis; once that clock ends (a v2 update), the event falls back to its
+    decision deadline."""
+    reviewer = f"reviewer-{uuid.uuid4().hex[:6]}@cb.example"
+    settings = service_settings("notify", smtp_port=mail_sink.port, digest_recipients=reviewer, digest_language="zh-CN")
+    db = Database(settings)
+    day = TODAY + timedelta(days=uuid.uuid4().int % 1000 + 1)
+    decided_later = raised("决定期限在前", day + timedelta(days=6))
+    clocked = raised("法定时限在前", day + timedelta(days=20)).model_copy(
+        update={"clocks": [_clock(ClockKind.SUSPENSION, day + timedelta(days=2))]}
+    )
+    try:
+        async with db.transaction() as session:
+            for event in (decided_later, clocked):
+                await digest.raised(session, event)
+        async with db.sessions() as session:
+            listed = await digest.lines(session, day, "zh-CN")
+        assert [line.event.title for line in listed] == ["法定时限在前", "决定期限在前"]
+        assert (listed[0].due, listed[0].flag, listed[0].clock) == (day + timedelta(days=2), "due_soon", "暂停证书时限")
+
+        assert await digest.send(db, settings, EmailChannel(settings), day) == 1
+        [mail] = [m for m in read_mail(mail_sink.maildir) if m["To"] == reviewer]
+        body = mail.get_body(("plain",)).get_content()
+        assert f"法定时限：暂停证书时限，{day + timedelta(days=2)} 前（认证机构管理办法 Art. 21）" in body
+        assert body.index("法定时限在前") < body.index("决定期限在前")
+
+        ended = _clock(ClockKind.SUSPENSION, day + timedelta(days=2), ended=day)
+        async with db.transaction() as session:
+            await digest.updated(session, RiskEventUpdatedV2(
+                risk_event_id=clocked.risk_event_id, organisation_id=clocked.organisation_id,
+                status=RiskEventStatus.DECIDED, severity=Severity.HIGH, change="decided", updated_at=datetime.now(UTC),
+                clocks=[ended],
+            ))  # fmt: skip
+        async with db.sessions() as session:
+            listed = await digest.lines(session, day, "zh-CN")
+        assert [line.event.title for line in listed] == ["决定期限在前", "法定时限在前"]
+        assert listed[1].clock == "" and listed[1].due == day + timedelta(days=20)
     finally:
         await db.dispose()

@@ -215,7 +215,7 @@ async def test_the_consumer_commits_before_anything_is_sent_so_a_held_message_ho
     async with database(settings) as db, running(notify_app(settings, platform)):
         org_id = await publish(platform, Topic.ORGANISATION_UPDATED, org.organisation_id, org)
         await eventually(lambda: processed(db, org_id), bool)  # the contacts first: the alert is not parked
-        first_id = await publish(platform, Topic.RISK_EVENT_RAISED, org.organisation_id, first)
+        first_id = await publish(platform, Topic.RISK_EVENT_RAISED_V2, org.organisation_id, first)
 
         async def held() -> bool:
             return mail_server.arrived.is_set()
@@ -225,7 +225,7 @@ async def test_the_consumer_commits_before_anything_is_sent_so_a_held_message_ho
         assert await eventually(lambda: processed(db, first_id), bool, timeout=20)
         assert [d.status for d in await deliveries(db)] == ["queued"]
         # ... and the next event of the same organisation (the same partition) is handled, not kept waiting.
-        second_id = await publish(platform, Topic.RISK_EVENT_RAISED, org.organisation_id, second)
+        second_id = await publish(platform, Topic.RISK_EVENT_RAISED_V2, org.organisation_id, second)
         assert await eventually(lambda: processed(db, second_id), bool, timeout=20)
         assert [d.status for d in await deliveries(db)] == ["queued", "queued"]
         assert mail_server.messages == []

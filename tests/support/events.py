@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.contracts.ingest import SignalKind
-from shared.contracts.rules import MatchDecision, MatchSummary, Measure, RiskEventRaised, Severity
+from shared.contracts.rules import MatchDecision, MatchSummary, Measure, RiskEventRaisedV2, Severity
 
 
-def risk_event_raised(title: str, **fields: Any) -> RiskEventRaised:
-    """A spot-check failure matched by credit code, titled `title`, with any field overridden."""
+def risk_event_raised(title: str, **fields: Any) -> RiskEventRaisedV2:
+    """A spot-check failure matched by credit code, titled `title`, with any field overridden (as v2, which
+    a v1 reader reads too)."""
     values: dict[str, Any] = {
         "risk_event_id": uuid.uuid4(), "organisation_id": uuid.uuid4(), "organisation_name": f"{title}有限公司",
         "signal_id": uuid.uuid4(), "signal_kind": SignalKind.SPOT_CHECK_FAILURE, "rule_id": "r", "rule_version": 1,
@@ -19,4 +20,4 @@ def risk_event_raised(title: str, **fields: Any) -> RiskEventRaised:
         "match": MatchSummary(score=1, decision=MatchDecision.MATCH, method="credit_code", explanation="code"),
         "raised_at": datetime.now(UTC),
     }  # fmt: skip
-    return RiskEventRaised(**(values | fields))
+    return RiskEventRaisedV2(**(values | fields))
