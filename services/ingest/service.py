@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest import repository
-from services.ingest.feeds.base import code_status
+from services.ingest.feeds.base import code_status, content_hash, signal_id
 from services.ingest.schemas import SignalIn
 from shared.contracts import Topic, deterministic_id
 from shared.contracts.ingest import V3_ONLY_KINDS, SignalReceivedV2, SignalReceivedV3, SignalV2, SignalV3, Subject
@@ -19,12 +17,6 @@ from shared.identifiers import check_code
 from shared.kafka.outbox import Outbox
 
 S = TypeVar("S", bound=Subject)
-
-
-def content_hash(content: dict[str, object]) -> str:
-    """sha256 of the canonical JSON: key order and whitespace do not change it."""
-    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def with_checked_code(subject: S) -> S:
@@ -36,7 +28,7 @@ def with_checked_code(subject: S) -> S:
 
 def signal_from(incoming: SignalIn, raw_hash: str) -> SignalV2:
     return SignalV2(
-        signal_id=deterministic_id("signal", incoming.feed, incoming.kind.value, raw_hash),
+        signal_id=signal_id(incoming.feed, incoming.kind.value, raw_hash),
         feed=incoming.feed,
         kind=incoming.kind,
         subject=with_checked_code(incoming.subject),

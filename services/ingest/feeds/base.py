@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -73,5 +74,6 @@ def content_hash(raw: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def signal_id(feed: str, kind: str, digest: str) -> Any:
+def signal_id(feed: str, kind: str, digest: str) -> uuid.UUID:
+    """A signal's id: the same record of the same feed and kind is the same signal, however it arrives."""
     return deterministic_id("signal", feed, kind, digest)
