@@ -182,7 +182,7 @@ def _merge(organisations: dict[str, OrganisationIn], row: dict[str, str]) -> Non
 
 # What an import stages per organisation (one COPY row): see registry/bulk.py.
 PIECE_COLUMNS = (
-    "ref", "id", "first_row", "name", "former_names", "credit_code", "address", "province", "city",
+    "seq", "ref", "id", "name", "former_names", "credit_code", "address", "province", "city",
     "sites", "contacts", "certificates",
 )  # fmt: skip
 CERTIFICATE_COLUMNS = ("number", "id")
@@ -190,9 +190,10 @@ CERTIFICATE_COLUMNS = ("number", "id")
 
 @dataclass
 class Chunk:
-    """Organisations read so far and not yet handed over, as COPY rows: each a piece of an organisation
-    (its rows among these; an organisation whose rows are far apart in the file comes in several pieces,
-    merged in SQL, the first row's fields first), and the ids of the certificates first seen here."""
+    """Organisations read so far and not yet handed over, as COPY rows: each a piece of an organisation,
+    numbered in the order of their first rows (its rows among these; an organisation whose rows are far
+    apart in the file comes in several pieces, merged in SQL, the first one's fields kept), and the ids of
+    their certificates."""
 
     pieces: list[tuple[Any, ...]] = field(default_factory=list)
     certificates: list[tuple[str, uuid.UUID]] = field(default_factory=list)
@@ -218,10 +219,12 @@ class RegistryStream:
     def __init__(self, data: bytes, advance: Callable[[int], None] | None = None, chunk: int | None = 2000) -> None:
         self.data, self.advance, self.chunk = data, advance, chunk
         self.organisations: dict[str, OrganisationIn] = {}
-        self.first_rows: dict[str, int] = {}
         self.problems: list[ImportProblem] = []
         self.rows = self.rejected_rows = 0
         self._owners: dict[str, str] = {}  # certificate number -> the organisation that has it in this file
+        self._handed: set[str] = set()  # organisations handed over in earlier chunks
+        self.split: set[str] = set()  # organisations in more than one piece (their rows far apart)
+        self.pieces = 0
 
     def __iter__(self) -> Iterator[Chunk]:
         for number, row in _rows(self.data):
@@ -238,7 +241,6 @@ class RegistryStream:
                         for e in exc.errors()
                     ]
                 else:
-                    self.first_rows.setdefault(row["org_id"], number)
                     if row.get("certificate_no"):
                         self._owners.setdefault(row["certificate_no"], row["org_id"])
             if problems:
@@ -259,11 +261,15 @@ class RegistryStream:
     def _handed_over(self) -> Chunk:
         chunk = Chunk()
         for ref, org in self.organisations.items():
+            if ref in self._handed:
+                self.split.add(ref)
+            self._handed.add(ref)
+            self.pieces += 1
             state = org.model_dump(mode="json")
             code = state["credit_code"]
             chunk.pieces.append(
                 (
-                    ref, organisation_id(ref), self.first_rows[ref], state["name"], state["former_names"],
+                    self.pieces, ref, organisation_id(ref), state["name"], state["former_names"],
                     quick_valid(code) if code else None, state["address"], state["province"], state["city"],
                     _dumps(state["sites"]), _dumps(state["contacts"]), _dumps(state["certificates"]),
                 )
@@ -271,7 +277,6 @@ class RegistryStream:
             for certificate in org.certificates:
                 chunk.certificates.append((certificate.number, deterministic_id("certificate", certificate.number)))
         self.organisations.clear()
-        self.first_rows.clear()
         return chunk
 
 
