@@ -58,7 +58,7 @@ bench: install  ## benchmarks on the local stack (started if needed); they print
 	$(BIN)/certwatch up
 	@# The matcher first, then the whole flow (it waits for an idle stack): the ingest run leaves the stack's rules
 	@# service busy with the signals it published.
-	@for b in bench/bench_matching.py bench/bench_flow.py bench/bench_ingest.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in bench/bench_matching.py bench/bench_flow.py bench/bench_ingest.py bench/bench_import.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 	@# The campaign sweep on a PostgreSQL and broker of its own: 1M organisations, 2M signals unless SWEEP_ARGS says.
 	@echo "== bench/bench_sweep.py"; $(BIN)/python bench/bench_sweep.py $(SWEEP_ARGS)
 	@# The dashboard's main page with 1M risk events in reporting's read model (a database of its own on the stack).
