@@ -1,34 +1,42 @@
-"""Benchmark: the dashboard's main page with 1,000,000 risk events in reporting's read model (issue 16 §2:
-≤ 300 ms).
+"""Benchmark: the dashboard's pages with 1,000,000 risk events in reporting's read model (issue 16 §2: the main
+page ≤ 300 ms; issue 13 item 5: `/summary` and `/dashboard` at concurrency 16 and 64).
 
-On the local stack's PostgreSQL (`certwatch up`; its data is left alone) the bench creates a database of its
-own, migrates reporting's schema into it, loads the risk events (spread over the last 12 months, most of them
-decided, one statutory clock each) with COPY, rebuilds the daily aggregate the consumer keeps
-(repository.REBUILD_DAILY_TALLIES) and runs `certwatch serve reporting` on it without consumers. Then it times
-`GET /dashboard` (p50/p95 over --requests, after a few to warm up) and, for the record, one drill-down list and
-one organisation's page. The database is dropped at the end unless --keep.
+On a private PostgreSQL cluster of its own (in --folder, else a temporary folder; no local stack needed) the bench
+migrates reporting's schema, loads the risk events (spread over the last 12 months, most of them decided, one
+statutory clock each) with COPY, rebuilds the daily aggregate the consumer keeps (repository.REBUILD_DAILY_TALLIES)
+and runs `certwatch serve reporting` on it without consumers. Then, one request at a time (p50/p95/p99 over
+--requests after a warm-up): `GET /dashboard` (zh-CN and English), the drill-down lists (a week of one kind, the
+open events, the events past their deadline), one event's page, one organisation's page and `/summary`; and at
+concurrency 16 and 64 (`--seconds` each): `/summary`, `/dashboard`, and the baseline. The baseline, measured in
+the same run on the same cluster: a minimal FastAPI + asyncpg app reading one risk event by key.
 
-    .venv/bin/python bench/bench_dashboard.py [--events N] [--requests N] [--keep]
+With --folder the cluster and its data are kept, and a later run with the same --events reuses them (migrating
+them first: a new migration's backfill runs on the loaded rows, as in production).
+
+    .venv/bin/python bench/bench_dashboard.py [--events N] [--requests N] [--seconds S] [--folder DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
-import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
+from fastapi import FastAPI, HTTPException, Request
 
 from certwatch import stack
 from certwatch.services import folder_of
@@ -38,6 +46,7 @@ from shared.db.migrations import upgrade
 TARGET_MS = 300.0
 DATABASE = "certwatch_bench_dashboard"
 ROLE = "certwatch_reporting"
+CONCURRENCY = (16, 64)
 KINDS = [("spot_check_failure", 40), ("food_spot_check_failure", 20), ("abnormal_operation_listed", 15),
          ("serious_illegal_listed", 4), ("licence_revoked", 3), ("ccc_suspended", 4), ("recall", 4),
          ("quality_accident", 1), ("ccc_withdrawn", 2), ("licence_suspended", 2)]  # fmt: skip
@@ -90,7 +99,7 @@ async def load(dsn: str, count: int) -> float:
     started = time.perf_counter()
     conn = await asyncpg.connect(dsn, server_settings={"search_path": "reporting"})
     try:
-        await conn.execute("TRUNCATE risk_events, clocks, daily_tallies")
+        await conn.execute("TRUNCATE risk_events, clocks, daily_tallies, tallies")
         batch: list[tuple[Any, ...]] = []
         clocks: list[tuple[Any, ...]] = []
         for event, clock in rows(count, max(count // 5, 1)):
@@ -107,6 +116,7 @@ async def load(dsn: str, count: int) -> float:
             f"loaded {count:,} risk events and clocks in {time.perf_counter() - started:.1f}s; rebuilding the aggregate"
         )
         await conn.execute(REBUILD_DAILY_TALLIES)
+        await conn.execute(REBUILD_TALLIES)
         await conn.execute("VACUUM ANALYZE")  # the visibility map: index-only scans
         tallies = await conn.fetchval("SELECT count(*) FROM daily_tallies")
         log(f"daily aggregate: {tallies:,} rows")
@@ -115,27 +125,140 @@ async def load(dsn: str, count: int) -> float:
     return time.perf_counter() - started
 
 
-def serve(env: dict[str, str], dsn: str, folder: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = stack.free_port()
-    mine = (
-        {k: v for k, v in os.environ.items() if not k.startswith("CERTWATCH_")}
-        | env
-        | {
-            "CERTWATCH_REPORTING_DATABASE_URL": dsn,
-            "CERTWATCH_REPORTING_PORT": str(port),
-            "CERTWATCH_REPORTING_RUN_CONSUMERS": "false",  # the stack's broker is the stack's reporting's
-            "CERTWATCH_REPORTING_CONSUMER_GROUP": "certwatch-bench-dashboard",
+# /summary reads `tallies` (what the consumer bumps per event): rebuilt from the rows as the consumer would keep it.
+REBUILD_TALLIES = """
+INSERT INTO tallies (metric, dimension, value)
+SELECT metric, dimension, count(*) FROM (
+  SELECT m.metric, m.dimension FROM risk_events CROSS JOIN LATERAL (VALUES ('risk_events', 'all'),
+    ('risk_events_by_severity', severity), ('risk_events_by_kind', signal_kind),
+    ('risk_events_by_province', coalesce(province, 'unknown'))) AS m(metric, dimension)
+  UNION ALL
+  SELECT 'risk_events_by_certificate_type', t FROM risk_events
+    CROSS JOIN LATERAL unnest(string_to_array(coalesce(nullif(certificate_types, ''), 'none'), ',')) AS t
+  UNION ALL
+  SELECT 'decisions', decision FROM risk_events WHERE decision IS NOT NULL
+) AS facts GROUP BY metric, dimension
+"""
+
+
+class Infra:
+    """The private cluster, the bench database, reporting and the minimal app (each its own process)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.password = uuid.uuid4().hex
+        self.token = uuid.uuid4().hex
+        self.pg: stack.PgHandle | None = None
+        self.broker: stack.BrokerHandle | None = None  # the runtime's producer starts with the service
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def dsn(self, driver: str = "+asyncpg") -> str:
+        assert self.pg is not None
+        return f"postgresql{driver}://{ROLE}:{self.password}@127.0.0.1:{self.pg.port}/{DATABASE}"
+
+    async def start(self) -> None:
+        self.pg = stack.start_postgres(self.folder)
+        self.broker = stack.start_broker(self.folder)
+        await stack.provision_database(self.pg.admin_dsn, DATABASE, {ROLE: self.password})  # the password reset
+        await asyncio.to_thread(upgrade, folder_of("reporting"), self.dsn())
+
+    async def loaded(self) -> int:
+        conn = await asyncpg.connect(self.dsn(""), server_settings={"search_path": "reporting"})
+        try:
+            return int(await conn.fetchval("SELECT count(*) FROM risk_events"))
+        finally:
+            await conn.close()
+
+    def spawn(self, argv: list[str], env: dict[str, str], name: str, port: int) -> None:
+        log_path = self.folder / f"bench-dashboard-{name}.log"
+        process = subprocess.Popen(argv, env=env, stdout=log_path.open("ab"), stderr=subprocess.STDOUT,
+                                   start_new_session=True)  # fmt: skip
+        self.processes.append(process)
+        stack.wait_for_port(port, name, log_path, process.pid, 120)
+
+    def serve(self) -> tuple[int, int]:
+        """reporting (no consumers, no broker) and the minimal app: their ports."""
+        assert self.broker is not None
+        reporting, minimal = stack.free_port(), stack.free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CERTWATCH_")} | {
+            "CERTWATCH_DATA_DIR": str(self.folder),  # no stack.env: only what is set here
+            "CERTWATCH_ENVIRONMENT": "development",
+            "CERTWATCH_LOG_LEVEL": "WARNING",
+            "CERTWATCH_AUTH_ADMIN_TOKEN": self.token,
+            "CERTWATCH_KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap,  # nothing is consumed
+            "CERTWATCH_KAFKA_ENABLE_IDEMPOTENCE": "false",
+            "CERTWATCH_REPORTING_DATABASE_URL": self.dsn(),
+            "CERTWATCH_REPORTING_PORT": str(reporting),
+            "CERTWATCH_REPORTING_RUN_CONSUMERS": "false",
         }
-    )
-    log_path = folder / "bench-dashboard-reporting.log"
-    certwatch = str(Path(sys.executable).parent / "certwatch")
-    process = subprocess.Popen([certwatch, "serve", "reporting"], env=mine, stdout=log_path.open("ab"),
-                               stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-    stack.wait_for_port(port, "reporting", log_path, process.pid, 120)
-    return process, port
+        certwatch = str(Path(sys.executable).parent / "certwatch")
+        self.spawn([certwatch, "serve", "reporting"], env, "reporting", reporting)
+        minimal_env = env | {"BENCH_DASHBOARD_DSN": self.dsn(""), "PYTHONPATH": str(Path(__file__).parents[1])}
+        self.spawn([sys.executable, __file__, "--serve-minimal", str(minimal)], minimal_env, "minimal", minimal)
+        return reporting, minimal
+
+    def stop(self, keep: bool) -> None:
+        for process in self.processes:
+            stack.terminate(process.pid)
+        if self.broker:
+            self.broker.stop()
+        if self.pg and not keep:
+            self.pg.stop()
 
 
-def timed(client: httpx.Client, path: str, requests: int, warm_up: int = 3) -> list[float]:
+def minimal_app(dsn: str) -> Any:
+    """FastAPI + an asyncpg pool (the service's pool size, 5) reading one risk event by key: the floor of a read."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        app.state.pool = await asyncpg.create_pool(dsn, min_size=5, max_size=5,
+                                                   server_settings={"search_path": "reporting"})  # fmt: skip
+        yield
+        await app.state.pool.close()
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/events/{risk_event_id}")
+    async def read_row(risk_event_id: uuid.UUID, request: Request) -> dict[str, Any]:
+        row = await request.app.state.pool.fetchrow(
+            "SELECT risk_event_id, organisation_name, signal_kind, severity, status, raised_at FROM risk_events "
+            "WHERE risk_event_id = $1",
+            risk_event_id,
+        )
+        if row is None:
+            raise HTTPException(404)
+        return dict(row)
+
+    return app
+
+
+# --- measuring ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Timing:
+    latencies: list[float]  # ms
+    seconds: float = 0.0
+    errors: int = 0
+
+    def at(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else float("nan")
+
+    def line(self, baseline: Timing | None = None) -> str:
+        text = f"p50 {self.at(0.5):7.1f} ms   p95 {self.at(0.95):7.1f} ms   p99 {self.at(0.99):7.1f} ms"
+        if self.seconds:
+            text += f"   {self.rate:7.1f} req/s"
+        if baseline is not None:
+            text += f"   ×{self.at(0.5) / baseline.at(0.5):5.1f} the baseline's p50"
+        return text + (f"   {self.errors} errors" if self.errors else "")
+
+
+def one_at_a_time(client: httpx.Client, path: str, requests: int, warm_up: int = 3) -> Timing:
     for _ in range(warm_up):
         client.get(path).raise_for_status()
     times = []
@@ -143,57 +266,119 @@ def timed(client: httpx.Client, path: str, requests: int, warm_up: int = 3) -> l
         started = time.perf_counter()
         client.get(path).raise_for_status()
         times.append((time.perf_counter() - started) * 1000)
-    return times
+    return Timing(times)
 
 
-def percentiles(times: list[float]) -> tuple[float, float]:
-    ordered = sorted(times)
-    return statistics.median(ordered), ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+async def concurrently(url: str, headers: dict[str, str], paths: list[str], workers: int, seconds: float) -> Timing:
+    """GET the paths in turn from `workers` clients for `seconds` (after one warm-up request each)."""
+    limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
+    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=120.0) as client:
+        await asyncio.gather(*(client.get(paths[i % len(paths)]) for i in range(workers)))
+        latencies: list[float] = []
+        errors = 0
+        deadline = time.perf_counter() + seconds
+
+        async def worker(n: int) -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                try:
+                    response = await client.get(paths[n % len(paths)])
+                    errors += response.status_code != 200
+                except httpx.TransportError:  # counted, and shown beside the figures
+                    errors += 1
+                latencies.append((time.perf_counter() - started) * 1000)
+                n += workers
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(i) for i in range(workers)))
+        return Timing(latencies, time.perf_counter() - started, errors)
+
+
+async def some_ids(dsn: str) -> tuple[list[uuid.UUID], uuid.UUID, uuid.UUID]:
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": "reporting"})
+    try:
+        ids = [r[0] for r in await conn.fetch("SELECT risk_event_id FROM risk_events TABLESAMPLE SYSTEM (1) LIMIT 500")]
+        event, organisation = await conn.fetchrow(
+            "SELECT risk_event_id, organisation_id FROM risk_events WHERE risk_event_id = $1", ids[0]
+        )
+        return ids, event, organisation
+    finally:
+        await conn.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--requests", type=int, default=20)
-    parser.add_argument("--keep", action="store_true", help="keep the bench database")
-    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("CERTWATCH_DATA_DIR", ".data")))
+    parser.add_argument("--requests", type=int, default=30, help="requests per page, one at a time")
+    parser.add_argument("--seconds", type=float, default=10.0, help="per page and concurrency level")
+    parser.add_argument("--folder", type=Path, help="keep the cluster here, and reuse its data if of the same size")
     args = parser.parse_args()
-    env = stack.read_env(args.data_dir)
-    if not env:
-        sys.exit("the local stack is not up: run `.venv/bin/certwatch up` (make bench does)")
-    admin = stack.with_database(env["CERTWATCH_ADMIN_DATABASE_URL"], "postgres")
-    password = stack.role_passwords(args.data_dir)["reporting"]
-    dsn = stack.with_database(env["CERTWATCH_REPORTING_DATABASE_URL"], DATABASE)
-    asyncio.run(stack.provision_database(admin, DATABASE, {ROLE: password}))
-    upgrade(folder_of("reporting"), dsn)
-    seconds = asyncio.run(load(dsn.replace("postgresql+asyncpg://", "postgresql://"), args.events))
-    process, port = serve(env, dsn, args.data_dir)
+    folder = args.folder or Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    infra = Infra(folder)
     try:
-        headers = {"Authorization": f"Bearer {env['CERTWATCH_AUTH_ADMIN_TOKEN']}"}
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60) as client:
-            main_page = percentiles(timed(client, "/dashboard", args.requests))
-            week = (date.today() - timedelta(days=date.today().weekday() + 7 * 10)).isoformat()
-            listing = percentiles(timed(client, f"/dashboard/events?kind=spot_check_failure&week={week}", 5, 1))
-            english = percentiles(timed(client, "/dashboard?lang=en", 5, 1))
+        asyncio.run(infra.start())
+        if asyncio.run(infra.loaded()) == args.events:
+            seconds = None
+            log(f"reusing the {args.events:,} risk events loaded in {folder}")
+        else:
+            seconds = asyncio.run(load(infra.dsn(""), args.events))
+        ids, event, organisation = asyncio.run(some_ids(infra.dsn("")))
+        port, minimal = infra.serve()
+        base, floor = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{minimal}"
+        headers = {"Authorization": f"Bearer {infra.token}"}
+        week = (date.today() - timedelta(days=date.today().weekday() + 7 * 10)).isoformat()
+        pages = {
+            "GET /dashboard": "/dashboard",
+            "GET /dashboard?lang=en": "/dashboard?lang=en",
+            "GET /dashboard/events (a week, a kind)": f"/dashboard/events?kind=spot_check_failure&week={week}",
+            "GET /dashboard/events?status=open": "/dashboard/events?status=open",
+            "GET /dashboard/events?status=overdue": "/dashboard/events?status=overdue",
+            "GET /dashboard/events/{id}": f"/dashboard/events/{event}",
+            "GET /dashboard/organisations/{id}": f"/dashboard/organisations/{organisation}",
+            "GET /summary": "/summary",
+        }
+        with httpx.Client(base_url=floor, timeout=60) as client:
+            baseline = one_at_a_time(client, f"/events/{ids[0]}", args.requests * 3)
+        with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
+            sequential = {name: one_at_a_time(client, path, args.requests) for name, path in pages.items()}
+        loaded: dict[tuple[str, int], Timing] = {}
+        for workers in CONCURRENCY:
+            floor_paths = [f"/events/{i}" for i in ids]
+            loaded[("baseline", workers)] = asyncio.run(concurrently(floor, {}, floor_paths, workers, args.seconds))
+            for name in ("/summary", "/dashboard"):
+                loaded[(name, workers)] = asyncio.run(concurrently(base, headers, [name], workers, args.seconds))
     finally:
-        stack.terminate(process.pid)
-        if not args.keep:
-            asyncio.run(_drop(admin))
-    verdict = "within" if main_page[1] <= TARGET_MS else "OVER"
-    print(f"\ndashboard with {args.events:,} risk events (loaded and aggregated in {seconds:.0f}s)")
-    print(f"  GET /dashboard            p50 {main_page[0]:7.1f} ms   p95 {main_page[1]:7.1f} ms   "
-          f"({args.requests} requests; {verdict} the {TARGET_MS:.0f} ms target)")  # fmt: skip
-    print(f"  GET /dashboard?lang=en    p50 {english[0]:7.1f} ms   p95 {english[1]:7.1f} ms   (5 requests)")
-    print(f"  GET /dashboard/events     p50 {listing[0]:7.1f} ms   p95 {listing[1]:7.1f} ms   (a week of one kind, 5)")
+        infra.stop(keep=args.folder is not None)
+    _print(args, seconds, baseline, sequential, loaded)
 
 
-async def _drop(admin: str) -> None:
-    conn = await asyncpg.connect(admin.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-    finally:
-        await conn.close()
+def _print(args: Any, seconds: float | None, baseline: Timing, sequential: dict[str, Timing],
+           loaded: dict[tuple[str, int], Timing]) -> None:  # fmt: skip
+    main_page = sequential["GET /dashboard"]
+    verdict = "within" if main_page.at(0.5) <= TARGET_MS and main_page.at(0.95) <= TARGET_MS else "OVER"
+    made = f"loaded and aggregated in {seconds:.0f} s" if seconds is not None else "reused"
+    print(f"\nreporting with {args.events:,} risk events ({made}); load average {os.getloadavg()[0]:.1f}, "
+          f"{os.cpu_count()} cores")  # fmt: skip
+    print(f"one request at a time ({args.requests} each, after 3 to warm up):")
+    print(f"  {'baseline: FastAPI + asyncpg, one row':40} {baseline.line()}")
+    for name, timing in sequential.items():
+        print(f"  {name:40} {timing.line(baseline)}")
+    print(f"  GET /dashboard: {verdict} the {TARGET_MS:.0f} ms target (p50 and p95)")
+    for workers in CONCURRENCY:
+        floor = loaded[("baseline", workers)]
+        print(f"concurrency {workers} ({args.seconds:.0f} s each):")
+        print(f"  {'baseline: FastAPI + asyncpg, one row':40} {floor.line()}")
+        for name in ("/summary", "/dashboard"):
+            print(f"  {'GET ' + name:40} {loaded[(name, workers)].line(floor)}")
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--serve-minimal"]:
+        import uvicorn
+
+        uvicorn.run(minimal_app(os.environ["BENCH_DASHBOARD_DSN"]), host="127.0.0.1", port=int(sys.argv[2]),
+                    log_level="warning")  # fmt: skip
+    else:
+        main()

@@ -17,11 +17,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting import repository
-from services.reporting.models import RiskEventView
+from services.reporting.models import ClockView, RiskEventView
 from services.reporting.service import LOCAL, SELF_REPORT, local_day
 from shared.contracts.ingest import FeedRunStatus, SignalKind
 from shared.contracts.notify import Channel
@@ -157,6 +157,17 @@ WORDS: dict[str, tuple[str, str]] = {
     "unknown": ("未知", "unknown"),
     "none": ("无", "none"),
     "past_deadline": ("已逾期", "past their deadline"),
+    "login": ("登录", "Log in"),
+    "logout": ("退出登录", "Log out"),
+    "token": ("访问令牌", "Access token"),
+    "login_note": (
+        "请输入您的访问令牌（由管理员通过 certwatch rules token-create 生成）。登录后，本浏览器可查看看板 12 小时。",
+        "Enter your access token (an administrator makes one with certwatch rules token-create). Once logged in, "
+        "this browser may open the dashboard for 12 hours.",
+    ),
+    "login_unknown": ("令牌无效或已被撤销。", "That token is unknown or revoked."),
+    "login_denied": ("该令牌的角色无权查看看板。", "That token's role may not read the dashboard."),
+    "login_csrf": ("登录表单已过期，请重试。", "The login form had expired: try again."),
 }
 STATUSES = [s.value for s in RiskEventStatus] + ["overdue"]  # overdue: open or in review, past the deadline
 PALETTE = [
@@ -181,6 +192,7 @@ class Words:
     """A language's words for one page (templates call `w("key")` and `w.of(value, Enum)`)."""
 
     language: str
+    logout: str | None = None  # the logout form's CSRF token, when the page was opened with the login cookie
 
     def __call__(self, key: str) -> str:
         zh, en = WORDS[key]
@@ -454,7 +466,7 @@ async def overview(session: AsyncSession, w: Words, start: date, end: date, toda
         ("decided", sum(period["decided_by_measure"].values()), f"{link}?{urlencode({'status': 'decided'} | days)}"),
         ("suspended", measures.get(CertificateStatus.SUSPENDED.value, 0), None),
         ("withdrawn", measures.get(CertificateStatus.WITHDRAWN.value, 0), None),
-        ("overdue", await repository.overdue(session, end + timedelta(days=1)), f"{link}?status=overdue"),
+        ("overdue", await repository.overdue_on(session, end), f"{link}?status=overdue"),
         ("screened", organisations, None),
     ]
     return {
@@ -472,10 +484,52 @@ async def overview(session: AsyncSession, w: Words, start: date, end: date, toda
     }
 
 
+CLOCK_METRICS = ["clock_due", "clock_met", "clock_missed", "clock_days"]
+
+
 async def _timeliness(session: AsyncSession, start: date, end: date, today: date) -> list[dict[str, Any]]:
-    found = {line["kind"]: line for line in await repository.clock_lines(session, start, end, today)}
-    empty = {"basis": None, "due": 0, "met": 0, "missed": 0, "running": 0, "median_days": None, "max_days": None}
-    return [found.get(kind.value, {"kind": kind.value, **empty}) for kind in ClockKind]
+    """Per statutory clock, the deadlines due in [start, end] from the daily aggregate (a few rows per day, where
+    the clocks themselves are tens of thousands a month): met, missed (a running clock whose day has passed is
+    missed, as shared.contracts.rules.clock_state reads it), still running, and the median and longest days from
+    the signal's publication to the act that ended the clock."""
+    lines: dict[str, dict[str, Any]] = {
+        k.value: {"kind": k.value, "basis": None, "due": 0, "met": 0, "missed": 0, "running": 0} for k in ClockKind
+    }
+    days: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for first, last, passed in ((start, min(end, today - timedelta(days=1)), True), (max(start, today), end, False)):
+        if first > last:
+            continue
+        counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for _, metric, dimension, n in await repository.daily(session, CLOCK_METRICS, first, last):
+            if metric == "clock_days":
+                kind, _, value = dimension.rpartition(":")
+                days[kind][int(value)] += n
+            else:
+                counts[dimension][metric] += n
+        for kind, c in counts.items():
+            if kind not in lines:
+                continue
+            waiting = c["clock_due"] - c["clock_met"] - c["clock_missed"]  # neither met nor missed: still running
+            line = lines[kind]
+            line["due"] += c["clock_due"]
+            line["met"] += c["clock_met"]
+            line["missed"] += c["clock_missed"] + (waiting if passed else 0)
+            line["running"] += 0 if passed else waiting
+    found = []
+    for kind, line in lines.items():
+        line["median_days"] = _median(days.get(kind, {}))
+        line["max_days"] = max(days[kind]) if days.get(kind) else None
+        if line["due"]:
+            line["basis"] = await _basis(session, kind, start, end)
+        found.append(line)
+    return found
+
+
+async def _basis(session: AsyncSession, kind: str, start: date, end: date) -> str | None:
+    """The legal basis of a clock kind, from one of its clocks due in the period (on the due_on index)."""
+    c = ClockView
+    stmt = select(c.basis_document + " " + c.basis_article).where(c.kind == kind, c.due_on >= start, c.due_on <= end)
+    return await session.scalar(stmt.limit(1))
 
 
 # --- drill-down ------------------------------------------------------------------------------------------------
@@ -526,7 +580,20 @@ class Filters:
 
 
 async def event_list(session: AsyncSession, filters: Filters, page: int, today: date) -> list[RiskEventView]:
-    return await repository.list_risk_events(session, filters.where(today), PAGE + 1, (page - 1) * PAGE)
+    where = filters.where(today)
+    if filters.status == "overdue":
+        # the page's ids first, newest first, from the open events' index alone (ix_risk_events_open_raised_at:
+        # its predicate written as the index's, never as bound parameters); then those rows
+        e = RiskEventView
+        ids = (
+            select(e.risk_event_id)
+            .where(*where, text("risk_events.status IN ('open', 'in_review')"))
+            .order_by(e.raised_at.desc(), e.risk_event_id)
+            .limit(PAGE + 1)
+            .offset((page - 1) * PAGE)
+        )
+        return await repository.list_risk_events(session, [e.risk_event_id.in_(ids.scalar_subquery())], PAGE + 1)
+    return await repository.list_risk_events(session, where, PAGE + 1, (page - 1) * PAGE)
 
 
 async def event_page(session: AsyncSession, risk_event_id: uuid.UUID) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Date, and_, delete, func, null, or_, select, text
@@ -261,6 +261,12 @@ SELECT day, metric, dimension, count(*) FROM (
   SELECT ended_on, 'decision_days', (ended_on - coalesce(signal_published_on, starts_on))::text
   FROM clocks
   WHERE ended_on IS NOT NULL AND state <> 'void' AND kind IN ('short_notice_audit', 'suspension', 'withdrawal')
+  UNION ALL
+  SELECT due_on, m.metric, m.dimension FROM clocks CROSS JOIN LATERAL (VALUES ('clock_due', kind),
+    ('clock_' || state, CASE WHEN state IN ('met', 'missed') THEN kind END),
+    ('clock_days', CASE WHEN ended_on IS NOT NULL
+      THEN kind || ':' || (ended_on - coalesce(signal_published_on, starts_on)) END)) AS m(metric, dimension)
+  WHERE state <> 'void' AND m.dimension IS NOT NULL
 ) AS facts GROUP BY day, metric, dimension
 """
 
@@ -341,7 +347,8 @@ async def clock(session: AsyncSession, clock_id: object) -> ClockView | None:
 
 async def clocks_of(session: AsyncSession, risk_event_id: object) -> list[ClockView]:
     stmt = select(ClockView).where(ClockView.risk_event_id == risk_event_id).order_by(ClockView.due_on)
-    return list((await session.scalars(stmt)).all())
+    # as stored now: put_clock writes past the session's identity map, so never a copy loaded earlier
+    return list((await session.scalars(stmt.execution_options(populate_existing=True))).all())
 
 
 async def add_notification(session: AsyncSession, values: dict[str, object]) -> None:
@@ -382,3 +389,10 @@ async def list_risk_events(
 
 def past_deadline(on: date) -> ColumnElement[bool]:
     return _past_deadline(on)
+
+
+async def overdue_on(session: AsyncSession, day: date) -> int:
+    """Events past their decision deadline at the end of `day` (due by then, not resolved by then), from the daily
+    aggregate: the same as `overdue(day + 1)` counted on the rows for any day from today on, in a few rows."""
+    totals = await daily_totals(session, ["due", "due_resolved"], day + timedelta(days=1))
+    return totals.get("due", 0) - totals.get("due_resolved", 0)

@@ -147,12 +147,20 @@ async def _daily_resolution(
 
 async def risk_event_clocks(session: AsyncSession, event: RiskEventRaisedV2 | RiskEventUpdatedV2) -> None:
     """The statutory clocks of a risk event, for timeliness (the v1 twin of the event feeds the rest)."""
+    stored = {c.clock_id: c for c in await repository.clocks_of(session, event.risk_event_id)} if event.clocks else {}
     for clock in event.clocks:
-        if clock.ended_on and clock.state is not ClockState.VOID and clock.kind.value in DECISION_CLOCKS:
-            kept = await repository.clock(session, clock.clock_id)
-            if kept is None or kept.ended_on is None:
-                days = (clock.ended_on - (event.signal_published_on or clock.starts_on)).days
-                await repository.bump_day(session, clock.ended_on, "decision_days", str(days))
+        kept = stored.get(clock.clock_id)
+        fresh = kept is None or kept.ended_on is None  # else the row stays as it is (put_clock)
+        if fresh and clock.ended_on and clock.state is not ClockState.VOID and clock.kind.value in DECISION_CLOCKS:
+            days = (clock.ended_on - (event.signal_published_on or clock.starts_on)).days
+            await repository.bump_day(session, clock.ended_on, "decision_days", str(days))
+        if fresh:
+            before = _clock_tallies(kept.due_on, kept.kind, kept.state, kept.ended_on, kept.signal_published_on,
+                                    kept.starts_on) if kept else []  # fmt: skip
+            after = _clock_tallies(clock.due_on, clock.kind.value, clock.state.value, clock.ended_on,
+                                   event.signal_published_on, clock.starts_on)  # fmt: skip
+            for fact in set(before) ^ set(after):
+                await repository.bump_day(session, *fact, by=1 if fact in after else -1)
         await repository.put_clock(
             session,
             {
@@ -163,6 +171,21 @@ async def risk_event_clocks(session: AsyncSession, event: RiskEventRaisedV2 | Ri
                 "signal_published_on": event.signal_published_on,
             },
         )  # fmt: skip
+
+
+def _clock_tallies(due_on: date, kind: str, state: str, ended_on: date | None, published_on: date | None,
+                   starts_on: date) -> list[tuple[date, str, str]]:  # fmt: skip
+    """What a clock adds to the dashboard's timeliness, on its due day (migration 0006 rebuilds the same from the
+    rows): due, met or missed (a running one is counted missed once its day has passed), and when it ended, its
+    days from the signal's publication."""
+    if state == ClockState.VOID.value:
+        return []
+    facts = [(due_on, "clock_due", kind)]
+    if state in (ClockState.MET.value, ClockState.MISSED.value):
+        facts.append((due_on, f"clock_{state}", kind))
+    if ended_on is not None:
+        facts.append((due_on, "clock_days", f"{kind}:{(ended_on - (published_on or starts_on)).days}"))
+    return facts
 
 
 async def certificate_status_changed(session: AsyncSession, event: CertificateStatusChanged) -> None:
