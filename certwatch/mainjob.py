@@ -108,10 +108,13 @@ def run_main_job(data_dir: Path | None, timeout: float) -> None:
     typer.echo(f"\nrisk events raised (read back from reporting): {count}")
     for name, url in (("ingest", ingest), ("rules", rules), ("notify", notify), ("reporting", reporting)):
         typer.echo(f"  {name:10} {url}/docs")
-    typer.echo(f"  dashboard  {reporting}/dashboard")
     typer.echo(f"  campaign   {rules}/sweeps/{sweep.get('id')} (report: certwatch rules sweep-report --output c.xlsx)")
     typer.echo(f"  mail sink  {folder / 'mail'}")
     typer.echo(
         f"  an alert's page (the organisation's signed link)  {first_page_link(folder / 'mail') or 'no alert yet'}"
     )
     typer.echo("The stack is still up: `make status`, `make down`.")
+    typer.echo(f"\nThe dashboard: {reporting}/dashboard")
+    typer.echo(f"  log in at {reporting}/login with a token: the administrator's (CERTWATCH_AUTH_ADMIN_TOKEN in "
+               f"{folder / 'stack.env'}),")  # fmt: skip
+    typer.echo("  or a read-only one from `certwatch rules token-create NAME --role regulator`")

@@ -2,6 +2,8 @@
 
 from typing import ClassVar
 
+from pydantic import Field, SecretStr
+
 from shared.auth import AuthSettings
 from shared.settings import ServiceSettings, service_config
 
@@ -13,3 +15,8 @@ class ReportingSettings(AuthSettings, ServiceSettings):
     model_config = service_config("reporting")
 
     port: int = 8104
+    session_key: SecretStr | None = Field(
+        default=None,
+        description="signs the dashboard's login cookies (a secret: never in the repo); without it, a random key "
+        "per process, so a restart logs everyone out",
+    )

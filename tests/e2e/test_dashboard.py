@@ -1,7 +1,9 @@
-"""The reporting dashboard in a real browser (Debian's Chromium, driven by Playwright): figures and charts for
-a period in zh-CN (and English on request), the trend charts, the drill-down from a chart's segment to the
-events behind it, to one event and to its organisation, the period form, and the regulator's report
-downloaded from the page. With CERTWATCH_SCREENSHOT=1 it saves the dashboard to docs/dashboard.png."""
+"""The reporting dashboard in a real browser (Debian's Chromium, driven by Playwright): logging in through the
+login page (a token entered once, then a session cookie), figures and charts for a period in zh-CN (and English
+on request), the trend charts, the drill-down from a chart's segment to the events behind it, to one event and to
+its organisation, the period form, the regulator's report downloaded from the page, and logging out. The cookie
+opens the pages only, never the JSON API; a revoked token ends its sessions; the forms refuse a request that did
+not come from them. With CERTWATCH_SCREENSHOT=1 it saves the dashboard to docs/dashboard.png."""
 
 from __future__ import annotations
 
@@ -14,14 +16,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from services.reporting import service
+from services.reporting import service, sessions
 from services.reporting.main import create_app
+from shared.auth import TOKENS, Role, digest
 from shared.contracts.ingest import SignalKind
 from shared.contracts.rules import (
     CertificateRef,
@@ -35,7 +39,7 @@ from shared.contracts.rules import (
 )
 from shared.db.session import Database
 from tests.support.events import risk_event_raised
-from tests.support.infra import as_role
+from tests.support.infra import ROLE_TOKENS, running
 
 pytestmark = pytest.mark.integration
 
@@ -105,6 +109,16 @@ async def served(app: FastAPI) -> AsyncIterator[str]:
         await task
 
 
+async def log_in(page: Any, base: str, role: Role = Role.REGULATOR) -> None:
+    """As a person does it: the dashboard sends a browser with no session to the login page; the token is
+    entered once, and the page asked for opens."""
+    await page.goto(f"{base}/dashboard")
+    await page.wait_for_url("**/login?next=*")
+    await page.fill('#login input[name="token"]', ROLE_TOKENS[role])
+    await page.click('#login button[type="submit"]')
+    await page.wait_for_url(f"{base}/dashboard")
+
+
 @pytest.fixture
 def chromium() -> str:
     if not shutil.which(CHROMIUM):
@@ -128,9 +142,9 @@ async def test_the_dashboard_shows_the_period_and_downloads_the_report(
     async with served(create_app(settings, platform)) as base, async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
-            # The regulator's token on every request the page makes, downloads included (a proxy's job in production).
-            page = await browser.new_page(accept_downloads=True, extra_http_headers=as_role("regulator"))
-            await page.goto(f"{base}/dashboard")
+            # The regulator logs in through the page; the cookie opens every page, downloads included.
+            page = await browser.new_page(accept_downloads=True)
+            await log_in(page, base)
             assert await page.title() == "certwatch 合规监测看板"  # zh-CN unless asked
 
             async def tile(key: str) -> str:
@@ -187,10 +201,8 @@ async def test_the_dashboard_speaks_chinese_and_drills_down_from_a_trend_to_an_e
     async with served(create_app(settings, platform)) as base, async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
-            page = await browser.new_page(
-                extra_http_headers=as_role("regulator"), viewport={"width": 1400, "height": 900}
-            )
-            await page.goto(f"{base}/dashboard")
+            page = await browser.new_page(viewport={"width": 1400, "height": 900})
+            await log_in(page, base)
             # human words, never the stored values
             weekly = page.locator('[data-chart="weekly"]')
             assert "产品质量监督抽查不合格" in await weekly.locator(".legend").inner_text()
@@ -230,3 +242,83 @@ async def test_the_dashboard_speaks_chinese_and_drills_down_from_a_trend_to_an_e
             assert "failed a product quality spot check" in await page.inner_text('[data-chart="weekly"] .legend')
         finally:
             await browser.close()
+
+
+async def test_logging_in_and_out_in_the_browser(chromium: str, platform, service_settings) -> None:
+    """The session cookie is HttpOnly and SameSite=Strict (not Secure over plain http), opens the pages but not
+    the JSON API, ends at logout; a wrong token and a role that may not read stay on the login page, saying why."""
+    from playwright.async_api import async_playwright
+
+    settings = service_settings("reporting")
+    async with served(create_app(settings, platform)) as base, async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(f"{base}/dashboard/events?kind=recall")
+            await page.wait_for_url("**/login?next=*")
+            await page.fill('#login input[name="token"]', "not-a-token-of-anyone")
+            await page.click('#login button[type="submit"]')
+            assert await page.inner_text("#login-error") == "令牌无效或已被撤销。"
+            await page.fill('#login input[name="token"]', ROLE_TOKENS[Role.FEED])  # a feed reads no dashboard
+            await page.click('#login button[type="submit"]')
+            assert await page.inner_text("#login-error") == "该令牌的角色无权查看看板。"
+            await page.fill('#login input[name="token"]', ROLE_TOKENS[Role.DECISION_MAKER])
+            await page.click('#login button[type="submit"]')
+            await page.wait_for_url(f"{base}/dashboard/events?kind=recall")  # the page first asked for
+
+            cookie = next(c for c in await page.context.cookies() if c["name"] == sessions.SESSION_COOKIE)
+            assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and not cookie["secure"]
+            assert ROLE_TOKENS[Role.DECISION_MAKER] not in cookie["value"]  # the token never goes into the cookie
+            assert (await page.request.get(f"{base}/dashboard")).status == 200
+            assert (await page.request.get(f"{base}/summary")).status == 401  # the API wants the bearer token
+            assert (await page.request.get(f"{base}/reports/regulator?format=json")).status == 401
+
+            await page.click("#logout button")
+            await page.wait_for_url("**/login")
+            await page.goto(f"{base}/dashboard")
+            await page.wait_for_url("**/login?next=*")  # the session is over
+        finally:
+            await browser.close()
+
+
+async def test_a_revoked_token_ends_its_sessions_and_the_forms_refuse_other_origins(platform, service_settings) -> None:
+    settings = service_settings("reporting")
+    token, token_id = f"li-{uuid.uuid4().hex}", uuid.uuid4()
+    db = Database(settings)
+    try:
+        async with db.transaction() as session:
+            await session.execute(TOKENS.insert().values(id=token_id, name="li-regulator", role="regulator",
+                                                         token_hash=digest(token), created_by="admin"))  # fmt: skip
+    finally:
+        await db.dispose()
+    async with running(create_app(settings, platform)) as client:
+        html = {"Accept": "text/html"}
+        form = await client.get("/login")
+        csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
+        # another site's page posting the form is refused, even with the right nonce
+        crossed = await client.post(
+            "/login", data={"token": token, "csrf": csrf}, headers={"Origin": "https://evil.example"}
+        )
+        assert crossed.status_code == 400 and sessions.SESSION_COOKIE not in crossed.cookies
+        nonce_less = await client.post("/login", data={"token": token, "csrf": "guessed"})
+        assert nonce_less.status_code == 400
+        form = await client.get("/login")
+        csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
+        logged_in = await client.post("/login", data={"token": token, "csrf": csrf, "next": "https://evil.example/x"})
+        assert logged_in.status_code == 303 and logged_in.headers["location"] == "/dashboard"  # never off-site
+        assert (await client.get("/dashboard", headers=html)).status_code == 200
+        refused = await client.post("/logout", data={"csrf": "guessed"})
+        assert refused.status_code == 400
+        assert (await client.get("/dashboard", headers=html)).status_code == 200  # still logged in
+
+        db = Database(settings)
+        try:
+            async with db.transaction() as session:
+                await session.execute(
+                    TOKENS.update().where(TOKENS.c.id == token_id).values(revoked_at=datetime.now(UTC))
+                )
+        finally:
+            await db.dispose()
+        gone = await client.get("/dashboard", headers=html)
+        assert gone.status_code == 303 and gone.headers["location"].startswith("/login?next=")
+        assert (await client.get("/dashboard")).status_code == 401  # not a browser: the 401 with its reason

@@ -82,9 +82,17 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("reporting", "GET", "/dashboard/events"):                 (401, 401, 200, 200, 200, 200, 403),
     ("reporting", "GET", "/dashboard/events/{risk_event_id}"): (401, 401, 404, 404, 404, 404, 403),
     ("reporting", "GET", "/dashboard/organisations/{organisation_id}"): (401, 401, 404, 404, 404, 404, 403),
+    ("reporting", "GET", "/dashboard/report"):                 (401, 401, 200, 200, 200, 200, 403),
+    # the dashboard's login: open to all (a token is what it asks for); a form without its fields is a 422
+    ("reporting", "GET", "/login"):                            (200, 200, 200, 200, 200, 200, 200),
+    ("reporting", "POST", "/login"):                           (422, 422, 422, 422, 422, 422, 422),
+    ("reporting", "POST", "/logout"):                          (422, 422, 422, 422, 422, 422, 422),
 }
 # fmt: on
 OPEN = ("/healthz", "/metrics", "/docs", "/openapi.json")  # probes, metrics and docs need no token (/readyz too)
+# The dashboard's pages (reporting's GET /dashboard…) also take the login cookie from POST /login instead of the
+# bearer token, with the same roles; a browser (Accept: text/html) with neither is sent to /login (303), anything
+# else gets the 401 above: tests/e2e/test_dashboard.py.
 
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 
