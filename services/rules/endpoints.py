@@ -25,7 +25,7 @@ from services.rules.registry.schemas import ContactRead, ImportReport, Organisat
 from services.rules.review import corrections, decisions, verdicts
 from services.rules.review import repository as review_repository
 from services.rules.review import service as review
-from services.rules.review.schemas import RiskEventDetail, RiskEventRead
+from services.rules.review.schemas import RiskEventDetail, RiskEventRead, RiskEventSummary
 from services.rules.screening import replay
 from shared.auth import RESPONSES, Action, Actor, allowed, masked_contact
 from shared.contracts.ingest import SignalReceivedV2
@@ -98,7 +98,7 @@ async def get_organisation(
     return _shown(await registry.get(session, organisation_id), actor)
 
 
-@router.get("/risk-events", response_model=list[RiskEventRead], tags=["review"], dependencies=[READ])
+@router.get("/risk-events", response_model=list[RiskEventSummary], tags=["review"], dependencies=[READ])
 async def list_risk_events(
     session: ReadSession,
     status: str | None = None,
@@ -106,12 +106,13 @@ async def list_risk_events(
     organisation_id: uuid.UUID | None = None,
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=10_000_000),
-) -> list[RiskEventRead]:
-    """Risk events, newest first, filtered by status, severity or organisation."""
-    rows = await review_repository.page(
+) -> list[RiskEventSummary]:
+    """Risk events, newest first, filtered by status, severity or organisation: summaries (the evidence, the
+    match explanation, the clocks and the audit trail are at GET /risk-events/{id})."""
+    rows = await review_repository.summaries(
         session, status=status, severity=severity, organisation_id=organisation_id, limit=limit, offset=offset
     )
-    return [RiskEventRead.model_validate(r) for r in rows]
+    return [RiskEventSummary.model_validate(r) for r in rows]
 
 
 @router.get(

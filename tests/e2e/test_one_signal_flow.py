@@ -77,12 +77,17 @@ async def test_a_spot_check_failure_raises_a_risk_event_emails_the_organisation_
             return int((await reporting.get("/risk-events/count")).json()["risk_events_raised"])
 
         assert await eventually(count, lambda n: n == 1) == 1
-        events = (await rules.get("/risk-events")).json()
+        listed = await rules.get("/risk-events")
+        events = listed.json()
         assert len(events) == 1
         event = events[0]
         assert event["severity"] == "high" and event["recommended_measure"] == "suspend"  # CCC held: suspend
-        assert event["match"]["method"] == "credit_code"
+        assert event["match"] == {"score": 1.0, "decision": "match", "method": "credit_code"}
+        assert event["organisation_name"] == "浙江宏远电器有限公司"
+        # A list gives summaries (a page of 50 is a few KB); the evidence and the explanation are in the detail.
+        assert "signal" not in event and "summary" not in event and len(listed.content) < 1000
         detail = (await rules.get(f"/risk-events/{event['id']}")).json()
+        assert detail["signal"]["subject"]["credit_code"] and detail["match"]["explanation"]
         assert [a["action"] for a in detail["audit"]] == ["raised"]
 
         async def mails() -> list:

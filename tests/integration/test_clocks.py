@@ -32,6 +32,7 @@ from shared.db.session import Database
 from shared.workdays import add_working_days
 from tests.integration.test_rules_matching import publish, send_signal
 from tests.support.infra import ADMIN, as_role, running
+from tests.support.review import risk_events
 from tests.support.topics import payloads
 from tests.support.waiting import eventually
 
@@ -51,7 +52,7 @@ CCC_HOLDER = {
 
 
 async def _events(client: Any) -> list[dict[str, Any]]:
-    return (await client.get("/risk-events")).json()
+    return await risk_events(client)
 
 
 def _mine(found: list[dict[str, Any]], event_id: str) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from shared.contracts import Topic
 from shared.contracts.ingest import CheckLevel, SignalReceivedV2, SignalReceivedV3
 from tests.integration.test_rules_matching import publish
 from tests.support.infra import ADMIN, as_role, bearer, running
+from tests.support.review import risk_events
 from tests.support.topics import payloads
 from tests.support.waiting import eventually
 
@@ -146,7 +147,7 @@ def _failure() -> SignalReceivedV2:
 
 
 async def _events(rules: Any) -> list[dict[str, Any]]:
-    return (await rules.get("/risk-events")).json()
+    return await risk_events(rules)
 
 
 async def _event(rules: Any, url: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from services.notify.main import create_app as notify_app
 from services.rules.main import create_app as rules_app
 from tests.e2e.test_one_signal_flow import CODE, registry_csv
 from tests.support.infra import ADMIN, bearer, running
+from tests.support.review import risk_events
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -120,7 +121,7 @@ async def test_an_organisation_answers_its_alert_from_the_signed_link(
         assert (await page.post(f"/o/{token}/self-report", data=report)).status_code == 303
 
         async def events() -> list[dict[str, Any]]:
-            return list((await rules.get("/risk-events")).json())
+            return await risk_events(rules)
 
         raised = await eventually(events, lambda es: len(es) == 2)
         self_reported = next(e for e in raised if e["id"] != event_id)

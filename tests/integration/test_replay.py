@@ -12,6 +12,7 @@ from shared.contracts.ingest import Product, SignalKind, SignalReceived, Subject
 from tests.integration.test_review_decisions import ORGANISATION
 from tests.integration.test_rules_matching import send_signal
 from tests.support.infra import ADMIN, as_role, bearer, running
+from tests.support.review import risk_events
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -32,7 +33,7 @@ async def test_replay_says_what_the_rules_would_raise_and_raises_only_what_is_mi
         assert (await rules.put("/organisations", json=ORGANISATION, headers=ADMIN)).status_code == 200
         sent = await send_signal(platform, "浙江宏远电器有限公司", "电动自行车用充电器", "HY-4820A")
         await eventually(lambda: _count(rules), lambda n: n == 1)
-        [raised] = (await rules.get("/risk-events")).json()
+        [raised] = await risk_events(rules)
         assert raised["signal_id"] == str(sent)
 
         # The signal that was screened (as ingest stores it), one that never reached rules, one naming nobody.

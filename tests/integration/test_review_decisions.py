@@ -16,6 +16,7 @@ from shared.db.session import Database
 from shared.workdays import add_working_days
 from tests.integration.test_rules_matching import send_signal
 from tests.support.infra import ADMIN, NO_TOKEN, as_role, bearer, running
+from tests.support.review import risk_events
 from tests.support.topics import payloads
 from tests.support.waiting import eventually
 
@@ -151,7 +152,7 @@ async def test_a_risk_event_is_assigned_decided_and_closed(platform, service_set
 
 
 async def _events(rules: Any) -> list[dict[str, Any]]:
-    return (await rules.get("/risk-events")).json()
+    return await risk_events(rules)
 
 
 async def test_a_suspension_that_ends_undecided_reopens_its_event(platform, service_settings) -> None:

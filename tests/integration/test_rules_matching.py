@@ -15,6 +15,7 @@ from shared.contracts import Envelope, Topic, deterministic_id
 from shared.contracts.ingest import Party, Product, SignalKind, SignalReceived, SignalReceivedV2, Subject
 from shared.kafka.producer import Producer
 from tests.support.infra import ADMIN, NO_TOKEN, as_role, bearer, running
+from tests.support.review import risk_events
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -88,7 +89,7 @@ async def test_name_matching_verdicts_screening_and_xlsx_import(platform, servic
         await send_signal(platform, "宁波市北仑区宏远电器经营部", "充电器")
 
         async def events() -> list[dict]:
-            return (await rules.get("/risk-events")).json()
+            return await risk_events(rules)
 
         raised = await eventually(events, lambda e: len(e) == 2)
         by_method = {e["match"]["method"]: e for e in raised}
@@ -158,7 +159,7 @@ async def test_every_party_of_a_bulletin_row_is_matched_and_each_event_names_its
         )
 
         async def events() -> list[dict]:
-            return [e for e in (await rules.get("/risk-events")).json() if e["signal_id"] == str(signal_id)]
+            return [e for e in await risk_events(rules) if e["signal_id"] == str(signal_id)]
 
         raised = await eventually(events, lambda e: len(e) == 2)
         by_role = {e["match"]["party"]["role_label"]: e for e in raised}
@@ -174,6 +175,6 @@ async def test_every_party_of_a_bulletin_row_is_matched_and_each_event_names_its
 
         # A v1 signal (published before v2) still raises, its subject the only party.
         await send_signal(platform, "宏远电器（浙江）有限责任公司", "电动自行车用充电器", "HY-4820A")
-        everything = await eventually(lambda: rules.get("/risk-events"), lambda r: len(r.json()) == 3)
-        v1 = [e for e in everything.json() if e["signal_id"] != str(signal_id)]
+        everything = await eventually(lambda: risk_events(rules), lambda es: len(es) == 3)
+        v1 = [e for e in everything if e["signal_id"] != str(signal_id)]
         assert v1 and v1[0]["match"]["party"] is None

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.rules.review.models import AuditEntry, RiskEvent
+from services.rules.registry.models import Organisation
+from services.rules.review.models import AuditEntry, DeadlineClock, RiskEvent
 
 
 async def add(session: AsyncSession, values: Mapping[str, object]) -> bool:
@@ -73,6 +74,55 @@ async def page(
     if organisation_id:
         stmt = stmt.where(RiskEvent.organisation_id == organisation_id)
     return list((await session.scalars(stmt)).all())
+
+
+async def summaries(
+    session: AsyncSession,
+    *,
+    status: str | None,
+    severity: str | None,
+    organisation_id: uuid.UUID | None,
+    limit: int,
+    offset: int,
+) -> list[dict[str, object]]:
+    """A page of events as lists show them, newest first: only the columns a summary needs (no evidence, no
+    explanation), the organisation's registered name, the match's score, decision and method read inside
+    PostgreSQL, and the first running clock's due date by one correlated lookup."""
+    first_due = (
+        select(func.min(DeadlineClock.due_on))
+        .where(DeadlineClock.risk_event_id == RiskEvent.id, DeadlineClock.ended_on.is_(None),
+               DeadlineClock.state != "void")
+        .scalar_subquery()
+    )  # fmt: skip
+    e = RiskEvent
+    stmt = (
+        select(
+            e.id, e.organisation_id, e.signal_id, e.signal_kind, e.rule_id, e.severity, e.recommended_measure,
+            e.status, e.title, e.decision_due, e.assigned_to, e.decision, e.suspended_until, e.created_at,
+            e.updated_at, first_due.label("next_due"),
+            Organisation.name.label("organisation_name"),
+            e.match["score"].astext.label("match_score"), e.match["decision"].astext.label("match_decision"),
+            e.match["method"].astext.label("match_method"), e.correction["state"].astext.label("correction"),
+        )
+        .join(Organisation, Organisation.id == e.organisation_id)
+        .order_by(e.created_at.desc())
+        .limit(limit)
+        .offset(offset)
+    )  # fmt: skip
+    if status:
+        stmt = stmt.where(e.status == status)
+    if severity:
+        stmt = stmt.where(e.severity == severity)
+    if organisation_id:
+        stmt = stmt.where(e.organisation_id == organisation_id)
+    rows = []
+    for row in (await session.execute(stmt)).mappings():
+        values = dict(row)
+        score = values.pop("match_score")
+        values["match"] = {"score": float(score) if score is not None else None,
+                           "decision": values.pop("match_decision"), "method": values.pop("match_method")}  # fmt: skip
+        rows.append(values)
+    return rows
 
 
 async def suspensions_ended(session: AsyncSession, today: date) -> list[RiskEvent]:

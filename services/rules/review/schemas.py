@@ -44,6 +44,39 @@ class ClockRead(BaseModel):
         return self
 
 
+class MatchBrief(BaseModel):
+    score: float | None = None
+    decision: str | None = None
+    method: str | None = None
+
+
+class RiskEventSummary(BaseModel):
+    """A risk event as a list shows it: what a reviewer scans a page of events by. The evidence, the match
+    explanation, the clocks and the audit trail are at GET /risk-events/{id}."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    organisation_id: uuid.UUID
+    organisation_name: str = Field(description="as registered")
+    signal_id: uuid.UUID
+    signal_kind: str
+    rule_id: str
+    severity: str
+    recommended_measure: str
+    status: str
+    title: str
+    decision_due: date | None
+    next_due: date | None = Field(default=None, description="the statutory clock still running that is due first")
+    match: MatchBrief
+    assigned_to: str | None
+    decision: str | None
+    suspended_until: date | None = None
+    correction: str | None = Field(default=None, description="the state of a correcting signal, if any")
+    created_at: datetime
+    updated_at: datetime
+
+
 class RiskEventRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
