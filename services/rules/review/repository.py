@@ -57,25 +57,6 @@ async def audit_trail(session: AsyncSession, risk_event_id: uuid.UUID) -> list[A
     return list((await session.scalars(stmt)).all())
 
 
-async def page(
-    session: AsyncSession,
-    *,
-    status: str | None,
-    severity: str | None,
-    organisation_id: uuid.UUID | None,
-    limit: int,
-    offset: int,
-) -> list[RiskEvent]:
-    stmt = select(RiskEvent).order_by(RiskEvent.created_at.desc()).limit(limit).offset(offset)
-    if status:
-        stmt = stmt.where(RiskEvent.status == status)
-    if severity:
-        stmt = stmt.where(RiskEvent.severity == severity)
-    if organisation_id:
-        stmt = stmt.where(RiskEvent.organisation_id == organisation_id)
-    return list((await session.scalars(stmt)).all())
-
-
 async def summaries(
     session: AsyncSession,
     *,
