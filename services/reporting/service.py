@@ -52,7 +52,7 @@ def local_day(at: datetime) -> date:
 
 async def risk_event_raised(session: AsyncSession, event: RiskEventRaised) -> None:
     types = sorted({c.type for c in event.certificates})
-    kind = str(event.signal_kind)  # the enum's value, or the word of a kind this build does not know
+    kind = counted_kind(event)
     new = await repository.add_risk_event(
         session,
         {
@@ -85,15 +85,22 @@ async def risk_event_raised(session: AsyncSession, event: RiskEventRaised) -> No
     await repository.bump(session, "risk_events_by_province", event.province or "unknown")
     for certificate_type in types or ["none"]:
         await repository.bump(session, "risk_events_by_certificate_type", certificate_type)
-    await _daily_raised(session, event, types)
+    await _daily_raised(session, event, kind, types)
 
 
-async def _daily_raised(session: AsyncSession, event: RiskEventRaised, types: list[str]) -> None:
+def counted_kind(event: RiskEventRaised) -> str:
+    """The kind an event is counted under: `self_report` for what an organisation reported itself (its page,
+    issue 15 §1: rules raises it under the rule of the problem named, and says so in the match's method),
+    else the signal's kind (the enum's value, or the word of a kind this build does not know)."""
+    return SELF_REPORT if event.match.method == SELF_REPORT else str(event.signal_kind)
+
+
+async def _daily_raised(session: AsyncSession, event: RiskEventRaised, kind: str, types: list[str]) -> None:
     """The dashboard's aggregate (migration 0005 rebuilds the same from the rows)."""
     day = local_day(event.raised_at)
     for metric, dimension in (
         ("raised", "all"),
-        ("raised_by_kind", str(event.signal_kind)),
+        ("raised_by_kind", kind),
         ("raised_by_severity", event.severity.value),
         ("raised_by_province", event.province or "unknown"),
         *(("raised_by_certificate_type", t) for t in types or ["none"]),
