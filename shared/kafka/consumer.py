@@ -201,7 +201,7 @@ class Consumer:
             log.warning("a batch of %d from %s[%d]@%d failed; handling it one by one: %s", len(records),
                         topic, tp.partition, records[0].offset, describe(exc),
                         exc_info=not is_permanent(exc))  # fmt: skip
-            return await self._one_by_one(tp, records, culprit.event_id, exc)
+            return await self._one_by_one(tp, records, {culprit.event_id: exc} if culprit.event_id is not None else {})
         for record, error in undecodable:  # on the DLQ before the offsets move past them
             outcomes.append(await self._dead_letter(record, topic, error, 0))
         await self._kafka.commit({tp: records[-1].offset + 1})
@@ -213,17 +213,14 @@ class Consumer:
         return "handled"
 
     async def _one_by_one(
-        self,
-        tp: TopicPartition,
-        records: list[ConsumerRecord],
-        culprit: uuid.UUID | None = None,
-        failure: BaseException | None = None,
+        self, tp: TopicPartition, records: list[ConsumerRecord], tried: dict[uuid.UUID, BaseException] | None = None
     ) -> str:
         """Each record in its own transaction, its offset committed after it (a crash re-delivers at most one);
-        the record whose handler failed the batch (`culprit`) has had one try already (`failure`)."""
+        `tried`: the event whose handler failed the batch, and how (that was its first try)."""
         assert self._kafka is not None
+        tried = dict(tried or {})
         for record in records:
-            if await self.handle_record(record, culprit, failure) == INTERRUPTED:
+            if await self.handle_record(record, tried) == INTERRUPTED:
                 return INTERRUPTED  # this record was not handled, so nothing past it is committed
             await self._kafka.commit({tp: record.offset + 1})
         return "handled"
@@ -272,12 +269,11 @@ class Consumer:
         """Whether the last committed consumer transaction queued events in the outbox."""
         return outbox_written(self.committed_info)
 
-    async def handle_record(
-        self, record: ConsumerRecord, culprit: uuid.UUID | None = None, failure: BaseException | None = None
-    ) -> str:
+    async def handle_record(self, record: ConsumerRecord, tried: dict[uuid.UUID, BaseException] | None = None) -> str:
         """Process one record to an outcome: processed, duplicate, dead_lettered, or interrupted (the
         consumer was stopped while the record waited for an outage to end: it must be delivered again).
-        When the record is `culprit`, its handler failed once already in a batch, with `failure`."""
+        An event in `tried` failed once already in a batch, with that error: it counts as its first try (taken
+        out of `tried`, so a second copy of the event is tried afresh)."""
         topic = self._logical(record.topic)
         route = self.routes[topic]
         started = time.perf_counter()
@@ -288,7 +284,7 @@ class Consumer:
         else:
             token = correlation_id.set(envelope.correlation_id)
             try:
-                earlier = failure if culprit is not None and envelope.event_id == culprit else None
+                earlier = tried.pop(envelope.event_id, None) if tried else None
                 outcome = await self._process(record, route, envelope, earlier)
             finally:
                 correlation_id.reset(token)
