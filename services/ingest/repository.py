@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.models import RawRecord, SignalRecord
 from shared.contracts.ingest import SignalV2
+from shared.db.results import affected
 
 
 async def keep_raw(session: AsyncSession, content_hash: str, feed: str, kind: str, content: dict[str, object]) -> None:
@@ -29,7 +30,7 @@ async def add_signal(session: AsyncSession, signal: SignalV2) -> bool:
         raw_record_ref=signal.raw_record_ref,
     )
     result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["signal_id"]))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(affected(result))
 
 
 async def get_signal(session: AsyncSession, signal_id: uuid.UUID) -> SignalRecord | None:

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.notify.models import Delivery, OrganisationContacts, PendingAlert
+from shared.db.results import changed
 
 
 async def save_contacts(
@@ -44,7 +45,7 @@ async def delivery(session: AsyncSession, delivery_id: uuid.UUID) -> Delivery | 
 async def queue(session: AsyncSession, values: dict[str, Any]) -> bool:
     """Record a message to send; False when one with this id (the idempotency key) is recorded already."""
     stmt = insert(Delivery).values(status="queued", **values).on_conflict_do_nothing(index_elements=["id"])
-    return bool((await session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+    return bool(await changed(session, stmt))
 
 
 CLAIMED = (Delivery.id, Delivery.organisation_id, Delivery.risk_event_id, Delivery.channel, Delivery.recipient,

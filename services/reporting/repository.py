@@ -23,6 +23,7 @@ from services.reporting.models import (
     ScreenedOrganisation,
     Tally,
 )
+from shared.db.results import affected
 
 # --- a batch of projections: the writes gathered and made set-based ----------------------------------------
 
@@ -138,7 +139,7 @@ async def add_risk_event(session: AsyncSession, values: dict[str, object]) -> bo
         batch.risk_events[key] = values
         return True
     result = await session.execute(insert(RiskEventView).values(**values).on_conflict_do_nothing())
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(affected(result))
 
 
 async def add_measure(session: AsyncSession, values: dict[str, object]) -> None:

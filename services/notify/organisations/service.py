@@ -29,6 +29,7 @@ from shared.contracts.notify import (
     SelfReportProblem,
 )
 from shared.contracts.rules import RiskEventRaisedV2, RiskEventUpdatedV2
+from shared.db.results import affected
 from shared.kafka.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -191,7 +192,7 @@ async def _record(
     values = {"id": rid, "link_id": link.id, "organisation_id": link.organisation_id,
               "risk_event_id": link.risk_event_id, "kind": kind, "text": text, "files": files}  # fmt: skip
     result = await session.execute(insert(OrganisationResponse).values(**values).on_conflict_do_nothing())
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(affected(result))
 
 
 async def _keep(store: FileStore, link: OrganisationLink, rid: uuid.UUID, n: int, upload: Upload) -> EvidenceFile:

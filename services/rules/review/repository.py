@@ -12,12 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules.registry.models import Organisation
 from services.rules.review.models import AuditEntry, DeadlineClock, RiskEvent
+from shared.db.results import affected
 
 
 async def add(session: AsyncSession, values: Mapping[str, object]) -> bool:
     """Insert a risk event; False when one with this (deterministic) id exists: a replay."""
     result = await session.execute(insert(RiskEvent).values(**values).on_conflict_do_nothing(index_elements=["id"]))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(affected(result))
 
 
 def audit(

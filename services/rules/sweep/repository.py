@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.rules.registry.models import Certificate, Organisation
 from services.rules.review.models import AuditEntry, RiskEvent
 from services.rules.sweep.models import Sweep, SweepHit, SweepRanking
+from shared.db.results import changed
 
 BATCH = 5000  # rows per INSERT of hits and rankings
 
@@ -46,7 +47,7 @@ async def interrupt_stale(session: AsyncSession, before: datetime) -> int:
         .where(Sweep.active.is_(True), func.coalesce(Sweep.heartbeat_at, Sweep.created_at) < before)
         .values(status="interrupted", active=None, error="no progress reported for 10 minutes: its process stopped")
     )
-    return int((await session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+    return await changed(session, stmt)
 
 
 async def set_fields(session: AsyncSession, sweep_id: uuid.UUID, **values: object) -> None:
