@@ -80,8 +80,8 @@ def changed_rows(horizon: int | None) -> Any:
     )  # fmt: skip
     o = Organisation
     stmt = select(o.id, o.name, o.credit_code, o.former_names, o.address, o.province, o.city, o.sites,
-                  parties.label("parties")).order_by(o.change_xid)  # fmt: skip
-    return stmt if horizon is None else stmt.where(o.change_xid >= horizon)
+                  parties.label("parties"))  # fmt: skip
+    return stmt if horizon is None else stmt.where(o.change_xid >= horizon).order_by(o.change_xid)
 
 
 def _index_rows(index: RegistryIndex, rows: Sequence[Row[Any]]) -> None:
@@ -151,8 +151,9 @@ class LiveIndex:
             return changed
 
     async def _bulk_pending(self) -> bool:
-        """Whether at least BULK organisations changed since the last read (never at the first load)."""
-        if self._horizon is None:
+        """Whether at least BULK organisations changed since the last read (never at the first load, nor
+        into an empty index: there is nothing to go on matching against meanwhile)."""
+        if self._horizon is None or len(self.index) == 0:
             return False
         since = select(Organisation.id).where(Organisation.change_xid >= self._horizon).limit(BULK).subquery()
         async with self.db.sessions() as session:
@@ -183,9 +184,18 @@ class LiveIndex:
         async with self.db.sessions() as session:
             horizon = await self._horizon_now(session)
             result = await session.stream(changed_rows(since))
-            async for page in result.partitions(PAGE):
-                await on_matcher_thread(_index_rows, into, page)
-                changed += len(page)
+            # The next page is read while the matcher's thread indexes this one (PostgreSQL and the
+            # indexing then use a core each).
+            indexing: asyncio.Future[None] | None = None
+            try:
+                async for page in result.partitions(PAGE):
+                    if indexing is not None:
+                        await indexing
+                    indexing = asyncio.ensure_future(on_matcher_thread(_index_rows, into, page))
+                    changed += len(page)
+            finally:
+                if indexing is not None:
+                    await indexing
             verdicts = (await session.execute(select(MatchVerdict.subject_key, MatchVerdict.organisation_id,
                                                       MatchVerdict.confirmed))).all()  # fmt: skip
         into.verdicts = {(key, str(org)): confirmed for key, org, confirmed in verdicts}

@@ -5,13 +5,12 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from services.rules.matcher.regions import city_of_place, province_of_place
 from services.rules.registry.schemas import CertificateIn, ContactIn, ImportProblem, OrganisationIn, SiteIn
@@ -203,8 +202,10 @@ def organisation_id(external_ref: str) -> uuid.UUID:
     return deterministic_id("organisation", external_ref)
 
 
-def _dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+# Each list as JSON, as OrganisationIn.model_dump(mode="json") gives it (written by pydantic's core).
+_SITES = TypeAdapter(list[SiteIn])
+_CONTACTS = TypeAdapter(list[ContactIn])
+_CERTIFICATES = TypeAdapter(list[CertificateIn])
 
 
 class RegistryStream:
@@ -265,13 +266,12 @@ class RegistryStream:
                 self.split.add(ref)
             self._handed.add(ref)
             self.pieces += 1
-            state = org.model_dump(mode="json")
-            code = state["credit_code"]
             chunk.pieces.append(
                 (
-                    self.pieces, ref, organisation_id(ref), state["name"], state["former_names"],
-                    quick_valid(code) if code else None, state["address"], state["province"], state["city"],
-                    _dumps(state["sites"]), _dumps(state["contacts"]), _dumps(state["certificates"]),
+                    self.pieces, ref, organisation_id(ref), org.name, org.former_names,
+                    quick_valid(org.credit_code) if org.credit_code else None, org.address, org.province, org.city,
+                    _SITES.dump_json(org.sites).decode(), _CONTACTS.dump_json(org.contacts).decode(),
+                    _CERTIFICATES.dump_json(org.certificates).decode(),
                 )
             )  # fmt: skip
             for certificate in org.certificates:
