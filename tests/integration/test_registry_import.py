@@ -5,6 +5,8 @@ one-organisation path (PUT /organisations) on what "unchanged" means."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from typing import Any
 
@@ -22,12 +24,19 @@ from shared.db.session import Database
 from shared.jobs import Progress
 from shared.kafka.outbox import Outbox
 from tests.support.infra import ADMIN, running
+from tests.support.jobs import follow
 
 pytestmark = pytest.mark.integration
 
 HEADER = (
     "org_id,name,credit_code,former_names,address,province,city,contact_name,contact_email,contact_mobile,"
     "contact_channels,certificate_no,certificate_type,products,certificate_status,applicant,sites\n"
+)
+
+
+IDLE_IN_TRANSACTION = (
+    "SELECT state, now() - xact_start AS open_for, query FROM pg_stat_activity "
+    "WHERE datname = current_database() AND state LIKE 'idle in transaction%' AND now() - state_change > interval '1s'"
 )
 
 
@@ -213,5 +222,30 @@ async def test_an_organisation_whose_rows_are_far_apart_is_merged_as_one(service
                 session, Outbox(messaging.outbox, "rules"), RegistryStream(data), "far.csv", Progress()
             )
         assert (report.created, report.updated, report.unchanged) == (0, 0, 3)
+    finally:
+        await db.dispose()
+
+
+async def test_a_caller_that_gives_up_waiting_leaves_the_import_to_finish_and_no_transaction_open(
+    platform, service_settings
+) -> None:
+    settings = service_settings("rules")
+    db = Database(settings)
+    data = registry(*(row(k) for k in range(1, 3001)))
+    try:
+        async with running(rules_app(settings, platform), ADMIN) as rules:
+            waiting = asyncio.create_task(
+                rules.post("/organisations/import", params={"wait": "true"}, files={"file": ("r.csv", data)})
+            )
+            await asyncio.sleep(0.3)
+            waiting.cancel()  # the caller gives up (in-process: its request's task is cancelled)
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiting
+            [job] = (await rules.get("/jobs")).json()
+            job = await follow(rules, job)
+            assert job["status"] == "succeeded" and job["result"]["created"] == 3000, job
+            async with db.sessions() as session:
+                stuck = (await session.execute(text(IDLE_IN_TRANSACTION))).all()
+            assert stuck == [], stuck
     finally:
         await db.dispose()
