@@ -247,7 +247,7 @@ def _local(next_page: str | None) -> str:
     return "/dashboard"
 
 
-@sign_in.get("/login", response_class=HTMLResponse)
+@sign_in.get("/login", response_class=HTMLResponse, responses=errors(422))
 async def login_page(
     request: Request,
     next: str | None = Query(None, max_length=2000, description="the dashboard page to go to after"),
