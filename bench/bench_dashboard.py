@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -299,6 +300,7 @@ async def some_ids(dsn: str) -> tuple[list[uuid.UUID], uuid.UUID, uuid.UUID]:
     conn = await asyncpg.connect(dsn, server_settings={"search_path": "reporting"})
     try:
         ids = [r[0] for r in await conn.fetch("SELECT risk_event_id FROM risk_events TABLESAMPLE SYSTEM (1) LIMIT 500")]
+        ids = ids or [r[0] for r in await conn.fetch("SELECT risk_event_id FROM risk_events LIMIT 500")]  # a few
         event, organisation = await conn.fetchrow(
             "SELECT risk_event_id, organisation_id FROM risk_events WHERE risk_event_id = $1", ids[0]
         )
@@ -351,6 +353,8 @@ def main() -> None:
                 loaded[(name, workers)] = asyncio.run(concurrently(base, headers, [name], workers, args.seconds))
     finally:
         infra.stop(keep=args.folder is not None)
+        if args.folder is None:  # the cluster was the bench's alone
+            shutil.rmtree(folder, ignore_errors=True)
     _print(args, seconds, baseline, sequential, loaded)
 
 
