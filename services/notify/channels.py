@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from email.message import EmailMessage
@@ -13,6 +15,7 @@ from typing import Protocol
 
 import aiosmtplib
 import httpx
+from aiosmtplib.email import extract_sender, flatten_message
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -28,6 +31,13 @@ from services.notify.templates import Rendered
 log = logging.getLogger(__name__)
 IDLE_SECONDS = 30.0  # an idle SMTP connection older than this is closed rather than reused (servers drop them)
 MESSAGES_PER_CONNECTION = 100  # then a fresh one: some servers cap a session's messages
+FLATTENED_KEPT = 256  # rendered messages whose MIME bytes are kept for the next contact (an alert goes to several)
+# The per-message headers are put into kept bytes only when both paths give the same bytes: plain ASCII,
+# no folding (a header line within 78 characters); anything else is composed in full.
+ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+PLAIN_ADDRESS = re.compile(rf"{ATOM}(\.{ATOM})*@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*")
+PLAIN_KEY = re.compile(r"[A-Za-z0-9-]+")
+TO, KEY = "recipient@certwatch-placeholder.invalid", "certwatch-placeholder-idempotency-key"
 
 
 class DeliveryError(Exception):
@@ -159,17 +169,67 @@ class EmailChannel:
     def __init__(self, settings: NotifySettings) -> None:
         self.settings = settings
         self.pool = SmtpPool(settings, settings.smtp_pool_size)
+        self._flattened: OrderedDict[tuple[Rendered, str], tuple[str, bytes, bytes] | None] = OrderedDict()
 
     async def send(self, recipient: str, message: Rendered, idempotency_key: str) -> str:
-        mail = self.compose(recipient, message, idempotency_key)
         try:
             async with self.pool.connection() as smtp:
-                await smtp.send_message(mail)
+                message_id = await self._send(smtp, recipient, message, idempotency_key)
         except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException) as exc:
             if _permanent(exc):
                 raise PermanentError(str(exc)) from exc
             raise
-        return str(mail["Message-ID"])
+        return message_id
+
+    async def _send(self, smtp: aiosmtplib.SMTP, recipient: str, message: Rendered, key: str) -> str:
+        """What `smtp.send_message(self.compose(...))` does, byte for byte, without composing and flattening
+        the same MIME body again for each contact: the bytes of a rendered message are kept, and only its
+        To, Message-ID and X-Certwatch-Idempotency-Key differ from one copy to the next."""
+        message_id = self.message_id(key)
+        if not self._plain(recipient, key):
+            mail = self.compose(recipient, message, key)
+            await smtp.send_message(mail)
+            return message_id
+        if smtp.is_ehlo_or_helo_needed:
+            await smtp.ehlo()
+        options, cte = (["BODY=8BITMIME"], "8bit") if smtp.supports_extension("8BITMIME") else ([], "7bit")
+        kept = self.flattened(message, cte)
+        if kept is None:  # the placeholders did not land once each in the headers: compose in full
+            await smtp.send_message(self.compose(recipient, message, key))
+            return message_id
+        sender, head, rest = kept
+        head = head.replace(TO.encode(), recipient.encode()).replace(KEY.encode(), key.encode())
+        await smtp.sendmail(sender, [recipient], head + rest, mail_options=options)
+        return message_id
+
+    def flattened(self, message: Rendered, cte: str) -> tuple[str, bytes, bytes] | None:
+        """(envelope sender, headers, the rest) of the message composed for the placeholder contact and key,
+        flattened as aiosmtplib flattens it; kept for the next contacts of the same message."""
+        if (message, cte) in self._flattened:
+            self._flattened.move_to_end((message, cte))
+            return self._flattened[(message, cte)]
+        mail = self.compose(TO, message, KEY)
+        head, blank, body = flatten_message(mail, cte_type=cte).partition(b"\r\n\r\n")
+        kept: tuple[str, bytes, bytes] | None = (extract_sender(mail) or self.settings.mail_from, head, blank + body)
+        if head.count(TO.encode()) != 1 or head.count(KEY.encode()) != 2:
+            kept = None
+        self._flattened[(message, cte)] = kept
+        if len(self._flattened) > FLATTENED_KEPT:
+            self._flattened.popitem(last=False)
+        return kept
+
+    def _plain(self, recipient: str, key: str) -> bool:
+        return (
+            PLAIN_ADDRESS.fullmatch(recipient) is not None
+            and PLAIN_KEY.fullmatch(key) is not None
+            and len(recipient) <= len(TO) + 32
+            and len(self.message_id(key)) + len("Message-ID: ") <= 78
+            and len(key) + len("X-Certwatch-Idempotency-Key: ") <= 78
+        )
+
+    def message_id(self, idempotency_key: str) -> str:
+        domain = self.settings.mail_from.rpartition("@")[2] or "certwatch"
+        return f"<{idempotency_key}@{domain}>"
 
     def compose(self, recipient: str, message: Rendered, idempotency_key: str) -> EmailMessage:
         mail = EmailMessage()
@@ -177,8 +237,7 @@ class EmailChannel:
         mail["To"] = recipient
         mail["Subject"] = message.subject
         # The same key gives the same Message-ID on every try, so a receiver can drop a resent copy.
-        domain = self.settings.mail_from.rpartition("@")[2] or "certwatch"
-        mail["Message-ID"] = f"<{idempotency_key}@{domain}>"
+        mail["Message-ID"] = self.message_id(idempotency_key)
         mail["X-Certwatch-Idempotency-Key"] = idempotency_key
         mail.set_content(message.body, charset="utf-8")
         return mail
@@ -205,7 +264,12 @@ class SmsChannel:
         self.client = httpx.AsyncClient(
             timeout=10.0,
             headers={"Authorization": f"Bearer {key.get_secret_value()}"} if key else {},
-            limits=httpx.Limits(max_connections=settings.send_concurrency),
+            # One kept-alive connection per text in flight: no connection set up per text.
+            limits=httpx.Limits(
+                max_connections=settings.sms_concurrency,
+                max_keepalive_connections=settings.sms_concurrency,
+                keepalive_expiry=IDLE_SECONDS,
+            ),
         )
 
     async def send(self, recipient: str, message: Rendered, idempotency_key: str) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, Uuid, delete, func, literal, or_, select, update
+from sqlalchemy import Table, Uuid, delete, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -54,16 +55,22 @@ CLAIMED = (Delivery.id, Delivery.organisation_id, Delivery.risk_event_id, Delive
 
 
 async def claim(
-    conn: AsyncConnection, token: uuid.UUID, limit: int, lease: timedelta, now: datetime | None = None
+    conn: AsyncConnection,
+    token: uuid.UUID,
+    limit: int,
+    lease: timedelta,
+    now: datetime | None = None,
+    channel: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Claim up to `limit` queued messages due by `now` (the database's clock by default) whose earlier
-    claim, if any, has lapsed: each is this sender's until `now + lease`. One statement; SKIP LOCKED:
-    replicas claiming at the same moment take different rows."""
+    """Claim up to `limit` queued messages (of `channel`, or of any) due by `now` (the database's clock by
+    default) whose earlier claim, if any, has lapsed: each is this sender's until `now + lease`. One
+    statement; SKIP LOCKED: replicas claiming at the same moment take different rows."""
     moment: Any = now if now is not None else func.now()
     due = (
         select(Delivery.id)
         .where(Delivery.status == "queued", Delivery.send_after <= moment)
         .where(or_(Delivery.claimed_until.is_(None), Delivery.claimed_until <= moment))
+        .where(*([Delivery.channel == channel] if channel is not None else []))
         .order_by(Delivery.send_after)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -122,6 +129,73 @@ async def mark(
         .returning(outbox.c.event_id)
     )
     return (await conn.execute(stmt)).first() is not None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A claimed message's outcome and its event, to be marked with others."""
+
+    delivery_id: uuid.UUID
+    claim: uuid.UUID
+    mark: Mark
+    event: OutboxRow
+
+
+def _mark_many(outbox: Table) -> Any:
+    return text(f"""
+        WITH v AS (
+            SELECT * FROM unnest(
+                CAST(:ids AS uuid[]), CAST(:claims AS uuid[]), CAST(:statuses AS text[]), CAST(:attempts AS int[]),
+                CAST(:provider_ids AS text[]), CAST(:errors AS text[]), CAST(:event_ids AS uuid[]),
+                CAST(:topics AS text[]), CAST(:keys AS text[]), CAST(:envelopes AS text[])
+            ) AS v(id, claim, status, attempts, provider_id, error, event_id, topic, key, envelope)
+        ), marked AS (
+            UPDATE {Delivery.__tablename__} AS d
+            SET status = v.status, attempts = v.attempts, provider_id = v.provider_id, error = v.error,
+                recipient = NULL, claimed_until = NULL, finished_at = now()
+            FROM v
+            WHERE d.id = v.id AND d.claim = v.claim AND d.status = 'queued'
+            RETURNING d.id
+        ), published AS (
+            INSERT INTO {outbox.name} (event_id, topic, key, envelope)
+            SELECT v.event_id, v.topic, v.key, CAST(v.envelope AS jsonb) FROM v JOIN marked ON marked.id = v.id
+            ON CONFLICT (event_id) DO NOTHING
+        )
+        SELECT id FROM marked
+    """)  # the table names are this service's own, no input
+
+
+async def mark_many(conn: AsyncConnection, outcomes: list[Outcome], outbox: Table) -> set[uuid.UUID]:
+    """Record how many claimed messages went, forget their recipients, and queue their events in the outbox,
+    in ONE statement (an UPDATE in a WITH, then an INSERT of the rows it updated): for each message, both or
+    neither, and all in one round trip. Each is marked only if its claim is still the one given (not lapsed
+    and taken by another sender); returns the ids marked."""
+    rows = await conn.execute(
+        _mark_many(outbox),
+        {
+            "ids": [o.delivery_id for o in outcomes],
+            "claims": [o.claim for o in outcomes],
+            "statuses": [o.mark.status for o in outcomes],
+            "attempts": [o.mark.attempts for o in outcomes],
+            "provider_ids": [o.mark.provider_id for o in outcomes],
+            "errors": [o.mark.error for o in outcomes],
+            "event_ids": [o.event.event_id for o in outcomes],
+            "topics": [o.event.topic for o in outcomes],
+            "keys": [o.event.key for o in outcomes],
+            "envelopes": [json.dumps(o.event.envelope) for o in outcomes],
+        },
+    )
+    return {row[0] for row in rows}
+
+
+async def release(conn: AsyncConnection, token: uuid.UUID, ids: list[uuid.UUID]) -> None:
+    """Give back claimed messages this sender will not send (it stops, or they waited too long in its hands):
+    due again at once for any sender, rather than after their lease."""
+    await conn.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids), Delivery.claim == token, Delivery.status == "queued")
+        .values(claimed_until=None)
+    )
 
 
 async def park(session: AsyncSession, alert: PendingAlert) -> None:

@@ -30,9 +30,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -74,6 +76,40 @@ class Claimed:
     caused_by: uuid.UUID | None
     correlation_id: str | None  # of the event that queued it: its outcome and log lines carry it on
     deferred: bool  # held back by quiet hours
+    claimed_at: float = 0.0  # time.monotonic() when the claim was asked for: its lease runs from before then
+
+
+@dataclass
+class Lane:
+    """One channel's messages in this sender's hands: claimed and waiting for a slot, or being sent."""
+
+    channel: str
+    concurrency: int
+    waiting: deque[Claimed] = field(default_factory=deque)
+    in_flight: set[asyncio.Task[str]] = field(default_factory=set)
+    claiming: asyncio.Task[int] | None = None
+    dry: bool = False  # its last claim found fewer than it asked for: nothing more is due until a wakeup or poll
+
+    @property
+    def held(self) -> int:
+        return len(self.waiting) + len(self.in_flight)
+
+    def wants(self) -> int:
+        """How many to claim now: none while it holds more than half a round beyond its slots, else up to
+        two rounds (so a claim is one statement per `concurrency / 2` messages or more, and a claimed message
+        waits at most about a round for its slot)."""
+        if self.claiming is not None or self.dry or self.held > self.concurrency + self.concurrency // 2:
+            return 0
+        return 2 * self.concurrency - self.held
+
+
+@dataclass(frozen=True)
+class Unmarked:
+    """A sent (or failed) message waiting for its mark, with its event, made in the message's context."""
+
+    message: Claimed
+    outcome: Mark
+    event: repository.OutboxRow
 
 
 class Sender:
@@ -92,70 +128,186 @@ class Sender:
         self.published = published  # wakes the outbox relay after a mark
         self.lease = timedelta(seconds=settings.send_lease_seconds)
         self.wakeup = asyncio.Event()  # set after a consumer commits: something may be due
+        # Emails and texts apart: each channel its own slots, so a slow mail server never holds texts back.
+        self.lanes = [
+            Lane(name, settings.sms_concurrency if name == ChannelName.SMS.value else settings.send_concurrency)
+            for name in channels
+        ]
+        self._unmarked: list[Unmarked] = []  # sent, not yet marked: the window (see the module's docstring)
+        self._marker: asyncio.Task[None] | None = None
+        self._more = asyncio.Event()  # an outcome to mark, or a send ended
+        self._sending = 0  # sends under way (their outcomes are still to come)
+        self._releases: set[asyncio.Task[None]] = set()
         # Claims and marks are single statements, autocommitted (no BEGIN and COMMIT round trips), on
         # connections of the sender's own, checked out with no pre-ping (three round trips with asyncpg):
-        # a broken one fails its statement, which is tried again on a new one.
+        # a broken one fails its statement, which is tried again on a new one. One claim per lane at a
+        # time, one mark statement at a time, the backlog gauges and releases.
         self.engine = create_async_engine(
             settings.sqlalchemy_url,
-            pool_size=settings.send_concurrency + 1,
-            max_overflow=0,
+            pool_size=len(self.lanes) + 3,
+            max_overflow=2,
             isolation_level="AUTOCOMMIT",
             connect_args={"server_settings": {"search_path": settings.database_schema}},
         )
 
     async def send_due(self, now: datetime | None = None) -> int:
-        """Send everything due by `now` (the database's clock by default), `send_concurrency` at a time;
-        returns how many were delivered. One pass: the background loop is `run`."""
-        started: list[asyncio.Task[str]] = []
-        in_flight: set[asyncio.Task[str]] = set()
-        while True:
-            started += await self._start(in_flight, self.settings.send_concurrency - len(in_flight), now)
-            if not in_flight:
-                return sum(task.result() == "delivered" for task in started)
-            await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+        """Send everything due by `now` (the database's clock by default), each channel `send_concurrency`
+        (`sms_concurrency`) at a time, and mark it; returns how many were delivered. One pass: the
+        background loop is `run`."""
+        for lane in self.lanes:
+            lane.dry = False
+        started = await self._pump(None, now)
+        await self._marks_done()
+        return sum(task.result() == "delivered" for task in started if not task.cancelled() and not task.exception())
 
-    async def claim(self, limit: int, now: datetime | None = None) -> list[Claimed]:
-        token = uuid.uuid4()
+    async def claim(self, limit: int, now: datetime | None = None, channel: str | None = None) -> list[Claimed]:
+        token, asked = uuid.uuid4(), time.monotonic()
         async with self.engine.connect() as conn:
-            rows = await repository.claim(conn, token, limit, self.lease, now)
-        return [Claimed(claim=token, **row) for row in rows]
+            rows = await repository.claim(conn, token, limit, self.lease, now, channel)
+        return [Claimed(claim=token, claimed_at=asked, **row) for row in rows]
 
-    async def _start(
-        self, in_flight: set[asyncio.Task[str]], free: int, now: datetime | None = None
-    ) -> list[asyncio.Task[str]]:
-        """Claim up to `free` messages and start delivering each (in `in_flight` until done)."""
-        claimed = await self.claim(free, now) if free > 0 else []
-        tasks = [asyncio.create_task(self.deliver(m), name=f"notify:deliver:{m.id}") for m in claimed]
-        for task in tasks:
-            in_flight.add(task)
-            task.add_done_callback(in_flight.discard)
+    async def _pump(self, stop: asyncio.Event | None, now: datetime | None = None) -> list[asyncio.Task[str]]:
+        """Claim for each lane (a batch, when its hands are getting empty), start its waiting messages in
+        its free slots, and wait for a send or a claim to end. With `stop` (the service): until it is set,
+        looking again on a wakeup or each `deliver_poll_seconds`; without (one pass): until every lane's
+        claim comes back short and nothing is in hand. Returns the sends it started."""
+        started: list[asyncio.Task[str]] = []
+        polled = time.monotonic()
+        while stop is None or not stop.is_set():
+            for lane in self.lanes:
+                if (limit := lane.wants()) > 0:
+                    lane.claiming = asyncio.create_task(self._claim_into(lane, limit, now), name="notify:claim")
+                started += self._dispatch(lane)
+            busy: list[asyncio.Future[Any]] = [t for lane in self.lanes for t in lane.in_flight]
+            busy += [lane.claiming for lane in self.lanes if lane.claiming is not None]
+            if stop is None:
+                if not busy:
+                    return started
+                await asyncio.wait(busy, return_when=asyncio.FIRST_COMPLETED)
+            else:
+                timeout = max(0.0, polled + self.settings.deliver_poll_seconds - time.monotonic())
+                await _wait_any(stop, self.wakeup, *busy, timeout=timeout)
+                if self.wakeup.is_set() or time.monotonic() >= polled + self.settings.deliver_poll_seconds:
+                    self.wakeup.clear()
+                    polled = time.monotonic()
+                    for lane in self.lanes:
+                        lane.dry = False
+            for lane in self.lanes:
+                if lane.claiming is not None and lane.claiming.done():
+                    claiming, lane.claiming = lane.claiming, None
+                    if (error := claiming.exception()) is not None:
+                        if stop is None:
+                            raise error
+                        log.error("claiming due %s messages failed; trying again at the next poll: %r",
+                                  lane.channel, error)  # fmt: skip
+                        lane.dry = True
+        return started
+
+    async def _claim_into(self, lane: Lane, limit: int, now: datetime | None) -> int:
+        claimed = await self.claim(limit, now, lane.channel)
+        lane.waiting.extend(claimed)
+        lane.dry = len(claimed) < limit
+        return len(claimed)
+
+    def _dispatch(self, lane: Lane) -> list[asyncio.Task[str]]:
+        """Start the lane's waiting messages in its free slots; one that waited a quarter of its lease is
+        given back instead (sent, it could no longer be marked before its lease lapses)."""
+        tasks, stale = [], []
+        while lane.waiting and len(lane.in_flight) < lane.concurrency:
+            message = lane.waiting.popleft()
+            if time.monotonic() - message.claimed_at > self.lease.total_seconds() / 4:
+                stale.append(message)
+                continue
+            task = asyncio.create_task(self.deliver(message), name=f"notify:deliver:{message.id}")
+            lane.in_flight.add(task)
+            task.add_done_callback(lane.in_flight.discard)
+            tasks.append(task)
+        if stale:
+            self._release(stale)
         return tasks
 
+    def _release(self, messages: list[Claimed]) -> None:
+        task = asyncio.create_task(self._give_back(messages), name="notify:release")
+        self._releases.add(task)
+        task.add_done_callback(self._releases.discard)
+
+    async def _give_back(self, messages: list[Claimed]) -> None:
+        by_claim: dict[uuid.UUID, list[uuid.UUID]] = {}
+        for message in messages:
+            by_claim.setdefault(message.claim, []).append(message.id)
+        try:
+            async with self.engine.connect() as conn:
+                for token, ids in by_claim.items():
+                    await repository.release(conn, token, ids)
+        except Exception as exc:  # they go again when their lease lapses
+            log.warning("giving back %d claimed message(s) failed: %r", len(messages), exc)
+
     async def deliver(self, message: Claimed) -> str:
-        """Send one claimed message, then mark it at once; returns how it went."""
+        """Send one claimed message, then hand its outcome to be marked (with others, within
+        `mark_linger_seconds`); returns how it went."""
         correlation_id.set(message.correlation_id)  # this task's own context
-        outcome = await self._send(message)
-        await self._mark(message, outcome)
-        if message.deferred:
-            BACKGROUND.labels("notify", "deferred_text", outcome.status).inc()
+        self._sending += 1
+        try:
+            outcome = await self._send(message)
+        finally:
+            self._sending -= 1
+        self._to_mark(Unmarked(message, outcome, self._event_row(message, outcome)))
         return outcome.status
 
     async def _send(self, message: Claimed) -> Mark:
         if message.recipient is None:
             return Mark("failed", 0, error="no recipient recorded")
         rendered = Rendered(subject=message.subject or "", body=message.body or "")
+        lease = self.lease.total_seconds()
+        # Half the lease from the claim (at least a quarter: a message waits at most that long for its slot).
+        deadline = max(lease / 4, message.claimed_at + lease / 2 - time.monotonic())
         try:
             provider_id, attempts = await send_with_retries(
                 self.channels[message.channel], message.recipient, rendered, str(message.id), self.settings,
-                message.recipient_masked, deadline=self.lease.total_seconds() / 2,
+                message.recipient_masked, deadline=deadline,
             )  # fmt: skip
         except DeliveryError as exc:
             return Mark("failed", exc.attempts, error=str(exc))
         return Mark("delivered", attempts, provider_id=provider_id)
 
-    async def _mark(self, message: Claimed, outcome: Mark) -> None:
+    def _event_row(self, message: Claimed, outcome: Mark) -> repository.OutboxRow:
+        topic, payload = _event(message, outcome)
+        event_id = deterministic_id(topic.value, message.id)
+        envelope = self.outbox.envelope(topic, payload, event_id, message.caused_by)
+        return repository.OutboxRow(event_id, topic.value, str(message.organisation_id), envelope)
+
+    def _to_mark(self, unmarked: Unmarked) -> None:
+        self._unmarked.append(unmarked)
+        self._more.set()
+        if self._marker is None or self._marker.done():
+            self._marker = asyncio.create_task(self._mark_all(), name="notify:mark")
+
+    async def _marks_done(self) -> None:
+        while self._marker is not None and not self._marker.done():
+            await asyncio.shield(self._marker)
+
+    async def _mark_all(self) -> None:
+        """Mark what was sent, `mark_batch_rows` at a time, one statement each: a batch goes when it is full,
+        when its first outcome has waited `mark_linger_seconds`, or at once when no send is under way (no
+        more outcomes are coming soon)."""
+        limit, linger = self.settings.mark_batch_rows, self.settings.mark_linger_seconds
+        first = time.monotonic()
+        while self._unmarked:
+            while len(self._unmarked) < limit and self._sending and (left := first + linger - time.monotonic()) > 0:
+                self._more.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(left):
+                        await self._more.wait()
+            batch, self._unmarked = self._unmarked[:limit], self._unmarked[limit:]
+            first = time.monotonic()  # what came meanwhile has waited at most as long as this statement
+            await self._mark(batch)
+
+    async def _mark(self, batch: list[Unmarked]) -> None:
+        lease = self.lease.total_seconds()
+        # Waited out for up to three quarters of the lease from the oldest claim, then left to go again.
+        budget = max(0.0, min(u.message.claimed_at for u in batch) + lease * 3 / 4 - time.monotonic())
         retrying = AsyncRetrying(
-            stop=stop_after_delay(self.lease.total_seconds() / 4),
+            stop=stop_after_delay(budget),
             wait=wait_exponential(multiplier=0.1, max=5.0) + wait_random(0, 0.1),
             retry=retry_if_exception(_transient),
             reraise=True,
@@ -163,54 +315,63 @@ class Sender:
         try:
             async for attempt in retrying:
                 with attempt:
-                    marked = await self._record(message, outcome)
-        except Exception:
-            log.exception(
-                "%s %s to %s was %s but could not be marked; it goes again after its lease",
-                message.template, message.id, message.recipient_masked, outcome.status,
-            )  # fmt: skip
+                    marked = await self._record(batch)
+        except Exception as exc:
+            if len(batch) > 1 and not _transient(exc):  # one row the database refuses: mark the others
+                for unmarked in batch:
+                    await self._mark([unmarked])
+                return
+            for u in batch:
+                correlation_id.set(u.message.correlation_id)
+                log.error(
+                    "%s %s to %s was %s but could not be marked; it goes again after its lease: %r",
+                    u.message.template, u.message.id, u.message.recipient_masked, u.outcome.status, exc,
+                )  # fmt: skip
             return
-        if not marked:
-            log.warning("%s %s: the claim lapsed before the mark; another sender has it", message.template, message.id)
-            return
-        self.published()
-        log.info("%s %s to %s via %s: %s (%d attempt(s))", message.template, message.id,
-                 message.recipient_masked, message.channel, outcome.status, outcome.attempts)  # fmt: skip
+        if marked:
+            self.published()
+        for u in batch:
+            message, outcome = u.message, u.outcome
+            correlation_id.set(message.correlation_id)
+            if message.id not in marked:
+                log.warning("%s %s: the claim lapsed before the mark; another sender has it", message.template,
+                            message.id)  # fmt: skip
+                continue
+            if message.deferred:
+                BACKGROUND.labels("notify", "deferred_text", outcome.status).inc()
+            log.info("%s %s to %s via %s: %s (%d attempt(s))", message.template, message.id,
+                     message.recipient_masked, message.channel, outcome.status, outcome.attempts)  # fmt: skip
 
-    async def _record(self, message: Claimed, outcome: Mark) -> bool:
-        """The mark and its event, in one statement; False when the claim is no longer ours."""
-        topic, payload = _event(message, outcome)
-        event_id = deterministic_id(topic.value, message.id)
-        envelope = self.outbox.envelope(topic, payload, event_id, message.caused_by)
-        event = repository.OutboxRow(event_id, topic.value, str(message.organisation_id), envelope)
+    async def _record(self, batch: list[Unmarked]) -> set[uuid.UUID]:
+        """The marks and their events, in one statement; returns the ids whose claim was still ours."""
+        outcomes = [repository.Outcome(u.message.id, u.message.claim, u.outcome, u.event) for u in batch]
         async with self.engine.connect() as conn:
-            return await repository.mark(conn, message.id, message.claim, outcome, self.outbox.table, event)
+            return await repository.mark_many(conn, outcomes, self.outbox.table)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Send until stopped: claim as many as there are free slots, then wait for a free slot, a commit
-        (`wakeup`) or the next poll; on stop, finish the messages in hand and close the connections."""
-        in_flight: set[asyncio.Task[str]] = set()
+        """Send until stopped (see `_pump`); on stop, finish the messages being sent, mark them, give back
+        the ones not started, and close the connections."""
         gauges = asyncio.create_task(self._measure_backlog(stop), name="notify:backlog")
         try:
-            while not stop.is_set():
-                self.wakeup.clear()
-                free = self.settings.send_concurrency - len(in_flight)
-                try:
-                    claimed = len(await self._start(in_flight, free))
-                except Exception:
-                    log.exception("claiming due messages failed; trying again at the next poll")
-                    claimed = -1
-                if in_flight and claimed == free:  # every slot busy: more may be due
-                    await _wait_any(stop, *in_flight)
-                else:
-                    await _wait_any(stop, self.wakeup, timeout=self.settings.deliver_poll_seconds)
+            await self._pump(stop)
         finally:
             try:
+                in_flight = [t for lane in self.lanes for t in lane.in_flight]
                 if in_flight:
                     await asyncio.wait(in_flight)
+                await self._marks_done()
+                waiting = [m for lane in self.lanes for m in lane.waiting]
+                for lane in self.lanes:
+                    lane.waiting.clear()
+                if waiting:
+                    await self._give_back(waiting)
+                if self._releases:
+                    await asyncio.wait(set(self._releases))
             finally:
-                for task in (*in_flight, gauges):
-                    task.cancel()
+                for lane in self.lanes:
+                    for task in (*lane.in_flight, *([lane.claiming] if lane.claiming else [])):
+                        task.cancel()
+                gauges.cancel()
                 await self.close()
 
     async def measure_backlog(self) -> dict[tuple[str, str], int]:
@@ -257,10 +418,10 @@ def _event(message: Claimed, outcome: Mark) -> tuple[Topic, NotificationDelivere
 
 
 async def _wait_any(
-    stop: asyncio.Event, *others: asyncio.Event | asyncio.Task[Any], timeout: float | None = None
+    stop: asyncio.Event, *others: asyncio.Event | asyncio.Future[Any], timeout: float | None = None
 ) -> None:
     """Until `stop`, any of `others` (an event set, a task done), or `timeout`."""
-    waiters = {asyncio.ensure_future(stop.wait())}
+    waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(stop.wait())}
     waiters |= {asyncio.ensure_future(o.wait()) if isinstance(o, asyncio.Event) else o for o in others}
     _, pending = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     for waiter in pending:
