@@ -39,7 +39,18 @@ def _count_handled(app: Any, replica: str, handled: Counter[str]) -> None:
             handled[replica] += 1
             return result
 
-        consumer.routes[topic] = dataclasses.replace(route, handler=counting)
+        batch = route.batch_handler
+        if batch is None:
+            consumer.routes[topic] = dataclasses.replace(route, handler=counting)
+            continue
+
+        async def counting_batch(envelopes: Any, session: Any, _batch: Any = batch) -> Any:
+            result = await _batch(envelopes, session)
+            handled[replica] += len(envelopes)
+            return result
+
+        # A batch handler (rules' signals) gets the batch; a failed batch is handled one by one by `handler`.
+        consumer.routes[topic] = dataclasses.replace(route, handler=counting, batch_handler=counting_batch)
 
 
 async def _assigned(app: Any) -> int:

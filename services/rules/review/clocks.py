@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules.review.models import DeadlineClock, RiskEvent
@@ -166,3 +168,27 @@ def _deadline_follows(event: RiskEvent) -> None:
     due = next_due([contract(c) for c in event.clocks])
     if due is not None:
         event.decision_due = due
+
+
+# Set-based, for a batch of signals screened at once (screening/batch.py).
+
+_COLUMNS = ("id", "risk_event_id", "kind", "basis", "starts_on", "length", "unit", "due_on", "state", "provisional",
+            "calendar_note")  # fmt: skip
+
+
+def raised_rows(
+    event: RiskEventRaised, started: tuple[Deadline, ...], signal: Signal
+) -> tuple[list[dict[str, Any]], RiskEventRaisedV2]:
+    """What `raised` keeps and publishes, returned instead: the clocks' rows (for `add_many`) and the v2 event."""
+    rows = [_row(event.risk_event_id, found, 0) for found in started]
+    v2 = RiskEventRaisedV2(
+        **event.model_dump(), signal_published_on=published_on(signal, event.raised_at.date()),
+        clocks=[contract(r) for r in rows],
+    )  # fmt: skip
+    return [{c: getattr(r, c) for c in _COLUMNS} for r in rows], v2
+
+
+async def add_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Clock rows (as `raised_rows` gives them) in one statement."""
+    if rows:
+        await session.execute(insert(cast(Table, DeadlineClock.__table__)), rows)

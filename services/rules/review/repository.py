@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -130,3 +132,65 @@ async def open_of_kinds(session: AsyncSession, organisation_id: uuid.UUID, kinds
         .with_for_update()
     )
     return list((await session.scalars(stmt)).all())
+
+
+# Set-based, for a batch of signals screened at once (screening/batch.py).
+
+
+async def add_many(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+    """Insert these risk events in one statement; returns the ids of those that were new (not a replay)."""
+    if not rows:
+        return set()
+    table = cast(Table, RiskEvent.__table__)
+    stmt = insert(table).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
+    return set((await session.execute(stmt, rows)).scalars().all())
+
+
+async def audit_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Audit rows (risk_event_id, actor, action, reason, detail) in one statement, in this order."""
+    if rows:
+        await session.execute(insert(cast(Table, AuditEntry.__table__)), rows)
+
+
+async def existing(session: AsyncSession, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these risk events exist."""
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return set()
+    return set((await session.scalars(select(RiskEvent.id).where(RiskEvent.id.in_(wanted)))).all())
+
+
+async def counts_since(
+    session: AsyncSession, organisation_ids: Iterable[uuid.UUID], rule_ids: Iterable[str], since: datetime
+) -> defaultdict[tuple[uuid.UUID, str], int]:
+    """`count_since` for every (organisation, rule) of these at once (0 when absent), in one GROUP BY."""
+    counts: defaultdict[tuple[uuid.UUID, str], int] = defaultdict(int)
+    orgs, rules = list(set(organisation_ids)), list(set(rule_ids))
+    if not orgs or not rules:
+        return counts
+    stmt = (
+        select(RiskEvent.organisation_id, RiskEvent.rule_id, func.count())
+        .where(RiskEvent.organisation_id.in_(orgs), RiskEvent.rule_id.in_(rules), RiskEvent.created_at >= since)
+        .group_by(RiskEvent.organisation_id, RiskEvent.rule_id)
+    )
+    for org, rule, count in (await session.execute(stmt)).all():
+        counts[(org, rule)] = int(count)
+    return counts
+
+
+async def open_kinds(
+    session: AsyncSession, organisation_ids: Iterable[uuid.UUID], kinds: Iterable[str]
+) -> dict[uuid.UUID, set[str]]:
+    """The signal kinds (of these) of each organisation's events not closed: what `open_of_kinds` would find."""
+    orgs, wanted = list(set(organisation_ids)), list(set(kinds))
+    found: dict[uuid.UUID, set[str]] = {}
+    if not orgs or not wanted:
+        return found
+    stmt = (
+        select(RiskEvent.organisation_id, RiskEvent.signal_kind)
+        .where(RiskEvent.organisation_id.in_(orgs), RiskEvent.signal_kind.in_(wanted), RiskEvent.status != "closed")
+        .distinct()
+    )
+    for org, kind in (await session.execute(stmt)).all():
+        found.setdefault(org, set()).add(kind)
+    return found
