@@ -222,11 +222,11 @@ class LiveIndex:
                 log.exception("matcher index refresh failed; keeping the current index")
             stopped, woken = asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())
             try:
-                await asyncio.wait((stopped, woken), timeout=self.every, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait((stopped, woken), timeout=self.every, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 stopped.cancel()
                 woken.cancel()
-            if not stop.is_set():
+            if woken in done and not stop.is_set():
                 await asyncio.sleep(WAKE_GAP)  # a burst of writes: one refresh
         if self._rebuild is not None:
             self._rebuild.cancel()
