@@ -9,12 +9,15 @@ A route never reads `request.app.state`; it names what it needs (`outbox: Outbox
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 
 from shared.kafka.outbox import Outbox
 from shared.runtime import ServiceRuntime
+from shared.settings import ServiceSettings
+
+S = TypeVar("S", bound=ServiceSettings)
 
 
 def provided(name: str) -> Callable[[Request], Any]:
@@ -38,3 +41,14 @@ def _outbox(runtime: Annotated[ServiceRuntime, Depends(_runtime)]) -> Outbox:
 
 RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
 OutboxDep = Annotated[Outbox, Depends(_outbox)]
+
+
+def settings_of(kind: type[S]) -> Callable[[ServiceRuntime], S]:
+    """A dependency giving the service's settings as their own class (`Annotated[ReportingSettings,
+    Depends(settings_of(ReportingSettings))]`)."""
+
+    def settings(runtime: RuntimeDep) -> S:
+        assert isinstance(runtime.settings, kind), f"{type(runtime.settings).__name__} is not {kind.__name__}"
+        return runtime.settings
+
+    return settings

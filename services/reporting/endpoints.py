@@ -14,30 +14,35 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.reporting import dashboard, report, service, sessions
+from services.reporting.settings import ReportingSettings
 from shared.auth import DEVELOPER, RESPONSES, Action, Actor, allowed, authenticate
 from shared.db.session import ReadSession
+from shared.dependencies import RuntimeDep, settings_of
 from shared.errors import CertwatchError, Unauthorized
 from shared.responses import errors
 
+Settings = Annotated[ReportingSettings, Depends(settings_of(ReportingSettings))]
 _bearer = HTTPBearer(auto_error=False, description="a token from `certwatch rules token-create`")
 
 
 async def page_caller(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request,
+    runtime: RuntimeDep,
+    settings: Settings,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
     """Who reads a page: the bearer token as on every route, else the login cookie (sessions.py), checked in a
     short session of its own. A browser with neither is sent to the login page; anything else gets the 401."""
-    runtime = request.app.state.runtime
     async with runtime.db.sessions() as session:
         if credentials is not None:
-            return await authenticate(session, runtime.settings, credentials.credentials)
+            return await authenticate(session, settings, credentials.credentials)
         value = request.cookies.get(sessions.SESSION_COOKIE)
-        hashed = sessions.opened(sessions.key(runtime.settings), value) if value else None
-        found = await sessions.actor(session, runtime.settings, hashed) if hashed else None
+        hashed = sessions.opened(sessions.key(settings), value) if value else None
+        found = await sessions.actor(session, settings, hashed) if hashed else None
     if found is not None:
-        request.state.logout_csrf = sessions.logout_token(sessions.key(runtime.settings), value or "")
+        request.state.logout_csrf = sessions.logout_token(sessions.key(settings), value or "")
         return found
-    if runtime.settings.auth_off_for_development:
+    if settings.auth_off_for_development:
         return DEVELOPER
     if "text/html" in request.headers.get("accept", ""):
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -153,9 +158,9 @@ async def get_dashboard(
     remembered: Remembered = None,
 ) -> HTMLResponse:
     """The dashboard: a period's figures and charts, the last 12 months' trends, timeliness and feed freshness."""
-    first, last = report.period(start, end)
+    today = datetime.now(dashboard.LOCAL).date()  # the dashboard's days are Asia/Shanghai's, its tallies too
+    first, last = report.period(start, end or today)
     words, base, switch = _page(request, lang, remembered)
-    today = datetime.now(dashboard.LOCAL).date()
     shown = await dashboard.overview(session, words, first, last, today, base)
     body = dashboard.render("dashboard.html.j2", words, base, switch, start=first, end=last, today=today, **shown)
     return _html(body, lang)
@@ -267,6 +272,8 @@ async def login_page(
 )  # fmt: skip
 async def login(
     request: Request,
+    runtime: RuntimeDep,
+    settings: Settings,
     token: Annotated[str, Form(min_length=1, max_length=500, description="a token from certwatch rules token-create")],
     csrf: Annotated[str, Form(min_length=1, max_length=200, description="the login page's form token")],
     next: Annotated[str, Form(max_length=2000)] = "/dashboard",
@@ -277,16 +284,15 @@ async def login(
     (HttpOnly, SameSite=Strict, Secure over https) and go on to the page asked for."""
     if not sessions.same_origin(request) or not login_nonce or not secrets.compare_digest(csrf, login_nonce):
         return _login_page(request, None, remembered, next, "login_csrf", 400)
-    runtime = request.app.state.runtime
     try:
         async with runtime.db.sessions() as session:
-            actor = await authenticate(session, runtime.settings, token)
+            actor = await authenticate(session, settings, token)
         actor.may(Action.READ)
     except CertwatchError as exc:
         why = "login_denied" if exc.status_code == 403 else "login_unknown"
         return _login_page(request, None, remembered, next, why, exc.status_code)
     response = RedirectResponse(f"{request.scope.get('root_path', '')}{_local(next)}", status_code=303)
-    value = sessions.make(sessions.key(runtime.settings), token)
+    value = sessions.make(sessions.key(settings), token)
     sessions.set_cookie(response, request, sessions.SESSION_COOKIE, value, max_age=sessions.SESSION_HOURS * 3600)
     sessions.drop_cookie(response, request, sessions.LOGIN_COOKIE)
     return response
@@ -296,12 +302,12 @@ async def login(
                                                      **errors(400, 422)})  # fmt: skip
 async def logout(
     request: Request,
+    settings: Settings,
     csrf: Annotated[str, Form(min_length=1, max_length=200, description="the page's logout form token")],
     value: Annotated[str | None, Cookie(alias=sessions.SESSION_COOKIE, include_in_schema=False)] = None,
 ) -> Response:
     """End the browser's session (the cookie is dropped); the token itself stays valid."""
-    runtime = request.app.state.runtime
-    expected = sessions.logout_token(sessions.key(runtime.settings), value or "")
+    expected = sessions.logout_token(sessions.key(settings), value or "")
     if not sessions.same_origin(request) or not value or not secrets.compare_digest(csrf, expected):
         raise HTTPException(400, "this logout form was not the dashboard's own")
     response = RedirectResponse(f"{request.scope.get('root_path', '')}/login", status_code=303)

@@ -25,6 +25,7 @@ from fastapi import FastAPI
 
 from services.reporting import service, sessions
 from services.reporting.main import create_app
+from services.reporting.service import LOCAL
 from shared.auth import TOKENS, Role, digest
 from shared.contracts.ingest import SignalKind
 from shared.contracts.rules import (
@@ -168,7 +169,8 @@ async def test_the_dashboard_shows_the_period_and_downloads_the_report(
             download = await download_info.value
             saved = tmp_path / download.suggested_filename
             await download.save_as(saved)
-            assert saved.name == f"certwatch-report-{date.today() - timedelta(days=29)}-{date.today()}.xlsx"
+            today = datetime.now(LOCAL).date()  # the dashboard's period ends on Asia/Shanghai's today
+            assert saved.name == f"certwatch-report-{today - timedelta(days=29)}-{today}.xlsx"
             book = openpyxl.load_workbook(saved)
             assert book["Risk events raised"].max_row == 4 and book["Certificate measures"].max_row == 2
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -26,7 +26,9 @@ from services.notify.templates import measure_words
 from shared.contracts.ingest import SignalKind
 from shared.contracts.notify import ResponseKind, SelfReportProblem
 from shared.db.session import ReadSession, WriteSession
+from shared.dependencies import OutboxDep, provided
 from shared.labels import label
+from shared.responses import errors
 
 log = logging.getLogger(__name__)
 _env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape())
@@ -39,13 +41,17 @@ def _html(description: str) -> dict[str, Any]:
 PAGE: dict[int | str, dict[str, Any]] = {
     403: _html("the link was altered, has expired or is unknown (a page saying so)"),
     429: _html("too many requests through this link in a minute"),
+    # A query parameter that does not fit: JSON, as every service answers it (its body is FastAPI's or
+    # shared/nul.py's; a model here would be filed under the page's text/html).
+    422: {"description": "a query parameter is wrong (named)", "content": {"application/json": {}}},
 }
 FORM: dict[int | str, dict[str, Any]] = {
     **PAGE,
+    **errors(400),  # a form that cannot be parsed (multipart)
     303: {"description": "done (or sent before): back to the page"},
     413: _html("a file over the size limit"),
     415: _html("a file that is not a PDF or an image, judged by its content"),
-    422: {"description": "a field is missing or wrong", "content": {"text/html": {}, "application/json": {}}},
+    422: {**errors(422)[422], "content": {"application/json": {}, "text/html": {}}},  # a form field: the page says
 }
 ACTIONS = {"acknowledge": ResponseKind.ACKNOWLEDGED, "reply": ResponseKind.REPLIED, "dispute": ResponseKind.DISPUTED}
 router = APIRouter(prefix="/o", tags=["organisations"])
@@ -61,9 +67,7 @@ class OrganisationPage:
     rate: RateLimit
 
 
-def _page(request: Request) -> OrganisationPage:
-    page: OrganisationPage = request.app.state.organisation_page
-    return page
+Page = Annotated[OrganisationPage, Depends(provided("organisation_page"))]  # set by notify's main.py
 
 
 def _render(template: str, lang: str, status: int = 200, **context: object) -> HTMLResponse:
@@ -80,21 +84,20 @@ def _refused(request: Request, lang: str, exc: LinkRefused | Refused, token: str
     return _render("refused.html.j2", lang, exc.status, refusal=exc.status, message=words, back=f"/o/{token}")
 
 
-async def _open(request: Request, session: Any, token: str) -> OrganisationLink:
-    page = _page(request)
+async def _open(page: OrganisationPage, session: Any, token: str) -> OrganisationLink:
     link = await page.links.open(session, token)
     page.rate.check(link.id)
     return link
 
 
-def _show(request: Request, view: PageView, token: str, lang: str, done: bool) -> HTMLResponse:
+def _show(page: OrganisationPage, view: PageView, token: str, lang: str, done: bool) -> HTMLResponse:
     event = view.event
     return _render(
         "page.html.j2", lang, view=view, done=done, base=f"/o/{token}", key=lambda: str(uuid.uuid4()),
         kind_label=label(event.signal_kind, lang, SignalKind) if event else "",
         measure=measure_words(event.recommended_measure.value, lang) if event else "",
         problems=[p.value for p in SelfReportProblem], response_words=RESPONSE_WORDS[lang],
-        contact_desk=_page(request).settings.contact_desk,
+        contact_desk=page.settings.contact_desk,
     )  # fmt: skip
 
 
@@ -104,12 +107,16 @@ def _back(token: str, lang: str) -> RedirectResponse:
 
 @router.get("/s/{code}", response_class=RedirectResponse, status_code=303, responses=PAGE)
 async def open_short_link(
-    code: str, request: Request, session: ReadSession, lang: Annotated[str | None, Query(max_length=10)] = None
+    code: str,
+    request: Request,
+    session: ReadSession,
+    page: Page,
+    lang: Annotated[str | None, Query(max_length=10)] = None,
 ) -> Response:
     """The short link an SMS carries: on to the signed page."""
     try:
-        link = await _page(request).links.by_code(session, code)
-        _page(request).rate.check(link.id)
+        link = await page.links.by_code(session, code)
+        page.rate.check(link.id)
     except (LinkRefused, Refused) as exc:
         return _refused(request, language(lang), exc, code)
     return RedirectResponse(f"/o/{link.token}", status_code=303)
@@ -120,6 +127,7 @@ async def show_organisation_page(
     token: str,
     request: Request,
     session: ReadSession,
+    page: Page,
     lang: Annotated[str | None, Query(max_length=10)] = None,
     done: Annotated[str | None, Query(max_length=10)] = None,
 ) -> Response:
@@ -127,10 +135,10 @@ async def show_organisation_page(
     and the forms (zh-CN; ?lang=en for English)."""
     lang_ = language(lang)
     try:
-        link = await _open(request, session, token)
+        link = await _open(page, session, token)
     except (LinkRefused, Refused) as exc:
         return _refused(request, lang_, exc, token)
-    return _show(request, await service.view(session, link), token, lang_, bool(done))
+    return _show(page, await service.view(session, link), token, lang_, bool(done))
 
 
 @router.post("/{token}/responses", response_class=RedirectResponse, status_code=303, responses=FORM)
@@ -138,6 +146,8 @@ async def post_organisation_response(
     token: str,
     request: Request,
     session: WriteSession,
+    page: Page,
+    outbox: OutboxDep,
     action: Annotated[str | None, Form(max_length=20)] = None,
     text: Annotated[str | None, Form(max_length=10_000)] = None,
     idempotency_key: Annotated[str | None, Form(max_length=100)] = None,
@@ -146,13 +156,12 @@ async def post_organisation_response(
     """Acknowledge, reply with an explanation, or dispute the match (with the reason)."""
     lang_ = language(lang)
     try:
-        link = await _open(request, session, token)
+        link = await _open(page, session, token)
         if action not in ACTIONS:
             raise Refused(422, "text_required")
         view = await service.view(session, link)
-        page = _page(request)
         await service.respond(
-            session, request.app.state.runtime.outbox, page.store, link, view, ACTIONS[action], text, [],
+            session, outbox, page.store, link, view, ACTIONS[action], text, [],
             idempotency_key,
         )  # fmt: skip
     except (LinkRefused, Refused) as exc:
@@ -165,6 +174,8 @@ async def post_organisation_evidence(
     token: str,
     request: Request,
     session: WriteSession,
+    page: Page,
+    outbox: OutboxDep,
     files: Annotated[list[UploadFile] | None, File()] = None,
     text: Annotated[str | None, Form(max_length=10_000)] = None,
     done: Annotated[str | None, Form(max_length=10)] = None,
@@ -174,13 +185,11 @@ async def post_organisation_evidence(
     """Upload corrective-action evidence (PDF or images, each at most 10 MB, checked by content); `done` marks
     the corrective action completed, for a decision-maker to accept."""
     lang_ = language(lang)
-    page = _page(request)
     try:
-        link = await _open(request, session, token)
+        link = await _open(page, session, token)
         uploads = await _read(files or [], page.settings.evidence_max_bytes)
         kind = ResponseKind.CORRECTIVE_ACTION_DONE if done else ResponseKind.EVIDENCE_UPLOADED
         view = await service.view(session, link)
-        outbox = request.app.state.runtime.outbox
         await service.respond(session, outbox, page.store, link, view, kind, text, uploads, idempotency_key)
     except (LinkRefused, Refused) as exc:
         return _refused(request, lang_, exc, token)
@@ -192,6 +201,8 @@ async def post_self_report(
     token: str,
     request: Request,
     session: WriteSession,
+    page: Page,
+    outbox: OutboxDep,
     problem: Annotated[str | None, Form(max_length=40)] = None,
     description: Annotated[str | None, Form(max_length=10_000)] = None,
     product: Annotated[str | None, Form(max_length=1000)] = None,
@@ -202,10 +213,10 @@ async def post_self_report(
     """自查自纠: report a problem of one of the four kinds; it becomes a signal of kind self_report."""
     lang_ = language(lang)
     try:
-        link = await _open(request, session, token)
+        link = await _open(page, session, token)
         view = await service.view(session, link)
         await service.self_report(
-            session, request.app.state.runtime.outbox, link, view, problem, description, product, occurred_on,
+            session, outbox, link, view, problem, description, product, occurred_on,
             idempotency_key,
         )  # fmt: skip
     except (LinkRefused, Refused) as exc:
