@@ -51,7 +51,7 @@ print(json.dumps(outcome, ensure_ascii=False))
 
 
 def write_files(folder: Path, rows: int) -> dict[str, Path]:
-    from services.ingest.feeds import synthetic
+    from certwatch.demo import bulletins as synthetic
 
     table: list[list[object]] = [list(synthetic.SPOT_HEADER), *synthetic.spot_rows()]
     gbk = folder / "gbk.csv"

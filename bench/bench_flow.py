@@ -102,7 +102,7 @@ class Org:
 
 def organisations(first: int, count: int) -> list[Org]:
     """`count` organisations numbered from `first`: region + a three-character 字号 + industry + legal form."""
-    from services.rules.matcher.evalset import INDUSTRIES, TRADE_CHARS
+    from certwatch.demo.evalset import INDUSTRIES, TRADE_CHARS
     from services.rules.matcher.regions import CITIES, PROVINCES
     from shared.identifiers import make_uscc
 

@@ -17,7 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from services.ingest.feeds import parse_file, synthetic
+from certwatch.demo import bulletins as synthetic
+from services.ingest.feeds import parse_file
 from services.ingest.feeds.credit_list import snapshot_of
 from services.ingest.models import messaging
 from services.ingest.runs.config import FeedConfig

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from services.rules.matcher.evalset import queries, registry, write_csv
+from certwatch.demo.evalset import queries, registry, write_csv
 from services.rules.matcher.index import RegistryIndex
 from services.rules.matcher.screening import ScreenSummary, read_registry, screen_files
 

@@ -42,8 +42,8 @@ import asyncpg
 import httpx
 
 from certwatch import stack
+from certwatch.demo.evalset import CITIES, INDUSTRIES, TRADE_CHARS, Org, negatives, registry, variants
 from certwatch.services import folder_of
-from services.rules.matcher.evalset import CITIES, INDUSTRIES, TRADE_CHARS, Org, negatives, registry, variants
 from services.rules.matcher.regions import PROVINCES
 from shared.db.migrations import upgrade
 from shared.identifiers import make_uscc

@@ -24,7 +24,7 @@ if __package__ in (None, ""):  # run as a script: the repository root is the imp
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.evalsets import real
-from services.rules.matcher import evalset
+from certwatch.demo import evalset
 from services.rules.matcher.index import Candidate, MatchThresholds, RegistryIndex
 
 TARGETS = {  # issue 11

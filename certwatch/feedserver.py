@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from services.ingest.feeds import synthetic
+from certwatch.demo import bulletins as synthetic
 
 FEEDS = [
     ("samr-national-spot-check", "spot_check", "spot_check.xlsx", False),

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import typer
 
-from certwatch import demo
 from certwatch import stack as local_stack
+from certwatch.demo import registry as demo
 from certwatch.mailsink import first_page_link
 from certwatch.services import bearer, settings_of
 from shared.contracts import Topic

@@ -1,5 +1,5 @@
 """Evaluation sets for the matcher that its authors did not shape (issue 11 item 5).
 
 `real`: real registered company names (bench/data/, sources in bench/data/README.md), with variants and
-look-alikes made by rules written independently of `services.rules.matcher.evalset`'s generator.
+look-alikes made by rules written independently of `certwatch.demo.evalset`'s generator.
 """

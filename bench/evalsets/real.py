@@ -2,7 +2,7 @@
 
 The names come from public lists (bench/data/*.csv; sources in bench/data/README.md). The variants and
 look-alikes are made here, by rules written without looking at the matcher's generator
-(`services.rules.matcher.evalset`) and with their own region table, so the two cannot have been tuned
+(`certwatch.demo.evalset`) and with their own region table, so the two cannot have been tuned
 to each other:
 
 * classes that cannot be another company (`auto`: must be an automatic match): exact, brackets

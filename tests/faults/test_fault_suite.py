@@ -29,7 +29,7 @@ import httpx
 import pytest
 
 from certwatch import stack
-from certwatch.demo import registry_csv, registry_rows
+from certwatch.demo.registry import registry_csv, registry_rows
 from certwatch.mailsink import read_mail
 from certwatch.services import SERVICES
 from certwatch.smssink import read_sms

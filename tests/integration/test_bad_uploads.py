@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.ingest.feeds import synthetic
+from certwatch.demo import bulletins as synthetic
 from services.ingest.main import create_app
 from tests.support.infra import as_role, running
 

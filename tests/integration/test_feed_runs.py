@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from certwatch.cli import app as cli
-from services.ingest.feeds import parse_file, synthetic
+from certwatch.demo import bulletins as synthetic
+from services.ingest.feeds import parse_file
 from services.ingest.feeds.base import ParseResult
 from services.ingest.models import FeedRun, RejectedRow, SignalRecord, messaging
 from services.ingest.runs.config import FeedConfig

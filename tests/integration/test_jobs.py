@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import insert, select
 
-from services.ingest.feeds import synthetic
+from certwatch.demo import bulletins as synthetic
 from services.ingest.main import create_app as ingest_app
 from services.ingest.models import jobs as ingest_jobs
 from services.rules.main import create_app as rules_app

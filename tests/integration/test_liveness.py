@@ -15,10 +15,10 @@ from collections.abc import Awaitable, Iterator
 import httpx
 import pytest
 
-from services.ingest.feeds import synthetic
+from certwatch.demo import bulletins as synthetic
+from certwatch.demo.evalset import registry
 from services.ingest.main import create_app as ingest_app
 from services.rules.main import create_app as rules_app
-from services.rules.matcher.evalset import registry
 from tests.support.infra import ADMIN, as_role, running
 from tests.support.jobs import follow
 

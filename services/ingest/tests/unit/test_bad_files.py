@@ -12,7 +12,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from services.ingest.feeds import FileRejected, Limits, ParsedRecord, RowRejected, parse_file, preflight, synthetic
+from certwatch.demo import bulletins as synthetic
+from services.ingest.feeds import FileRejected, Limits, ParsedRecord, RowRejected, parse_file, preflight
 from services.ingest.feeds.tables import check_zip
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from services.ingest.feeds import FileRejected, ParsedRecord, ParseResult, RowRejected, parse_file, synthetic
+from certwatch.demo import bulletins as synthetic
+from services.ingest.feeds import FileRejected, ParsedRecord, ParseResult, RowRejected, parse_file
 from services.ingest.feeds.cells import BadCell, failed_items, parse_date, text
 from services.ingest.feeds.credit_list import load_snapshot, snapshot_of
 from shared.contracts.ingest import CheckLevel, CreditCodeStatus, SignalKind

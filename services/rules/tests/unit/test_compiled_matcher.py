@@ -25,7 +25,7 @@ from shared import compiled
 SCRIPT = r"""
 import hashlib, json, sys
 from pathlib import Path
-from services.rules.matcher.evalset import queries, registry, write_csv
+from certwatch.demo.evalset import queries, registry, write_csv
 from services.rules.matcher.index import RegistryIndex, RegistryRecord, subject_key
 from services.rules.matcher.screening import read_registry, screen_files
 from shared.compiled import COMPILED, is_compiled

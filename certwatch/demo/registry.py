@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
-from services.ingest.feeds.synthetic import COMPANIES, code_of
+from certwatch.demo.bulletins import COMPANIES, code_of
 
 CERTIFICATE_TYPES = ["CCC", "CCC", "QMS", "QMS", "EMS", "QMS", "QMS", "QMS"]
 REGISTRY_COLUMNS = [
