@@ -1,32 +1,38 @@
-"""Benchmark: notify's delivery sender, against raw aiosmtplib, and the duplicate window under kill -9.
+"""Benchmark: notify's delivery sender, against raw aiosmtplib and raw httpx, and the duplicate window under kill -9.
 
-Starts a PostgreSQL cluster and the stack's SMTP sink (certwatch.mailsink: aiosmtpd in its own process, one
-.eml file per message) in a temporary folder, so it needs no running stack and leaves nothing behind.
+Starts a PostgreSQL cluster and the stack's sinks (certwatch.mailsink: aiosmtpd in its own process, one .eml
+file per message; certwatch.smssink: one .json file per text) in a temporary folder, so it needs no running
+stack and leaves nothing behind.
 
-1. Throughput. N emails are queued as the consumers queue them; the sender delivers them (claim, send over
-   pooled connections, mark with its NotificationDelivered in the outbox, one short transaction per message).
-   The baseline sends the same N messages, composed the same way, with aiosmtplib over one connection, one
-   after another, with no database at all. Prints deliveries/s of both and the ratio.
-2. The window. N emails are queued; a sender process (this script with --child) is started, kill -9'd at a
+1. Throughput. N emails (then N texts) are queued as the consumers queue them; the sender delivers them
+   (claims in batches, sends over pooled connections, marks outcomes in batches with their
+   NotificationDelivered in the outbox). The email baseline sends the same N messages, composed the same way,
+   with aiosmtplib over the same number of connections at once (an SMTP connection carries one message at a
+   time, so that is the same concurrency), with no database at all; the SMS baseline posts the same N texts
+   with one httpx client, the same number at a time. Prints the rates of both and the ratio, and the
+   sent-not-marked window: per message, from the sink's acceptance (its file's time) to the mark's commit.
+2. The window under kill -9. N emails are queued; a sender process (this script with --child) is started, kill -9'd at a
    random moment while it sends, and started again, --kills times; then one finishes the rest. Counts the
    copies in the sink per idempotency key: every duplicate is a message the sink had accepted and its sender
    had not yet marked when it died. Prints kills, duplicates, duplicates per kill, and the delivery log's
    and the outbox's counts (which must be exactly N).
 
     .venv/bin/python bench/bench_notify.py [--messages 2000] [--repeat 3] [--window-messages 2000]
-                                           [--window-concurrency 8,1] [--kills 40]
+                                           [--window-concurrency 8,1] [--kills 40] [--sms-concurrency 8,16]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import re
 import secrets
 import shutil
 import signal
+import statistics
 import sys
 import tempfile
 import time
@@ -81,18 +87,24 @@ async def provision(folder: Path) -> tuple[Any, str]:
     return pg, dsn
 
 
-async def queue(db: Any, count: int) -> list[uuid.UUID]:
-    """`count` emails queued for now, as the consumers record them; returns their ids (idempotency keys)."""
+SMS_TEXT = SUBJECT + " 请于30日内提交书面说明。认证监督部 400-000-0000"
+
+
+async def queue(db: Any, count: int, channel: str = "email") -> list[uuid.UUID]:
+    """`count` emails (or texts) queued for now, as the consumers record them; returns their ids (idempotency
+    keys)."""
     from sqlalchemy.dialects.postgresql import insert
 
     from services.notify.models import Delivery
 
     organisation, ids = uuid.uuid4(), [uuid.uuid4() for _ in range(count)]
+    email = channel == "email"
     rows = [
-        {"id": i, "organisation_id": organisation, "risk_event_id": None, "channel": "email",
-         "recipient": f"quality+{n}@hongyuan.example", "recipient_masked": f"q***+{n}@hongyuan.example",
-         "template": "risk_event_raised", "subject": SUBJECT, "body": BODY, "status": "queued",
-         "caused_by": uuid.uuid4()}
+        {"id": i, "organisation_id": organisation, "risk_event_id": None, "channel": channel,
+         "recipient": f"quality+{n}@hongyuan.example" if email else f"+86138{n:08d}",
+         "recipient_masked": f"q***+{n}@hongyuan.example" if email else f"+86138****{n % 10000:04d}",
+         "template": "risk_event_raised", "subject": SUBJECT if email else SMS_TEXT, "body": BODY if email else None,
+         "status": "queued", "caused_by": uuid.uuid4()}
         for n, i in enumerate(ids)
     ]  # fmt: skip
     async with db.transaction() as session:
@@ -130,8 +142,44 @@ def copies(maildir: Path, ids: list[uuid.UUID]) -> Counter[str]:
     return found
 
 
-async def baseline(smtp_port: int, count: int) -> float:
-    """Messages/s over one aiosmtplib connection, one after another, composed as the channel composes them."""
+def accepted(maildir: Path, ids: list[uuid.UUID], sms: bool = False) -> dict[str, float]:
+    """When the sink accepted each of these messages (its file's time), by idempotency key."""
+    wanted, found = {str(i) for i in ids}, dict[str, float]()
+    for path in maildir.glob("*.json" if sms else "*.eml"):
+        if sms:
+            key = json.loads(path.read_text(encoding="utf-8")).get("idempotency_key")
+        else:
+            match = KEY.search(path.read_bytes()[:4096])
+            key = match.group(1).decode() if match else None
+        if key in wanted:
+            found[key] = min(found.get(key, float("inf")), path.stat().st_mtime)
+    return found
+
+
+async def window_measured(db: Any, maildir: Path, ids: list[uuid.UUID], sms: bool = False) -> list[float]:
+    """Per message, seconds from the sink's acceptance to the commit of its mark (finished_at is the
+    statement's start, which is its commit's moment to within the statement's own few milliseconds)."""
+    from sqlalchemy import select
+
+    from services.notify.models import Delivery
+
+    sent = accepted(maildir, ids, sms)
+    async with db.sessions() as session:
+        rows = (await session.execute(select(Delivery.id, Delivery.finished_at).where(Delivery.id.in_(ids)))).all()
+    return [max(0.0, r.finished_at.timestamp() - sent[str(r.id)]) for r in rows if str(r.id) in sent and r.finished_at]
+
+
+def spread(seconds: list[float]) -> str:
+    if not seconds:
+        return "n/a"
+    ms = sorted(x * 1000 for x in seconds)
+    p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+    return f"p50 {statistics.median(ms):.0f} ms, p99 {p99:.0f} ms, max {ms[-1]:.0f} ms"
+
+
+async def baseline(smtp_port: int, count: int, connections: int = 1) -> float:
+    """Messages/s over `connections` aiosmtplib connections at once, each sending its share one after another,
+    composed as the channel composes them (send_message flattens each), with no database."""
     import aiosmtplib
 
     from services.notify.channels import EmailChannel
@@ -140,31 +188,68 @@ async def baseline(smtp_port: int, count: int) -> float:
     compose = EmailChannel(settings_for("", smtp_port)).compose
     message = Rendered(SUBJECT, BODY)
     mails = [compose(f"quality+{n}@hongyuan.example", message, str(uuid.uuid4())) for n in range(count)]
-    smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=smtp_port, start_tls=False)
-    await smtp.connect()
+    smtps = [aiosmtplib.SMTP(hostname="127.0.0.1", port=smtp_port, start_tls=False) for _ in range(connections)]
+    for smtp in smtps:
+        await smtp.connect()
+
+    async def send(smtp: Any, share: list[Any]) -> None:
+        for mail in share:
+            await smtp.send_message(mail)
+
     started = time.perf_counter()
-    for mail in mails:
-        await smtp.send_message(mail)
+    await asyncio.gather(*(send(smtp, mails[n::connections]) for n, smtp in enumerate(smtps)))
     elapsed = time.perf_counter() - started
-    await smtp.quit()
+    for smtp in smtps:
+        await smtp.quit()
     return count / elapsed
 
 
-async def throughput(dsn: str, smtp_port: int, maildir: Path, count: int, concurrency: int, pool: int) -> float:
-    sender, db = sender_for(settings_for(dsn, smtp_port, send_concurrency=concurrency, smtp_pool_size=pool))
+async def sms_baseline(sms_url: str, count: int, concurrency: int) -> float:
+    """Texts/s posted by one httpx client (kept-alive connections), `concurrency` at a time, as the channel
+    posts them, with no database."""
+    import httpx
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    left = list(range(count))
+    async with httpx.AsyncClient(timeout=10.0, limits=limits) as client:
+
+        async def post() -> None:
+            while left:
+                n, key = left.pop(), str(uuid.uuid4())
+                body = {"to": f"+86138{n:08d}", "text": SMS_TEXT, "idempotency_key": key}
+                response = await client.post(sms_url, json=body, headers={"Idempotency-Key": key})
+                response.raise_for_status()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(post() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return count / elapsed
+
+
+async def throughput(
+    dsn: str, smtp_port: int, maildir: Path, count: int, concurrency: int, pool: int, sms_url: str | None = None
+) -> tuple[float, list[float]]:
+    """Deliveries/s of emails (or, with `sms_url`, texts at `concurrency`), and the window of each message."""
+    overrides: dict[str, Any] = {"send_concurrency": concurrency, "smtp_pool_size": pool}
+    if sms_url:
+        overrides = {"sms_gateway_url": sms_url, "sms_concurrency": concurrency}
+    sender, db = sender_for(settings_for(dsn, smtp_port, **overrides))
     try:
-        ids = await queue(db, count)
+        ids = await queue(db, count, "sms" if sms_url else "email")
         started = time.perf_counter()
         delivered = await sender.send_due()
         elapsed = time.perf_counter() - started
         assert delivered == count, f"{delivered} of {count} delivered"
         got = await counts(db, ids)
         assert got["delivered"] == count and got["queued"] == 0, got
-        assert sum(copies(maildir, ids).values()) == count
+        if not sms_url:
+            assert sum(copies(maildir, ids).values()) == count
+        window = await window_measured(db, maildir, ids, sms=bool(sms_url))
+        assert len(window) == count, f"{len(window)} of {count} found in the sink"
     finally:
         await sender.close()
         await db.dispose()
-    return count / elapsed
+    return count / elapsed, window
 
 
 async def window(dsn: str, smtp_port: int, maildir: Path, count: int, concurrency: int, kills: int) -> dict[str, Any]:
@@ -220,29 +305,50 @@ async def main(args: argparse.Namespace, folder: Path) -> None:
     main_task = asyncio.current_task()
     assert main_task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)  # stop cluster and sink too
-    pg, sink = None, None
+    pg, sink, texts = None, None, None
     try:
         pg, dsn = await provision(folder)
         sink = stack.start_mail_sink(folder)
-        print(
-            f"notify sender vs aiosmtplib, {args.messages} emails of {len(BODY.encode())} bytes to the stack's SMTP sink"
-        )
+        texts = stack.start_sms_sink(folder)
+        sms_url = f"http://127.0.0.1:{texts.port}/sms"
+        print(f"notify sender vs aiosmtplib, {args.messages} emails of {len(BODY.encode())} bytes to the stack's "
+              f"SMTP sink; vs httpx, {args.messages} texts to the stack's SMS sink")  # fmt: skip
         await throughput(dsn, sink.port, sink.maildir, 200, 8, 4)  # warm up: imports, connections, caches
-        configs = ((1, 1), (8, 4), (16, 8))
+        await throughput(dsn, sink.port, texts.maildir, 200, 8, 1, sms_url)
+        configs = ((1, 1), (8, 4), (16, 8)) if "email" in args.channels else ()
+        sms_configs = [int(c) for c in args.sms_concurrency.split(",")] if "sms" in args.channels else []
         best: dict[Any, float] = {}
+        windows: dict[Any, list[float]] = {}
+
+        def keep(key: Any, rate: float, window: list[float] | None = None) -> None:
+            if rate > best.get(key, 0.0):
+                best[key] = rate
+                if window is not None:
+                    windows[key] = window
+
         for _ in range(args.repeat):  # interleaved, best of each: the machine's other load comes and goes
-            best["baseline"] = max(best.get("baseline", 0.0), await baseline(sink.port, args.messages))
             for concurrency, pool in configs:
-                rate = await throughput(dsn, sink.port, sink.maildir, args.messages, concurrency, pool)
-                best[concurrency, pool] = max(best.get((concurrency, pool), 0.0), rate)
-        base = best["baseline"]
-        print(f"  baseline, aiosmtplib over 1 connection, no database: {base:8.0f} messages/s")
+                keep(("aiosmtplib", pool), await baseline(sink.port, args.messages, pool))
+                keep(("email", concurrency, pool), *await throughput(dsn, sink.port, sink.maildir, args.messages,
+                                                                     concurrency, pool))  # fmt: skip
+            for concurrency in sms_configs:
+                keep(("httpx", concurrency), await sms_baseline(sms_url, args.messages, concurrency))
+                keep(("sms", concurrency), *await throughput(dsn, sink.port, texts.maildir, args.messages,
+                                                             concurrency, 1, sms_url))  # fmt: skip
         for concurrency, pool in configs:
-            rate = best[concurrency, pool]
-            print(f"  sender, concurrency {concurrency:2d}, {pool} SMTP connection(s): {rate:8.0f} deliveries/s"
-                  f"  ({rate / base:.2f} × baseline)")  # fmt: skip
-        print(f"  (best of {args.repeat}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
-        for concurrency in (int(c) for c in args.window_concurrency.split(",")):
+            rate, base = best["email", concurrency, pool], best["aiosmtplib", pool]
+            print(f"  email, concurrency {concurrency:2d} over {pool} SMTP connection(s): {rate:6.0f} deliveries/s;"
+                  f" aiosmtplib over {pool} connection(s), no database: {base:6.0f}/s; {rate / base:.2f}×"
+                  f"  (window {spread(windows['email', concurrency, pool])})")  # fmt: skip
+        for concurrency in sms_configs:
+            rate, base = best["sms", concurrency], best["httpx", concurrency]
+            print(
+                f"  sms, concurrency {concurrency:2d}: {rate:6.0f} texts/s; httpx {concurrency} at a time, no"
+                f" database: {base:6.0f}/s; {rate / base:.2f}×  (window {spread(windows['sms', concurrency])})"
+            )
+        print(f"  (best of {args.repeat}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; the window"
+              f" is from the sink's acceptance to the mark's commit)")  # fmt: skip
+        for concurrency in (int(c) for c in args.window_concurrency.split(",") if c):
             found = await window(dsn, sink.port, sink.maildir, args.window_messages, concurrency, args.kills)
             print(f"the window, kill -9 while sending, concurrency {concurrency}: {found}")
             print(f"  {found['duplicates']} duplicate(s) in {found['kills']} kills: "
@@ -251,6 +357,8 @@ async def main(args: argparse.Namespace, folder: Path) -> None:
     finally:
         if sink:
             sink.stop()
+        if texts:
+            texts.stop()
         if pg:
             pg.stop()
 
@@ -266,6 +374,8 @@ if __name__ == "__main__":
     parser.add_argument("--window-concurrency", default="8,1")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--kills", type=int, default=40, help="sender processes kill -9'd per window run")
+    parser.add_argument("--sms-concurrency", default="8,16", help="texts in flight at once, comma-separated")
+    parser.add_argument("--channels", default="email,sms", help="whose throughput to measure")
     folder = Path(tempfile.mkdtemp(prefix="certwatch-bench-notify-"))
     folder.chmod(0o755)  # PostgreSQL's unprivileged user must reach it
     try:

@@ -36,6 +36,14 @@ def handler_for(folder: Path) -> type[BaseHTTPRequestHandler]:
     """A request handler class bound to the folder messages are kept in."""
 
     class Handler(BaseHTTPRequestHandler):
+        # HTTP/1.1: a client's connection is kept alive between messages (every reply has its length), as a
+        # gateway's is; HTTP/1.0 closed it after each, so every text paid a new connection.
+        protocol_version = "HTTP/1.1"
+        # Each reply leaves in one write (the buffer is flushed after each request), with no Nagle delay:
+        # headers and body written apart wait out the client's delayed ACK (~40 ms a text).
+        wbufsize = 64 * 1024
+        disable_nagle_algorithm = True
+
         def do_POST(self) -> None:
             if self.path.split("?", 1)[0] != "/sms":
                 return self._reply(404, {"error": "POST /sms"})
@@ -66,10 +74,14 @@ def handler_for(folder: Path) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class Server(ThreadingHTTPServer):
+    request_queue_size = 128  # connections waiting to be accepted (5 by default: a burst of clients was refused)
+
+
 def serve(port: int, folder: Path, host: str = "127.0.0.1") -> ThreadingHTTPServer:
     """Start the sink in a background thread (tests can call this in-process); stop it with `.shutdown()`."""
     folder.mkdir(parents=True, exist_ok=True)
-    server = ThreadingHTTPServer((host, port), handler_for(folder))
+    server = Server((host, port), handler_for(folder))
     threading.Thread(target=server.serve_forever, name="smssink", daemon=True).start()
     return server
 

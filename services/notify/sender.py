@@ -95,12 +95,13 @@ class Lane:
         return len(self.waiting) + len(self.in_flight)
 
     def wants(self) -> int:
-        """How many to claim now: none while it holds more than half a round beyond its slots, else up to
-        two rounds (so a claim is one statement per `concurrency / 2` messages or more, and a claimed message
-        waits at most about a round for its slot)."""
-        if self.claiming is not None or self.dry or self.held > self.concurrency + self.concurrency // 2:
+        """How many to claim now: none while it holds more than half a round beyond its slots, else up to its
+        slots and a round (a round: its concurrency, at least 8), so a claim is one statement per half a round
+        of messages or more, and a claimed message waits about a round for its slot at most."""
+        round_ = max(self.concurrency, 8)
+        if self.claiming is not None or self.dry or self.held > self.concurrency + round_ // 2:
             return 0
-        return 2 * self.concurrency - self.held
+        return self.concurrency + round_ - self.held
 
 
 @dataclass(frozen=True)
