@@ -293,7 +293,7 @@ async def keep_token(session: AsyncSession, table: Table, token: ApiTokenChanged
 def replicate_tokens(runtime: ServiceRuntime, table: Table) -> None:
     """Keep this service's copy of the tokens from rules' `api-token-changed` events."""
 
-    @runtime.consumer.handles(Topic.API_TOKEN_CHANGED, ApiTokenChanged)
+    @runtime.consumer.handles(Topic.API_TOKEN_CHANGED)
     async def on_api_token_changed(event: Envelope[ApiTokenChanged], session: AsyncSession) -> None:
         """Keep a token made or revoked in rules, so it works (or stops) here too."""
         await keep_token(session, table, event.payload)

@@ -18,19 +18,19 @@ from shared.runtime import ServiceRuntime
 
 
 def register(runtime: ServiceRuntime, notifier: Notifier) -> None:
-    @runtime.consumer.handles(Topic.ORGANISATION_UPDATED, OrganisationUpdated)
+    @runtime.consumer.handles(Topic.ORGANISATION_UPDATED)
     async def on_organisation_updated(event: Envelope[OrganisationUpdated], session: AsyncSession) -> None:
         """Keep the organisation's contacts, and send alerts that waited for them."""
         await notifier.organisation_updated(session, event.payload)
 
-    @runtime.consumer.handles(Topic.CERTIFICATE_STATUS_CHANGED, CertificateStatusChanged)
+    @runtime.consumer.handles(Topic.CERTIFICATE_STATUS_CHANGED)
     async def on_certificate_status_changed(event: Envelope[CertificateStatusChanged], session: AsyncSession) -> None:
         """Tell the organisation its certificate was suspended, withdrawn or restored."""
         await notifier.certificate_status_changed(session, event.payload, caused_by=event.event_id)
 
     # Risk events are read on v2 only (rules publishes every event on v1 and v2): the statutory clocks order
     # the reviewers' digest and show on the organisation's page.
-    @runtime.consumer.handles(Topic.RISK_EVENT_RAISED_V2, RiskEventRaisedV2)
+    @runtime.consumer.handles(Topic.RISK_EVENT_RAISED_V2)
     async def on_risk_event_raised(event: Envelope[RiskEventRaisedV2], session: AsyncSession) -> None:
         """Alert the organisation's contacts about a new risk event; list it in the digest; keep what the
         organisation's page shows of it, its statutory clocks included."""
@@ -38,7 +38,7 @@ def register(runtime: ServiceRuntime, notifier: Notifier) -> None:
         await organisations.keep_raised(session, event.payload)
         await notifier.risk_event_raised(session, event.payload, caused_by=event.event_id)
 
-    @runtime.consumer.handles(Topic.RISK_EVENT_UPDATED_V2, RiskEventUpdatedV2)
+    @runtime.consumer.handles(Topic.RISK_EVENT_UPDATED_V2)
     async def on_risk_event_updated(event: Envelope[RiskEventUpdatedV2], session: AsyncSession) -> None:
         """Tell the organisation what a decision asks of it; keep the digest's and the page's copies of the
         event's status and clocks."""

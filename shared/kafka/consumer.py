@@ -34,7 +34,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
-from shared.contracts import Envelope, Topic
+from shared.contracts import PAYLOADS, Envelope, Topic
 from shared.db.session import Database
 from shared.kafka.faults import Stall, describe, is_permanent, is_transient
 from shared.kafka.outbox import outbox_written
@@ -102,17 +102,21 @@ class Consumer:
         self.committed_info: dict[Any, Any] = {}
         self.stall = Stall(f"{service} consumer")
 
-    def handles(self, topic: Topic, model: type[BaseModel]) -> Callable[[Handler], Handler]:
-        """Register `handler(envelope, session)` for a topic whose payload is `model`."""
+    def handles(self, topic: Topic, model: type[BaseModel] | None = None) -> Callable[[Handler], Handler]:
+        """Register `handler(envelope, session)` for a topic; its payload is the topic's model
+        (`shared.contracts.PAYLOADS`, the one place that pairs them) unless a reader's own is given."""
+        payload = model or PAYLOADS[topic]
 
         def register(handler: Handler) -> Handler:
-            self.routes[topic.value] = Route(topic, Envelope[model], handler)  # type: ignore[valid-type]
+            self.routes[topic.value] = Route(topic, Envelope[payload], handler)  # type: ignore[valid-type]
             return handler
 
         return register
 
-    def handles_batch(self, topic: Topic, model: type[BaseModel]) -> Callable[[BatchHandler], BatchHandler]:
-        """Register `handler(envelopes, session)` for a topic whose payload is `model`: it gets the claimed
+    def handles_batch(
+        self, topic: Topic, model: type[BaseModel] | None = None
+    ) -> Callable[[BatchHandler], BatchHandler]:
+        """Register `handler(envelopes, session)` for a topic (its model as for `handles`): it gets the claimed
         envelopes of a batch at once, in offset order, an envelope at most once (a redelivered one is
         skipped), inside the batch's transaction. It must do what a per-record handler would do for each in
         turn. When the batch is handled one by one (after a failure), it gets a list of one."""
@@ -122,7 +126,8 @@ class Consumer:
                 await handler([envelope], session)
 
             one.__name__ = getattr(handler, "__name__", "batch_handler")
-            self.routes[topic.value] = Route(topic, Envelope[model], one, handler)  # type: ignore[valid-type]
+            payload = model or PAYLOADS[topic]
+            self.routes[topic.value] = Route(topic, Envelope[payload], one, handler)  # type: ignore[valid-type]
             return handler
 
         return register
