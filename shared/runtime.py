@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -23,6 +22,7 @@ from shared.nul import RefuseNul
 from shared.observability import ReadinessCheck, install_observability
 from shared.responses import install_allow_header
 from shared.settings import PlatformSettings, ServiceSettings
+from shared.waiting import sleep_unless
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +87,7 @@ class ServiceRuntime:
                         self.publish_soon()
                 except Exception:
                     log.exception("%s failed; trying again in %s s", what, seconds)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=seconds)
+                await sleep_unless(stop, seconds)
 
         self.background.append(loop)
 

@@ -7,7 +7,6 @@ a day at `digest_at` local time, mails it to each address in `digest_recipients`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from shared.db.session import Database
 from shared.labels import DEFAULT_LANGUAGE, label
 from shared.logging import mask_email
 from shared.observability import BACKGROUND
+from shared.waiting import sleep_unless
 
 log = logging.getLogger(__name__)
 DUE_SOON = timedelta(days=3)
@@ -185,9 +185,7 @@ async def _every_day(settings: NotifySettings, db: Database, email: Channel, sto
                 await send(db, settings, email, today)
             except Exception:
                 log.exception("the reviewers' digest failed; trying again in a minute")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=60)
+                await sleep_unless(stop, 60)
                 continue
         wait = (next_run(datetime.now(UTC), settings.digest_at, settings.timezone) - datetime.now(UTC)).total_seconds()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=max(wait, 1.0))
+        await sleep_unless(stop, max(wait, 1.0))

@@ -18,7 +18,6 @@ failed), then dead-lettered, and the partition moves on."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -42,6 +41,7 @@ from shared.kafka.producer import Producer, client_options
 from shared.logging import correlation_id
 from shared.observability import CONSUMER_LAG, MESSAGE_SECONDS, MESSAGES
 from shared.settings import PlatformSettings, ServiceSettings
+from shared.waiting import sleep_unless
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ class Consumer:
             except Exception as exc:
                 log.warning("consumer loop failed; reconnecting: %s", describe(exc), exc_info=not is_transient(exc))
                 self.stall.stuck(f"consumer loop: {describe(exc)}")
-                await _sleep_unless(stop, 2.0)
+                await sleep_unless(stop, 2.0)
 
     async def _consume(self, stop: asyncio.Event) -> None:
         self._kafka = AIOKafkaConsumer(
@@ -376,7 +376,7 @@ class Consumer:
             log.warning("%s consumer: the outage is over after %.1f s; consuming again", self.service, waited)
 
     async def _nap(self, seconds: float) -> None:
-        await _sleep_unless(self._stop, seconds)
+        await sleep_unless(self._stop, seconds)
 
     async def _claim(self, session: AsyncSession, envelope: Envelope[Any], topic: Topic) -> bool:
         """Record the event id in this transaction; False when it was processed before."""
@@ -449,8 +449,3 @@ def _log_retry(state: RetryCallState, event_id: object, tries: _Tries) -> None:
 def _short(exc: Exception, limit: int = 500) -> str:
     text = str(exc).replace("\n", " ")
     return text if len(text) <= limit else text[:limit] + "…"
-
-
-async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)

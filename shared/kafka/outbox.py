@@ -21,6 +21,7 @@ from shared.kafka.faults import Stall, describe, is_transient
 from shared.kafka.producer import Producer
 from shared.logging import correlation_id
 from shared.observability import OUTBOX_PENDING, OUTBOX_PUBLISHED
+from shared.waiting import sleep_unless
 
 log = logging.getLogger(__name__)
 
@@ -173,13 +174,13 @@ class OutboxRelay:
                     await self._record_pending()
                 except Exception as exc:
                     log.warning("could not count the outbox backlog: %s", describe(exc))
-            await _wait_any(stop, self.wakeup, self.poll_seconds)
+            await sleep_unless(stop, self.poll_seconds, self.wakeup)
 
     async def _drain(self, stop: asyncio.Event) -> bool:
         """Publish until nothing is pending, trying again through an outage; False when stopped first."""
 
         async def nap(seconds: float) -> None:
-            await _wait_any(stop, asyncio.Event(), seconds)
+            await sleep_unless(stop, seconds)
 
         try:
             async for attempt in AsyncRetrying(
@@ -219,10 +220,3 @@ class OutboxRelay:
                 select(func.count()).select_from(self.table).where(self.table.c.published_at.is_(None))
             )
         OUTBOX_PENDING.labels(self.service).set(pending or 0)
-
-
-async def _wait_any(stop: asyncio.Event, wakeup: asyncio.Event, timeout: float) -> None:
-    waiters = {asyncio.create_task(stop.wait()), asyncio.create_task(wakeup.wait())}
-    _, pending = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    for task in pending:
-        task.cancel()

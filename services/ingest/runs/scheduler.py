@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -11,6 +10,7 @@ from datetime import UTC, datetime
 from croniter import croniter
 
 from services.ingest.runs.config import FeedConfig
+from shared.waiting import sleep_unless
 
 log = logging.getLogger(__name__)
 
@@ -52,5 +52,4 @@ async def run_schedule(
                 await run(feed)
         except Exception:
             log.exception("scheduled feed run failed; the next schedule will try again")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=seconds_until_next(feeds, datetime.now(UTC)))
+        await sleep_unless(stop, seconds_until_next(feeds, datetime.now(UTC)))
