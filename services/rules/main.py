@@ -6,13 +6,16 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
-from services.rules import consumers, endpoints
+from services.rules import consumers
 from services.rules.access import endpoints as access
 from services.rules.access import service as tokens
 from services.rules.matcher.index import MatchThresholds
 from services.rules.matcher.live import LiveIndex
 from services.rules.models import jobs, messaging
+from services.rules.registry import endpoints as registry
 from services.rules.review import decisions
+from services.rules.review import endpoints as review
+from services.rules.screening import endpoints as screening
 from services.rules.settings import RulesSettings
 from services.rules.sweep import endpoints as sweep
 from shared.jobs import Jobs
@@ -38,6 +41,10 @@ def create_app(settings: RulesSettings | None = None, platform: PlatformSettings
                   "publishing tokens the other services have not heard of")  # fmt: skip
     imports = Jobs(runtime.db, jobs)  # registry imports, one at a time (registry/jobs.py)
     runtime.background.append(imports.run)
-    app = build_app(runtime, [endpoints.router, access.router, sweep.router], title="certwatch rules")
+    app = build_app(
+        runtime,
+        [registry.router, review.router, screening.router, access.router, sweep.router],
+        title="certwatch rules",
+    )
     app.state.live_index, app.state.jobs = live, imports
     return app

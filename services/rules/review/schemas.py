@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.contracts.rules import ClockKind, ClockState, ClockUnit, LegalBasis, clock_state
+from shared.contracts.rules import ClockKind, ClockState, ClockUnit, LegalBasis, Measure, clock_state
 
 
 class AuditEntryRead(BaseModel):
@@ -114,3 +114,59 @@ class RiskEventDetail(RiskEventRead):
         description="the organisation marked its corrective action done (its page, issue 15 §1): it waits for a "
         "decision-maker to accept it (POST /risk-events/{id}/corrective-action/accept)",
     )
+
+
+# --- what the review routes take -------------------------------------------------------------------------
+
+
+class MatchVerdictIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    verdict: Literal["confirmed", "rejected"]
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class AssignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    assignee: str = Field(min_length=1, max_length=100)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class CommentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=5000)
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    measure: Measure
+    reason: str = Field(min_length=1, max_length=2000, description="why: it goes on the audit trail")
+    corrective_action_due: date | None = Field(default=None, description="corrective_action: the deadline")
+    suspended_until: date | None = Field(default=None, description="suspend: at most 6 months away")
+    reply_due: date | None = Field(default=None, description="request_explanation: the organisation answers by")
+    certificates: list[str] = Field(
+        default_factory=list, max_length=200,
+        description="suspend / withdraw / restore: certificate numbers; none: every one the measure applies to",
+    )  # fmt: skip
+
+
+class CloseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class AcceptIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000, description="why: it goes on the audit trail")
+
+
+class CorrectionVerdictIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    verdict: Literal["confirmed", "rejected"]
+    reason: str = Field(min_length=1, max_length=2000, description="why: it goes on the audit trail")
