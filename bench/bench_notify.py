@@ -353,7 +353,7 @@ async def main(args: argparse.Namespace, folder: Path) -> None:
             print(f"the window, kill -9 while sending, concurrency {concurrency}: {found}")
             print(f"  {found['duplicates']} duplicate(s) in {found['kills']} kills: "
                   f"{found['duplicates'] / max(found['kills'], 1):.2f} per kill "
-                  f"(at most {concurrency}, the messages in flight)")  # fmt: skip
+                  f"(at most the {concurrency} in flight and the outcomes waiting for their batch's mark)")  # fmt: skip
     finally:
         if sink:
             sink.stop()

@@ -3,26 +3,33 @@
 The consumers only write a `queued` row per message (services/notify/service.py), in their own transaction.
 This background task, in every replica:
 
-1. claims due rows with one statement (`FOR UPDATE SKIP LOCKED`, so replicas take different rows), each
-   for a lease of `send_lease_seconds`, as many as it has free slots (`send_concurrency`);
-2. sends each with no transaction open, over pooled SMTP connections or the one HTTP client, retrying
-   transient failures (tenacity), the idempotency key (the row's id) in the Message-ID and
-   X-Certwatch-Idempotency-Key of an email and the Idempotency-Key of a text;
-3. marks it `delivered` or `failed` as soon as its send returns, one row at a time, with one statement that
-   also queues NotificationDelivered / NotificationFailed in the outbox (both or neither), and forgets the
-   recipient's address.
+1. claims due rows per channel with one statement (`FOR UPDATE SKIP LOCKED`, so replicas take different
+   rows), each for a lease of `send_lease_seconds`, in batches: a channel's lane holds its slots
+   (`send_concurrency` for email, `sms_concurrency` for texts, apart so one never waits on the other) and
+   a round more (at least 8), and claims again when it is down to half a round beyond its slots; a message
+   that waited a quarter of its lease in hand is given back instead of sent;
+2. sends each with no transaction open, over pooled SMTP connections (a rendered message's MIME bytes kept
+   for its next contacts) or the one HTTP client (a kept-alive connection per text in flight), retrying
+   transient failures (tenacity) until half the lease from the claim, the idempotency key (the row's id) in
+   the Message-ID and X-Certwatch-Idempotency-Key of an email and the Idempotency-Key of a text;
+3. marks outcomes `delivered` or `failed` in batches: one statement marks up to `mark_batch_rows` rows, each
+   only under its own claim, queues their NotificationDelivered / NotificationFailed in the outbox (for each
+   row both or neither), and forgets the recipients' addresses. A batch goes when it is full, when its
+   first outcome has waited `mark_linger_seconds` (50 ms), or at once when no send is under way.
 
 The one window no protocol closes: the mail server (or SMS gateway) has accepted a message, and its sender
 dies (kill -9, power, a lost network) before the mark reaches PostgreSQL. The row is still `queued` under
 a claim that lapses, so after the lease it is sent once more, with the same idempotency key, which a
 receiver or gateway that honours the key drops. The delivery log and the published events still count it
 once: the mark is conditional on the claim, and the event's id is derived from the row's. The window is
-kept to what the protocol needs: the server's reply, then one statement, autocommitted, on a connection
-checked out with no round trip (a mark that has reached PostgreSQL counts even if its sender dies while it
-runs). A database outage at that moment is waited out for up to a quarter of the lease rather than left to
-lapse, and a send gives up after half the lease, so a live sender's claim never lapses under it.
-bench/bench_notify.py measures the window with kill -9; tests/integration/test_notify_delivery_outbox.py
-forces it.
+the server's reply, the wait for the batch (at most `mark_linger_seconds` while other sends are under way,
+none when idle) and one autocommitted statement on a connection checked out with no round trip (a mark
+that has reached PostgreSQL counts even if its sender dies while it runs); a kill can catch every message
+of a batch in it, not just the messages in flight. A database outage at that moment is waited out until
+three quarters of the lease from the claim rather than left to lapse (a batch the database refuses for one
+row's sake is marked row by row), so a live sender's claim never lapses under it.
+bench/bench_notify.py measures the window, per message and under kill -9;
+tests/integration/test_notify_delivery_outbox.py and test_notify_batched_marks.py force it.
 """
 
 from __future__ import annotations
