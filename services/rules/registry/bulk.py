@@ -178,10 +178,16 @@ def organisation_event_id(org_id: uuid.UUID, revision: int) -> uuid.UUID:
 
 
 async def _chunks(stream: RegistryStream) -> AsyncIterator[Chunk]:
-    """The stream's chunks, each read on a worker thread (the parser is Python: off the event loop)."""
+    """The stream's chunks, each read on a worker thread (the parser is Python: off the event loop), the
+    next one while the caller copies this one."""
     chunks: Iterator[Chunk] = iter(stream)
-    while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
-        yield chunk
+    reading = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
+    try:
+        while (chunk := await reading) is not None:
+            reading = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
+            yield chunk
+    finally:
+        reading.cancel()  # the caller failed: what the thread still reads is dropped
 
 
 async def import_stream(

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from services.rules.registry import bulk
 from services.rules.registry.importer import RegistryStream
 from shared.errors import InvalidInput
-from shared.jobs import JobFailed, Jobs, Progress, accepted
+from shared.jobs import UNFINISHED, JobFailed, Jobs, Progress, accepted
 from shared.runtime import ServiceRuntime
 
 KIND = "registry_import"
@@ -60,5 +60,11 @@ async def submit(runtime: ServiceRuntime, jobs: Jobs, data: bytes, source: str, 
 
     # Not run in the request's task: a caller that gives up cancels its wait, never the import.
     outcome.add_done_callback(lambda done: done.cancelled() or done.exception())  # retrieved: never logged
-    await jobs.submit(KIND, reported, detail, created_by=actor)
-    return JSONResponse(await asyncio.shield(outcome))
+    job_id = await jobs.submit(KIND, reported, detail, created_by=actor)
+    try:
+        report = await asyncio.shield(outcome)
+    finally:
+        if outcome.done():  # answered once the job's record says so too (GET /jobs agrees with the answer)
+            while (await jobs.get(job_id)).status in UNFINISHED:  # noqa: ASYNC110 (a row, polled)
+                await asyncio.sleep(0.05)
+    return JSONResponse(report)
