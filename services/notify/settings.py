@@ -35,7 +35,7 @@ class NotifySettings(AuthSettings, ServiceSettings):
     send_concurrency: int = Field(default=8, ge=1, description="messages the sender has in flight at once")
     smtp_pool_size: int = Field(default=4, ge=1, description="SMTP connections kept open and reused")
     sms_concurrency: int = Field(
-        default=32, ge=1, description="texts the sender has in flight at once (apart from emails), one kept-alive "
+        default=16, ge=1, description="texts the sender has in flight at once (apart from emails), one kept-alive "
         "HTTP connection each"
     )  # fmt: skip
     mark_batch_rows: int = Field(
