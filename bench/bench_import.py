@@ -54,7 +54,8 @@ class Runtime:
     """What registry/jobs.py needs of the service's runtime."""
 
     def __init__(self, db: Any, outbox: Any) -> None:
-        self.db, self.outbox, self.hooks = db, outbox, []
+        self.db, self.outbox = db, outbox
+        self.hooks: list[Any] = []
 
     def committed(self) -> None:
         for hook in self.hooks:
