@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules.main import create_app
 from services.rules.matcher.index import RegistryIndex
+from services.rules.review import corrections
 from services.rules.screening import service as screening
 from services.rules.screening.batch import Arrival, screen_batch
 from shared.contracts.ingest import (
@@ -203,3 +204,34 @@ async def test_a_batch_writes_exactly_what_screening_one_by_one_writes(platform,
     for name in ("batch", "pieces"):
         for table, rows in reference.items():
             assert written[name][table] == rows, (name, table)
+
+
+async def test_a_removal_replayed_after_its_correction_was_confirmed_raises_nothing(platform, service_settings) -> None:
+    """A sweep replays every stored signal. A removal that was linked to the listing it corrects, which a
+    decision-maker then confirmed (the event closed), must not raise an event of its own when replayed, on
+    either path (a second sweep raised a few such events at 1M organisations)."""
+    settings = service_settings("rules")
+    app = create_app(settings, platform)
+    outbox: Outbox = app.state.runtime.outbox
+    async with running(app, as_role("regulator")) as rules:
+        for org in ORGANISATIONS:
+            assert (await rules.put("/organisations", json=org, headers=ADMIN)).status_code == 200
+        index = await app.state.live_index.current()
+        db = Database(settings)
+        try:
+            listing, removal = listed(SignalKind.SERIOUS_ILLEGAL_LISTED), listed(SignalKind.SERIOUS_ILLEGAL_REMOVED)
+            async with db.transaction() as session:
+                assert await screening.screen(session, outbox, index, listing, caused_by=uuid.uuid4()) == 1
+                assert await screening.screen(session, outbox, index, removal, caused_by=uuid.uuid4()) == 0  # linked
+            async with db.transaction() as session:
+                [event_id] = (await session.scalars(text("SELECT id FROM risk_events"))).all()
+                await corrections.confirm(session, outbox, event_id, "dm-wang", "已移出名录，核实无误")
+            arrival = Arrival(removal, uuid.uuid4(), "replayed")
+            for path in (one_by_one, batched):
+                async with db.sessions() as session:
+                    before = await _rows(session)
+                    await path(session, outbox, index, [arrival])
+                    assert await _rows(session) == before, path.__name__
+                    await session.rollback()
+        finally:
+            await db.dispose()

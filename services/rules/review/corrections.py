@@ -96,6 +96,9 @@ async def supersede(
     kinds = CORRECTS.get(signal.kind.value)
     if not kinds:
         return []
+    before = await repository.corrected_by(session, organisation_id, signal.signal_id)
+    if before:  # linked before, whatever has happened since (confirmed and closed, rejected): a replay or a
+        return before  # sweep changes nothing, and raises no event of the signal's own in its place
     linked = []
     for event in await repository.open_of_kinds(session, organisation_id, kinds):
         held = event.correction or {}

@@ -119,6 +119,16 @@ async def suspensions_ended(session: AsyncSession, today: date) -> list[RiskEven
     return list((await session.scalars(stmt)).all())
 
 
+async def corrected_by(session: AsyncSession, organisation_id: uuid.UUID, signal_id: uuid.UUID) -> list[RiskEvent]:
+    """The organisation's events this signal was linked to as their correction (pending, confirmed or rejected),
+    in any status."""
+    stmt = select(RiskEvent).where(
+        RiskEvent.organisation_id == organisation_id,
+        RiskEvent.correction["signal_id"].astext == str(signal_id),
+    )
+    return list((await session.scalars(stmt)).all())
+
+
 async def open_of_kinds(session: AsyncSession, organisation_id: uuid.UUID, kinds: Iterable[str]) -> list[RiskEvent]:
     """The organisation's events of these signal kinds not closed, oldest first, locked (a correction links to them)."""
     stmt = (
@@ -176,6 +186,17 @@ async def counts_since(
     for org, rule, count in (await session.execute(stmt)).all():
         counts[(org, rule)] = int(count)
     return counts
+
+
+async def linked_corrections(session: AsyncSession, signal_ids: Iterable[uuid.UUID]) -> set[tuple[uuid.UUID, str]]:
+    """(organisation, signal id) of every event one of these signals was linked to as its correction, in any
+    status: what `corrected_by` would find for each."""
+    wanted = [str(i) for i in set(signal_ids)]
+    if not wanted:
+        return set()
+    signal_id = RiskEvent.correction["signal_id"].astext
+    stmt = select(RiskEvent.organisation_id, signal_id).where(signal_id.in_(wanted)).distinct()
+    return {(org, linked) for org, linked in (await session.execute(stmt)).all()}
 
 
 async def open_kinds(

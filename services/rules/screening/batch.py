@@ -170,6 +170,10 @@ async def screen_batch(session: AsyncSession, outbox: Outbox, index: RegistryInd
     open_kinds = await review.open_kinds(
         session, {o for o, _ in correctable}, {k for _, kinds in correctable for k in kinds}
     )
+    # Linked before, whatever has happened since: a replay or a sweep changes nothing and raises nothing in its place.
+    linked_before = await review.linked_corrections(
+        session, [a.signal.signal_id for a in arrivals if corrections.CORRECTS.get(a.signal.kind.value)]
+    )
     raised_kinds: dict[uuid.UUID, set[str]] = defaultdict(set)  # the kinds of the events this batch raised
     queued = _Queued()
     raised = 0
@@ -180,6 +184,8 @@ async def screen_batch(session: AsyncSession, outbox: Outbox, index: RegistryInd
         try:
             for matched in matched_list:
                 org_id = matched.organisation.id
+                if kinds and (org_id, str(signal.signal_id)) in linked_before:
+                    continue
                 if kinds and (open_kinds.get(org_id, set()) | raised_kinds[org_id]) & kinds:
                     raised += await queued.write(session, outbox)  # it must see what was raised before it
                     linked = await corrections.supersede(
