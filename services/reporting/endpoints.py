@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.reporting import dashboard, report, service, sessions
+from services.reporting.service import LOCAL
 from services.reporting.settings import ReportingSettings
 from shared.auth import DEVELOPER, RESPONSES, Action, Actor, allowed, authenticate
 from shared.db.session import ReadSession
@@ -158,7 +159,7 @@ async def get_dashboard(
     remembered: Remembered = None,
 ) -> HTMLResponse:
     """The dashboard: a period's figures and charts, the last 12 months' trends, timeliness and feed freshness."""
-    today = datetime.now(dashboard.LOCAL).date()  # the dashboard's days are Asia/Shanghai's, its tallies too
+    today = datetime.now(LOCAL).date()  # the dashboard's days are Asia/Shanghai's, its tallies too
     first, last = report.period(start, end or today)
     words, base, switch = _page(request, lang, remembered)
     shown = await dashboard.overview(session, words, first, last, today, base)
@@ -186,7 +187,7 @@ async def list_dashboard_events(
     filters = dashboard.Filters(kind or None, week, status or None, severity or None, province or None,
                                 certificate_type or None, start, end)  # fmt: skip
     words, base, switch = _page(request, lang, remembered)
-    found = await dashboard.event_list(session, filters, page, datetime.now(dashboard.LOCAL).date())
+    found = await dashboard.event_list(session, filters, page, datetime.now(LOCAL).date())
     body = dashboard.render("events.html.j2", words, base, switch, filters=filters, events=found[: dashboard.PAGE],
                             more=len(found) > dashboard.PAGE, page=page, statuses=dashboard.STATUSES)  # fmt: skip
     return _html(body, lang)
@@ -208,7 +209,7 @@ async def get_dashboard_organisation(
 ) -> HTMLResponse:
     """One organisation: the certificates reporting knows, its signals and risk events over time, measures."""
     words, base, switch = _page(request, lang, remembered)
-    today = datetime.now(dashboard.LOCAL).date()
+    today = datetime.now(LOCAL).date()
     shown = await dashboard.organisation_page(session, words, organisation_id, today)  # raises NotFound (404)
     return _html(dashboard.render("organisation.html.j2", words, base, switch, **shown), lang)
 
