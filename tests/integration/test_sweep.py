@@ -6,7 +6,7 @@ campaign report opens as XLSX with its sections."""
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -16,13 +16,14 @@ import pytest
 from services.ingest.main import create_app as create_ingest
 from services.rules.main import create_app as create_rules
 from services.rules.sweep import repository, service
-from services.rules.sweep.report import SHEETS
+from services.rules.sweep.report import LOCAL, SHEETS
 from tests.support.infra import ADMIN, as_role, running
+from tests.support.review import risk_events
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
-TODAY = date.today()
+TODAY = datetime.now(LOCAL).date()  # the report counts days in Asia/Shanghai, as the bulletins date them
 HONGYUAN = {
     "external_ref": "ORG-S1", "name": "浙江宏远电器有限公司", "credit_code": "91330212PDY0010123",
     "address": "浙江省宁波市鄞州区", "province": "浙江", "city": "宁波",
@@ -97,15 +98,19 @@ async def test_a_sweep_raises_what_is_missing_ranks_with_reasons_and_reports(pla
         assert (first["organisations"], first["certificates"]) == (3, 4)
         assert first["signals"] == len(SIGNALS) - 1  # all but the one older than the window
         assert first["signals_read"] == len(SIGNALS)
-        assert first["events_raised"] == 4  # missed, listed, abnormal, removed: what the nightly flow would have
+        # missed, listed, abnormal: what the nightly flow would have raised; the removal, later than the listing
+        # it corrects, links to it (superseded, pending confirmation) instead of raising an event of its own
+        assert first["events_raised"] == 3
         assert first["organisations_hit"] == 2 and first["hits"] == 6
         assert first["ruleset_version"].endswith("+campaign-risk@1") and first["seconds"] > 0
         events = (await rules.get("/risk-events", params={"limit": 100})).json()
-        assert len(events) == 5
+        assert len(events) == 4
+        abnormal = [e for e in await risk_events(rules, limit=100) if e["signal_kind"] == "abnormal_operation_listed"]
+        assert [e["correction"]["state"] for e in abnormal] == ["pending"]
 
         second = await _sweep(rules)
         assert second["status"] == "succeeded" and second["events_raised"] == 0 and second["hits"] == 6
-        assert len((await rules.get("/risk-events", params={"limit": 100})).json()) == 5  # nothing twice
+        assert len((await rules.get("/risk-events", params={"limit": 100})).json()) == 4  # nothing twice
 
         ranking = (await rules.get(f"/sweeps/{second['id']}/ranking")).json()
         assert [r["organisation"] for r in ranking] == ["浙江宏远电器有限公司", "广东澄川电器制造有限公司"]
@@ -162,7 +167,7 @@ async def _report(rules: httpx.AsyncClient, sweep_id: str) -> None:
     actions = report["actions"]
     assert actions["by_measure"] == [{"measure": "special_audit", "label": "专项审核", "decisions": 1,
                                       "certificates": 0}]  # fmt: skip
-    assert actions["events"] == 5 and actions["still_open"] == 4
+    assert actions["events"] == 4 and actions["still_open"] == 3
     categories = {(c["category_label"], c["signal_label"]) for c in report["cases"]["rows"]}
     assert ("重大问题", "产品质量监督抽查不合格") in categories and ("涉嫌违规", "列入严重违法失信名单") in categories
     assert ("重大问题", "CCC证书暂停") in categories

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules.matcher.index import RegistryIndex
 from services.rules.review import repository as review
-from services.rules.screening.service import find_matches, outcomes, screen
+from services.rules.screening.batch import Arrival, screen_batch
+from services.rules.screening.service import find_matches, outcomes
 from shared.contracts import deterministic_id
 from shared.contracts.ingest import SignalReceivedV2
 from shared.kafka.outbox import Outbox
@@ -47,8 +48,7 @@ async def dry_run(session: AsyncSession, index: RegistryIndex, signals: list[Sig
 
 
 async def apply(session: AsyncSession, outbox: Outbox, index: RegistryIndex, signals: list[SignalReceivedV2]) -> int:
-    """Raise what the current rules call for and is not raised yet; returns how many were raised."""
-    raised = 0
-    for signal in signals:
-        raised += await screen(session, outbox, index, signal, caused_by=deterministic_id("replay", signal.signal_id))
-    return raised
+    """Raise what the current rules call for and is not raised yet; returns how many were raised. Set-based, as
+    the consumer screens a batch (screening/batch.py: the same events as one signal after another)."""
+    arrivals = [Arrival(s, deterministic_id("replay", s.signal_id)) for s in signals]
+    return await screen_batch(session, outbox, index, arrivals)

@@ -312,6 +312,9 @@ class Sweeper:
                     wanted.setdefault(pair.signal.signal_id, (pair.signal, []))[1].extend(ids)
             existing = await repository.existing_events(session, [i for _, ids in wanted.values() for i in ids])
             missing = [signal for signal, ids in wanted.values() if any(i not in existing for i in ids)]
+            # In the order they happened, as the nightly flow met them: a removal after the listing it corrects
+            # links to it rather than raising an event of its own (pages are in id order, which is no order).
+            missing.sort(key=lambda signal: signal_date(signal) or date.min)
             raised = 0
             if missing:  # the nightly screening itself, with the organisations loaded for it in one go
                 raising = {signal.signal_id for signal in missing}
