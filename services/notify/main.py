@@ -8,7 +8,7 @@ from services.notify import consumers, digest, endpoints
 from services.notify.channels import Channel, EmailChannel, SmsChannel
 from services.notify.models import messaging, tokens
 from services.notify.organisations import endpoints as page
-from services.notify.organisations.files import LocalFileStore
+from services.notify.organisations.files import S3FileStore, evidence_store
 from services.notify.organisations.links import Links
 from services.notify.organisations.service import RateLimit
 from services.notify.sender import Sender
@@ -37,7 +37,10 @@ def create_app(settings: NotifySettings | None = None, platform: PlatformSetting
     runtime.background.append(lambda stop: digest.run(settings, runtime.db, EmailChannel(settings), stop))
     replicate_tokens(runtime, tokens)  # tokens made or revoked in rules work or stop here too
     app = build_app(runtime, [endpoints.router, page.router], title="certwatch notify")
+    store = evidence_store(settings)
+    if isinstance(store, S3FileStore):  # a wrong bucket or credential stops the start, naming the setting
+        runtime.on_start.append(lambda _: store.check())
     app.state.organisation_page = page.OrganisationPage(
-        settings, Links(settings), LocalFileStore(settings.evidence_dir), RateLimit(settings.page_requests_per_minute)
+        settings, Links(settings), store, RateLimit(settings.page_requests_per_minute)
     )  # the organisation's page: its signed links are its only credential (services/notify/organisations)
     return app

@@ -75,16 +75,32 @@ class NotifySettings(AuthSettings, ServiceSettings):
     link_lifetime_days: int = Field(default=90, ge=1, le=400, description="how long a link opens its page")
     evidence_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, description="per uploaded file")
     evidence_store: Literal["local", "s3"] = Field(
-        default="local", description="local: a folder (evidence_dir); s3: an S3-compatible bucket (not built yet)"
+        default="local", description="local: a folder (evidence_dir); s3: a bucket on an S3-compatible server"
     )
     evidence_dir: Path = Field(default_factory=lambda: data_dir() / "evidence")
+    evidence_s3_endpoint_url: str | None = Field(
+        default=None, description="the S3-compatible server, e.g. https://minio.internal:9000; unset: AWS S3"
+    )
+    evidence_s3_bucket: str | None = Field(default=None, description="required with evidence_store=s3; not created")
+    evidence_s3_region: str = "us-east-1"
+    evidence_s3_access_key_id: SecretStr | None = Field(
+        default=None, description="with the secret below; both unset: the AWS default chain (e.g. an instance role)"
+    )
+    evidence_s3_secret_access_key: SecretStr | None = Field(default=None, description="a secret: never in the repo")
+    evidence_s3_prefix: str = Field(default="", description="put before every object key, e.g. certwatch/evidence")
     page_requests_per_minute: int = Field(default=30, ge=1, description="per link, every request counted")
 
     @model_validator(mode="after")
     def _link_key_outside_development(self) -> "NotifySettings":
         self.link_key()  # refuses to start without a key outside development
         if self.evidence_store == "s3":
-            raise ValueError("CERTWATCH_NOTIFY_EVIDENCE_STORE=s3 is not built yet: use local (README, organisations)")
+            if not self.evidence_s3_bucket:
+                raise ValueError("CERTWATCH_NOTIFY_EVIDENCE_STORE=s3 needs CERTWATCH_NOTIFY_EVIDENCE_S3_BUCKET")
+            if (self.evidence_s3_access_key_id is None) != (self.evidence_s3_secret_access_key is None):
+                raise ValueError(
+                    "CERTWATCH_NOTIFY_EVIDENCE_S3_ACCESS_KEY_ID and CERTWATCH_NOTIFY_EVIDENCE_S3_SECRET_ACCESS_KEY "
+                    "go together: set both, or neither (the AWS default chain)"
+                )
         return self
 
     def link_key(self) -> str:
