@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify.models import EventPage, OrganisationContacts, OrganisationLink, OrganisationResponse
-from services.notify.organisations.files import FileStore, sniff
+from services.notify.organisations.files import FileStore, evidence_key, sniff
 from shared.contracts import Topic, deterministic_id
 from shared.contracts.notify import (
     EvidenceFile,
@@ -201,7 +201,9 @@ async def _keep(store: FileStore, link: OrganisationLink, rid: uuid.UUID, n: int
         raise Refused(415, "bad_type", name=upload.filename[:100])
     content_type, extension = found
     file_id = deterministic_id("evidence", rid, n)
-    await store.put(f"{link.organisation_id}/{file_id}{extension}", upload.data)
+    await store.put(
+        evidence_key(link.organisation_id, link.risk_event_id or "general", upload.data, extension), upload.data
+    )
     name = upload.filename.replace("/", "_").replace("\\", "_")[:200] or f"{file_id}{extension}"
     return EvidenceFile(file_id=file_id, filename=name, content_type=content_type, size=len(upload.data),
                         sha256=hashlib.sha256(upload.data).hexdigest())  # fmt: skip
