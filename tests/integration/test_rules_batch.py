@@ -108,7 +108,8 @@ async def in_pieces(session: AsyncSession, outbox: Outbox, index: RegistryIndex,
         await screen_batch(session, outbox, index, arrivals[start : start + 4])
 
 
-WHEN = {"created_at", "updated_at", "raised_at", "linked_at", "at", "occurred_at"}
+# Times of day, and when the running relay published an outbox row (it may between two snapshots).
+WHEN = {"created_at", "updated_at", "raised_at", "linked_at", "at", "occurred_at", "published_at"}
 
 
 def _timeless(value: Any) -> Any:
