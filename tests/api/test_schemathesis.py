@@ -12,21 +12,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import sys
 import tempfile
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from certwatch.services import SERVICES, app_factory
 from shared.auth import Role
 from tests.support.infra import ROLE_TOKENS
+from tests.support.serving import served
 
 pytestmark = pytest.mark.integration
 
@@ -39,26 +35,6 @@ ROLES = {  # who fuzzes each service: together they may call every route
     "reporting": [Role.REGULATOR],
 }
 ST = Path(sys.executable).parent / "st"
-
-
-@asynccontextmanager
-async def served(app: FastAPI) -> AsyncIterator[str]:
-    """The app on a real port, lifespan and all."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
-    task = asyncio.create_task(server.serve())
-    try:
-        for _ in range(600):
-            if server.started:
-                break
-            await asyncio.sleep(0.05)
-        assert server.started, "the service did not start"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def fuzz(base: str, role: Role, report: Path) -> tuple[int, str]:

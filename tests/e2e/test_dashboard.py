@@ -7,21 +7,15 @@ not come from them. With CERTWATCH_SCREENSHOT=1 it saves the dashboard to docs/d
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
-import socket
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from services.reporting import service, sessions
 from services.reporting.main import create_app
@@ -41,6 +35,7 @@ from shared.contracts.rules import (
 from shared.db.session import Database
 from tests.support.events import risk_event_raised
 from tests.support.infra import ROLE_TOKENS, running
+from tests.support.serving import served
 
 pytestmark = pytest.mark.integration
 
@@ -88,26 +83,6 @@ async def seed(db: Database) -> None:
             new_status=CertificateStatus.SUSPENDED, effective_on=date.today(), until=date.today() + timedelta(days=60),
             reason="抽查不合格", risk_event_id=first.risk_event_id, decided_by="dm-wang",
         ))  # fmt: skip
-
-
-@asynccontextmanager
-async def served(app: FastAPI) -> AsyncIterator[str]:
-    """The app on a real port (a browser needs one), lifespan and all."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
-    task = asyncio.create_task(server.serve())
-    try:
-        for _ in range(600):
-            if server.started:
-                break
-            await asyncio.sleep(0.05)
-        assert server.started, "the reporting service did not start"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def log_in(page: Any, base: str, role: Role = Role.REGULATOR) -> None:

@@ -5,17 +5,13 @@ evidence, and rules' audit trail shows both under the organisation's name (issue
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from certwatch.mailsink import read_mail
 from certwatch.stack import free_port
@@ -25,29 +21,13 @@ from services.rules.main import create_app as rules_app
 from tests.e2e.test_dashboard import CHROMIUM_ARGS, chromium  # noqa: F401  (the fixture)
 from tests.e2e.test_one_signal_flow import CODE, registry_csv
 from tests.support.infra import ADMIN, bearer, running
+from tests.support.serving import served
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PHONE = {"width": 390, "height": 844}
-
-
-@asynccontextmanager
-async def served_on(app: FastAPI, port: int) -> AsyncIterator[None]:
-    """The app on a real port (the browser needs one, and the links name it), lifespan and all."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
-    task = asyncio.create_task(server.serve())
-    try:
-        for _ in range(600):
-            if server.started:
-                break
-            await asyncio.sleep(0.05)
-        assert server.started, "notify did not start"
-        yield
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def test_an_organisation_opens_its_alert_acknowledges_and_uploads_evidence_in_a_browser(
@@ -67,7 +47,7 @@ async def test_an_organisation_opens_its_alert_acknowledges_and_uploads_evidence
     async with AsyncExitStack() as stack:
         ingest = await stack.enter_async_context(running(ingest_app(service_settings("ingest"), platform)))
         rules = await stack.enter_async_context(running(rules_app(service_settings("rules"), platform), ADMIN))
-        await stack.enter_async_context(served_on(notify_app(notify_settings, platform), port))
+        await stack.enter_async_context(served(notify_app(notify_settings, platform), port))
         feeder = await bearer(rules, "samr-feed", "feed")
         await eventually(lambda: ingest.get("/feeds", headers=feeder), lambda r: r.status_code == 200)
         files = {"file": ("registry.csv", registry_csv(email))}

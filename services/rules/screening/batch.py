@@ -38,10 +38,10 @@ from services.rules.review import repository as review
 from services.rules.ruleset.clocks import Context
 from services.rules.ruleset.rules import BASELINE
 from services.rules.ruleset.service import Outcome, evaluate
-from services.rules.screening.service import ACTIVE, Matched, _relevance, _summary, best_candidates
+from services.rules.screening.service import ACTIVE, Matched, _relevance, best_candidates, risk_event
 from shared.contracts import Envelope, Topic, deterministic_id
 from shared.contracts.ingest import Party, SignalReceivedV2, SignalV2
-from shared.contracts.rules import CertificateRef, CertificateStatus, RiskEventRaised, RiskEventRaisedV2
+from shared.contracts.rules import RiskEventRaised, RiskEventRaisedV2
 from shared.kafka.outbox import _QUEUED, Outbox  # set as Outbox.add sets it: the relay has work
 from shared.logging import correlation_id
 from shared.parties import role_text
@@ -231,51 +231,12 @@ def _queue(
 ) -> None:
     """What `service._raise` writes for one event, queued."""
     org = matched.organisation
-    title = f"{outcome.rule.title}：{org.name}"
-    if matched.party is not None:
-        title += f"（{matched.party.role_label or role_text(matched.party.role).split(' ')[0]}）"
-    summary = _summary(signal, outcome, matched.party)
-    queued.events.append({
-        "id": event_id,
-        "organisation_id": org.id,
-        "signal_id": signal.signal_id,
-        "signal_kind": signal.kind.value,
-        "signal": signal.model_dump(mode="json"),
-        "rule_id": outcome.rule.id,
-        "rule_version": outcome.rule.version,
-        "severity": outcome.severity.value,
-        "recommended_measure": outcome.measure.value,
-        "status": "open",
-        "title": title,
-        "summary": summary,
-        "decision_due": outcome.decision_due,
-        "match": {**matched.summary.model_dump(mode="json"), "party": matched.party_json()},
-    })  # fmt: skip
+    values, event = risk_event(signal, matched, outcome, event_id)
+    queued.events.append(values)
     queued.audits.append({
         "risk_event_id": event_id, "actor": "system", "action": "raised", "reason": None,
         "detail": {"rule": outcome.rule.id, "escalated": outcome.escalated},
     })  # fmt: skip
-    event = RiskEventRaised(
-        risk_event_id=event_id,
-        organisation_id=org.id,
-        organisation_name=org.name,
-        signal_id=signal.signal_id,
-        signal_kind=signal.kind,
-        rule_id=outcome.rule.id,
-        rule_version=outcome.rule.version,
-        severity=outcome.severity,
-        recommended_measure=outcome.measure,
-        title=title,
-        summary=summary,
-        decision_due=outcome.decision_due,
-        province=org.province,
-        certificates=[
-            CertificateRef(certificate_id=c.id, number=c.number, type=c.type, status=CertificateStatus(c.status))
-            for c in org.certificates
-        ],
-        match=matched.summary,
-        raised_at=datetime.now(UTC),
-    )
     v1_id = deterministic_id("risk-event-raised", event_id)
     queued.outbox.append({
         "risk_event_id": event_id, "event_id": v1_id, "topic": Topic.RISK_EVENT_RAISED.value, "key": str(org.id),

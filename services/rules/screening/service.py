@@ -194,11 +194,33 @@ async def _raise(
 ) -> int:
     org = matched.organisation
     event_id = deterministic_id("risk-event", signal.signal_id, org.id, outcome.rule.id)
+    values, event = risk_event(signal, matched, outcome, event_id)
+    if not await review.add(session, values):
+        return 0
+    review.audit(session, event_id, "system", "raised", rule=outcome.rule.id, escalated=outcome.escalated)
+    await outbox.add(
+        session,
+        Topic.RISK_EVENT_RAISED,
+        str(org.id),
+        event,
+        event_id=deterministic_id("risk-event-raised", event_id),
+        causation_id=caused_by,
+    )
+    await clocks.raised(session, outbox, event, outcome.clocks, signal, caused_by)  # and v2, with the clocks
+    return 1
+
+
+def risk_event(
+    signal: SignalReceivedV2, matched: Matched, outcome: Outcome, event_id: uuid.UUID
+) -> tuple[dict[str, object], RiskEventRaised]:
+    """What raising one event stores (the row's values) and publishes (the payload): one recipe for the
+    one-by-one path here and the batch path (screening/batch.py)."""
+    org = matched.organisation
     title = f"{outcome.rule.title}：{org.name}"
     if matched.party is not None:
         title += f"（{matched.party.role_label or role_text(matched.party.role).split(' ')[0]}）"
     summary = _summary(signal, outcome, matched.party)
-    values = {
+    values: dict[str, object] = {
         "id": event_id,
         "organisation_id": org.id,
         "signal_id": signal.signal_id,
@@ -214,9 +236,6 @@ async def _raise(
         "decision_due": outcome.decision_due,
         "match": {**matched.summary.model_dump(mode="json"), "party": matched.party_json()},
     }
-    if not await review.add(session, values):
-        return 0
-    review.audit(session, event_id, "system", "raised", rule=outcome.rule.id, escalated=outcome.escalated)
     event = RiskEventRaised(
         risk_event_id=event_id,
         organisation_id=org.id,
@@ -238,16 +257,7 @@ async def _raise(
         match=matched.summary,
         raised_at=datetime.now(UTC),
     )
-    await outbox.add(
-        session,
-        Topic.RISK_EVENT_RAISED,
-        str(org.id),
-        event,
-        event_id=deterministic_id("risk-event-raised", event_id),
-        causation_id=caused_by,
-    )
-    await clocks.raised(session, outbox, event, outcome.clocks, signal, caused_by)  # and v2, with the clocks
-    return 1
+    return values, event
 
 
 def _summary(signal: SignalReceivedV2, outcome: Outcome, party: Party | None = None) -> str:
