@@ -188,14 +188,20 @@ async def counts_since(
     return counts
 
 
-async def linked_corrections(session: AsyncSession, signal_ids: Iterable[uuid.UUID]) -> set[tuple[uuid.UUID, str]]:
-    """(organisation, signal id) of every event one of these signals was linked to as its correction, in any
-    status: what `corrected_by` would find for each."""
-    wanted = [str(i) for i in set(signal_ids)]
-    if not wanted:
+async def linked_corrections(
+    session: AsyncSession, organisation_ids: Iterable[uuid.UUID], signal_ids: Iterable[uuid.UUID]
+) -> set[tuple[uuid.UUID, str]]:
+    """(organisation, signal id) of every event of these organisations one of these signals was linked to as
+    its correction, in any status: what `corrected_by` would find for each (on the organisation's index)."""
+    orgs, wanted = list(set(organisation_ids)), [str(i) for i in set(signal_ids)]
+    if not orgs or not wanted:
         return set()
     signal_id = RiskEvent.correction["signal_id"].astext
-    stmt = select(RiskEvent.organisation_id, signal_id).where(signal_id.in_(wanted)).distinct()
+    stmt = (
+        select(RiskEvent.organisation_id, signal_id)
+        .where(RiskEvent.organisation_id.in_(orgs), signal_id.in_(wanted))
+        .distinct()
+    )
     return {(org, linked) for org, linked in (await session.execute(stmt)).all()}
 
 

@@ -172,7 +172,9 @@ async def screen_batch(session: AsyncSession, outbox: Outbox, index: RegistryInd
     )
     # Linked before, whatever has happened since: a replay or a sweep changes nothing and raises nothing in its place.
     linked_before = await review.linked_corrections(
-        session, [a.signal.signal_id for a in arrivals if corrections.CORRECTS.get(a.signal.kind.value)]
+        session,
+        {o for o, _ in correctable},
+        [a.signal.signal_id for a in arrivals if corrections.CORRECTS.get(a.signal.kind.value)],
     )
     raised_kinds: dict[uuid.UUID, set[str]] = defaultdict(set)  # the kinds of the events this batch raised
     queued = _Queued()
