@@ -12,11 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from certwatch.mailsink import read_mail
 from services.ingest.main import create_app as ingest_app
 from services.notify.main import create_app as notify_app
 from services.rules.main import create_app as rules_app
-from tests.e2e.test_one_signal_flow import CODE, registry_csv
+from tests.support.alerts import alert_email
 from tests.support.infra import ADMIN, bearer, running
 from tests.support.review import risk_events
 from tests.support.waiting import eventually
@@ -45,24 +44,7 @@ async def test_an_organisation_answers_its_alert_from_the_signed_link(
         ingest = await stack.enter_async_context(running(ingest_app(service_settings("ingest"), platform)))
         rules = await stack.enter_async_context(running(rules_app(service_settings("rules"), platform), ADMIN))
         page = await stack.enter_async_context(running(notify_app(notify_settings, platform)))
-        feeder = await bearer(rules, "samr-feed", "feed")
-
-        async def feeds_status() -> int:
-            return (await ingest.get("/feeds", headers=feeder)).status_code
-
-        await eventually(feeds_status, lambda status: status == 200)
-        files = {"file": ("registry.csv", registry_csv(email))}
-        assert (await rules.post("/organisations/import?wait=true", files=files)).status_code == 200
-        signal = {"feed": "samr-national", "kind": "spot_check_failure",
-                  "subject": {"name": "浙江宏远电器有限公司", "credit_code": CODE},
-                  "product": {"name": "电动自行车用充电器", "model": "HY-4820A"},
-                  "detail": {"bulletin_no": "市场监管总局2024年第11号", "failed_items": [{"item": "输出电压"}]}}  # fmt: skip
-        assert (await ingest.post("/signals", json=signal, headers=feeder)).status_code == 201
-
-        async def mails() -> list[Any]:
-            return [m for m in read_mail(mail_sink.maildir) if m["To"] == email]
-
-        body = (await eventually(mails, lambda ms: len(ms) == 1))[0].get_body(("plain",)).get_content()
+        body = await alert_email(ingest, rules, mail_sink.maildir, email)
         found = LINK.search(body)
         assert found is not None, body
         token = found.group(1)
