@@ -18,10 +18,11 @@ from shared.runtime import ServiceRuntime
 
 
 def register(runtime: ServiceRuntime, notifier: Notifier) -> None:
-    @runtime.consumer.handles(Topic.ORGANISATION_UPDATED)
-    async def on_organisation_updated(event: Envelope[OrganisationUpdated], session: AsyncSession) -> None:
-        """Keep the organisation's contacts, and send alerts that waited for them."""
-        await notifier.organisation_updated(session, event.payload)
+    @runtime.consumer.handles_batch(Topic.ORGANISATION_UPDATED)
+    async def on_organisations_updated(events: list[Envelope[OrganisationUpdated]], session: AsyncSession) -> None:
+        """Keep the organisations' contacts, and send alerts that waited for them (a batch at once: a
+        registry import publishes an update per organisation, and alerts may be waiting for them)."""
+        await notifier.organisations_updated(session, [(e.payload, e.event_id, e.correlation_id) for e in events])
 
     @runtime.consumer.handles(Topic.CERTIFICATE_STATUS_CHANGED)
     async def on_certificate_status_changed(event: Envelope[CertificateStatusChanged], session: AsyncSession) -> None:
@@ -30,13 +31,15 @@ def register(runtime: ServiceRuntime, notifier: Notifier) -> None:
 
     # Risk events are read on v2 only (rules publishes every event on v1 and v2): the statutory clocks order
     # the reviewers' digest and show on the organisation's page.
-    @runtime.consumer.handles(Topic.RISK_EVENT_RAISED_V2)
-    async def on_risk_event_raised(event: Envelope[RiskEventRaisedV2], session: AsyncSession) -> None:
-        """Alert the organisation's contacts about a new risk event; list it in the digest; keep what the
-        organisation's page shows of it, its statutory clocks included."""
-        await digest.raised(session, event.payload)
-        await organisations.keep_raised(session, event.payload)
-        await notifier.risk_event_raised(session, event.payload, caused_by=event.event_id)
+    @runtime.consumer.handles_batch(Topic.RISK_EVENT_RAISED_V2)
+    async def on_risk_events_raised(events: list[Envelope[RiskEventRaisedV2]], session: AsyncSession) -> None:
+        """Alert the organisations' contacts about new risk events; list them in the digest; keep what each
+        organisation's page shows of them, their statutory clocks included (a batch at once, a few
+        statements for all)."""
+        raised = [e.payload for e in events]
+        await digest.raised(session, raised)
+        await organisations.keep_raised(session, raised)
+        await notifier.risk_events_raised(session, [(e.payload, e.event_id, e.correlation_id) for e in events])
 
     @runtime.consumer.handles(Topic.RISK_EVENT_UPDATED_V2)
     async def on_risk_event_updated(event: Envelope[RiskEventUpdatedV2], session: AsyncSession) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -43,12 +44,13 @@ DUE_SOON = timedelta(days=3)
 CLAIM_LEASE = timedelta(minutes=10)  # a `sending` digest older than this was left by a run that died
 
 
-async def raised(session: AsyncSession, event: RiskEventRaised) -> None:
-    values = {"risk_event_id": event.risk_event_id, "organisation_name": event.organisation_name,
-              "title": event.title, "severity": event.severity.value, "status": "open",
-              "decision_due": event.decision_due, "raised_at": event.raised_at,
-              **_first_clock(getattr(event, "clocks", []))}  # fmt: skip
-    await session.execute(insert(OpenEvent).values(**values).on_conflict_do_nothing(index_elements=["risk_event_id"]))
+async def raised(session: AsyncSession, events: Sequence[RiskEventRaised]) -> None:
+    """List new risk events for the reviewers' digest (one statement; an event listed already stays as it is)."""
+    rows = [{"risk_event_id": e.risk_event_id, "organisation_name": e.organisation_name, "title": e.title,
+             "severity": e.severity.value, "status": "open", "decision_due": e.decision_due, "raised_at": e.raised_at,
+             **_first_clock(getattr(e, "clocks", []))} for e in events]  # fmt: skip
+    if rows:
+        await session.execute(insert(OpenEvent).values(rows).on_conflict_do_nothing(index_elements=["risk_event_id"]))
 
 
 async def updated(session: AsyncSession, event: RiskEventUpdated) -> None:

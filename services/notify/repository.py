@@ -6,47 +6,69 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Table, Uuid, delete, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.notify.models import Delivery, OrganisationContacts, PendingAlert
-from shared.db.results import changed
+
+T = TypeVar("T")
 
 
-async def save_contacts(
-    session: AsyncSession,
-    organisation_id: uuid.UUID,
-    name: str,
-    contacts: list[dict[str, object]],
-    revision: int,
-) -> None:
-    """Keep the newest revision only: an older event arriving late changes nothing."""
-    stmt = insert(OrganisationContacts).values(
-        organisation_id=organisation_id, name=name, contacts=contacts, revision=revision
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["organisation_id"],
-        set_={"name": name, "contacts": contacts, "revision": revision},
-        where=OrganisationContacts.revision < revision,
-    )
-    await session.execute(stmt)
+async def save_contacts(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Keep each organisation's newest revision only, for many organisations in one statement (rows of
+    organisation_id, name, contacts, revision): an older event arriving late changes nothing."""
+    newest: dict[uuid.UUID, dict[str, Any]] = {}
+    for row in rows:  # one row per organisation: a statement may not update the same row twice
+        kept = newest.get(row["organisation_id"])
+        if kept is None or row["revision"] > kept["revision"]:
+            newest[row["organisation_id"]] = row
+    for chunk in _chunks(list(newest.values())):
+        stmt = insert(OrganisationContacts).values(chunk)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["organisation_id"],
+            set_={"name": stmt.excluded.name, "contacts": stmt.excluded.contacts, "revision": stmt.excluded.revision},
+            where=OrganisationContacts.revision < stmt.excluded.revision,
+        )
+        await session.execute(stmt)
 
 
-async def contacts_of(session: AsyncSession, organisation_id: uuid.UUID) -> OrganisationContacts | None:
-    return await session.get(OrganisationContacts, organisation_id)
+def _chunks(rows: list[T], size: int = 1000) -> list[list[T]]:
+    """Rows in statements of `size`: a multi-row INSERT carries a bind parameter per value (PostgreSQL
+    takes at most 32,767)."""
+    return [rows[i : i + size] for i in range(0, len(rows), size)]
 
 
-async def delivery(session: AsyncSession, delivery_id: uuid.UUID) -> Delivery | None:
-    return await session.get(Delivery, delivery_id)
+async def contacts_of(session: AsyncSession, organisation_ids: set[uuid.UUID]) -> dict[uuid.UUID, OrganisationContacts]:
+    """The known contacts of these organisations, by organisation (one query)."""
+    if not organisation_ids:
+        return {}
+    stmt = select(OrganisationContacts).where(OrganisationContacts.organisation_id.in_(organisation_ids))
+    return {row.organisation_id: row for row in (await session.scalars(stmt)).all()}
 
 
-async def queue(session: AsyncSession, values: dict[str, Any]) -> bool:
-    """Record a message to send; False when one with this id (the idempotency key) is recorded already."""
-    stmt = insert(Delivery).values(status="queued", **values).on_conflict_do_nothing(index_elements=["id"])
-    return bool(await changed(session, stmt))
+async def recorded(session: AsyncSession, delivery_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these messages are recorded already (sent, or waiting to be): their ids are idempotency keys."""
+    if not delivery_ids:
+        return set()
+    return set((await session.scalars(select(Delivery.id).where(Delivery.id.in_(delivery_ids)))).all())
+
+
+async def queue(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+    """Record messages to send (rows with the same keys); returns the ids recorded now, leaving out those
+    recorded already under the same id (the idempotency key)."""
+    queued: set[uuid.UUID] = set()
+    for chunk in _chunks(rows):
+        stmt = (
+            insert(Delivery)
+            .values([{"status": "queued", **row} for row in chunk])
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(Delivery.id)
+        )
+        queued.update((await session.scalars(stmt)).all())
+    return queued
 
 
 CLAIMED = (Delivery.id, Delivery.organisation_id, Delivery.risk_event_id, Delivery.channel, Delivery.recipient,
@@ -198,25 +220,24 @@ async def release(conn: AsyncConnection, token: uuid.UUID, ids: list[uuid.UUID])
     )
 
 
-async def park(session: AsyncSession, alert: PendingAlert) -> None:
-    await session.execute(
-        insert(PendingAlert)
-        .values(
-            risk_event_id=alert.risk_event_id,
-            organisation_id=alert.organisation_id,
-            event=alert.event,
-            caused_by=alert.caused_by,
-        )
-        .on_conflict_do_nothing()
-    )
+async def park(session: AsyncSession, alerts: list[dict[str, Any]]) -> None:
+    """Keep alerts whose organisation's contacts have not arrived (rows of risk_event_id, organisation_id,
+    event, caused_by)."""
+    for chunk in _chunks(alerts):
+        await session.execute(insert(PendingAlert).values(chunk).on_conflict_do_nothing())
 
 
-async def take_pending(session: AsyncSession, organisation_id: uuid.UUID) -> list[PendingAlert]:
-    rows = list(
-        (await session.scalars(select(PendingAlert).where(PendingAlert.organisation_id == organisation_id))).all()
+async def take_pending(session: AsyncSession, organisation_ids: set[uuid.UUID]) -> list[PendingAlert]:
+    """The alerts that waited for these organisations' contacts, taken (deleted) in one statement."""
+    if not organisation_ids:
+        return []
+    stmt = (
+        delete(PendingAlert)
+        .where(PendingAlert.organisation_id.in_(organisation_ids))
+        .returning(PendingAlert)
+        .execution_options(synchronize_session=False)
     )
-    await session.execute(delete(PendingAlert).where(PendingAlert.organisation_id == organisation_id))
-    return rows
+    return list((await session.scalars(stmt)).all())
 
 
 async def recent_deliveries(session: AsyncSession, limit: int, offset: int) -> list[Delivery]:

@@ -8,12 +8,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify import repository
-from services.notify.models import OrganisationContacts, PendingAlert
-from services.notify.organisations.links import Issued, Links
+from services.notify.models import OrganisationContacts
+from services.notify.organisations.links import Links
 from services.notify.settings import NotifySettings
 from services.notify.templates import STATUS_WORDS, measure_words, render
 from shared.contracts import deterministic_id
@@ -28,9 +29,24 @@ from shared.contracts.rules import (
 from shared.logging import correlation_id, mask_email, mask_phone
 
 log = logging.getLogger(__name__)
+E = TypeVar("E")
 TEMPLATE = "risk_event_raised"
 # Decisions that ask something of the organisation (certificate measures are told as status changes).
 ASKS_THE_ORGANISATION = frozenset({Measure.REQUEST_EXPLANATION, Measure.CORRECTIVE_ACTION, Measure.SPECIAL_AUDIT})
+
+
+@dataclass(frozen=True)
+class Queued:
+    """An alert to every contact of an organisation, with the event that caused it and its correlation id."""
+
+    contacts: list[dict[str, object]]
+    alert: Alert
+    caused_by: uuid.UUID
+    correlation_id: str | None
+
+
+# An event, the id of the message that carried it, and that message's correlation id.
+Caused = tuple[E, uuid.UUID, str | None]
 
 
 @dataclass(frozen=True)
@@ -53,31 +69,33 @@ class Notifier:
         self.settings = settings
         self.links = Links(settings)  # every alert carries its signed link to the organisation's page
 
-    async def organisation_updated(self, session: AsyncSession, event: OrganisationUpdated) -> int:
-        """Keep the contacts; queue the alerts that were waiting for them."""
-        contacts = [c.model_dump() for c in event.contacts]
-        await repository.save_contacts(session, event.organisation_id, event.name, contacts, event.revision)
-        queued = 0
-        for pending in await repository.take_pending(session, event.organisation_id):
-            raised = RiskEventRaised.model_validate(pending.event)
-            queued += await self.risk_event_raised(session, raised, pending.caused_by)
-        return queued
+    async def organisations_updated(self, session: AsyncSession, events: list[Caused[OrganisationUpdated]]) -> int:
+        """Keep the contacts (each organisation's newest revision); queue the alerts that were waiting for them."""
+        rows = [{"organisation_id": e.organisation_id, "name": e.name, "revision": e.revision,
+                 "contacts": [c.model_dump() for c in e.contacts]} for e, _, _ in events]  # fmt: skip
+        await repository.save_contacts(session, rows)
+        pending = await repository.take_pending(session, {e.organisation_id for e, _, _ in events})
+        correlation = events[-1][2] if events else None  # the released alerts go on under the update's id
+        released = [(RiskEventRaised.model_validate(p.event), p.caused_by, correlation) for p in pending]
+        return await self.risk_events_raised(session, released)
 
-    async def risk_event_raised(self, session: AsyncSession, event: RiskEventRaised, caused_by: uuid.UUID) -> int:
-        """Alert every contact of the organisation on each channel they accept."""
-        known = await repository.contacts_of(session, event.organisation_id)
-        if known is None:
-            await repository.park(
-                session,
-                PendingAlert(
-                    risk_event_id=event.risk_event_id,
-                    organisation_id=event.organisation_id,
-                    event=event.model_dump(mode="json"),
-                    caused_by=caused_by,
-                ),
-            )
-            return 0
+    async def risk_events_raised(self, session: AsyncSession, events: list[Caused[RiskEventRaised]]) -> int:
+        """Alert every contact of each event's organisation on each channel they accept; an event whose
+        organisation's contacts have not arrived waits for them (`organisations_updated` sends it)."""
+        known = await repository.contacts_of(session, {e.organisation_id for e, _, _ in events})
+        waiting = [{"risk_event_id": e.risk_event_id, "organisation_id": e.organisation_id,
+                    "event": e.model_dump(mode="json"), "caused_by": caused_by}
+                   for e, caused_by, _ in events if e.organisation_id not in known]  # fmt: skip
+        if waiting:
+            await repository.park(session, waiting)
+        alerts = [
+            Queued(known[e.organisation_id].contacts, self._raised(e), caused_by, correlation)
+            for e, caused_by, correlation in events
+            if e.organisation_id in known
+        ]
+        return await self._queue(session, alerts)
 
+    def _raised(self, event: RiskEventRaised) -> Alert:
         def context(language: str) -> dict[str, object]:
             return {
                 "event": event,
@@ -87,8 +105,7 @@ class Notifier:
                 "contact_desk": self.settings.contact_desk,
             }
 
-        alert = Alert(event.risk_event_id, event.organisation_id, event.risk_event_id, TEMPLATE, context)
-        return await self._queue(session, known.contacts, alert, caused_by)
+        return Alert(event.risk_event_id, event.organisation_id, event.risk_event_id, TEMPLATE, context)
 
     async def certificate_status_changed(
         self, session: AsyncSession, event: CertificateStatusChanged, caused_by: uuid.UUID
@@ -105,7 +122,7 @@ class Notifier:
                     "status": STATUS_WORDS.get(language, {}).get(status, status)}  # fmt: skip
 
         alert = Alert(caused_by, event.organisation_id, event.risk_event_id, "certificate_status_changed", context)
-        return await self._queue(session, known.contacts, alert, caused_by)
+        return await self._queue(session, [Queued(known.contacts, alert, caused_by, correlation_id.get())])
 
     async def risk_event_updated(self, session: AsyncSession, event: RiskEventUpdated, caused_by: uuid.UUID) -> int:
         """Tell the organisation what a decision asks of it (an explanation, corrective action by a date,
@@ -123,27 +140,61 @@ class Notifier:
                     "due": event.corrective_action_due.isoformat() if event.corrective_action_due else ""}  # fmt: skip
 
         alert = Alert(caused_by, event.organisation_id, event.risk_event_id, "decision_made", context)
-        return await self._queue(session, known.contacts, alert, caused_by)
+        return await self._queue(session, [Queued(known.contacts, alert, caused_by, correlation_id.get())])
 
     async def _contacts(
         self, session: AsyncSession, organisation_id: uuid.UUID, what: str
     ) -> OrganisationContacts | None:
-        known = await repository.contacts_of(session, organisation_id)
+        known = (await repository.contacts_of(session, {organisation_id})).get(organisation_id)
         if known is None:  # a decision follows a raised event, which follows the registry: not expected
             log.warning("%s for organisation %s, whose contacts are unknown: nobody told", what, organisation_id)
         return known
 
-    async def _queue(
-        self, session: AsyncSession, contacts: list[dict[str, object]], alert: Alert, caused_by: uuid.UUID
-    ) -> int:
-        routes = [(c, *route) for c in (Contact.model_validate(c) for c in contacts) for route in self._routes(c)]
+    async def _queue(self, session: AsyncSession, alerts: list[Queued]) -> int:
+        """Record, rendered, every message the alerts call for, in a few statements for all of them: nothing
+        is sent inside the consumer's transaction (the sender sends after the commit)."""
+        routes = [
+            (queued, contact, channel, recipient)
+            for queued in alerts
+            for contact in (Contact.model_validate(c) for c in queued.contacts)
+            for channel, recipient in self._routes(contact)
+        ]
         if not routes:
             return 0
-        link = await self.links.issue(session, alert.organisation_id, alert.risk_event_id)
-        queued = 0
-        for contact, channel, recipient in routes:
-            queued += await self._deliver(session, alert, contact, channel, recipient, caused_by, link)
-        return queued
+        ids = [deterministic_id("notification", q.alert.key, channel, recipient) for q, _, channel, recipient in routes]
+        seen = await repository.recorded(session, ids)  # the idempotency keys recorded (sent, or waiting) already
+        todo = [(delivery_id, route) for delivery_id, route in zip(ids, routes, strict=True) if delivery_id not in seen]
+        todo = list({delivery_id: route for delivery_id, route in todo}.items())  # a message once per batch
+        if not todo:
+            return 0
+        pages = [(queued.alert.organisation_id, queued.alert.risk_event_id) for _, (queued, *_) in todo]
+        links = await self.links.issue_many(session, pages)
+        quiet = self.settings.quiet_hours()
+        now = datetime.now(UTC)
+        rows: dict[bool, list[dict[str, object]]] = {False: [], True: []}  # by whether it waits for quiet hours
+        told: list[tuple[uuid.UUID, str]] = []  # each message and its log line
+        for delivery_id, (queued, contact, channel, recipient) in todo:
+            alert = queued.alert
+            link = links[(alert.organisation_id, alert.risk_event_id)]
+            message = render(
+                alert.template, contact.language, **alert.context(contact.language), channel=channel, link=link.url,
+                short_link=link.short_url,
+            )  # fmt: skip
+            ends = quiet.ends_after(now) if quiet and channel == "sms" else None
+            masked = mask_email(recipient) if channel == "email" else mask_phone(recipient)
+            how = f"quiet hours, waits until {ends}" if ends else "queued"
+            told.append((delivery_id, f"{alert.template} {alert.key} to {masked} via {channel}: {how}"))
+            rows[ends is not None].append({
+                "id": delivery_id, "organisation_id": alert.organisation_id, "risk_event_id": alert.risk_event_id,
+                "channel": channel, "recipient": recipient, "recipient_masked": masked, "template": alert.template,
+                "subject": message.subject, "body": message.body, "caused_by": queued.caused_by,
+                "correlation_id": queued.correlation_id, **({"send_after": ends} if ends else {}),
+            })  # fmt: skip
+        recorded = await repository.queue(session, rows[False]) | await repository.queue(session, rows[True])
+        for delivery_id, line in told:
+            if delivery_id in recorded:  # not one recorded already under the same id
+                log.info("%s", line)
+        return len(recorded)
 
     def _routes(self, contact: Contact) -> list[tuple[str, str]]:
         routes = []
@@ -152,39 +203,3 @@ class Notifier:
         if contact.mobile and "sms" in contact.channels and self.settings.sms_gateway_url:
             routes.append(("sms", contact.mobile))
         return routes
-
-    async def _deliver(
-        self,
-        session: AsyncSession,
-        alert: Alert,
-        contact: Contact,
-        channel: str,
-        recipient: str,
-        caused_by: uuid.UUID,
-        link: Issued,
-    ) -> int:
-        """Record the message, rendered, for the sender: nothing is sent inside the consumer's transaction."""
-        delivery_id = deterministic_id("notification", alert.key, channel, recipient)
-        if await repository.delivery(session, delivery_id) is not None:
-            return 0  # the idempotency key: this message is recorded (sent, or waiting to be) already
-        masked = mask_email(recipient) if channel == "email" else mask_phone(recipient)
-        message = render(
-            alert.template, contact.language, **alert.context(contact.language), channel=channel, link=link.url,
-            short_link=link.short_url,
-        )  # fmt: skip
-        quiet = self.settings.quiet_hours()
-        ends = quiet.ends_after(datetime.now(UTC)) if quiet and channel == "sms" else None
-        values = {
-            "id": delivery_id, "organisation_id": alert.organisation_id, "risk_event_id": alert.risk_event_id,
-            "channel": channel, "recipient": recipient, "recipient_masked": masked, "template": alert.template,
-            "subject": message.subject, "body": message.body, "caused_by": caused_by,
-            "correlation_id": correlation_id.get(),
-            **({"send_after": ends} if ends else {}),
-        }  # fmt: skip
-        if not await repository.queue(session, values):
-            return 0
-        if ends is not None:
-            log.info("%s %s to %s via sms: quiet hours, waits until %s", alert.template, alert.key, masked, ends)
-        else:
-            log.info("%s %s to %s via %s: queued", alert.template, alert.key, masked, channel)
-        return 1

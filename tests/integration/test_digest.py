@@ -49,8 +49,8 @@ async def test_the_digest_lists_open_events_past_their_deadline_first_once_a_day
     try:
         async with db.transaction() as session:
             for event in (later, overdue, soon, closed):
-                await digest.raised(session, event)
-                await digest.raised(session, event)  # a re-delivery adds nothing
+                await digest.raised(session, [event])
+                await digest.raised(session, [event])  # a re-delivery adds nothing
             await digest.updated(session, RiskEventUpdated(
                 risk_event_id=closed.risk_event_id, organisation_id=closed.organisation_id,
                 status=RiskEventStatus.CLOSED, severity=Severity.HIGH, change="closed", updated_at=datetime.now(UTC),
@@ -118,7 +118,7 @@ async def test_the_digest_is_sent_with_no_transaction_open_and_a_dead_run_s_clai
     day = TODAY + timedelta(days=uuid.uuid4().int % 1000 + 1)
     try:
         async with db.transaction() as session:
-            await digest.raised(session, raised("open", day + timedelta(days=9)))
+            await digest.raised(session, [raised("open", day + timedelta(days=9))])
         # A run that claimed this reviewer's digest and died before marking it (its claim has lapsed).
         digest_id = deterministic_id("digest", day, reviewer)
         async with db.transaction() as session:
@@ -169,7 +169,7 @@ async def test_the_digest_orders_by_the_first_running_statutory_clock_and_names_
     try:
         async with db.transaction() as session:
             for event in (decided_later, clocked):
-                await digest.raised(session, event)
+                await digest.raised(session, [event])
         async with db.sessions() as session:
             listed = await digest.lines(session, day, "zh-CN")
         assert [line.event.title for line in listed] == ["法定时限在前", "决定期限在前"]

@@ -146,9 +146,8 @@ async def queue(db: Database, settings: NotifySettings, org: OrganisationUpdated
     """What the consumers do, as one transaction: keep the contacts, record the messages."""
     notifier = Notifier(settings)
     async with db.transaction() as session:
-        await notifier.organisation_updated(session, org)
-        for event in events:
-            await notifier.risk_event_raised(session, event, caused_by=uuid.uuid4())
+        await notifier.organisations_updated(session, [(org, uuid.uuid4(), None)])
+        await notifier.risk_events_raised(session, [(event, uuid.uuid4(), None) for event in events])
 
 
 def sender_for(settings: NotifySettings) -> Sender:

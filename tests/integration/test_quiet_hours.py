@@ -71,10 +71,10 @@ async def test_a_text_in_quiet_hours_waits_for_their_end_and_goes_once(
     caplog.set_level(logging.INFO)
     try:
         async with db.transaction() as session:
-            await notifier.organisation_updated(session, org)
-            assert await notifier.risk_event_raised(session, raised, caused_by=uuid.uuid4()) == 2  # email and text
+            await notifier.organisations_updated(session, [(org, uuid.uuid4(), None)])
+            assert await notifier.risk_events_raised(session, [(raised, uuid.uuid4(), None)]) == 2  # email and text
         async with db.transaction() as session:  # the same event again: nothing twice, nothing lost
-            assert await notifier.risk_event_raised(session, raised, caused_by=uuid.uuid4()) == 0
+            assert await notifier.risk_events_raised(session, [(raised, uuid.uuid4(), None)]) == 0
 
         assert await sender.send_due() == 1  # the email goes at once; the text is not due
         assert [m["To"] for m in read_mail(mail_sink.maildir)].count(email) == 1

@@ -52,19 +52,33 @@ class Links:
     async def issue(self, session: AsyncSession, organisation_id: uuid.UUID, risk_event_id: uuid.UUID | None) -> Issued:
         """The organisation's link for this event (or its general link): the same row every time, signed again
         once it has expired."""
-        link_id = deterministic_id("organisation-link", organisation_id, risk_event_id or "general")
+        return (await self.issue_many(session, [(organisation_id, risk_event_id)]))[(organisation_id, risk_event_id)]
+
+    async def issue_many(
+        self, session: AsyncSession, wanted: list[tuple[uuid.UUID, uuid.UUID | None]]
+    ) -> dict[tuple[uuid.UUID, uuid.UUID | None], Issued]:
+        """`issue` for many (organisation, event) pairs at once: the existing rows in one query (locked in id
+        order, so two consumers never wait on each other in a circle), the missing ones in one insert."""
+        keys = {deterministic_id("organisation-link", org, event or "general"): (org, event) for org, event in wanted}
+        if not keys:
+            return {}
         now = datetime.now(UTC)
-        row = await session.get(OrganisationLink, link_id, with_for_update=True)
-        if row is None:
-            values = {"id": link_id, "organisation_id": organisation_id, "risk_event_id": risk_event_id,
-                      "code": secrets.token_urlsafe(9)[:12], "token": self._serializer.dumps(str(link_id)),
-                      "expires_at": now + self.lifetime}  # fmt: skip
-            await session.execute(insert(OrganisationLink).values(**values).on_conflict_do_nothing())
-            row = await session.get(OrganisationLink, link_id, populate_existing=True)
-            assert row is not None
-        elif row.expires_at <= now + timedelta(days=1):
-            row.token, row.expires_at = self._serializer.dumps(str(link_id)), now + self.lifetime
-        return Issued(self.url(row.token), self.short_url(row.code))
+        mine = select(OrganisationLink).where(OrganisationLink.id.in_(keys)).order_by(OrganisationLink.id)
+        rows = {row.id: row for row in (await session.scalars(mine.with_for_update())).all()}
+        missing = [link_id for link_id in keys if link_id not in rows]
+        if missing:
+            values = [{"id": link_id, "organisation_id": keys[link_id][0], "risk_event_id": keys[link_id][1],
+                       "code": secrets.token_urlsafe(9)[:12], "token": self._serializer.dumps(str(link_id)),
+                       "expires_at": now + self.lifetime} for link_id in missing]  # fmt: skip
+            await session.execute(insert(OrganisationLink).values(values).on_conflict_do_nothing())
+            made = mine.where(OrganisationLink.id.in_(missing)).execution_options(populate_existing=True)
+            rows.update({row.id: row for row in (await session.scalars(made.with_for_update())).all()})
+        issued = {}
+        for link_id, row in rows.items():
+            if row.expires_at <= now + timedelta(days=1):
+                row.token, row.expires_at = self._serializer.dumps(str(link_id)), now + self.lifetime
+            issued[keys[link_id]] = Issued(self.url(row.token), self.short_url(row.code))
+        return issued
 
     async def open(self, session: AsyncSession, token: str) -> OrganisationLink:
         """The link a token signs; LinkRefused when it was altered, has expired or names no link."""

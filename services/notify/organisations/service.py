@@ -79,11 +79,13 @@ class PageView:
     responses: list[OrganisationResponse]
 
 
-async def keep_raised(session: AsyncSession, event: RiskEventRaisedV2) -> None:
-    values = {"risk_event_id": event.risk_event_id, "organisation_id": event.organisation_id,
-              "event": event.model_dump(mode="json"), "status": "open",
-              "clocks": [c.model_dump(mode="json") for c in event.clocks]}  # fmt: skip
-    await session.execute(insert(EventPage).values(**values).on_conflict_do_nothing())
+async def keep_raised(session: AsyncSession, events: list[RiskEventRaisedV2]) -> None:
+    """Keep what the organisations' pages show of new risk events (one statement; a kept one stays)."""
+    rows = [{"risk_event_id": e.risk_event_id, "organisation_id": e.organisation_id,
+             "event": e.model_dump(mode="json"), "status": "open",
+             "clocks": [c.model_dump(mode="json") for c in e.clocks]} for e in events]  # fmt: skip
+    if rows:
+        await session.execute(insert(EventPage).values(rows).on_conflict_do_nothing())
 
 
 async def keep_updated(session: AsyncSession, event: RiskEventUpdatedV2) -> None:
