@@ -91,11 +91,11 @@ async def _run(config: FeedConfig, path: Path | None, dry_run: bool, sink: Sink 
     if dry_run:
         runner = FeedRunner(_NoDatabase(), Outbox(messaging.outbox, "ingest"), parse_file)  # type: ignore[arg-type]
         summary = await runner.run(config, source=path, dry_run=True, sink=sink)
-        return {**summary.as_dict(), "rejections": summary.rejections}
+        return summary.model_dump(mode="json")
     db = Database(IngestSettings())
     try:
         runner = FeedRunner(db, Outbox(messaging.outbox, "ingest"), parse_file)
         summary = await runner.run(config, source=path)
     finally:
         await db.dispose()
-    return {**summary.as_dict(), "rejections": summary.rejections}
+    return summary.model_dump(mode="json")

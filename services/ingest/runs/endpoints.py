@@ -12,7 +12,6 @@ from services.ingest.dependencies import Feeds, Runner, Settings, UploadJobs
 from services.ingest.runs import repository, uploads
 from services.ingest.runs.config import FEED_NAME, FeedConfig, FeedKind
 from services.ingest.runs.schemas import FeedRunRead, RejectedRowRead, RunResult
-from services.ingest.runs.service import RunSummary
 from shared.auth import RESPONSES, Action, allowed
 from shared.db.session import ReadSession
 from shared.dependencies import RuntimeDep
@@ -22,10 +21,6 @@ from shared.responses import errors
 
 router = APIRouter(tags=["feeds"], responses=RESPONSES)
 WRITE, READ = allowed(Action.WRITE_SIGNALS), allowed(Action.READ_FEEDS)  # shared/auth.py: who may
-
-
-def _result(summary: RunSummary) -> RunResult:
-    return RunResult(**summary.__dict__)
 
 
 @router.get("/feeds", response_model=list[FeedConfig], dependencies=[READ])
@@ -40,9 +35,9 @@ async def run_feed(name: str, feeds: Feeds, runner: Runner, runtime: RuntimeDep,
     feed = next((f for f in feeds if f.name == name), None)
     if feed is None:
         raise NotFound(f"no feed named {name!r}; see GET /feeds")
-    summary = await runner.run(feed, dry_run=dry_run)
+    result = await runner.run(feed, dry_run=dry_run)
     runtime.publish_soon()
-    return _result(summary)
+    return result
 
 
 @router.post(
@@ -81,13 +76,17 @@ async def upload_file(
 
 
 @router.get("/feed-runs", response_model=list[FeedRunRead], dependencies=[READ])
-async def list_feed_runs(session: ReadSession, feed: str | None = None, limit: int = Query(50, ge=1, le=500)):
+async def list_feed_runs(
+    session: ReadSession, feed: str | None = None, limit: int = Query(50, ge=1, le=500)
+) -> list[FeedRunRead]:
     """Feed runs, newest first: when, how they ended and what they counted."""
     return [FeedRunRead.model_validate(r) for r in await repository.runs(session, feed, limit)]
 
 
 @router.get("/feed-runs/{run_id}/rejected", response_model=list[RejectedRowRead], dependencies=[READ])
-async def list_rejected_rows(run_id: uuid.UUID, session: ReadSession, limit: int = Query(500, ge=1, le=5000)):
+async def list_rejected_rows(
+    run_id: uuid.UUID, session: ReadSession, limit: int = Query(500, ge=1, le=5000)
+) -> list[RejectedRowRead]:
     """The rows a run rejected, with row number, reason and raw content."""
     return [RejectedRowRead.model_validate(r) for r in await repository.rejected(session, run_id, limit)]
 

@@ -16,11 +16,18 @@ log = logging.getLogger(__name__)
 
 
 def previous_fire(feed: FeedConfig, now: datetime) -> datetime:
-    return croniter(feed.schedule, now).get_prev(datetime)
+    return _datetime(croniter(feed.schedule, now).get_prev(datetime))
 
 
 def next_fire(feed: FeedConfig, now: datetime) -> datetime:
-    return croniter(feed.schedule, now).get_next(datetime)
+    return _datetime(croniter(feed.schedule, now).get_next(datetime))
+
+
+def _datetime(fire: object) -> datetime:
+    """croniter is untyped: its answer narrowed to the datetime it was asked for."""
+    if not isinstance(fire, datetime):
+        raise TypeError(f"croniter gave {fire!r}, not a datetime")
+    return fire
 
 
 def due(feeds: list[FeedConfig], last_started: dict[str, datetime], now: datetime, since: datetime) -> list[FeedConfig]:

@@ -14,8 +14,7 @@ from typing import IO, Any
 from fastapi.responses import JSONResponse
 
 from services.ingest.runs.config import FeedConfig
-from services.ingest.runs.schemas import RunResult
-from services.ingest.runs.service import FeedRunner, RunSummary
+from services.ingest.runs.service import FeedRunner
 from shared.errors import InvalidInput, TooLarge
 from shared.jobs import JobFailed, Jobs, Progress, accepted
 from shared.runtime import ServiceRuntime
@@ -87,13 +86,9 @@ async def _ingest(
             progress.begin(phase)
         progress.done = done
 
-    summary = await runner.run(config, source=path, dry_run=dry_run, progress=told)
+    run = await runner.run(config, source=path, dry_run=dry_run, progress=told)
     runtime.publish_soon()
-    result = result_of(summary).model_dump(mode="json")
-    if summary.status == "failed":  # the file as a whole: its reason, with the run that records it
-        raise JobFailed(summary.error or "the file could not be read", result, {"run_id": str(summary.run_id)})
+    result = run.model_dump(mode="json")
+    if run.status == "failed":  # the file as a whole: its reason, with the run that records it
+        raise JobFailed(run.error or "the file could not be read", result, {"run_id": str(run.run_id)})
     return result
-
-
-def result_of(summary: RunSummary) -> RunResult:
-    return RunResult(**summary.__dict__)
