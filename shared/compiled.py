@@ -18,7 +18,7 @@ import importlib.util
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -86,10 +86,12 @@ def install_guard() -> None:
 
 def build(force: bool = False) -> list[str]:
     """Compile the stale modules in place (C sources and objects go under .venv); returns their names."""
-    from Cython.Build import cythonize
+    from Cython.Build import cythonize as untyped_cythonize
     from setuptools import Extension
     from setuptools.dist import Distribution
 
+    # Cython.Build has no annotations: what this call gives is typed here.
+    cythonize: Callable[..., list[Extension]] = untyped_cythonize
     wanted = [m for m in COMPILED if force or stale(m)]
     if not wanted:
         return []

@@ -237,8 +237,8 @@ class SignalReceivedV3(SignalV3):
     """A new signal was accepted by ingest: v3, a correction of an earlier one."""
 
 
-# Kinds a v2 consumer cannot read: ingest publishes these on v3.
-V3_ONLY_KINDS = frozenset({SignalKindV3.SPOT_CHECK_OVERTURNED})
+# Kinds a v2 consumer cannot read: ingest publishes these on v3. Typed to be asked of a v2 signal's kind too.
+V3_ONLY_KINDS: frozenset[SignalKind | SignalKindV3] = frozenset({SignalKindV3.SPOT_CHECK_OVERTURNED})
 
 
 class FeedRunStatus(StrEnum):

@@ -12,6 +12,7 @@ from services.rules.dependencies import ImportJobs
 from services.rules.registry import jobs as registry_jobs
 from services.rules.registry import repository as registry_repository
 from services.rules.registry import service as registry
+from services.rules.registry.importer import organisation_id
 from services.rules.registry.schemas import ContactRead, ImportReport, OrganisationIn, OrganisationRead
 from shared.auth import RESPONSES, Action, Actor, allowed, masked_contact
 from shared.db.session import ReadSession, WriteSession
@@ -32,7 +33,7 @@ async def put_organisation(
 ) -> OrganisationRead:
     """Create or replace one organisation (idempotent; a change adds a revision and is published)."""
     await registry.upsert(session, outbox, incoming, source="api")
-    return OrganisationRead.model_validate(await registry.get(session, registry.organisation_id(incoming.external_ref)))
+    return OrganisationRead.model_validate(await registry.get(session, organisation_id(incoming.external_ref)))
 
 
 @router.post(

@@ -37,7 +37,7 @@ CORRECTS: dict[str, frozenset[str]] = {
     K.CCC_RESTORED: frozenset({K.CCC_SUSPENDED, K.CCC_WITHDRAWN, K.CCC_EXPIRED}),
 }
 # A spot check is corrected per product and batch; a listing or a licence per organisation (and number).
-BY_PRODUCT = frozenset({K.SPOT_CHECK_OVERTURNED})
+BY_PRODUCT: frozenset[str] = frozenset({K.SPOT_CHECK_OVERTURNED})  # str: a v2 signal's kind is looked up too
 
 
 def _norm(value: object) -> str:

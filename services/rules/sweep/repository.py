@@ -6,11 +6,12 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, String, Uuid, any_, distinct, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 
 from services.rules.registry.models import Certificate, Organisation
 from services.rules.review.models import AuditEntry, RiskEvent
@@ -20,7 +21,12 @@ from shared.db.results import changed
 BATCH = 5000  # rows per INSERT of hits and rankings
 
 
-def _any(column: Any, values: Iterable[Any], kind: type[Uuid[Any]] | type[String]) -> ColumnElement[bool]:
+_T = TypeVar("_T")
+
+
+def _any(
+    column: QueryableAttribute[_T], values: Iterable[_T], kind: type[Uuid[Any]] | type[String]
+) -> ColumnElement[bool]:
     """`column = ANY(:values)`: one statement, prepared once, however many values a page has (an IN list is
     a statement of its own, prepared again, for each length)."""
     return column == any_(literal(list(values), ARRAY(kind)))

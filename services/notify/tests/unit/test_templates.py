@@ -1,7 +1,7 @@
 import uuid
 from datetime import UTC, date, datetime
 
-from services.notify.templates import STATUS_WORDS, measure_words, render
+from services.notify.templates import STATUS_WORDS, Rendered, measure_words, render
 from shared.contracts.ingest import SignalKind
 from shared.contracts.rules import (
     CertificateRef,
@@ -44,7 +44,7 @@ LINK = {
 }
 
 
-def _render(language: str):
+def _render(language: str) -> Rendered:
     return render(
         "risk_event_raised",
         language,
@@ -77,7 +77,7 @@ SUSPENDED = CertificateStatusChanged(
 )  # fmt: skip
 
 
-def _status_notice(language: str, change: CertificateStatusChanged = SUSPENDED):
+def _status_notice(language: str, change: CertificateStatusChanged = SUSPENDED) -> Rendered:
     status = STATUS_WORDS.get(language, {}).get(change.new_status.value, change.new_status.value)
     return render("certificate_status_changed", language, event=change, organisation_name="浙江宏远电器有限公司",
                   contact_desk="desk 400", status=status, **LINK)  # fmt: skip

@@ -22,7 +22,9 @@ EARLIER = {
 }
 
 
-def overturned(name: str = "脆锅巴原味", made: date | None = date(2019, 8, 29), bulletin: str | None = "2019年第46期"):
+def overturned(
+    name: str = "脆锅巴原味", made: date | None = date(2019, 8, 29), bulletin: str | None = "2019年第46期"
+) -> SignalV3:
     return SignalV3(
         signal_id=uuid.uuid4(), feed="t", kind=SignalKindV3.SPOT_CHECK_OVERTURNED, subject=Subject(name="青州财记食品有限公司"),
         product=ProductV2(name=name, production_date=made), detail=SignalDetail(),
