@@ -69,6 +69,11 @@ class ServiceSettings(BaseSettings):
         description="records of one partition handled in one transaction, with one inbox insert, one commit "
         "and one offset commit (1: one at a time)",
     )
+    consumer_concurrency: int = Field(
+        default=3,
+        description="partitions whose batches are handled side by side, each in its own transaction and "
+        "database connection (1: one partition after the other)",
+    )
     consumer_max_attempts: int = Field(
         default=4, description="tries per message before an error that is not an outage sends it to the DLQ"
     )

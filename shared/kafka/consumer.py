@@ -1,7 +1,8 @@
 """The consumer loop: commit offsets only after the database commit, skip events already processed.
 
 Records are handled in batches, one per partition of what `getmany` hands over (up to
-`consumer_batch_size`): every record is decoded, all event ids are claimed in the inbox with one statement
+`consumer_batch_size` each; up to `consumer_concurrency` partitions' batches side by side, each partition's in
+offset order): every record is decoded, all event ids are claimed in the inbox with one statement
 (those seen before are skipped), the handlers run for the claimed ones in that same transaction (a topic's
 batch handler, `handles_batch`, gets them all at once; a per-record handler, `handles`, one after the other),
 one COMMIT, then one offset commit for the partition. Undecodable records are dead-lettered after that
@@ -157,16 +158,38 @@ class Consumer:
         await self._kafka.start()
         self.stall.cleared()
         size = max(1, self.settings.consumer_batch_size)
+        lanes = max(1, self.settings.consumer_concurrency)
         try:
             while not stop.is_set():
-                batch = await self._kafka.getmany(timeout_ms=500, max_records=size)
-                for tp, records in batch.items():
-                    if stop.is_set():
-                        break  # not handled, not committed: delivered again to whoever takes the partition
-                    await self._handle_partition(tp, records)
+                batch = await self._kafka.getmany(timeout_ms=500, max_records=size * lanes)
+                await self._handle_partitions(batch, stop, lanes)
         finally:
             await self._kafka.stop()
             self._kafka = None
+
+    async def _handle_partitions(
+        self, batch: dict[TopicPartition, list[ConsumerRecord]], stop: asyncio.Event, lanes: int
+    ) -> None:
+        """Each partition's records in offset order, up to `lanes` partitions side by side: each in its own
+        transactions, its offsets committed after its own database commits, so a batch waiting on a round
+        trip no longer holds up the other partitions'."""
+
+        async def lane(gate: asyncio.Semaphore, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+            async with gate:
+                if not stop.is_set():  # not handled, not committed: delivered again to whoever takes the partition
+                    await self._handle_partition(tp, records)
+
+        if lanes == 1 or len(batch) == 1:
+            for tp, records in batch.items():
+                await lane(asyncio.Semaphore(1), tp, records)
+            return
+        gate = asyncio.Semaphore(lanes)
+        try:
+            async with asyncio.TaskGroup() as group:  # a failure cancels the other lanes (their work rolls back)
+                for tp, records in batch.items():
+                    group.create_task(lane(gate, tp, records))
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None  # the loop classifies and logs one error, as before
 
     async def _handle_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         assert self._kafka is not None

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,7 @@ from shared.contracts import Envelope, Topic
 from shared.contracts.notify import NotificationDelivered
 from shared.contracts.rules import OrganisationUpdated, RiskEventRaised
 from shared.db.session import Database
+from shared.kafka.admin import ensure_topics
 from shared.kafka.consumer import Consumer
 from shared.kafka.dlq import read_dlq
 from shared.kafka.outbox import Outbox, outbox_written
@@ -314,3 +315,44 @@ async def test_reporting_counts_a_burst_in_batches(platform, service_settings) -
         await eventually(raised_count, lambda n: n == 300)
         await asyncio.sleep(0.5)
         assert await raised_count() == 300
+
+
+async def test_partitions_batches_are_handled_side_by_side_each_in_its_order(platform, service_settings) -> None:
+    """Two partitions' batches from one fetch run at once (`consumer_concurrency`), each in its own transaction, and
+    each partition's records are handled in offset order; every effect once, every offset committed."""
+    await ensure_topics(platform, partitions=2)
+    harness = Harness(platform, service_settings("reporting", consumer_concurrency=2))
+    sent = {p: [uuid.uuid4() for _ in range(12)] for p in (0, 1)}
+    kafka = AIOKafkaProducer(**client_options(platform))
+    await kafka.start()
+    try:
+        for partition, ids in sent.items():
+            for event_id in ids:
+                await kafka.send(
+                    platform.topic(Topic.RISK_EVENT_RAISED.value), raised_event(event_id), partition=partition
+                )
+        await kafka.flush()
+    finally:
+        await kafka.stop()
+    handled: list[uuid.UUID] = []
+    inside, most = 0, 0
+
+    @harness.consumer.handles(Topic.RISK_EVENT_RAISED, RiskEventRaised)
+    async def slow(event: Envelope[Any], session: AsyncSession) -> None:
+        nonlocal inside, most
+        inside += 1
+        most = max(most, inside)
+        try:
+            await asyncio.sleep(0.05)  # a round trip: the other partition's batch goes on meanwhile
+            handled.append(event.event_id)
+            await repository.bump(session, "test-effect", str(event.event_id))
+        finally:
+            inside -= 1
+
+    async with harness.running():
+        await eventually(harness.committed, lambda n: n == 24)
+    assert most == 2  # both partitions' handlers were running at the same time
+    for ids in sent.values():  # each partition's records in its order
+        assert [i for i in handled if i in ids] == ids
+    assert await harness.effects() == {str(i): 1 for ids in sent.values() for i in ids}
+    await harness.db.dispose()

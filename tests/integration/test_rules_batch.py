@@ -10,6 +10,7 @@ rolled back after its rows are read."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -236,3 +237,46 @@ async def test_a_removal_replayed_after_its_correction_was_confirmed_raises_noth
                     await session.rollback()
         finally:
             await db.dispose()
+
+
+async def test_two_batches_naming_one_organisation_at_once_escalate_as_one_after_the_other(
+    platform, service_settings
+) -> None:
+    """The consumer screens partitions side by side. Two batches each holding a failure of A, in two transactions at
+    once: the second waits for the first's commit, so it counts the first's event as a prior one and escalates,
+    as screening them one after the other does (each counting before the other committed would escalate none)."""
+    settings = service_settings("rules")
+    app = create_app(settings, platform)
+    outbox: Outbox = app.state.runtime.outbox
+    async with running(app, as_role("regulator")) as rules:
+        assert (await rules.put("/organisations", json=ORGANISATIONS[0], headers=ADMIN)).status_code == 200
+        index = await app.state.live_index.current()
+        db = Database(settings)
+        screened, release = asyncio.Event(), asyncio.Event()
+
+        async def first() -> None:
+            async with db.transaction() as session:
+                assert await screen_batch(session, outbox, index, [Arrival(failure(A), uuid.uuid4())]) == 1
+                screened.set()
+                await release.wait()  # the transaction stays open while the second batch starts
+
+        async def second() -> None:
+            await screened.wait()
+            async with db.transaction() as session:
+                assert await screen_batch(session, outbox, index, [Arrival(failure(A), uuid.uuid4())]) == 1
+
+        try:
+            tasks = [asyncio.create_task(first()), asyncio.create_task(second())]
+            await screened.wait()
+            await asyncio.sleep(0.5)  # time for the second batch to screen, were it not held back
+            release.set()
+            await asyncio.gather(*tasks)
+            async with db.sessions() as session:
+                escalated = (
+                    await session.scalars(
+                        text("SELECT detail->>'escalated' FROM audit_log WHERE action = 'raised' ORDER BY id")
+                    )
+                ).all()
+        finally:
+            await db.dispose()
+    assert escalated == ["false", "true"]

@@ -24,9 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ARRAY, Integer, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload, selectinload
 
@@ -39,10 +37,9 @@ from services.rules.ruleset.clocks import Context
 from services.rules.ruleset.rules import BASELINE
 from services.rules.ruleset.service import Outcome, evaluate
 from services.rules.screening.service import ACTIVE, Matched, _relevance, best_candidates, risk_event
-from shared.contracts import Envelope, Topic, deterministic_id
+from shared.contracts import Topic, deterministic_id
 from shared.contracts.ingest import Party, SignalReceivedV2, SignalV2
-from shared.contracts.rules import RiskEventRaised, RiskEventRaisedV2
-from shared.kafka.outbox import _QUEUED, Outbox  # set as Outbox.add sets it: the relay has work
+from shared.kafka.outbox import Outbox
 from shared.logging import correlation_id
 from shared.parties import role_text
 
@@ -75,6 +72,22 @@ async def _organisations(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uu
     return {org.id: org for org in (await session.scalars(stmt)).all()}
 
 
+# pg_advisory_xact_lock(_LOCKS, k) for each k of a sorted array: taken in one order, so batches cannot deadlock.
+_LOCKS = 13  # this lock space (the two-key form; ingest's feed locks use the one-key form, another space)
+_LOCK = text("SELECT pg_advisory_xact_lock(:space, k) FROM unnest(CAST(:keys AS integer[])) AS k").bindparams(
+    bindparam("space", _LOCKS, type_=Integer), bindparam("keys", type_=ARRAY(Integer))
+)
+
+
+async def _lock(session: AsyncSession, orgs: dict[uuid.UUID, Organisation]) -> None:
+    """Hold the matched organisations' screening locks until the transaction ends. Partitions are screened side
+    by side (`consumer_concurrency`): two batches naming one organisation must not both count its prior events
+    (escalation) or open events (corrections) before the other's are committed; the second waits for the first."""
+    keys = sorted({int.from_bytes(org_id.bytes[:4], "big", signed=True) for org_id in orgs})
+    if keys:
+        await session.execute(_LOCK, {"keys": keys})
+
+
 def _matched(
     signal: SignalV2, found: dict[str, tuple[Candidate, Party]], orgs: dict[uuid.UUID, Organisation]
 ) -> list[Matched]:
@@ -92,30 +105,6 @@ def _matched(
             summary = summary.model_copy(update={"explanation": f"{named}「{party.name}」: {summary.explanation}"})
         matched.append(Matched(org, summary, party if roles else None))
     return matched
-
-
-async def _outbox_many(session: AsyncSession, outbox: Outbox, rows: list[dict[str, Any]]) -> None:
-    """Queue these outbox rows (event_id, topic, key, envelope) in one statement, in this order, as
-    `Outbox.add` queues each."""
-    if not rows:
-        return
-    stmt = insert(outbox.table).on_conflict_do_nothing(index_elements=["event_id"]).returning(outbox.table.c.event_id)
-    if (await session.execute(stmt, rows)).all():
-        session.info[_QUEUED] = True
-
-
-# The envelopes' classes, made once. `Outbox.envelope` parametrises `Envelope` per event, and pydantic's cache of
-# parametrised classes holds them weakly: in the service each was made anew (~5 % of rules' samples, py-spy).
-_ENVELOPES: dict[type[BaseModel], Any] = {m: Envelope[m] for m in (RiskEventRaised, RiskEventRaisedV2)}  # type: ignore[valid-type]
-
-
-def _envelope(outbox: Outbox, topic: Topic, payload: BaseModel, event_id: uuid.UUID, caused_by: uuid.UUID) -> Any:
-    """What `outbox.envelope(topic, payload, event_id, caused_by)` gives."""
-    envelope = _ENVELOPES[type(payload)](
-        event_id=event_id, event_type=topic.event_type, producer=outbox.producer_name,
-        correlation_id=correlation_id.get(), causation_id=caused_by, payload=payload,
-    )  # fmt: skip
-    return envelope.model_dump(mode="json")
 
 
 def _rule_ids(signal: SignalV2) -> list[str]:
@@ -139,7 +128,7 @@ class _Queued:
         await review.audit_many(session, [a for a in self.audits if a["risk_event_id"] in new])
         await clocks.add_many(session, [c for c in self.clocks if c["risk_event_id"] in new])
         rows = [{k: v for k, v in r.items() if k != "risk_event_id"} for r in self.outbox if r["risk_event_id"] in new]
-        await _outbox_many(session, outbox, rows)
+        await outbox.add_many(session, rows)
         self.events, self.audits, self.clocks, self.outbox = [], [], [], []
         return len(new)
 
@@ -151,6 +140,7 @@ async def screen_batch(session: AsyncSession, outbox: Outbox, index: RegistryInd
         return 0
     found = await on_matcher_thread(_best_of_all, index, [a.signal for a in arrivals])
     orgs = await _organisations(session, list(dict.fromkeys(uuid.UUID(o) for f in found for o in f)))
+    await _lock(session, orgs)
     matches = [_matched(a.signal, f, orgs) for a, f in zip(arrivals, found, strict=True)]
 
     raising = [(a, m) for a, ms in zip(arrivals, matches, strict=True) if not a.corrects_only for m in ms]
@@ -242,12 +232,12 @@ def _queue(
     v1_id = deterministic_id("risk-event-raised", event_id)
     queued.outbox.append({
         "risk_event_id": event_id, "event_id": v1_id, "topic": Topic.RISK_EVENT_RAISED.value, "key": str(org.id),
-        "envelope": _envelope(outbox, Topic.RISK_EVENT_RAISED, event, v1_id, caused_by),
+        "envelope": outbox.envelope(Topic.RISK_EVENT_RAISED, event, v1_id, caused_by),
     })  # fmt: skip
     rows, v2 = clocks.raised_rows(event, outcome.clocks, signal)
     queued.clocks.extend(rows)
     v2_id = deterministic_id("risk-event-raised.v2", event_id)
     queued.outbox.append({
         "risk_event_id": event_id, "event_id": v2_id, "topic": Topic.RISK_EVENT_RAISED_V2.value,
-        "key": str(org.id), "envelope": _envelope(outbox, Topic.RISK_EVENT_RAISED_V2, v2, v2_id, caused_by),
+        "key": str(org.id), "envelope": outbox.envelope(Topic.RISK_EVENT_RAISED_V2, v2, v2_id, caused_by),
     })  # fmt: skip
