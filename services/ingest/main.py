@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from datetime import datetime
 
 from fastapi import FastAPI
 
@@ -32,7 +33,7 @@ def create_app(settings: IngestSettings | None = None, platform: PlatformSetting
     uploads = Jobs(runtime.db, jobs, concurrency=settings.upload_jobs)  # runs/uploads.py
     runtime.background.append(uploads.run)
 
-    async def last_started() -> dict:
+    async def last_started() -> dict[str, datetime]:
         async with runtime.db.sessions() as session:
             return await run_repository.last_started(session)
 

@@ -25,7 +25,7 @@ from services.ingest.feeds.base import (
     signal_id,
 )
 from services.ingest.feeds.cells import BadCell, parse_date, text
-from services.ingest.feeds.tables import Limits, Table, cell, oversized, raw_row, read_tables
+from services.ingest.feeds.tables import Limits, Table, cell, cells_by_field, oversized, raw_row, read_tables
 from shared.contracts.ingest import SignalDetail, SignalKind, SignalV2, Subject
 from shared.identifiers import check_code, quick_valid
 
@@ -149,7 +149,12 @@ def parse(
 
 
 def _diff(
-    tables: list[Table], result: ParseResult, previous_blob: bytes | None, feed: str, listed, removed
+    tables: list[Table],
+    result: ParseResult,
+    previous_blob: bytes | None,
+    feed: str,
+    listed: SignalKind,
+    removed: SignalKind,
 ) -> Iterator[Item]:
     """Yield only what changed since the previous snapshot, and write the new one as it goes.
 
@@ -276,9 +281,9 @@ def _removals(blob: bytes | None, gone: dict[int, int], feed: str, removed: Sign
             yield ParsedRecord(0, raw, digest_hex, signal)
 
 
-def _item(table: Table, number: int, cells: list[object], feed: str, listed, removed) -> Item:
+def _item(table: Table, number: int, cells: list[object], feed: str, listed: SignalKind, removed: SignalKind) -> Item:
     raw = raw_row(table.columns, cells)
-    get = lambda field: cell(cells, table.header, field)  # noqa: E731
+    get = cells_by_field(cells, table.header)
     name, code_text = text(get("name")), text(get("code"))
     if name is None and code_text is None:
         return RowRejected(

@@ -20,7 +20,7 @@ from services.ingest.feeds.base import (
     signal_id,
 )
 from services.ingest.feeds.cells import BadCell, failed_items, lines, parse_date, split_date, text
-from services.ingest.feeds.tables import Limits, Table, cell, oversized, raw_row, read_tables
+from services.ingest.feeds.tables import Limits, Table, cell, cells_by_field, oversized, raw_row, read_tables
 from shared.contracts.ingest import (
     CheckLevel,
     Correction,
@@ -317,7 +317,7 @@ def record(
     table: Table, number: int, cells: list[object], meta: dict[str, object], feed: str, kind: SignalKind
 ) -> Item:
     raw = {"sheet": table.sheet, **raw_row(table.columns, cells)}
-    correction = correction_of(lambda field: cell(cells, table.header, field), meta)
+    correction = correction_of(cells_by_field(cells, table.header), meta)
     if correction is None and _passes(table, cells, meta):
         return PassingRow(number)
     try:
@@ -361,7 +361,7 @@ def _signal(
     digest: str,
     correction: Correction | None = None,
 ) -> SignalV2 | None:
-    get = lambda field: cell(cells, table.header, field)  # noqa: E731
+    get = cells_by_field(cells, table.header)
     parties = _parties(get)
     if not parties:
         return None

@@ -15,7 +15,7 @@ from services.ingest.feeds.base import (
     signal_id,
 )
 from services.ingest.feeds.cells import BadCell, parse_date, text
-from services.ingest.feeds.tables import Limits, Table, cell, oversized, raw_row, read_tables
+from services.ingest.feeds.tables import Limits, Table, cells_by_field, oversized, raw_row, read_tables
 from shared.contracts.ingest import ProductV2, SignalDetail, SignalKind, SignalV2, Subject
 from shared.identifiers import check_code
 
@@ -94,7 +94,7 @@ def kind_of(certificate_type: str | None, number: str, status: str) -> SignalKin
 
 def _item(table: Table, number: int, cells: list[object], feed: str) -> Item | None:
     raw = raw_row(table.columns, cells)
-    get = lambda field: cell(cells, table.header, field)  # noqa: E731
+    get = cells_by_field(cells, table.header)
     certificate, holder, code_text = text(get("number")), text(get("holder")), text(get("code"))
     status_word = text(get("status"))
     if holder is None and code_text is None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import logging
 import re
 import unicodedata
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -361,6 +362,11 @@ def oversized(table: Table, number: int, cells: list[object]) -> RowRejected | N
 def cell(cells: list[object], header: dict[str, int], field: str) -> object:
     index = header.get(field)
     return cells[index] if index is not None and index < len(cells) else None
+
+
+def cells_by_field(cells: list[object], header: dict[str, int]) -> Callable[[str], object]:
+    """A row's cell by field name: None where the table has no such column."""
+    return functools.partial(cell, cells, header)
 
 
 def raw_row(columns: list[str], cells: list[object]) -> dict[str, object]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from services.ingest.feeds import FileRejected, ParsedRecord, ParseResult, RowRe
 from services.ingest.feeds.cells import BadCell, failed_items, parse_date, text
 from services.ingest.feeds.credit_list import load_snapshot, snapshot_of
 from shared.contracts.ingest import CheckLevel, CreditCodeStatus, SignalKind
+
+Writer = Callable[[Path], Path]  # writes a file of one shape where it is told, and says where
 
 
 def parsed(kind: str, path: Path, **kwargs: Any) -> tuple[list[ParsedRecord], list[RowRejected], ParseResult]:
@@ -190,7 +193,7 @@ def test_licence_and_ccc_status_changes(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("writer", [synthetic.write_accident_json, synthetic.write_accident_csv])
-def test_accidents_and_recalls_in_json_and_csv(tmp_path: Path, writer) -> None:
+def test_accidents_and_recalls_in_json_and_csv(tmp_path: Path, writer: Writer) -> None:
     records, rejected, _ = parsed("accident", writer(tmp_path / "a.data"))
     assert [r.signal.kind for r in records] == [SignalKind.RECALL, SignalKind.QUALITY_ACCIDENT]
     assert records[0].signal.subject.credit_code_status is CreditCodeStatus.VALID
@@ -210,7 +213,7 @@ def test_accidents_and_recalls_in_json_and_csv(tmp_path: Path, writer) -> None:
         (synthetic.write_missing_columns, "serious_illegal", "企业名称 or 统一社会信用代码"),
     ],
 )
-def test_bad_files_are_refused_with_a_specific_reason(tmp_path: Path, writer, kind: str, message: str) -> None:
+def test_bad_files_are_refused_with_a_specific_reason(tmp_path: Path, writer: Writer, kind: str, message: str) -> None:
     path = writer(tmp_path / "bad.xlsx")
     with pytest.raises(FileRejected, match=message):
         list(parse_file(kind, path, feed="test").items())

@@ -65,7 +65,8 @@ def printed(entry: dict[str, Any]) -> str:
     raw = path.read_bytes()
     for encoding in ("utf-8-sig", "gb18030"):
         try:
-            return raw.decode(encoding)
+            decoded: str = raw.decode(encoding)
+            return decoded
         except UnicodeDecodeError:
             continue
     raise AssertionError(f"{path} is neither UTF-8 nor GB18030")
