@@ -59,14 +59,25 @@ def _print(data: object) -> None:
 
 
 @app.command()
-def serve(service: Annotated[str, typer.Argument(help="ingest | rules | notify | reporting")]) -> None:
-    """Run one service (HTTP API, consumers and outbox relay) in the foreground."""
+def serve(
+    service: Annotated[str, typer.Argument(help="ingest | rules | notify | reporting")],
+    role: Annotated[
+        str, typer.Option(help="all: everything in one process; api: HTTP only; worker: consumers and loops")
+    ] = "",
+    port: Annotated[int | None, typer.Option(help="listen here instead of the service's port setting")] = None,
+) -> None:
+    """Run one service in the foreground: its HTTP API, consumers and outbox relay, or one side of them."""
     import uvicorn
 
     if service not in SERVICES:
         _fail(f"unknown service {service!r}; choose one of {', '.join(SERVICES)}")
+    if role:
+        if role not in ("all", "api", "worker"):
+            _fail(f"unknown role {role!r}; choose all, api or worker")
+        os.environ[f"CERTWATCH_{service.upper()}_ROLE"] = role  # read by the app factory's settings
     settings = settings_of(service)
-    uvicorn.run(app_factory(service), factory=True, host=settings.host, port=settings.port, log_config=None)
+    port = port or settings.port
+    uvicorn.run(app_factory(service), factory=True, host=settings.host, port=port, log_config=None)
 
 
 @app.command()

@@ -530,10 +530,10 @@ def is_up(data_dir: Path) -> bool:
         return False
     if not _pg_running(Path(state.get("postgres", {}).get("cluster") or cluster_dir(data_dir))):
         return False
-    services = state.get("services", {})
-    if not all(_running(state.get(name)) for name in SINKS) or set(services) != set(SERVICES):
+    services, workers = state.get("services", {}), state.get("workers", {})
+    if not all(_running(state.get(name)) for name in SINKS) or not set(services) == set(workers) == set(SERVICES):
         return False
-    return all(_running(e) and _ready(e.get("port")) for e in services.values())
+    return all(_running(e) and _ready(e.get("port")) for e in [*services.values(), *workers.values()])
 
 
 def up(data_dir: Path) -> dict[str, Any]:
@@ -552,8 +552,9 @@ def up(data_dir: Path) -> dict[str, Any]:
     _certwatch("kafka", "ensure-topics", env=env, log=setup_log)
     _start_services(data_dir, state, env, restart)
     deadline = time.monotonic() + READY_TIMEOUT
-    for service, entry in state["services"].items():
-        _wait_ready(service, entry, data_dir / "logs" / f"{service}.log", deadline)
+    for service in SERVICES:
+        _wait_ready(service, state["services"][service], log_of(data_dir, service, "api"), deadline)
+        _wait_ready(f"{service} worker", state["workers"][service], log_of(data_dir, service, "worker"), deadline)
     return state
 
 
@@ -586,18 +587,31 @@ def _service_port(entry: dict[str, Any] | None) -> int:
 
 
 def _start_services(data_dir: Path, state: dict[str, Any], env: dict[str, str], restart: bool) -> None:
-    """Start each service not running (all of them when the endpoints changed), recording each pid at once."""
+    """Start each service's two processes not running (all of them when the endpoints changed): its api
+    and its worker (issue 13: a backlog never shares an event loop with reads), recording each pid at once."""
+    workers = state.setdefault("workers", {})
     for service in SERVICES:
-        entry = state["services"].get(service)
-        if _running(entry) and not restart:
-            continue
-        if entry:
-            terminate(entry.get("pid"), started=entry.get("started"))
-        port = int(env[f"CERTWATCH_{service.upper()}_PORT"])
-        log = data_dir / "logs" / f"{service}.log"
-        pid = spawn([str(BIN / "certwatch"), "serve", service], log, env={**os.environ, **env})
-        state["services"][service] = _record(ProcessHandle(pid, port), url=f"http://127.0.0.1:{port}")
-        write_state(data_dir, state)
+        for role, entries in (("worker", workers), ("api", state["services"])):
+            entry = entries.get(service)
+            if _running(entry) and not restart:
+                continue
+            if entry:
+                terminate(entry.get("pid"), started=entry.get("started"))
+            port = int(env[f"CERTWATCH_{service.upper()}_PORT"]) if role == "api" else _service_port(entry)
+            entries[service] = start_service(data_dir, service, role, port, env)
+            write_state(data_dir, state)
+
+
+def log_of(data_dir: Path, service: str, role: str) -> Path:
+    """`logs/<service>.log` (the api, or the one process of role all), `logs/<service>-worker.log`."""
+    return data_dir / "logs" / (f"{service}.log" if role != "worker" else f"{service}-worker.log")
+
+
+def start_service(data_dir: Path, service: str, role: str, port: int, env: dict[str, str]) -> dict[str, Any]:
+    """`certwatch serve <service> --role <role> --port <port>` detached; its state entry."""
+    argv = [str(BIN / "certwatch"), "serve", service, "--role", role, "--port", str(port)]
+    pid = spawn(argv, log_of(data_dir, service, role), env={**os.environ, **env})
+    return _record(ProcessHandle(pid, port), url=f"http://127.0.0.1:{port}")
 
 
 def _certwatch(*args: str, env: dict[str, str], log: Path) -> None:
@@ -637,7 +651,10 @@ def down(data_dir: Path) -> list[str]:
     data_dir = data_dir.absolute()
     state = read_state(data_dir)
     stopped = []
-    for name, entry in [*state.get("services", {}).items(), *((n, state.get(n)) for n in reversed(SINKS))]:
+    workers = [(f"{name} worker", entry) for name, entry in state.get("workers", {}).items()]
+    for name, entry in [
+        *state.get("services", {}).items(), *workers, *((n, state.get(n)) for n in reversed(SINKS))
+    ]:  # fmt: skip
         if _running(entry):
             terminate(entry["pid"], started=entry.get("started"))
             stopped.append(name)
@@ -654,6 +671,7 @@ def _forget_pids(state: dict[str, Any]) -> dict[str, Any]:
     kept: dict[str, Any] = {"postgres": state.get("postgres", {})}
     kept.update({n: {"port": state[n]["port"]} for n in SINKS if state.get(n, {}).get("port")})
     kept["services"] = {s: {"port": e.get("port")} for s, e in state.get("services", {}).items()}
+    kept["workers"] = {s: {"port": e.get("port")} for s, e in state.get("workers", {}).items()}
     return kept
 
 
@@ -676,10 +694,13 @@ def status(data_dir: Path) -> list[dict[str, Any]]:
     for name in SINKS:
         entry = state.get(name) or {}
         rows.append(_row(name, entry, f"127.0.0.1:{entry.get('port', '-')}"))
+    workers = state.get("workers", {})
     for service, entry in state.get("services", {}).items():
-        row = _row(service, entry, entry.get("url") or f"http://127.0.0.1:{entry.get('port', '-')}")
-        row["ready"] = row["running"] and _ready(entry.get("port"))
-        rows.append(row)
+        for name, each in ((service, entry), (f"{service} worker", workers.get(service))):
+            if each is not None:
+                row = _row(name, each, each.get("url") or f"http://127.0.0.1:{each.get('port', '-')}")
+                row["ready"] = row["running"] and _ready(each.get("port"))
+                rows.append(row)
     return rows
 
 

@@ -51,6 +51,6 @@ def status(data_dir: DataDir = None) -> None:
 def _print_status(folder: Path) -> None:
     for row in stack.status(folder):
         state = "ready" if row.get("ready") else ("running" if row["running"] else "stopped")
-        typer.echo(f"  {row['name']:10} {state:8} pid={row.get('pid') or '-':<8} {row['where']}")
+        typer.echo(f"  {row['name']:16} {state:8} pid={row.get('pid') or '-':<8} {row['where']}")
     typer.echo(f"  settings: {folder / 'stack.env'}")
     typer.echo(f"  data and logs: {folder}")

@@ -1,4 +1,10 @@
-"""What every service process runs: database, producer, outbox relay, consumer, and the HTTP app."""
+"""What every service process runs: database, producer, outbox relay, consumer, and the HTTP app.
+
+A service runs as one process (role `all`) or as two (issue 13): `api` serves HTTP and relays what its
+requests wrote; `worker` runs the consumer, the relay and the background loops and serves only /healthz,
+/readyz and /metrics. A backlog then never shares an event loop with reads. Loops are registered on the
+side they belong to: `background` (the work: the worker's) or `serving` (what requests started, e.g. their
+jobs: the api's); role `all` runs both."""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.base import MessagingTables
@@ -27,6 +34,7 @@ from shared.waiting import sleep_unless
 log = logging.getLogger(__name__)
 
 Hook = Callable[["ServiceRuntime"], Awaitable[None]]
+Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 class ServiceRuntime:
@@ -49,19 +57,44 @@ class ServiceRuntime:
         self.consumer.after_commit = self._consumer_committed
         self.on_start: list[Hook] = []
         self.commit_hooks: list[Callable[[], None]] = []
-        self.background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []
+        self.background: list[Loop] = []  # the work: run by the worker (and by `all`)
+        self.serving: list[Loop] = []  # what requests started: run by the api (and by `all`)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._notifying: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         await self.producer.start()
         for hook in self.on_start:
             await hook(self)
-        loops: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = [self.relay.run, *self.background]
-        if self.settings.run_consumers:
-            loops.append(self.consumer.run)
+        loops: list[Loop] = [self.relay.run]  # both sides write outbox rows (SKIP LOCKED: relays share)
+        if self.serves:
+            loops += self.serving
+        if self.works:
+            loops += self.background
+            if self.settings.run_consumers:
+                loops.append(self.consumer.run)
         self._tasks = [asyncio.create_task(loop(self._stop), name=f"{self.service}:{loop}") for loop in loops]
-        log.info("%s started", self.service)
+        log.info("%s started (role %s)", self.service, self.role)
+
+    @property
+    def role(self) -> str:
+        return self.settings.role
+
+    @property
+    def serves(self) -> bool:
+        """Whether this process serves the service's API (roles all and api)."""
+        return self.role != "worker"
+
+    @property
+    def works(self) -> bool:
+        """Whether this process consumes and runs the background loops (roles all and worker)."""
+        return self.role != "api"
+
+    @property
+    def split(self) -> bool:
+        """Whether the other half of the service runs in another process (roles api and worker)."""
+        return self.role != "all"
 
     async def stop(self) -> None:
         """Finish the message in hand, publish what is committed, then close connections."""
@@ -91,6 +124,55 @@ class ServiceRuntime:
 
         self.background.append(loop)
 
+    def notify(self, channel: str) -> None:
+        """Tell the service's other processes (PostgreSQL NOTIFY, in the background) that something they
+        keep in memory changed; they hear it through `listen`. A failure is logged: their periodic
+        refresh catches up."""
+
+        async def send() -> None:
+            try:
+                async with self.db.engine.connect() as conn:
+                    await conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": self._channel(channel)})
+                    await conn.commit()
+            except Exception:
+                log.warning("could not notify %s", channel, exc_info=True)
+
+        task = asyncio.create_task(send(), name=f"notify {channel}")
+        self._notifying.add(task)
+        task.add_done_callback(self._notifying.discard)
+
+    def listen(self, channel: str, heard: Callable[[], None]) -> None:
+        """When the service is split: a loop of this process that calls `heard` on each `notify(channel)` of
+        another process, and each time it (re)connects (what was sent meanwhile is then caught up). It
+        holds one connection of the pool, closed (never returned, listening) when it ends."""
+        if not self.split:
+            return
+
+        def callback(*_: object) -> None:
+            heard()
+
+        async def loop(stop: asyncio.Event) -> None:
+            while not stop.is_set():
+                try:
+                    async with self.db.engine.connect() as conn:
+                        raw = (await conn.get_raw_connection()).driver_connection
+                        assert raw is not None
+                        try:
+                            await raw.add_listener(self._channel(channel), callback)
+                            heard()
+                            while not stop.is_set() and not raw.is_closed():
+                                await sleep_unless(stop, 1.0)
+                        finally:
+                            await conn.invalidate()
+                except Exception:
+                    log.warning("listening for %s failed; trying again", channel, exc_info=True)
+                    await sleep_unless(stop, self.settings.consumer_backoff_max_seconds)
+
+        (self.serving if self.serves else self.background).append(loop)
+
+    def _channel(self, name: str) -> str:
+        return f"certwatch_{self.settings.database_schema}_{name}"
+
     def _consumer_committed(self) -> None:
         """A consumer transaction committed: wake the relay only if it queued events (most write none,
         and a relay pass is a transaction of its own)."""
@@ -109,7 +191,7 @@ class ServiceRuntime:
 
 
 def build_app(runtime: ServiceRuntime, routers: list[APIRouter], title: str) -> FastAPI:
-    """A FastAPI app with the runtime in its lifespan and the common endpoints."""
+    """A FastAPI app with the runtime in its lifespan and the common endpoints; the worker's has only those."""
     configure_logging(runtime.service, runtime.platform.log_level, runtime.platform.log_json)
 
     @asynccontextmanager
@@ -120,7 +202,7 @@ def build_app(runtime: ServiceRuntime, routers: list[APIRouter], title: str) -> 
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, lifespan=lifespan)
+    app = FastAPI(title=title if runtime.serves else f"{title} (worker)", lifespan=lifespan)
     app.state.runtime = runtime
     install_error_handler(app)
     install_allow_header(app)
@@ -129,10 +211,10 @@ def build_app(runtime: ServiceRuntime, routers: list[APIRouter], title: str) -> 
     checks: dict[str, ReadinessCheck] = {
         "database": runtime.db.ping,
         "broker": runtime.producer.ping,
-        "consumer": runtime.consumer.stall.check,
+        **({"consumer": runtime.consumer.stall.check} if runtime.works else {}),
         "outbox relay": runtime.relay.stall.check,
     }
     install_observability(app, runtime.service, checks)
-    for router in routers:
+    for router in routers if runtime.serves else []:
         app.include_router(router)
     return app

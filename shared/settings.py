@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -84,6 +84,11 @@ class ServiceSettings(BaseSettings):
     )
     outbox_poll_seconds: float = Field(default=0.5, description="commits in this process wake the relay at once")
     run_consumers: bool = True
+    role: Literal["all", "api", "worker"] = Field(
+        default="all",
+        description="all: one process does everything; api: HTTP and the relay of what requests write; worker: "
+        "consumers, relay and background loops, serving only /healthz, /readyz and /metrics",
+    )
 
     @model_validator(mode="after")
     def _defaults_from_service(self) -> ServiceSettings:

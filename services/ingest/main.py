@@ -31,7 +31,7 @@ def create_app(settings: IngestSettings | None = None, platform: PlatformSetting
     parser, glance = functools.partial(parse_file, limits=limits), functools.partial(preflight, limits=limits)
     runner = FeedRunner(runtime.db, runtime.outbox, parser, settings.work_dir, glance)
     uploads = Jobs(runtime.db, jobs, concurrency=settings.upload_jobs)  # runs/uploads.py
-    runtime.background.append(uploads.run)
+    runtime.serving.append(uploads.run)  # an upload runs where it landed: the api
 
     async def last_started() -> dict[str, datetime]:
         async with runtime.db.sessions() as session:

@@ -71,7 +71,7 @@ def test_run_raises_risk_events_read_back_from_reporting_and_down_leaves_nothing
     assert "一、排查范围与覆盖" in openpyxl.load_workbook(report, read_only=True).sheetnames
 
     status = certwatch("status", "--data-dir", str(data_dir), data_dir=data_dir)
-    assert status.stdout.count(" ready ") == 4, status.stdout
+    assert status.stdout.count(" ready ") == 8, status.stdout  # each service: its api and its worker
 
     signal = certwatch(
         "ingest",
@@ -125,7 +125,8 @@ def test_run_raises_risk_events_read_back_from_reporting_and_down_leaves_nothing
     bad = certwatch("reporting", "export", "--output", str(data_dir / "report.pdf"), data_dir=data_dir)
     assert bad.returncode == 1 and ".xlsx or .csv" in bad.stderr
 
-    pids = [e["pid"] for e in stack.read_state(data_dir)["services"].values()]
+    state = stack.read_state(data_dir)
+    pids = [e["pid"] for kind in ("services", "workers") for e in state[kind].values()]  # api and worker
     pids += [stack.read_state(data_dir)[name]["pid"] for name in ("broker", "mail", "sms")]
     down = certwatch("down", "--data-dir", str(data_dir), data_dir=data_dir)
     assert down.returncode == 0

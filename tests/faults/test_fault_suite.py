@@ -72,21 +72,22 @@ class LocalStack:
         return Path(self.state["postgres"]["cluster"])
 
     def kill(self, service: str) -> None:
-        """SIGKILL: no shutdown hook runs, whatever was in hand is cut off."""
-        pid = int(self.state["services"][service]["pid"])
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-        while stack.alive(pid):
-            time.sleep(0.05)
+        """SIGKILL both processes of the service, its worker (consumers, relay, sender: the work in hand)
+        and its api (requests, the relay of what they wrote): no shutdown hook runs, all is cut off."""
+        pids = [int(self.state[kind][service]["pid"]) for kind in ("workers", "services")]
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+        for pid in pids:
+            while stack.alive(pid):
+                time.sleep(0.05)
 
     def start(self, service: str) -> None:
-        """As `certwatch up` starts it, recorded in the stack's state so `certwatch down` stops it."""
-        port = int(self.env[f"CERTWATCH_{service.upper()}_PORT"])
-        log = self.data_dir / "logs" / f"{service}.log"
-        pid = stack.spawn([str(stack.BIN / "certwatch"), "serve", service], log, env={**os.environ, **self.env})
-        entry = {"pid": pid, "started": stack.started_at(pid), "port": port, "url": self.url(service)}
-        self.state["services"][service] = entry
-        stack.write_state(self.data_dir, self.state)
+        """As `certwatch up` starts them, recorded in the stack's state so `certwatch down` stops them."""
+        for kind, role in (("workers", "worker"), ("services", "api")):
+            port = int(self.state[kind][service]["port"])
+            self.state[kind][service] = stack.start_service(self.data_dir, service, role, port, self.env)
+            stack.write_state(self.data_dir, self.state)
 
     def stop_postgres(self) -> None:
         stack.stop_postgres(self.cluster)
@@ -98,11 +99,12 @@ class LocalStack:
         os.kill(int(self.state["broker"]["pid"]), sig)
 
     async def all_ready(self, timeout: float = 180.0) -> float:
-        """Seconds until every service answers /readyz 200."""
+        """Seconds until every service's api and worker answer /readyz 200."""
         started = time.monotonic()
         async with httpx.AsyncClient(timeout=3.0) as client:
             while True:
-                codes = await asyncio.gather(*(_status(client, self.url(s) + "/readyz") for s in SERVICES))
+                urls = [self.url(s) for s in SERVICES] + [e["url"] for e in self.state["workers"].values()]
+                codes = await asyncio.gather(*(_status(client, url + "/readyz") for url in urls))
                 if all(code == 200 for code in codes):
                     return time.monotonic() - started
                 assert time.monotonic() - started < timeout, f"not ready after {timeout} s: {codes}"
