@@ -42,13 +42,18 @@ class NoDatabase:
 
 
 def auth(**values: Any) -> AuthSettings:
-    return AuthSettings(_env_file=None, **values)  # type: ignore[call-arg]
+    return AuthSettings(_env_file=None, **values)
 
 
 @pytest.fixture(autouse=True)
 def _no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("CERTWATCH_AUTH_ADMIN_TOKEN", "CERTWATCH_RULES_ADMIN_TOKEN", "CERTWATCH_AUTH_TOKENS",
-                 "CERTWATCH_AUTH_OFF_FOR_DEVELOPMENT", "CERTWATCH_ENVIRONMENT"):  # fmt: skip
+    for name in (
+        "CERTWATCH_AUTH_ADMIN_TOKEN",
+        "CERTWATCH_RULES_ADMIN_TOKEN",
+        "CERTWATCH_AUTH_TOKENS",
+        "CERTWATCH_AUTH_OFF_FOR_DEVELOPMENT",
+        "CERTWATCH_ENVIRONMENT",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -60,8 +65,11 @@ async def test_the_settings_administrator_token_is_the_admin_actor() -> None:
 
 
 async def test_a_hashed_settings_token_is_its_named_actor_with_its_role() -> None:
-    settings = auth(api_tokens=",".join([hashed_entry("stack-feed", Role.FEED, "feed-token"),
-                                         hashed_entry("samr", Role.REGULATOR, "samr-token")]))  # fmt: skip
+    settings = auth(
+        api_tokens=",".join(
+            [hashed_entry("stack-feed", Role.FEED, "feed-token"), hashed_entry("samr", Role.REGULATOR, "samr-token")]
+        )
+    )
     assert await authenticate(NoDatabase(), settings, "samr-token") == Actor("samr", Role.REGULATOR)  # type: ignore[arg-type]
     assert await authenticate(NoDatabase(), settings, "feed-token") == Actor("stack-feed", Role.FEED)  # type: ignore[arg-type]
 
@@ -132,13 +140,23 @@ def test_the_matrix_keeps_its_separations() -> None:
     assert Role.ADMINISTRATOR not in ALLOWED[Action.REVIEW] | ALLOWED[Action.DECIDE]
     assert ALLOWED[Action.SEE_PERSONAL_DATA] == STAFF
     assert Role.FEED not in ALLOWED[Action.READ] and Role.FEED in ALLOWED[Action.WRITE_SIGNALS]
-    assert all(Role.REGULATOR not in roles for action, roles in ALLOWED.items() if action not in
-               {Action.READ, Action.READ_FEEDS})  # fmt: skip
+    assert all(
+        Role.REGULATOR not in roles
+        for action, roles in ALLOWED.items()
+        if action not in {Action.READ, Action.READ_FEEDS}
+    )
 
 
 def _row(revoked: datetime | None = None) -> SimpleNamespace:
-    return SimpleNamespace(id=uuid.UUID(int=7), name="dm-wang", role="decision_maker", token_hash=digest("t"),
-                           created_by="admin", created_at=datetime(2026, 11, 1, tzinfo=UTC), revoked_at=revoked)  # fmt: skip
+    return SimpleNamespace(
+        id=uuid.UUID(int=7),
+        name="dm-wang",
+        role="decision_maker",
+        token_hash=digest("t"),
+        created_by="admin",
+        created_at=datetime(2026, 11, 1, tzinfo=UTC),
+        revoked_at=revoked,
+    )
 
 
 def test_a_token_made_and_revoked_are_two_events_each_with_an_id_of_its_own_that_a_replay_repeats() -> None:

@@ -96,8 +96,10 @@ def test_a_constraint_without_a_name_is_still_a_409() -> None:
     assert response.status_code == 409 and "a constraint" in response.json()["message"]
 
 
-@pytest.mark.parametrize("error", [OperationalError("SELECT 1", {}, _DriverError("server closed")),
-                                   DBAPIError("SELECT 1", {}, _DriverError("lost"))])  # fmt: skip
+@pytest.mark.parametrize(
+    "error",
+    [OperationalError("SELECT 1", {}, _DriverError("server closed")), DBAPIError("SELECT 1", {}, _DriverError("lost"))],
+)
 def test_a_write_the_database_could_not_take_is_a_503_saying_nothing_was_stored(error: DBAPIError) -> None:
     response = app_raising(error).get("/boom")
     assert response.status_code == 503 and response.json()["error"] == "unavailable"

@@ -59,7 +59,7 @@ async def rules_db(postgres: Postgres) -> AsyncIterator[Database]:
     admin = await asyncpg.connect(postgres.admin().replace("+asyncpg", ""))
     try:
         await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
-        db = Database(RulesSettings(_env_file=None, database_url=postgres.dsn(name, "rules")))  # type: ignore[call-arg]
+        db = Database(RulesSettings(_env_file=None, database_url=postgres.dsn(name, "rules")))
         try:
             yield db
         finally:
@@ -74,8 +74,9 @@ async def session(rules_db: Database) -> AsyncIterator[AsyncSession]:
     """A session on the rules schema whose work is rolled back when the test ends (the services never commit)."""
     async with rules_db.engine.connect() as connection:
         outer = await connection.begin()
-        async with AsyncSession(bind=connection, expire_on_commit=False,
-                                join_transaction_mode="create_savepoint") as work:  # fmt: skip
+        async with AsyncSession(
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        ) as work:
             yield work
         await outer.rollback()
 
@@ -96,7 +97,7 @@ async def test_a_token_made_is_shown_once_stored_as_its_digest_published_and_acc
     [envelope] = await queued(session, Topic.API_TOKEN_CHANGED)
     assert envelope["event_id"] == str(uuid.uuid5(row.id, "created"))
     assert envelope["payload"]["token_hash"] == digest(token) and token not in str(envelope)
-    actor = await authenticate(session, AuthSettings(_env_file=None), token)  # type: ignore[call-arg]
+    actor = await authenticate(session, AuthSettings(_env_file=None), token)
     assert (actor.name, actor.role) == ("dm-wang", Role.DECISION_MAKER)
     assert [t.name for t in await access.listed(session)] == ["dm-wang"]
 
@@ -107,7 +108,7 @@ async def test_a_revoked_token_stops_working_and_revoking_it_again_changes_nothi
     first = revoked.revoked_at
     assert first is not None
     with pytest.raises(Unauthorized, match="unknown or revoked token"):
-        await authenticate(session, AuthSettings(_env_file=None), token)  # type: ignore[call-arg]
+        await authenticate(session, AuthSettings(_env_file=None), token)
     again = await access.revoke(session, OUTBOX, row.id)
     assert again.revoked_at == first
     events = await queued(session, Topic.API_TOKEN_CHANGED)
@@ -122,8 +123,14 @@ async def test_revoking_an_unknown_token_is_a_404(session: AsyncSession) -> None
 async def test_publish_missing_queues_only_what_was_never_queued(session: AsyncSession) -> None:
     made, _ = await access.create(session, OUTBOX, "feed-a", Role.FEED, created_by="admin")
     assert await access.publish_missing(session, OUTBOX) == 0  # its change went out when it was made
-    restored = ApiToken(id=uuid.uuid4(), name="from-backup", role="regulator", token_hash=digest("b"),
-                        created_by="admin", created_at=datetime.now(UTC))  # fmt: skip
+    restored = ApiToken(
+        id=uuid.uuid4(),
+        name="from-backup",
+        role="regulator",
+        token_hash=digest("b"),
+        created_by="admin",
+        created_at=datetime.now(UTC),
+    )
     session.add(restored)
     await session.flush()
     assert await access.publish_missing(session, OUTBOX) == 1
@@ -133,15 +140,21 @@ async def test_publish_missing_queues_only_what_was_never_queued(session: AsyncS
 
 async def test_a_copy_of_the_tokens_never_undoes_a_revocation_with_an_older_message(session: AsyncSession) -> None:
     table = ApiToken.__table__
-    made = ApiTokenChanged(token_id=uuid.uuid4(), name="x", role="reviewer", token_hash=digest("tok"),
-                           created_by="admin", created_at=datetime.now(UTC))  # fmt: skip
+    made = ApiTokenChanged(
+        token_id=uuid.uuid4(),
+        name="x",
+        role="reviewer",
+        token_hash=digest("tok"),
+        created_by="admin",
+        created_at=datetime.now(UTC),
+    )
     revoked = made.model_copy(update={"revoked_at": datetime.now(UTC)})
     for message in (made, revoked, made):  # the creation delivered again, after the revocation
         await keep_token(session, table, message)  # type: ignore[arg-type]
     kept = await session.scalar(select(ApiToken.revoked_at).where(ApiToken.id == made.token_id))
     assert kept is not None
     with pytest.raises(Unauthorized):
-        await authenticate(session, AuthSettings(_env_file=None), "tok")  # type: ignore[call-arg]
+        await authenticate(session, AuthSettings(_env_file=None), "tok")
 
 
 # --- registry: one organisation ---------------------------------------------------------------------------------
@@ -202,12 +215,24 @@ async def raised(
     """The organisation, and an open risk event about it (as screening writes one)."""
     await registry.upsert(session, OUTBOX, HONGYUAN, source="test")
     event = RiskEvent(
-        id=uuid.uuid4(), organisation_id=registry.organisation_id("ORG-7"), signal_id=uuid.uuid4(), signal_kind=kind,
-        signal={"published_on": (TODAY - timedelta(days=2)).isoformat(), "detail": {}}, rule_id="quality-accident",
-        rule_version=1, severity="critical", recommended_measure=measure.value, status="open", title="产品质量安全事故",
-        summary="…", decision_due=TODAY + timedelta(days=5), match={"decision": "match"}, clocks=[],
-        created_at=datetime.now(UTC), updated_at=datetime.now(UTC),
-    )  # fmt: skip
+        id=uuid.uuid4(),
+        organisation_id=registry.organisation_id("ORG-7"),
+        signal_id=uuid.uuid4(),
+        signal_kind=kind,
+        signal={"published_on": (TODAY - timedelta(days=2)).isoformat(), "detail": {}},
+        rule_id="quality-accident",
+        rule_version=1,
+        severity="critical",
+        recommended_measure=measure.value,
+        status="open",
+        title="产品质量安全事故",
+        summary="…",
+        decision_due=TODAY + timedelta(days=5),
+        match={"decision": "match"},
+        clocks=[],
+        created_at=datetime.now(UTC),
+        updated_at=datetime.now(UTC),
+    )
     session.add(event)
     await session.flush()
     return event
@@ -246,8 +271,9 @@ async def test_a_suspension_changes_the_certificates_starts_the_limit_and_a_rest
     assert [(c.starts_on, c.due_on, c.state) for c in limit] == [(TODAY, add_months(TODAY, 6), "running")]
     changes = await queued(session, Topic.CERTIFICATE_STATUS_CHANGED)
     assert {(c["payload"]["number"], c["payload"]["old_status"], c["payload"]["new_status"]) for c in changes} == {
-        ("2022010703004512", "valid", "suspended"), ("Q-7", "valid", "suspended")
-    }  # fmt: skip
+        ("2022010703004512", "valid", "suspended"),
+        ("Q-7", "valid", "suspended"),
+    }
     assert all(c["payload"]["until"] == until.isoformat() for c in changes)
 
     await decisions.decide(session, OUTBOX, event.id, decision(Measure.RESTORE, certificates=("Q-7",)))
@@ -325,10 +351,15 @@ async def test_a_reply_ends_the_reply_clock_and_with_none_running_it_is_refused(
 
 def response(event: RiskEvent, kind: ResponseKind, organisation_id: uuid.UUID | None = None) -> OrganisationResponded:
     return OrganisationResponded(
-        response_id=uuid.uuid4(), organisation_id=organisation_id or event.organisation_id,
-        organisation_name="浙江宏远电器有限公司", risk_event_id=event.id, kind=kind, text="已完成整改",
-        link_id=uuid.uuid4(), responded_at=datetime.now(UTC),
-    )  # fmt: skip
+        response_id=uuid.uuid4(),
+        organisation_id=organisation_id or event.organisation_id,
+        organisation_name="浙江宏远电器有限公司",
+        risk_event_id=event.id,
+        kind=kind,
+        text="已完成整改",
+        link_id=uuid.uuid4(),
+        responded_at=datetime.now(UTC),
+    )
 
 
 async def test_a_corrective_action_marked_done_waits_for_a_decision_maker_to_accept_it(session: AsyncSession) -> None:
@@ -413,8 +444,9 @@ async def test_a_second_suspension_may_not_outlast_six_months_from_the_first(ses
     )
     await session.refresh(event, ["clocks"])
     with pytest.raises(InvalidInput, match=f"the suspension began on {began}"):
-        await decisions.decide(session, OUTBOX, event.id, decision(Measure.SUSPEND,
-                                                                   suspended_until=add_months(TODAY, 6)))  # fmt: skip
+        await decisions.decide(
+            session, OUTBOX, event.id, decision(Measure.SUSPEND, suspended_until=add_months(TODAY, 6))
+        )
     await decisions.decide(session, OUTBOX, event.id, decision(Measure.SUSPEND, suspended_until=add_months(began, 6)))
     assert event.suspended_until == add_months(began, 6)
 

@@ -58,19 +58,30 @@ def test_close_is_no_decision() -> None:
     [
         (decision(Measure.CORRECTIVE_ACTION), "corrective_action_due", "needs corrective_action_due"),
         (decision(Measure.CORRECTIVE_ACTION, corrective_action_due=TODAY), "corrective_action_due", "after today"),
-        (decision(Measure.SPECIAL_AUDIT, corrective_action_due=TODAY + timedelta(30)), "corrective_action_due",
-         "with corrective_action only"),
+        (
+            decision(Measure.SPECIAL_AUDIT, corrective_action_due=TODAY + timedelta(30)),
+            "corrective_action_due",
+            "with corrective_action only",
+        ),
         (decision(Measure.SUSPEND), "suspended_until", "needs suspended_until"),
         (decision(Measure.SUSPEND, suspended_until=TODAY), "suspended_until", "after today"),
-        (decision(Measure.SUSPEND, suspended_until=add_months(TODAY, 6) + timedelta(1)), "suspended_until",
-         "at most 6 months"),
+        (
+            decision(Measure.SUSPEND, suspended_until=add_months(TODAY, 6) + timedelta(1)),
+            "suspended_until",
+            "at most 6 months",
+        ),
         (decision(Measure.WITHDRAW, suspended_until=TODAY + timedelta(30)), "suspended_until", "with suspend only"),
         (decision(Measure.NO_ACTION, certificates=("Q-7",)), "certificates", "changes no certificate"),
-        (decision(Measure.CORRECTIVE_ACTION, corrective_action_due=TODAY + timedelta(30), reply_due=TODAY + timedelta(9)),
-         "reply_due", "goes with request_explanation"),
+        (
+            decision(
+                Measure.CORRECTIVE_ACTION, corrective_action_due=TODAY + timedelta(30), reply_due=TODAY + timedelta(9)
+            ),
+            "reply_due",
+            "goes with request_explanation",
+        ),
         (decision(Measure.REQUEST_EXPLANATION, reply_due=TODAY), "reply_due", "after today"),
     ],
-)  # fmt: skip
+)
 def test_each_missing_or_misplaced_value_is_a_422_naming_its_field(made: Decision, field: str, says: str) -> None:
     error = refused(made)
     assert error.status_code == 422 and error.detail == {"field": field} and says in error.message
@@ -195,5 +206,6 @@ def test_a_suspension_decided_again_may_not_run_past_six_months_from_the_first()
 
 
 def test_an_event_not_suspended_has_no_limit() -> None:
-    _within_the_suspension_limit(RiskEvent(id=uuid.uuid4(), clocks=[]),
-                                 decision(Measure.SUSPEND, suspended_until=add_months(TODAY, 6)))  # fmt: skip
+    _within_the_suspension_limit(
+        RiskEvent(id=uuid.uuid4(), clocks=[]), decision(Measure.SUSPEND, suspended_until=add_months(TODAY, 6))
+    )

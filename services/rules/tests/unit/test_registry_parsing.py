@@ -51,14 +51,21 @@ def test_the_demo_export_is_read_whole_one_organisation_per_row() -> None:
     assert (parsed.rows, parsed.rejected_rows, parsed.problems) == (len(DEMO), 0, [])
     assert list(parsed.organisations) == [r["org_id"] for r in DEMO]
     first = parsed.organisations["ORG-001"]
-    assert (first.name, first.credit_code, first.province, first.city) == (DEMO[0]["name"], DEMO[0]["credit_code"],
-                                                                           "浙江", "宁波")  # fmt: skip
+    assert (first.name, first.credit_code, first.province, first.city) == (
+        DEMO[0]["name"],
+        DEMO[0]["credit_code"],
+        "浙江",
+        "宁波",
+    )
     [certificate] = first.certificates
     assert (certificate.number, certificate.type, certificate.status) == ("DEMO-CCC-0001", "CCC", "valid")
     assert certificate.products == DEMO[0]["products"].split("|")
     [contact] = first.contacts
-    assert (contact.email, contact.mobile, contact.channels) == ("quality001@example.com", "13800130001",
-                                                                 ["email", "sms"])  # fmt: skip
+    assert (contact.email, contact.mobile, contact.channels) == (
+        "quality001@example.com",
+        "13800130001",
+        ["email", "sms"],
+    )
     assert parsed.organisations["ORG-004"].contacts[0].language == "en"
 
 
@@ -116,12 +123,22 @@ def test_a_certificate_claimed_by_a_second_organisation_is_refused_on_that_row()
 def test_one_organisation_over_several_rows_collects_its_certificates_contacts_and_sites() -> None:
     base = {"org_id": "A", "name": "浙江宏远电器有限公司"}
     rows = [
-        {**base, "certificate_no": "C-1", "certificate_type": "CCC", "contact_email": "a@x.example",
-         "sites": "宁波工厂：浙江省宁波市鄞州区姜山镇"},
-        {**base, "certificate_no": "Q-1", "certificate_type": "", "contact_email": "b@x.example",
-         "sites": "宁波工厂：浙江省宁波市鄞州区姜山镇"},
+        {
+            **base,
+            "certificate_no": "C-1",
+            "certificate_type": "CCC",
+            "contact_email": "a@x.example",
+            "sites": "宁波工厂：浙江省宁波市鄞州区姜山镇",
+        },
+        {
+            **base,
+            "certificate_no": "Q-1",
+            "certificate_type": "",
+            "contact_email": "b@x.example",
+            "sites": "宁波工厂：浙江省宁波市鄞州区姜山镇",
+        },
         {**base, "certificate_no": "C-1", "certificate_type": "CCC", "contact_email": "a@x.example"},
-    ]  # fmt: skip
+    ]
     columns = ["org_id", "name", "certificate_no", "certificate_type", "contact_email", "sites"]
     org = parse_registry(as_csv(rows, columns).encode()).organisations["A"]
     assert [(c.number, c.type) for c in org.certificates] == [("C-1", "CCC"), ("Q-1", "QMS")]  # QMS by default

@@ -29,12 +29,19 @@ def test_no_match_raises_nothing(kind: K, types: list[str], prior: int) -> None:
 
 
 @PROPERTY
-@given(kind=st.sampled_from(K), decision=st.sampled_from([MatchDecision.MATCH, MatchDecision.REVIEW]), types=TYPES,
-       prior=st.integers(0, 5))  # fmt: skip
+@given(
+    kind=st.sampled_from(K),
+    decision=st.sampled_from([MatchDecision.MATCH, MatchDecision.REVIEW]),
+    types=TYPES,
+    prior=st.integers(0, 5),
+)
 def test_each_outcome_follows_its_rule(kind: K, decision: MatchDecision, types: list[str], prior: int) -> None:
     outcomes = evaluate(kind, decision, types, prior, TODAY)
-    reacting = [r for r in BASELINE if kind in r.kinds and (decision is MatchDecision.MATCH or
-                                                            r.least_match is MatchDecision.REVIEW)]  # fmt: skip
+    reacting = [
+        r
+        for r in BASELINE
+        if kind in r.kinds and (decision is MatchDecision.MATCH or r.least_match is MatchDecision.REVIEW)
+    ]
     assert [o.rule for o in outcomes] == reacting
     for outcome in outcomes:
         rule = outcome.rule
@@ -47,8 +54,14 @@ def test_each_outcome_follows_its_rule(kind: K, decision: MatchDecision, types: 
 
 
 @PROPERTY
-@given(kind=st.sampled_from(K), types=TYPES, prior=st.integers(0, 3), level=st.sampled_from(CheckLevel),
-       published=st.one_of(st.none(), st.dates(date(2026, 9, 1), TODAY)), sure=st.booleans())  # fmt: skip
+@given(
+    kind=st.sampled_from(K),
+    types=TYPES,
+    prior=st.integers(0, 3),
+    level=st.sampled_from(CheckLevel),
+    published=st.one_of(st.none(), st.dates(date(2026, 9, 1), TODAY)),
+    sure=st.booleans(),
+)
 def test_with_a_context_the_deadline_is_the_earliest_clock(
     kind: K, types: list[str], prior: int, level: CheckLevel, published: date | None, sure: bool
 ) -> None:
@@ -66,21 +79,37 @@ def test_with_a_context_the_deadline_is_the_earliest_clock(
 
 
 def test_escalation_goes_one_step_up_and_stops_at_critical() -> None:
-    assert [_escalate(s) for s in SEVERITY_ORDER] == [Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL,
-                                                      Severity.CRITICAL]  # fmt: skip
+    assert [_escalate(s) for s in SEVERITY_ORDER] == [
+        Severity.MEDIUM,
+        Severity.HIGH,
+        Severity.CRITICAL,
+        Severity.CRITICAL,
+    ]
 
 
 def test_a_serious_illegal_listing_matched_by_its_code_is_due_in_five_working_days_not_five_days() -> None:
     """Fri 25 Sep 2026 → the withdrawal clock skips the National Day holiday (1–7 Oct)."""
-    [outcome] = evaluate(K.SERIOUS_ILLEGAL_LISTED, MatchDecision.MATCH, ["QMS"], 0, date(2026, 9, 25),
-                         Context(published_on=date(2026, 9, 24), confirmed=True))  # fmt: skip
+    [outcome] = evaluate(
+        K.SERIOUS_ILLEGAL_LISTED,
+        MatchDecision.MATCH,
+        ["QMS"],
+        0,
+        date(2026, 9, 25),
+        Context(published_on=date(2026, 9, 24), confirmed=True),
+    )
     [clock] = outcome.clocks
     assert clock.kind is ClockKind.WITHDRAWAL and outcome.decision_due == clock.due_on == date(2026, 10, 9)
 
 
 def test_a_national_spot_check_counts_30_days_from_the_notice_not_from_today() -> None:
-    [outcome] = evaluate(K.SPOT_CHECK_FAILURE, MatchDecision.REVIEW, ["QMS"], 0, TODAY,
-                         Context(published_on=date(2026, 11, 10), level=CheckLevel.NATIONAL))  # fmt: skip
+    [outcome] = evaluate(
+        K.SPOT_CHECK_FAILURE,
+        MatchDecision.REVIEW,
+        ["QMS"],
+        0,
+        TODAY,
+        Context(published_on=date(2026, 11, 10), level=CheckLevel.NATIONAL),
+    )
     assert outcome.decision_due == date(2026, 12, 10)
 
 
@@ -99,8 +128,17 @@ def test_an_accident_or_recall_is_critical_and_never_escalates_further(kind: K) 
 
 
 def test_a_rule_set_given_in_place_of_the_baseline_is_the_one_evaluated() -> None:
-    strict = Rule("all-recalls", 2, frozenset({K.RECALL}), Severity.LOW, Measure.REQUEST_EXPLANATION, 10, "召回",
-                  least_match=MatchDecision.MATCH, escalate_after=0)  # fmt: skip
+    strict = Rule(
+        "all-recalls",
+        2,
+        frozenset({K.RECALL}),
+        Severity.LOW,
+        Measure.REQUEST_EXPLANATION,
+        10,
+        "召回",
+        least_match=MatchDecision.MATCH,
+        escalate_after=0,
+    )
     [outcome] = evaluate(K.RECALL, MatchDecision.MATCH, [], 0, TODAY, rules=(strict,))
     assert (outcome.rule.id, outcome.severity, outcome.escalated) == ("all-recalls", Severity.MEDIUM, True)
     assert evaluate(K.RECALL, MatchDecision.REVIEW, [], 0, TODAY, rules=(strict,)) == []

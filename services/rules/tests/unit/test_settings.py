@@ -13,7 +13,7 @@ from shared.settings import PlatformSettings
 
 
 def rules(**values: Any) -> RulesSettings:
-    return RulesSettings(_env_file=None, **values)  # type: ignore[call-arg]
+    return RulesSettings(_env_file=None, **values)
 
 
 @pytest.fixture(autouse=True)
@@ -73,7 +73,7 @@ def test_development_starts_with_the_placeholder() -> None:
 def test_the_platform_prefixes_every_topic_and_reads_its_own_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CERTWATCH_KAFKA_TOPIC_PREFIX", "tenant-a.")
     monkeypatch.setenv("CERTWATCH_KAFKA_ENABLE_IDEMPOTENCE", "false")
-    platform = PlatformSettings(_env_file=None)  # type: ignore[call-arg]
+    platform = PlatformSettings(_env_file=None)
     assert platform.topic("rules.risk-event-raised.v1") == "tenant-a.rules.risk-event-raised.v1"
     assert platform.kafka_enable_idempotence is False and platform.environment == "development"
 
