@@ -2,7 +2,9 @@
 few statements for the whole batch instead of 8-10 round trips per signal.
 
 - every signal of the batch matched in one hop to the matcher's thread;
-- the matched organisations loaded with their certificates in one query;
+- the matched organisations loaded with their certificates in one query, and their advisory locks taken (the
+  consumer screens partitions side by side: a batch naming an organisation another batch is screening waits for
+  that one's commit, so escalations and corrections count as if screened one after the other);
 - the risk events the batch could raise that exist already (a replay), the prior events per organisation and
   escalating rule (a GROUP BY), and the organisations with open events a removal or restoration could correct,
   one query each;
