@@ -63,6 +63,9 @@ bench: install  ## benchmarks on the local stack (started if needed); they print
 	@echo "== bench/bench_sweep.py"; $(BIN)/python bench/bench_sweep.py $(SWEEP_ARGS)
 	@# The dashboard's main page with 1M risk events in reporting's read model (a database of its own on the stack).
 	@echo "== bench/bench_dashboard.py"; $(BIN)/python bench/bench_dashboard.py
+	@# API latency with 1M risk events in rules' and reporting's read models, the consumers busy on a backlog:
+	@# api and worker in separate processes, then one process per service (a cluster and broker of its own).
+	@echo "== bench/bench_api.py"; $(BIN)/python bench/bench_api.py
 
 eval-matching: install  ## matching quality: the generated set and the held-out real names (bench/data)
 	$(BIN)/python bench/eval_matching.py $(ARGS)

@@ -1,0 +1,389 @@
+"""Benchmark: API latency with 1,000,000 risk events in rules' and in reporting's read models, while the
+services' consumers work off a backlog (issue 13 item 5: p99 at concurrency 64 ≤ 25 ms for reads by id and
+≤ 100 ms for filtered lists, each within 3× a minimal FastAPI + asyncpg app reading one row by key).
+
+On a private PostgreSQL cluster and broker of its own (in --folder, else a temporary folder; no local stack
+needed) the bench migrates rules' and reporting's schemas and fills them with COPY: rules' registry
+(--organisations), its risk events with one statutory clock each, and reporting's read model
+(bench_dashboard.load). Then, once per layout:
+
+- `split`: rules and reporting each as an api process and a worker process (`certwatch serve … --role`);
+- `all`: each as one process doing both (the layout before issue 13),
+
+it puts a backlog on the broker (--signals signals for rules to match, --raised risk events for reporting to
+count), starts the services, and while their consumers work measures, at concurrency 16 and 64 (--seconds
+each, an httpx client per request in flight): `GET /risk-events/{id}`, `GET /risk-events` filtered (status
+or severity, page 1) and paged (the same filters at offset 500), reporting's `/summary` and `/dashboard`, and
+the minimal app (bench_dashboard.minimal_app, on the same cluster). It prints p50, p95, p99, req/s, the ratio
+of p99 to the baseline's, and what the consumers did meanwhile (so a quiet worker is never mistaken for a
+busy one).
+
+    .venv/bin/python bench/bench_api.py [--events N] [--organisations N] [--signals N] [--raised N]
+        [--seconds S] [--layouts split,all] [--folder DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import bench_dashboard as dash
+import bench_reporting
+
+from certwatch import stack
+from certwatch.services import folder_of
+from shared.contracts import Envelope, Topic, deterministic_id
+from shared.contracts.ingest import Product, SignalKind, SignalReceived, Subject
+from shared.db.migrations import upgrade
+from shared.identifiers import make_uscc
+
+DATABASE = "certwatch_bench_api"
+ROLES = ("rules", "reporting")
+CONCURRENCY = (16, 64)
+BY_ID_P99_MS, LIST_P99_MS, BASELINE_RATIO = 25.0, 100.0, 3.0
+STATUSES = [("open", 10), ("in_review", 5), ("decided", 55), ("closed", 30)]
+SEVERITIES = [("low", 30), ("medium", 40), ("high", 25), ("critical", 5)]
+KINDS = ["spot_check_failure", "food_spot_check_failure", "abnormal_operation_listed", "recall", "licence_revoked"]
+REGIONS = ["330212", "440606", "320583", "370102", "350203", "130104"]
+log = dash.log
+
+
+def organisations(count: int, seed: int = 13) -> list[tuple[Any, ...]]:
+    rng = random.Random(seed)
+    return [
+        (uuid.UUID(int=rng.getrandbits(128)), f"BENCH-{i:07d}", f"基准{i:07d}电器制造有限公司",
+         make_uscc(REGIONS[i % len(REGIONS)], f"B{i:07d}"), "浙江", "宁波", [], "[]", 1)
+        for i in range(count)
+    ]  # fmt: skip
+
+
+def risk_events(count: int, orgs: list[tuple[Any, ...]], seed: int = 13) -> Iterator[tuple[tuple[Any, ...], ...]]:
+    """(risk event, clock) rows: raised over the last 365 days, with a signal and a match as rules writes them."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    statuses, status_weights = zip(*STATUSES, strict=True)
+    severities, severity_weights = zip(*SEVERITIES, strict=True)
+    for _ in range(count):
+        org_id, _, name, code, *_ = orgs[rng.randrange(len(orgs))]
+        raised = now - timedelta(seconds=rng.randrange(365 * 86400))
+        kind, status = rng.choice(KINDS), rng.choices(statuses, status_weights)[0]
+        event_id, signal_id = uuid.UUID(int=rng.getrandbits(128)), uuid.UUID(int=rng.getrandbits(128))
+        signal = {
+            "signal_id": str(signal_id),
+            "feed": "samr",
+            "kind": kind,
+            "subject": {"name": name, "credit_code": code},
+            "product": {"name": "电动自行车用充电器"},
+        }
+        match = {"score": 1.0, "decision": "match", "method": "credit_code", "explanation": "统一社会信用代码一致"}
+        due = (raised + timedelta(days=15)).date()
+        decided = status in ("decided", "closed")
+        yield (
+            (event_id, org_id, signal_id, kind, json.dumps(signal, ensure_ascii=False), "r-bench", 1,
+             rng.choices(severities, severity_weights)[0], "suspend", status, f"{name}：{kind}", "基准数据", due,
+             json.dumps(match, ensure_ascii=False), "reviewer-li" if status == "in_review" else None,
+             "suspend" if decided else None, raised, raised),
+            (uuid.UUID(int=rng.getrandbits(128)), event_id, "suspension",
+             json.dumps({"document": "认证机构管理办法", "article": "第二十一条", "requirement": "暂停"}, ensure_ascii=False), raised.date(), 15,
+             "working_days", due, "met" if decided else "running", due if decided else None, "suspend" if decided else None,
+             False, raised),
+        )  # fmt: skip
+
+
+ORG_COLUMNS = ["id", "external_ref", "name", "credit_code", "province", "city", "former_names", "sites", "revision"]
+EVENT_COLUMNS = ["id", "organisation_id", "signal_id", "signal_kind", "signal", "rule_id", "rule_version", "severity",
+                 "recommended_measure", "status", "title", "summary", "decision_due", "match", "assigned_to",
+                 "decision", "created_at", "updated_at"]  # fmt: skip
+CLOCK_COLUMNS = ["id", "risk_event_id", "kind", "basis", "starts_on", "length", "unit", "due_on", "state", "ended_on",
+                 "ended_by", "provisional", "created_at"]  # fmt: skip
+
+
+async def load_rules(dsn: str, count: int, orgs: list[tuple[Any, ...]]) -> float:
+    started = time.perf_counter()
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": "rules"})
+    try:
+        await conn.execute("TRUNCATE organisations, risk_events, clocks CASCADE")
+        await conn.copy_records_to_table("organisations", records=orgs, columns=ORG_COLUMNS)
+        events: list[tuple[Any, ...]] = []
+        clocks: list[tuple[Any, ...]] = []
+        for event, clock in risk_events(count, orgs):
+            events.append(event)
+            clocks.append(clock)
+            if len(events) == 50_000:
+                await conn.copy_records_to_table("risk_events", records=events, columns=EVENT_COLUMNS)
+                await conn.copy_records_to_table("clocks", records=clocks, columns=CLOCK_COLUMNS)
+                events, clocks = [], []
+        if events:
+            await conn.copy_records_to_table("risk_events", records=events, columns=EVENT_COLUMNS)
+            await conn.copy_records_to_table("clocks", records=clocks, columns=CLOCK_COLUMNS)
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
+    return time.perf_counter() - started
+
+
+async def count_rows(dsn: str, schema: str, table: str) -> int:
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": schema})
+    try:
+        return int(await conn.fetchval(f"SELECT count(*) FROM {table}"))
+    finally:
+        await conn.close()
+
+
+async def sample(dsn: str) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+    """Risk event ids (a 1% sample) and organisation ids of rules' read model."""
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": "rules"})
+    try:
+        events = [r[0] for r in await conn.fetch("SELECT id FROM risk_events TABLESAMPLE SYSTEM (1) LIMIT 500")]
+        orgs = [
+            r[0] for r in await conn.fetch("SELECT organisation_id FROM risk_events TABLESAMPLE SYSTEM (1) LIMIT 50")
+        ]
+        return events, orgs
+    finally:
+        await conn.close()
+
+
+async def backlog(bootstrap: str, orgs: list[tuple[Any, ...]], signals: int, raised: int, run: str) -> float:
+    """Signals naming registered organisations (rules matches them by credit code and name) and risk events
+    raised (reporting counts them), on the broker before the services start."""
+    from aiokafka import AIOKafkaProducer
+
+    started = time.perf_counter()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, enable_idempotence=False)
+    await producer.start()
+    try:
+        rng = random.Random(run)
+        pending = []
+        for n in range(signals):
+            _, _, name, code, *_ = orgs[rng.randrange(len(orgs))]
+            payload = SignalReceived(
+                signal_id=uuid.uuid4(), feed="samr", kind=SignalKind.SPOT_CHECK_FAILURE,
+                subject=Subject(name=name, credit_code=code), product=Product(name=f"充电器 批次{run}-{n}"),
+            )  # fmt: skip
+            envelope = Envelope[SignalReceived](
+                event_id=deterministic_id("signal-received", payload.signal_id),
+                event_type=Topic.SIGNAL_RECEIVED.event_type, producer="ingest", payload=payload,
+            )  # fmt: skip
+            pending.append(await producer.send(Topic.SIGNAL_RECEIVED.value, envelope.model_dump_json().encode(),
+                                               key=str(payload.signal_id).encode()))  # fmt: skip
+        messages, _ = bench_reporting.messages_of(run, raised, notifications=False)
+        for topic, key, value in messages:
+            pending.append(await producer.send(topic, value, key=key))
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return time.perf_counter() - started
+
+
+class Infra:
+    """The private cluster and broker, the services' processes and the minimal app."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.passwords = {role: uuid.uuid4().hex for role in ROLES}
+        self.token = uuid.uuid4().hex
+        self.pg: stack.PgHandle | None = None
+        self.broker: stack.BrokerHandle | None = None
+        self.processes: list[subprocess.Popen[bytes]] = []  # the services of the layout measured
+        self.minimal: subprocess.Popen[bytes] | None = None
+        self.ports: dict[str, int] = {}
+
+    def dsn(self, role: str, driver: str = "+asyncpg") -> str:
+        assert self.pg is not None
+        return f"postgresql{driver}://certwatch_{role}:{self.passwords[role]}@127.0.0.1:{self.pg.port}/{DATABASE}"
+
+    async def start(self) -> None:
+        self.pg = stack.start_postgres(self.folder)
+        self.broker = stack.start_broker(self.folder)
+        roles = {f"certwatch_{role}": password for role, password in self.passwords.items()}
+        await stack.provision_database(self.pg.admin_dsn, DATABASE, roles)
+        for role in ROLES:
+            await asyncio.to_thread(upgrade, folder_of(role), self.dsn(role))
+        certwatch = str(Path(sys.executable).parent / "certwatch")
+        argv = [certwatch, "kafka", "ensure-topics"]
+        await asyncio.to_thread(subprocess.run, argv, env=self.env(), check=True, capture_output=True)
+
+    def env(self) -> dict[str, str]:
+        assert self.broker is not None
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CERTWATCH_")} | {
+            "CERTWATCH_DATA_DIR": str(self.folder),  # no stack.env: only what is set here
+            "CERTWATCH_ENVIRONMENT": "development",
+            "CERTWATCH_LOG_LEVEL": "WARNING",
+            "CERTWATCH_AUTH_ADMIN_TOKEN": self.token,
+            "CERTWATCH_KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap,
+            "CERTWATCH_KAFKA_ENABLE_IDEMPOTENCE": "false",
+        }
+        for role in ROLES:
+            env[f"CERTWATCH_{role.upper()}_DATABASE_URL"] = self.dsn(role)
+        return env
+
+    def spawn(self, argv: list[str], env: dict[str, str], name: str, port: int) -> None:
+        log_path = self.folder / f"bench-api-{name}.log"
+        process = subprocess.Popen(argv, env=env, stdout=log_path.open("ab"), stderr=subprocess.STDOUT,
+                                   start_new_session=True)  # fmt: skip
+        self.processes.append(process)
+        stack.wait_for_port(port, name, log_path, process.pid, 120)
+
+    def serve(self, layout: str) -> None:
+        """rules and reporting in `layout` (split: an api and a worker each; all: one process each)."""
+        certwatch = str(Path(sys.executable).parent / "certwatch")
+        for service in ROLES:
+            roles = ("api", "worker") if layout == "split" else ("all",)
+            for role in roles:
+                port = stack.free_port()
+                self.spawn([certwatch, "serve", service, "--role", role, "--port", str(port)], self.env(),
+                           f"{service}-{role}", port)  # fmt: skip
+                if role != "worker":
+                    self.ports[service] = port
+
+    def serve_minimal(self) -> int:
+        port = stack.free_port()
+        env = self.env() | {
+            "BENCH_DASHBOARD_DSN": self.dsn("reporting", ""),
+            "PYTHONPATH": str(Path(__file__).parents[1]),
+        }
+        self.spawn([sys.executable, str(Path(__file__).with_name("bench_dashboard.py")), "--serve-minimal", str(port)],
+                   env, "minimal", port)  # fmt: skip
+        self.minimal = self.processes.pop()
+        self.ports["minimal"] = port
+        return port
+
+    def stop_services(self) -> None:
+        for process in self.processes:
+            stack.terminate(process.pid)
+        self.processes = []
+
+    def stop(self, keep: bool) -> None:
+        self.stop_services()
+        if self.minimal:
+            stack.terminate(self.minimal.pid)
+        if self.broker:
+            self.broker.stop()
+        if self.pg and not keep:
+            self.pg.stop()
+
+
+async def measure(
+    infra: Infra, events: list[uuid.UUID], orgs: list[uuid.UUID], seconds: float
+) -> dict[tuple[str, int], dash.Timing]:
+    rules, reporting = f"http://127.0.0.1:{infra.ports['rules']}", f"http://127.0.0.1:{infra.ports['reporting']}"
+    floor = f"http://127.0.0.1:{infra.ports['minimal']}"
+    headers = {"Authorization": f"Bearer {infra.token}"}
+    filters = ["status=open", "severity=critical", "status=in_review", "severity=high&status=decided",
+               f"organisation_id={orgs[0]}"]  # fmt: skip
+    targets = {
+        "baseline: one row by key": (floor, {}, [f"/events/{i}" for i in await some_reporting_ids(infra)]),
+        "rules GET /risk-events/{id}": (rules, headers, [f"/risk-events/{i}" for i in events]),
+        "rules GET /risk-events filtered, page 1": (rules, headers, [f"/risk-events?{f}&limit=50" for f in filters]),
+        "rules GET /risk-events filtered, offset 500": (
+            rules, headers, [f"/risk-events?{f}&limit=50&offset=500" for f in filters[:4]]),
+        "reporting GET /summary": (reporting, headers, ["/summary"]),
+        "reporting GET /dashboard": (reporting, headers, ["/dashboard"]),
+    }  # fmt: skip
+    timings: dict[tuple[str, int], dash.Timing] = {}
+    for workers in CONCURRENCY:
+        for name, (url, head, paths) in targets.items():
+            timings[(name, workers)] = await dash.concurrently(url, head, paths, workers, seconds)
+    return timings
+
+
+async def some_reporting_ids(infra: Infra) -> list[uuid.UUID]:
+    ids, _, _ = await dash.some_ids(infra.dsn("reporting", ""))
+    return ids
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000, help="risk events in each read model")
+    parser.add_argument("--organisations", type=int, default=100_000, help="rules' registry")
+    parser.add_argument("--signals", type=int, default=100_000, help="the backlog rules' consumer works off")
+    parser.add_argument("--raised", type=int, default=50_000, help="risk events (two messages each) for reporting")
+    parser.add_argument("--seconds", type=float, default=8.0, help="per endpoint and concurrency level")
+    parser.add_argument("--layouts", default="split,all")
+    parser.add_argument("--folder", type=Path, help="keep the cluster here, and reuse its data if of the same size")
+    args = parser.parse_args()
+    folder = args.folder or Path(tempfile.mkdtemp(prefix="bench-api-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    infra = Infra(folder)
+    results: dict[str, tuple[dict[tuple[str, int], dash.Timing], dict[str, float]]] = {}
+    orgs = organisations(args.organisations)
+    try:
+        asyncio.run(infra.start())
+        if asyncio.run(count_rows(infra.dsn("rules", ""), "rules", "risk_events")) == args.events:
+            log(f"reusing the {args.events:,} risk events loaded in {folder}")
+        else:
+            log(f"loading {args.events:,} risk events into rules ({args.organisations:,} organisations)")
+            log(f"rules loaded in {asyncio.run(load_rules(infra.dsn('rules', ''), args.events, orgs)):.0f} s")
+            log(f"loading {args.events:,} risk events into reporting")
+            log(f"reporting loaded in {asyncio.run(dash.load(infra.dsn('reporting', ''), args.events)):.0f} s")
+        events, org_ids = asyncio.run(sample(infra.dsn("rules", "")))
+        infra.serve_minimal()
+        for layout in args.layouts.split(","):
+            assert infra.broker is not None
+            run = f"{layout}-{uuid.uuid4().hex[:6]}"
+            took = asyncio.run(backlog(infra.broker.bootstrap, orgs, args.signals, args.raised, run))
+            log(f"{layout}: backlog of {args.signals:,} signals and {args.raised:,} raised events put in {took:.0f} s")
+            before = consumed(infra)
+            infra.serve(layout)
+            began = time.perf_counter()
+            timings = asyncio.run(measure(infra, events, org_ids, args.seconds))
+            after, spent = consumed(infra), time.perf_counter() - began
+            work = {key: (after[key] - before[key]) / spent for key in after}
+            work["load"] = os.getloadavg()[0]
+            results[layout] = (timings, work)
+            log(f"{layout}: measured; the consumers handled {work}")
+            infra.stop_services()
+    finally:
+        infra.stop(keep=args.folder is not None)
+        if args.folder is None:
+            shutil.rmtree(folder, ignore_errors=True)
+    _print(args, results)
+
+
+def consumed(infra: Infra) -> dict[str, float]:
+    """Messages each consumer has handled so far (rows of its inbox)."""
+    return {role: float(asyncio.run(count_rows(infra.dsn(role, ""), role, "processed_events"))) for role in ROLES}
+
+
+def _print(args: Any, results: dict[str, tuple[dict[tuple[str, int], dash.Timing], dict[str, float]]]) -> None:
+    print(f"\nAPI latency, {args.events:,} risk events in rules' and in reporting's read models; {os.cpu_count()} cores; "
+          f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {args.seconds:.0f} s per row")  # fmt: skip
+    for layout, (timings, work) in results.items():
+        what = "api and worker in separate processes" if layout == "split" else "one process per service"
+        print(f"\nlayout {layout} ({what}); meanwhile rules' consumer handled {work['rules']:.0f} signals/s and "
+              f"reporting's {work['reporting']:.0f} messages/s; load average {work['load']:.1f}")  # fmt: skip
+        print(f"  {'':45} {'c':>3} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8} {'p99/base':>9}  target")
+        for workers in CONCURRENCY:
+            floor = timings[("baseline: one row by key", workers)]
+            for (name, w), timing in timings.items():
+                if w != workers:
+                    continue
+                ratio = timing.at(0.99) / floor.at(0.99)
+                target = ""
+                if workers == 64 and not name.startswith("baseline"):
+                    limit = BY_ID_P99_MS if "{id}" in name else LIST_P99_MS
+                    met = timing.at(0.99) <= limit and ratio <= BASELINE_RATIO
+                    target = f"{'met' if met else 'MISSED'} (≤ {limit:.0f} ms, ≤ {BASELINE_RATIO:.0f}×)"
+                    if "summary" in name or "dashboard" in name:
+                        target = f"(≤ {LIST_P99_MS:.0f} ms as a list: {'met' if met else 'MISSED'})"
+                errors = f" {timing.errors} errors" if timing.errors else ""
+                print(f"  {name:45} {workers:>3} {timing.at(0.5):8.1f} {timing.at(0.95):8.1f} {timing.at(0.99):8.1f} "
+                      f"{timing.rate:8.1f} {ratio:8.1f}×  {target}{errors}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
