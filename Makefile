@@ -56,6 +56,8 @@ fmt: install  ## format and fix what ruff can
 
 bench: install  ## benchmarks on the local stack (started if needed); they print their figures
 	$(BIN)/certwatch up
+	@# reporting on a backlog, first: it wants the stack idle.
+	@echo "== bench/bench_reporting.py"; $(BIN)/python bench/bench_reporting.py
 	@# The matcher first, then the whole flow (it waits for an idle stack): the ingest run leaves the stack's rules
 	@# service busy with the signals it published.
 	@for b in bench/bench_matching.py bench/bench_flow.py bench/bench_ingest.py bench/bench_import.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -45,9 +45,14 @@ def _entrypoint(
     """A batch of events projected one after the other, their writes gathered and made set-based at the end
     (repository.batched: a few statements per batch instead of a dozen per event)."""
     adds = topic is Topic.RISK_EVENT_RAISED  # the events it may add are looked up once, first
+    clocks = topic in (Topic.RISK_EVENT_RAISED_V2, Topic.RISK_EVENT_UPDATED_V2)  # and the clocks it may put
 
     async def on_events(events: list[Envelope[Any]], session: AsyncSession) -> None:
-        async with repository.batched(session, [e.payload.risk_event_id for e in events] if adds else ()):
+        async with repository.batched(
+            session,
+            [e.payload.risk_event_id for e in events] if adds else (),
+            [e.payload.risk_event_id for e in events if e.payload.clocks] if clocks else None,
+        ):
             for event in events:
                 await project(session, event.payload)
 

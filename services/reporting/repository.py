@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Date, and_, delete, func, null, or_, select, text
+from sqlalchemy import ColumnElement, Date, Table, and_, delete, func, null, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +28,7 @@ from shared.db.results import affected
 # --- a batch of projections: the writes gathered and made set-based ----------------------------------------
 
 _BATCH = "reporting.batch"  # the session's `info` key of the batch in hand
+_CLOCKS = cast(Table, ClockView.__table__)  # written and read as plain rows (no ORM instance per clock)
 
 
 class BatchConflict(Exception):
@@ -46,6 +47,31 @@ class _Batch:
     risk_events: dict[Any, dict[str, object]] = field(default_factory=dict)
     screened: dict[Any, int] = field(default_factory=dict)
     notifications: dict[Any, dict[str, object]] = field(default_factory=dict)
+    clocks: _Clocks | None = None  # when the block projects statutory clocks
+
+
+@dataclass
+class _Clocks:
+    """The clocks of the batch's risk events: as stored when it began (read once, locked), then as put by it."""
+
+    of_event: dict[Any, dict[Any, dict[str, Any]]] = field(default_factory=dict)  # risk event -> clock id -> row
+    stored: set[Any] = field(default_factory=set)  # the ids that had a row before the batch
+    put: dict[Any, dict[str, Any]] = field(default_factory=dict)  # what the batch writes, by clock id
+
+    async def load(self, session: AsyncSession, risk_events: list[Any]) -> None:
+        """The stored clocks of these events, locked until the commit: a batch of the other v2 topic waits for
+        this one, then reads what it wrote (each counts a clock's change once)."""
+        for event in risk_events:
+            self.of_event.setdefault(event, {})
+        stmt = (
+            select(_CLOCKS)
+            .where(_CLOCKS.c.risk_event_id.in_(risk_events))
+            .order_by(_CLOCKS.c.clock_id)
+            .with_for_update()
+        )
+        for row in (await session.execute(stmt)).mappings():
+            self.of_event[row["risk_event_id"]][row["clock_id"]] = dict(row)
+            self.stored.add(row["clock_id"])
 
 
 def _batch(session: AsyncSession) -> _Batch | None:
@@ -54,11 +80,14 @@ def _batch(session: AsyncSession) -> _Batch | None:
 
 
 @asynccontextmanager
-async def batched(session: AsyncSession, risk_events: Iterable[Any] = ()) -> AsyncIterator[None]:
+async def batched(
+    session: AsyncSession, risk_events: Iterable[Any] = (), clocks_of: Iterable[Any] | None = None
+) -> AsyncIterator[None]:
     """Run a batch of projections in `session` as if one after the other, with a few statements: `bump`,
-    `bump_day`, `add_risk_event`, `screen_organisation` and `add_notification` are gathered and written when
-    the block ends (tallies summed, in key order), each in one statement. `risk_events`: the ids the block may
-    add, looked up first (one query) so that `add_risk_event` still says whether an event is new."""
+    `bump_day`, `add_risk_event`, `screen_organisation`, `add_notification` and `put_clock` are gathered and
+    written when the block ends (tallies summed, in key order), each in one statement. `risk_events`: the ids
+    the block may add, looked up first (one query) so that `add_risk_event` still says whether an event is new.
+    `clocks_of`: the risk events whose clocks the block puts, read first (one query) for `kept_clocks`."""
     ids = list(set(risk_events))
     known = (
         set(
@@ -70,6 +99,9 @@ async def batched(session: AsyncSession, risk_events: Iterable[Any] = ()) -> Asy
         else set()
     )
     batch = _Batch(known)
+    if clocks_of is not None:
+        batch.clocks = _Clocks()
+        await batch.clocks.load(session, list(set(clocks_of)))
     session.info[_BATCH] = batch
     try:
         yield
@@ -85,6 +117,8 @@ async def _write(session: AsyncSession, batch: _Batch) -> None:
         added = (await session.execute(stmt, rows)).scalars().all()
         if len(added) != len(rows):
             raise BatchConflict(f"{len(rows) - len(added)} of {len(rows)} risk events were added meanwhile")
+    if batch.clocks is not None and batch.clocks.put:
+        await _write_clocks(session, batch.clocks)
     if batch.screened:
         screened = insert(ScreenedOrganisation)
         await session.execute(
@@ -118,6 +152,26 @@ async def _write(session: AsyncSession, batch: _Batch) -> None:
         )
 
 
+async def _write_clocks(session: AsyncSession, clocks: _Clocks) -> None:
+    """The clocks the batch put, as last put, in clock id order: the new ones inserted (a clock another
+    transaction added meanwhile would have its tallies counted twice: BatchConflict), the stored ones, locked
+    since the batch read them, updated as `put_clock` updates them."""
+    new = [clocks.put[k] for k in sorted(clocks.put) if k not in clocks.stored]
+    kept = [clocks.put[k] for k in sorted(clocks.put) if k in clocks.stored]
+    table = _CLOCKS
+    if new:
+        added = (await session.execute(insert(table).on_conflict_do_nothing().returning(table.c.clock_id), new)).all()
+        if len(added) != len(new):
+            raise BatchConflict(f"{len(new) - len(added)} of {len(new)} clocks were added meanwhile")
+    if kept:
+        stmt = insert(table)
+        changed = {c.name: stmt.excluded[c.name] for c in table.columns if c.name != "clock_id"}
+        await session.execute(
+            stmt.on_conflict_do_update(index_elements=["clock_id"], set_=changed, where=table.c.ended_on.is_(None)),
+            kept,
+        )
+
+
 # --- the projections' writes --------------------------------------------------------------------------------
 
 
@@ -146,9 +200,29 @@ async def add_measure(session: AsyncSession, values: dict[str, object]) -> None:
     await session.execute(insert(MeasureTaken).values(**values).on_conflict_do_nothing(index_elements=["id"]))
 
 
-async def put_clock(session: AsyncSession, values: dict[str, object]) -> None:
+async def kept_clocks(session: AsyncSession, risk_event_id: Any) -> dict[Any, dict[str, Any]]:
+    """A risk event's clocks as kept now (in a batch: as the batch left them), by clock id, as column values."""
+    batch = _batch(session)
+    if batch is None or batch.clocks is None:
+        stmt = select(_CLOCKS).where(_CLOCKS.c.risk_event_id == risk_event_id)
+        return {row["clock_id"]: dict(row) for row in (await session.execute(stmt)).mappings()}
+    if risk_event_id not in batch.clocks.of_event:  # not announced to `batched`: read (and locked) now
+        await batch.clocks.load(session, [risk_event_id])
+    return dict(batch.clocks.of_event[risk_event_id])
+
+
+async def put_clock(session: AsyncSession, values: dict[str, Any]) -> None:
     """Keep a clock as last published; an ended clock is never made running again (the v2 topics of raised
     and updated events can arrive in either order)."""
+    batch = _batch(session)
+    if batch is not None and batch.clocks is not None:
+        if values["risk_event_id"] not in batch.clocks.of_event:
+            await batch.clocks.load(session, [values["risk_event_id"]])
+        of_event = batch.clocks.of_event[values["risk_event_id"]]
+        kept = of_event.get(values["clock_id"])
+        if kept is None or kept["ended_on"] is None:  # as the upsert's WHERE
+            of_event[values["clock_id"]] = batch.clocks.put[values["clock_id"]] = values
+        return
     stmt = insert(ClockView).values(**values)
     changed = {k: stmt.excluded[k] for k in values if k != "clock_id"}
     await session.execute(

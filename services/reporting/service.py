@@ -154,16 +154,16 @@ async def _daily_resolution(
 
 async def risk_event_clocks(session: AsyncSession, event: RiskEventRaisedV2 | RiskEventUpdatedV2) -> None:
     """The statutory clocks of a risk event, for timeliness (the v1 twin of the event feeds the rest)."""
-    stored = {c.clock_id: c for c in await repository.clocks_of(session, event.risk_event_id)} if event.clocks else {}
+    stored = await repository.kept_clocks(session, event.risk_event_id) if event.clocks else {}
     for clock in event.clocks:
         kept = stored.get(clock.clock_id)
-        fresh = kept is None or kept.ended_on is None  # else the row stays as it is (put_clock)
+        fresh = kept is None or kept["ended_on"] is None  # else the row stays as it is (put_clock)
         if fresh and clock.ended_on and clock.state is not ClockState.VOID and clock.kind.value in DECISION_CLOCKS:
             days = (clock.ended_on - (event.signal_published_on or clock.starts_on)).days
             await repository.bump_day(session, clock.ended_on, "decision_days", str(days))
         if fresh:
-            before = _clock_tallies(kept.due_on, kept.kind, kept.state, kept.ended_on, kept.signal_published_on,
-                                    kept.starts_on) if kept else []  # fmt: skip
+            before = _clock_tallies(kept["due_on"], kept["kind"], kept["state"], kept["ended_on"],
+                                    kept["signal_published_on"], kept["starts_on"]) if kept else []  # fmt: skip
             after = _clock_tallies(clock.due_on, clock.kind.value, clock.state.value, clock.ended_on,
                                    event.signal_published_on, clock.starts_on)  # fmt: skip
             for fact in set(before) ^ set(after):

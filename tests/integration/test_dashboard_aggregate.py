@@ -77,8 +77,9 @@ async def _project(db: Database, today: date, seed: int, count: int = 120) -> No
                 signal_published_on=published,
             ))  # fmt: skip
         events.append((event, updates))
-    async with db.transaction() as session, repository.batched(session, [e.risk_event_id for e, _ in events[:60]]):
-        for event, updates in events[:60]:  # a batch, as the consumer takes them
+    ids = [e.risk_event_id for e, _ in events[:60]]
+    async with db.transaction() as session, repository.batched(session, ids, clocks_of=ids):
+        for event, updates in events[:60]:  # a batch, as the consumer takes them (a clock put twice in it)
             await service.risk_event_raised(session, event)
             await service.risk_event_clocks(session, event)
             for update in updates:
