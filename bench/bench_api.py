@@ -42,12 +42,12 @@ from typing import Any
 
 import asyncpg
 import bench_dashboard as dash
-import bench_reporting
 
 from certwatch import stack
 from certwatch.services import folder_of
 from shared.contracts import Envelope, Topic, deterministic_id
 from shared.contracts.ingest import Product, SignalKind, SignalReceived, Subject
+from shared.contracts.rules import MatchDecision, MatchSummary, Measure, RiskEventRaisedV2, Severity
 from shared.db.migrations import upgrade
 from shared.identifiers import make_uscc
 
@@ -180,9 +180,26 @@ async def backlog(bootstrap: str, orgs: list[tuple[Any, ...]], signals: int, rai
             )  # fmt: skip
             pending.append(await producer.send(Topic.SIGNAL_RECEIVED.value, envelope.model_dump_json().encode(),
                                                key=str(payload.signal_id).encode()))  # fmt: skip
-        messages, _ = bench_reporting.messages_of(run, raised, notifications=False)
-        for topic, key, value in messages:
-            pending.append(await producer.send(topic, value, key=key))
+        for _ in range(raised):
+            org_id, _, name, *_ = orgs[rng.randrange(len(orgs))]
+            event = RiskEventRaisedV2(
+                risk_event_id=uuid.uuid4(), organisation_id=org_id, organisation_name=name, signal_id=uuid.uuid4(),
+                signal_kind=SignalKind.SPOT_CHECK_FAILURE, rule_id="r-bench", rule_version=1, severity=Severity.HIGH,
+                recommended_measure=Measure.SPECIAL_AUDIT, title=f"{name}：抽查不合格", summary="基准数据",
+                match=MatchSummary(score=1, decision=MatchDecision.MATCH, method="credit_code", explanation="code"),
+                raised_at=datetime.now(UTC),
+            )  # fmt: skip
+            raised_envelope = Envelope[RiskEventRaisedV2](
+                event_id=deterministic_id("risk-event-raised.v2", event.risk_event_id),
+                event_type=Topic.RISK_EVENT_RAISED_V2.event_type, producer="rules", payload=event,
+            )  # fmt: skip
+            pending.append(
+                await producer.send(
+                    Topic.RISK_EVENT_RAISED_V2.value,
+                    raised_envelope.model_dump_json().encode(),
+                    key=str(org_id).encode(),
+                )
+            )
         await asyncio.gather(*pending)
     finally:
         await producer.stop()
@@ -311,7 +328,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000, help="risk events in each read model")
     parser.add_argument("--organisations", type=int, default=100_000, help="rules' registry")
     parser.add_argument("--signals", type=int, default=100_000, help="the backlog rules' consumer works off")
-    parser.add_argument("--raised", type=int, default=50_000, help="risk events (two messages each) for reporting")
+    parser.add_argument("--raised", type=int, default=100_000, help="risk events raised, for reporting to count")
     parser.add_argument("--seconds", type=float, default=8.0, help="per endpoint and concurrency level")
     parser.add_argument("--layouts", default="split,all")
     parser.add_argument("--folder", type=Path, help="keep the cluster here, and reuse its data if of the same size")
