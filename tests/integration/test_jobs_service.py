@@ -9,6 +9,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -87,7 +88,7 @@ async def test_jobs_beyond_the_concurrency_wait_queued_and_progress_is_written_w
     assert (await jobs.get(second)).status == QUEUED
     release.set()
     for job_id in (first, second):
-        done = await eventually(lambda job_id=job_id: jobs.get(job_id), lambda j: j.status == SUCCEEDED, 30)
+        done = await eventually(partial(jobs.get, job_id), lambda j: j.status == SUCCEEDED, 30)
         assert done.result == {"ok": True}
 
 
