@@ -28,7 +28,8 @@ class IngestSettings(AuthSettings, ServiceSettings):
     cell_chars: int = Field(default=32_767, gt=0, description="a longer cell rejects its row (Excel's own limit)")
     blank_rows: int = Field(default=1_000, gt=0, description="empty rows in a row after which a sheet is not read on")
     upload_wait_bytes: int = Field(
-        default=1024 * 1024, ge=0,
+        default=1024 * 1024,
+        ge=0,
         description="POST /files answers an upload up to this size once ingested, a larger one at once with a job",
-    )  # fmt: skip
+    )
     upload_jobs: int = Field(default=2, ge=1, description="uploads ingested at once; the others wait, queued")

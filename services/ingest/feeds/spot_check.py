@@ -25,6 +25,7 @@ from shared.contracts.ingest import (
     CheckLevel,
     Correction,
     CorrectionHow,
+    CreditCodeStatus,
     Party,
     ProductV2,
     SignalDetail,
@@ -426,7 +427,7 @@ def _parties(get: Callable[[str], object]) -> list[Party]:
     producer_cell = lines(get("producer"))
     if producer_cell is not None:
         split = split_parties(producer_cell, lines(get("producer_address")))
-        code = _code(get("producer_code")) if len(split) == 1 else {}
+        code, status = _code(get("producer_code")) if len(split) == 1 else (None, CreditCodeStatus.ABSENT)
         return [
             Party(
                 name=text(p.name) or p.name,
@@ -435,22 +436,32 @@ def _parties(get: Callable[[str], object]) -> list[Party]:
                 role=p.role or "producer",
                 role_label=p.label,
                 origin=p.origin,
-                **code,
+                credit_code=code,
+                credit_code_status=status,
             )
             for p in split
         ]
     sampled = text(get("sampled"))
     if sampled is None:
         return []
-    code = _code(get("sampled_code"))
-    return [Party(name=sampled, address=text(get("sampled_address")), province=place, role="sampled_unit", **code)]
+    code, status = _code(get("sampled_code"))
+    address = text(get("sampled_address"))
+    return [
+        Party(
+            name=sampled,
+            address=address,
+            province=place,
+            role="sampled_unit",
+            credit_code=code,
+            credit_code_status=status,
+        )
+    ]
 
 
-def _code(value: object) -> dict[str, Any]:
+def _code(value: object) -> tuple[str | None, CreditCodeStatus]:
+    """A cell's credit code and how a signal carries it (absent when the cell holds none)."""
     check = check_code(text(value))
-    if check is None:
-        return {}
-    return {"credit_code": check.code, "credit_code_status": code_status(check)}
+    return (check.code, code_status(check)) if check is not None else (None, CreditCodeStatus.ABSENT)
 
 
 def _product(get: Callable[[str], object]) -> ProductV2:

@@ -14,7 +14,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from services.ingest.feeds.base import FileRejected, RowRejected
 
@@ -104,7 +104,7 @@ def csv_rows(path: Path, limits: Limits) -> Iterator[tuple[int, list[object]]]:
                 if row and max(map(len, row)) > limits.cell_chars:
                     yield number, _oversized(row, limits.cell_chars)
                 else:
-                    yield number, row
+                    yield number, list[object](row)  # a row of strings, as a row of cells
         except UnicodeDecodeError as exc:
             raise FileRejected(f"the file stops being valid {encoding} text after row {number}: {exc.reason}") from exc
         except csv.Error as exc:
@@ -119,7 +119,10 @@ def _oversized(cells: Sequence[object], limit: int) -> Oversized:
     return Oversized(cut, f"column {column + 1} holds {size:,} characters; a cell may hold {limit:,} (cell_chars)")
 
 
-def _until_blank_run(rows: Iterable[tuple[int, Any]], limit: int) -> Iterator[tuple[int, Any]]:
+Row = TypeVar("Row", bound=Sequence[object])  # a row's cells: a CSV row's strings, a sheet row's values
+
+
+def _until_blank_run(rows: Iterable[tuple[int, Row]], limit: int) -> Iterator[tuple[int, Row]]:
     """Rows until `limit` empty ones in a row: what follows is the empty tail a spreadsheet program
     formatted (a million rows of it is no table), read cheaply and never held."""
     blank = 0
@@ -134,7 +137,7 @@ def _until_blank_run(rows: Iterable[tuple[int, Any]], limit: int) -> Iterator[tu
         yield number, cells
 
 
-def _empty(cells: Any) -> bool:
+def _empty(cells: Sequence[object]) -> bool:
     return all(c is None or c == "" for c in cells)
 
 
@@ -232,7 +235,7 @@ def _column(letters: bytes) -> int:
 
 
 def _with_merged(
-    rows: Iterator[tuple[int, Any]], ranges: list[tuple[int, int, int, int]]
+    rows: Iterator[tuple[int, Sequence[object]]], ranges: list[tuple[int, int, int, int]]
 ) -> Iterator[tuple[int, list[object]]]:
     """Give every cell of a merged range the value of its top-left cell, as the rows stream by."""
     pending = iter(ranges)

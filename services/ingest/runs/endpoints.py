@@ -41,9 +41,12 @@ async def run_feed(name: str, feeds: Feeds, runner: Runner, runtime: RuntimeDep,
 
 
 @router.post(
-    "/files", status_code=202, response_model=JobRead, dependencies=[WRITE],
+    "/files",
+    status_code=202,
+    response_model=JobRead,
+    dependencies=[WRITE],
     responses={200: {"model": RunResult, "description": "when the caller waits: the run's result"}, **errors(413, 422)},
-)  # fmt: skip
+)
 async def upload_file(
     file: UploadFile,
     runtime: RuntimeDep,

@@ -27,19 +27,39 @@ def result(
 ) -> RunResult:
     """A run as it starts: running, nothing counted yet."""
     return RunResult(
-        run_id=run_id, feed=feed.name, kind=feed.kind, source=feed.url, status="running", started_at=started,
-        finished_at=None, read=0, accepted=0, rejected=0, duplicates=0, published=0, skipped_passing=0,
-        error=None, dry_run=dry_run, resumed=resumed, rejections=[],
-    )  # fmt: skip  # one field list, read across like the row it becomes
+        run_id=run_id,
+        feed=feed.name,
+        kind=feed.kind,
+        source=feed.url,
+        status="running",
+        started_at=started,
+        finished_at=None,
+        read=0,
+        accepted=0,
+        rejected=0,
+        duplicates=0,
+        published=0,
+        skipped_passing=0,
+        error=None,
+        dry_run=dry_run,
+        resumed=resumed,
+        rejections=[],
+    )
 
 
 def new_run(run: RunResult, sha256: str | None = None) -> FeedRun:
     """The row of a run as it starts."""
     counts = run.model_dump(include=COUNTS)
     return FeedRun(
-        run_id=run.run_id, feed=run.feed, kind=run.kind, source=run.source, status="running",
-        started_at=run.started_at, source_sha256=sha256, **counts,
-    )  # fmt: skip  # as `result` above
+        run_id=run.run_id,
+        feed=run.feed,
+        kind=run.kind,
+        source=run.source,
+        status="running",
+        started_at=run.started_at,
+        source_sha256=sha256,
+        **counts,
+    )
 
 
 async def begin(session: AsyncSession, feed: FeedConfig, sha256: str, started: datetime) -> RunResult:

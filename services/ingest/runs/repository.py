@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Select, Uuid, cast, column, delete, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -61,7 +60,9 @@ async def unreleased(session: AsyncSession, run_id: uuid.UUID, limit: int) -> li
     return list((await session.scalars(stmt)).all())
 
 
-def release_rows(signal_ids: Sequence[uuid.UUID], event_ids: Sequence[uuid.UUID]) -> Select[Any]:
+def release_rows(
+    signal_ids: Sequence[uuid.UUID], event_ids: Sequence[uuid.UUID]
+) -> Select[tuple[uuid.UUID, str, dict[str, object]]]:
     """(event_id, key, payload) of these stored signals, for the outbox to queue without a round trip."""
     batch = (
         func.unnest(cast(signal_ids, ARRAY(Uuid)), cast(event_ids, ARRAY(Uuid)))

@@ -49,8 +49,13 @@ def items(kind: str, path: Path, **kwargs: Any) -> tuple[list[ParsedRecord], lis
     )
 
 
-def row(producer: str = "浙江宏远食品有限公司", address: str = "杭州市", product: str = "饼干", batch: str = "2024-03-05",
-        failed: str = "菌落总数║1.2×10⁵CFU/g║≤10⁴CFU/g") -> list[object]:  # fmt: skip
+def row(
+    producer: str = "浙江宏远食品有限公司",
+    address: str = "杭州市",
+    product: str = "饼干",
+    batch: str = "2024-03-05",
+    failed: str = "菌落总数║1.2×10⁵CFU/g║≤10⁴CFU/g",
+) -> list[object]:
     return [1, producer, address, "某超市", "某地", product, "500g", batch, failed, "糕点"]
 
 
@@ -281,14 +286,24 @@ def test_gsxt_and_credit_china_reason_and_authority_columns(tmp_path: Path) -> N
         "列入决定机关名称",
         "列入决定书文号",
     ]
-    rows = [[code, "青岛某某贸易有限公司", "2024-05-06", "通过登记的住所或者经营场所无法联系", "青岛市黄岛区市场监督管理局",
-             "青黄市监异列字〔2024〕第18号"]]  # fmt: skip
+    rows = [
+        [
+            code,
+            "青岛某某贸易有限公司",
+            "2024-05-06",
+            "通过登记的住所或者经营场所无法联系",
+            "青岛市黄岛区市场监督管理局",
+            "青黄市监异列字〔2024〕第18号",
+        ]
+    ]
     [record], _, _ = items("abnormal_operation", write(tmp_path / "l.csv", rows, header))
     detail = record.signal.detail
     assert record.signal.kind is SignalKind.ABNORMAL_OPERATION_LISTED
     assert (detail.reason, detail.authority, detail.bulletin_no) == (
-        "通过登记的住所或者经营场所无法联系", "青岛市黄岛区市场监督管理局", "青黄市监异列字〔2024〕第18号"
-    )  # fmt: skip
+        "通过登记的住所或者经营场所无法联系",
+        "青岛市黄岛区市场监督管理局",
+        "青黄市监异列字〔2024〕第18号",
+    )
     removal = [
         "统一社会信用代码",
         "企业名称",

@@ -73,8 +73,12 @@ def printed(entry: dict[str, Any]) -> str:
 
 
 def date_printed(value: date, content: str) -> bool:
-    forms = {f"{value.year}{sep}{m}{sep}{d}" for sep in "-/." for m in (value.month, f"{value.month:02}")
-             for d in (value.day, f"{value.day:02}")}  # fmt: skip
+    forms = {
+        f"{value.year}{sep}{m}{sep}{d}"
+        for sep in "-/."
+        for m in (value.month, f"{value.month:02}")
+        for d in (value.day, f"{value.day:02}")
+    }
     forms.add(f"{value.year}年{value.month}月{value.day}日")
     return any(form in content for form in forms)
 
