@@ -108,11 +108,12 @@ class Candidate(NamedTuple):
 class _Org:
     """One organisation as the index holds it."""
 
-    record = cython.declare(object, visibility="readonly")  # RegistryRecord
-    org_id = cython.declare(str, visibility="readonly")
-    code = cython.declare(object, visibility="readonly")  # a valid credit code, or None
-    provinces = cython.declare(tuple, visibility="readonly")  # tuples, not frozensets: a million must stay small
-    cities = cython.declare(tuple, visibility="readonly")
+    record: RegistryRecord = cython.declare(object, visibility="readonly")
+    org_id: str = cython.declare(str, visibility="readonly")
+    code: str | None = cython.declare(object, visibility="readonly")  # a valid credit code, or None
+    # tuples, not frozensets: a million must stay small
+    provinces: tuple[str, ...] = cython.declare(tuple, visibility="readonly")
+    cities: tuple[str, ...] = cython.declare(tuple, visibility="readonly")
 
     def __init__(self, record: RegistryRecord, code: str | None, provinces: tuple[str, ...], cities: tuple[str, ...]):
         self.record, self.org_id, self.code = record, record.org_id, code
@@ -124,13 +125,13 @@ class _Org:
 class _Entry:
     """One name of one organisation (its current name, a former name, a CCC party), analysed."""
 
-    org = cython.declare(cython.Py_ssize_t, visibility="readonly")  # the organisation's slot
-    parts = cython.declare(object, visibility="readonly")  # NameParts
-    core = cython.declare(str, visibility="readonly")
-    form = cython.declare(str, visibility="readonly")
-    branch = cython.declare(object, visibility="readonly")  # str | None
-    role = cython.declare(str, visibility="readonly")  # name | former | applicant | manufacturer | factory | site
-    name = cython.declare(str, visibility="readonly")
+    org: cython.Py_ssize_t = cython.declare(cython.Py_ssize_t, visibility="readonly")  # the organisation's slot
+    parts: NameParts = cython.declare(object, visibility="readonly")
+    core: str = cython.declare(str, visibility="readonly")
+    form: str = cython.declare(str, visibility="readonly")
+    branch: str | None = cython.declare(object, visibility="readonly")
+    role: str = cython.declare(str, visibility="readonly")  # name | former | applicant | manufacturer | factory | site
+    name: str = cython.declare(str, visibility="readonly")
 
     def __init__(self, org: int, parts: NameParts, role: str, name: str):
         self.org, self.parts, self.core, self.form, self.branch = org, parts, parts.core, parts.form, parts.branch
@@ -149,19 +150,19 @@ class _Block(NamedTuple):
 class _Query:
     """A name to match, analysed, with the places it (or its address) names."""
 
-    name = cython.declare(str)
-    parts = cython.declare(object)  # NameParts
-    core = cython.declare(str)
-    form = cython.declare(str)
-    branch = cython.declare(object)  # str | None
-    code = cython.declare(object)  # a valid credit code, or None
-    code_invalid = cython.declare(cython.bint)
-    provinces = cython.declare(frozenset)
-    cities = cython.declare(frozenset)
-    named_cities = cython.declare(tuple)  # the cities the name itself carries, not its address
-    named_provinces = cython.declare(tuple)  # the provinces the name itself carries (a city's too)
-    provinces_text = cython.declare(str)  # as evidence shows them
-    cities_text = cython.declare(str)
+    name: str = cython.declare(str)
+    parts: NameParts = cython.declare(object)
+    core: str = cython.declare(str)
+    form: str = cython.declare(str)
+    branch: str | None = cython.declare(object)
+    code: str | None = cython.declare(object)  # a valid credit code, or None
+    code_invalid: cython.bint = cython.declare(cython.bint)
+    provinces: frozenset[str] = cython.declare(frozenset)
+    cities: frozenset[str] = cython.declare(frozenset)
+    named_cities: tuple[str, ...] = cython.declare(tuple)  # the cities the name itself carries, not its address
+    named_provinces: tuple[str, ...] = cython.declare(tuple)  # the provinces the name itself carries (a city's too)
+    provinces_text: str = cython.declare(str)  # as evidence shows them
+    cities_text: str = cython.declare(str)
 
     def __init__(self, name: str, parts: NameParts, code: str | None, code_invalid: bool,
                  provinces: tuple[str, ...], cities: tuple[str, ...]):  # fmt: skip
@@ -179,18 +180,21 @@ class RegistryIndex:
     Compiled with Cython by `make install` (the hot path is typed for it); as plain Python it is the
     reference the compiled build is tested against."""
 
-    thresholds = cython.declare(object, visibility="readonly")  # MatchThresholds
-    verdicts = cython.declare(dict, visibility="public")  # (subject key, org id) -> confirmed?
-    _orgs = cython.declare(list, visibility="readonly")  # by slot; None once removed
-    _slot = cython.declare(dict)  # org id -> slot
-    _by_code = cython.declare(dict)  # valid credit code -> slot
-    _by_core = cython.declare(dict, visibility="readonly")  # core -> entries (exact: same core, then same form)
-    _blocks = cython.declare(dict)  # block key -> _Block
-    _removed = cython.declare(cython.Py_ssize_t, visibility="readonly")  # removed or replaced since the build
-    _match_at = cython.declare(cython.double)
-    _review_at = cython.declare(cython.double)
-    _docs = cython.declare(list)  # n-gram document -> _Entry
-    _grams = cython.declare(object)  # NgramIndex, or None: the n-gram path is off
+    thresholds: MatchThresholds = cython.declare(object, visibility="readonly")
+    # (subject key, org id) -> confirmed?
+    verdicts: dict[tuple[str, str], bool] = cython.declare(dict, visibility="public")
+    _orgs: list[_Org | None] = cython.declare(list, visibility="readonly")  # by slot; None once removed
+    _slot: dict[str, int] = cython.declare(dict)  # org id -> slot
+    _by_code: dict[str, int] = cython.declare(dict)  # valid credit code -> slot
+    # core -> entries (exact: same core, then same form)
+    _by_core: dict[str, list[_Entry]] = cython.declare(dict, visibility="readonly")
+    _blocks: dict[str, _Block] = cython.declare(dict)  # block key -> _Block
+    # removed or replaced since the build
+    _removed: cython.Py_ssize_t = cython.declare(cython.Py_ssize_t, visibility="readonly")
+    _match_at: cython.double = cython.declare(cython.double)
+    _review_at: cython.double = cython.declare(cython.double)
+    _docs: list[_Entry] = cython.declare(list)  # n-gram document -> _Entry
+    _grams: NgramIndex | None = cython.declare(object)  # None: the n-gram path is off
 
     def __init__(self, thresholds: MatchThresholds | None = None, ngrams: bool = True) -> None:
         """`ngrams=False` leaves the second candidate path out (benchmarks compare the two)."""
@@ -390,7 +394,7 @@ class RegistryIndex:
 
     @cython.cfunc
     def _match(self, name: str, credit_code: str | None, address: str | None, province: str | None,
-               limit: cython.Py_ssize_t) -> list:  # fmt: skip
+               limit: cython.Py_ssize_t) -> list[Candidate]:  # fmt: skip
         name, code = _code_of(name, credit_code)
         if code and (slot := self._by_code.get(code)) is not None:  # decided by the code: no name analysis
             hit = self._code_match(slot, code)
@@ -435,7 +439,7 @@ class RegistryIndex:
         return _Query(name, parts, code, code_invalid, provinces, cities)
 
     @cython.cfunc
-    def _collect(self, q: _Query, found: dict) -> cython.void:
+    def _collect(self, q: _Query, found: dict[int, Candidate]) -> cython.void:
         """Every candidate for `q` into `found`, the best per organisation (first come, first kept on a tie)."""
         if not q.core:  # a placeholder matches nothing
             return
@@ -454,14 +458,16 @@ class RegistryIndex:
             self._fuzzy(q, found)
 
     @cython.cfunc
-    def _by_ngrams(self, q: _Query, found: dict) -> cython.void:
+    def _by_ngrams(self, q: _Query, found: dict[int, Candidate]) -> cython.void:
         """The second candidate path: the names nearest `q`'s by character n-grams (TF-IDF cosine), each
         scored by `_similar`, the fuzzy blocks' scorer. It runs for every name the structured path gives
         no `match` (a match is left alone: throughput), and a name it finds is never a match by itself."""
         text = _plain(q.core)
         if len(text) < 2:
             return
-        hits = self._grams.search(text, NGRAM_LIMIT, NGRAM_MIN_COSINE)
+        grams = self._grams
+        assert grams is not None  # asked only when the n-gram path is on
+        hits = grams.search(text, NGRAM_LIMIT, NGRAM_MIN_COSINE)
         if not hits:
             return
         asked = _with_bracket_places(q)
@@ -475,7 +481,8 @@ class RegistryIndex:
                 _keep(found, entry.org, candidate)
 
     @cython.cfunc
-    def _similar(self, entry: _Entry, q: _Query, cosine: cython.double) -> object:
+    @cython.returns(object)  # the annotation is for mypy (see typings/cython)
+    def _similar(self, entry: _Entry, q: _Query, cosine: cython.double) -> Candidate | None:
         """A similar name with another core (an n-gram find): a lead for review at most, like the fuzzy
         blocks' (similarity × 0.75, then codes and places, never above 0.85), or None below SIMILAR_AT.
         A legal form left unparsed (有限司, 有限公) is compared with the name; two forms that were read and
@@ -505,7 +512,7 @@ class RegistryIndex:
         return self._candidate(org, score, "name:ngram" if cosine >= 0.0 else "name:fuzzy", entry.name, evidence)
 
     @cython.cfunc
-    def _misspelt_region(self, q: _Query, found: dict) -> cython.void:
+    def _misspelt_region(self, q: _Query, found: dict[int, Candidate]) -> cython.void:
         """A region one character off (浙扛, 鲁木齐 for 乌鲁木齐, 啊上海) is not read as a region, so it stays in
         front of the core and nothing is found. When what follows it is a registered core and it is one edit
         from a region's name (`_near_region`), the name is asked again with that region written right: what
@@ -524,7 +531,7 @@ class RegistryIndex:
             if at < 0:
                 return
             fixed = self._query(folded[:at] + region + folded[at + k :], q.code, q.code_invalid, None, None)
-            again: dict = {}
+            again: dict[int, Candidate] = {}
             self._collect(fixed, again)
             candidate: Candidate
             for slot, candidate in again.items():
@@ -537,7 +544,7 @@ class RegistryIndex:
             return
 
     @cython.cfunc
-    def _near_code(self, q: _Query, printed: str, found: dict) -> cython.void:
+    def _near_code(self, q: _Query, printed: str, found: dict[int, Candidate]) -> cython.void:
         """A printed credit code whose check fails, looked up as a near code: every registered code one
         character substituted or two adjacent characters swapped away (`near_codes`). A near code's
         organisation is a match only when the name agrees (the name alone would match it); else it is
@@ -582,13 +589,15 @@ class RegistryIndex:
                                              evidence=(*candidate.evidence, item))  # fmt: skip
 
     @cython.cfunc
-    def _by_name(self, slot: cython.Py_ssize_t, q: _Query) -> object:
+    @cython.returns(object)  # the annotation is for mypy (see typings/cython)
+    def _by_name(self, slot: cython.Py_ssize_t, q: _Query) -> Candidate | None:
         """The best candidate for `q` among one organisation's names (a near code's), or None."""
         if not q.core:
             return None
         org = self._live(slot)
         record = org.record
-        best = None
+        best: Candidate | None = None
+        candidate: Candidate | None
         entry: _Entry
         for role, name in (("name", record.name), *(("former", n) for n in record.former_names),
                            *record.other_names):  # fmt: skip
@@ -606,7 +615,8 @@ class RegistryIndex:
     # ------------------------------------------------------------ scoring
 
     @cython.cfunc
-    def _code_match(self, slot: cython.Py_ssize_t, code: str) -> object:
+    @cython.returns(object)  # the annotation is for mypy (see typings/cython)
+    def _code_match(self, slot: cython.Py_ssize_t, code: str) -> Candidate:
         org = self._live(slot)
         evidence = [_ev("credit_code", "统一社会信用代码一致 (validated code, exact)", 1.0, code, org.code)]
         warning = code_warning(code)
@@ -615,7 +625,8 @@ class RegistryIndex:
         return self._candidate(org, 1.0, "credit_code", org.record.name, evidence)
 
     @cython.cfunc
-    def _exact(self, entry: _Entry, q: _Query) -> object:
+    @cython.returns(object)  # the annotation is for mypy (see typings/cython)
+    def _exact(self, entry: _Entry, q: _Query) -> Candidate:
         org = self._live(entry.org)
         evidence = [_ev("name", f"same 字号+行业 '{entry.core}' and form '{entry.form}'"
                         + ("" if entry.role == "name" else f" ({_ROLE_WORDS[entry.role]})"),
@@ -640,7 +651,8 @@ class RegistryIndex:
         return self._candidate(org, score, method, entry.name, evidence)
 
     @cython.cfunc
-    def _same_core_other_form(self, entry: _Entry, q: _Query) -> object:
+    @cython.returns(object)  # the annotation is for mypy (see typings/cython)
+    def _same_core_other_form(self, entry: _Entry, q: _Query) -> Candidate:
         """Same 字号+行业 but another legal form: a workshop or sole trader is another entity; a company
         that changed 有限公司 → 股份公司 keeps its code, so that is worth a look."""
         org = self._live(entry.org)
@@ -658,7 +670,7 @@ class RegistryIndex:
         return self._candidate(org, score, "name:other_form", entry.name, evidence)
 
     @cython.cfunc
-    def _fuzzy(self, q: _Query, found: dict) -> cython.void:
+    def _fuzzy(self, q: _Query, found: dict[int, Candidate]) -> cython.void:
         """Similar cores in the same blocks: a typo or a dropped character is a lead, never a match. The
         blocks of an edited first character (`_second_keys`) are looked in only when the usual ones hold no
         lead: they cost a third of the screening rate when always scored, and add nothing once a lead is in."""
@@ -671,7 +683,7 @@ class RegistryIndex:
                 self._score_block(key, q, found, seen)
 
     @cython.cfunc
-    def _score_block(self, key: str, q: _Query, found: dict, seen: set) -> cython.void:
+    def _score_block(self, key: str, q: _Query, found: dict[int, Candidate], seen: set[int]) -> cython.void:
         """The leads of one block into `found` (an entry in `seen` is scored once)."""
         core = q.core
         entry: _Entry
@@ -704,7 +716,7 @@ class RegistryIndex:
             _keep(found, entry.org, self._candidate(org, score, "name:fuzzy", entry.name, evidence))
 
     @cython.cfunc
-    def _adjust(self, org: _Org, entry: _Entry, q: _Query, score: cython.double, evidence: list,
+    def _adjust(self, org: _Org, entry: _Entry, q: _Query, score: cython.double, evidence: list[_evidence],
                 branch_of_org: cython.bint) -> cython.double:  # fmt: skip
         """Codes, provinces and cities: agreement raises the score, contradiction sinks it. `entry` is the
         organisation's name that matched; `branch_of_org`: the name asked is a branch of that name (a
@@ -724,7 +736,7 @@ class RegistryIndex:
                 evidence.append(_ev("province", "contradicts: same name in another province is another company",
                                     -0.5, q.provinces_text, ",".join(org.provinces)))  # fmt: skip
                 return min(score, 0.45)
-        named: tuple = entry.parts.cities
+        named: tuple[str, ...] = entry.parts.cities
         if q.named_cities and named and _disjoint(q.named_cities, named):
             # Names are registered with a city's authority: 无锡市X电子 is not 苏州X电子 (an address in
             # another city, below, may be a production site; a name in another city is another company).
@@ -741,13 +753,13 @@ class RegistryIndex:
 
     @cython.cfunc
     def _province_against_city(self, org: _Org, entry: _Entry, q: _Query, score: cython.double,
-                               evidence: list) -> cython.double:  # fmt: skip
+                               evidence: list[_evidence]) -> cython.double:  # fmt: skip
         """Both names carry a place, one a province and the other a city of it (四川X vs 成都市X): not
         agreement (one was registered with the province's authority, the other with the city's), so
         review at most, unless an address agrees: the one given with the name asked, for a city named
         by the registry (四川X at an address in 成都), or the registry's, for a city named by the name
         asked (宁波市X for 浙江X registered in 宁波)."""
-        named: tuple = entry.parts.cities
+        named: tuple[str, ...] = entry.parts.cities
         if q.named_cities and named:
             return score  # both carry a city: agreed, or contradicted already
         if named:  # the registered name carries the city, the name asked only the province
@@ -788,7 +800,10 @@ class RegistryIndex:
         return Candidate(candidate.org_id, score, decision, "verdict", candidate.matched_name, evidence)
 
     @cython.cfunc
-    def _candidate(self, org: _Org, score: cython.double, method: str, name: str, evidence: list) -> object:
+    @cython.returns(object)  # the annotation is for mypy (see typings/cython)
+    def _candidate(
+        self, org: _Org, score: cython.double, method: str, name: str, evidence: list[_evidence]
+    ) -> Candidate:
         score = max(0.0, min(1.0, score))
         decision = _MATCH if score >= self._match_at else _REVIEW if score >= self._review_at else _NO_MATCH
         # Candidate's own constructor is a Python function: the tuple is made directly.
@@ -801,14 +816,14 @@ class RegistryIndex:
         return org
 
     @cython.cfunc
-    def _entries_alive(self, entries: list) -> list:
+    def _entries_alive(self, entries: list[_Entry]) -> list[_Entry]:
         if not self._removed:  # nothing was ever removed: every entry is alive (no copy on the hot path)
             return entries
         return [e for e in entries if self._orgs[e.org] is not None]
 
 
 @cython.cfunc
-def _disjoint(a: tuple, b: tuple) -> cython.bint:
+def _disjoint(a: tuple[str, ...], b: tuple[str, ...]) -> cython.bint:
     """Whether two small tuples share nothing (one or two places each: no set is worth making; Cython
     turns all() over a generator into a plain loop)."""
     return all(x not in b for x in a)
@@ -818,14 +833,15 @@ _MATCH, _REVIEW, _NO_MATCH = MatchDecision.MATCH, MatchDecision.REVIEW, MatchDec
 
 
 @cython.cfunc
+@cython.returns(object)  # the annotation is for mypy (see typings/cython)
 def _ev(field: str, how: str, weight: cython.double = 0.0, signal_value: object = None,
-        registry_value: object = None) -> object:  # fmt: skip
+        registry_value: object = None) -> _evidence:  # fmt: skip
     """An _evidence tuple, made directly (its class's constructor is a Python function)."""
     return tuple.__new__(_evidence, (field, how, weight, signal_value, registry_value))
 
 
 @cython.ccall
-def explain(evidence: tuple) -> str:
+def explain(evidence: tuple[_evidence, ...]) -> str:
     """Evidence in one line: "name: same 字号+行业 …; province: agrees". A `party` item (the first, when a
     name named several parties: see `match_parties`) opens it: "受委托方 (contract manufacturer): name: …"."""
     if evidence and evidence[0][0] == "party":
@@ -834,7 +850,7 @@ def explain(evidence: tuple) -> str:
 
 
 @cython.cfunc
-def _keep(found: dict, slot: cython.Py_ssize_t, candidate: Candidate) -> cython.void:
+def _keep(found: dict[int, Candidate], slot: cython.Py_ssize_t, candidate: Candidate) -> cython.void:
     """Keep the better candidate per organisation (the first on a tie)."""
     known = found.get(slot)
     if known is None or candidate[1] > known[1]:
@@ -1036,7 +1052,7 @@ def _generic_form(q: _Query, entry: _Entry) -> cython.bint:
 
 
 @cython.cfunc
-def _any_match(found: dict) -> cython.bint:
+def _any_match(found: dict[int, Candidate]) -> cython.bint:
     return any(candidate[2] is _MATCH for candidate in found.values())  # a plain loop, compiled
 
 

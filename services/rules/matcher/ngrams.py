@@ -102,7 +102,7 @@ def _weight(df: cython.Py_ssize_t, docs: cython.Py_ssize_t) -> cython.double:
 class NgramIndex:
     """Documents (texts) by their character 2-grams and 3-grams; `search` gives the nearest by cosine."""
 
-    _texts = cython.declare(list)  # by document
+    _texts: list[str] = cython.declare(list)  # by document
     _base = cython.declare(cython.Py_ssize_t)  # documents in the arrays; the rest are in the overflow
     _mask = cython.declare(cython.ulonglong)  # buckets - 1
     _starts = cython.declare(cython.int[::1])  # bucket -> first posting; buckets + 1 entries
@@ -115,8 +115,8 @@ class NgramIndex:
     _order = cython.declare(cython.int[::1])  # scratch: the walked ones, rarest first
     _best_scores = cython.declare(cython.double[::1])  # scratch: the best documents so far
     _best_docs = cython.declare(cython.int[::1])
-    _extra = cython.declare(dict)  # bucket -> documents of the overflow
-    _extra_norms = cython.declare(list)  # by document - _base
+    _extra: dict[int, list[int]] = cython.declare(dict)  # bucket -> documents of the overflow
+    _extra_norms: list[float] = cython.declare(list)  # by document - _base
     _indexed = cython.declare(cython.Py_ssize_t)  # documents indexed (arrays and overflow)
     budget = cython.declare(cython.Py_ssize_t, visibility="public")  # postings a search may walk
 
@@ -151,7 +151,7 @@ class NgramIndex:
         self._texts.append(text)
         return len(self._texts) - 1
 
-    def reset(self, texts: list) -> None:
+    def reset(self, texts: list[str]) -> None:
         """Start again with these documents (numbered in this order), and index them."""
         self._texts = list(texts)
         self._empty()
@@ -200,7 +200,7 @@ class NgramIndex:
     @cython.cfunc
     def _build(self) -> cython.void:
         """Every document into the arrays: n-grams hashed, counted per bucket, laid out by bucket."""
-        texts: list = self._texts
+        texts: list[str] = self._texts
         docs: cython.Py_ssize_t = len(texts)
         d: cython.Py_ssize_t
         i: cython.Py_ssize_t
@@ -251,7 +251,7 @@ class NgramIndex:
             norms[d] = sqrt(dot)
         self._set_arrays(docs, buckets, starts_array, postings_array, norms_array)
 
-    def search(self, text: str, limit: cython.Py_ssize_t, min_score: cython.double) -> list:
+    def search(self, text: str, limit: cython.Py_ssize_t, min_score: cython.double) -> list[tuple[int, float]]:
         """[(document, cosine)] for the `limit` (at most MAX_LIMIT) documents nearest `text` with at least
         `min_score`, best first (the lower-numbered on a tie). The cosine counts the n-grams walked: the
         rarest, within the posting budget; the rest only make the norms larger."""
@@ -293,7 +293,7 @@ class NgramIndex:
             spent += dfs[order[used]]
             used += 1
         touched: cython.Py_ssize_t = self._walk(used, docs)
-        extra: dict = self._walk_overflow(used, docs) if self._extra else {}
+        extra: dict[int, float] = self._walk_overflow(used, docs) if self._extra else {}
         return self._best(touched, extra, sqrt(query_norm), limit, min_score)
 
     @cython.boundscheck(False)
@@ -328,12 +328,12 @@ class NgramIndex:
         return count
 
     @cython.cfunc
-    def _walk_overflow(self, used: cython.Py_ssize_t, docs: cython.Py_ssize_t) -> dict:
+    def _walk_overflow(self, used: cython.Py_ssize_t, docs: cython.Py_ssize_t) -> dict[int, float]:
         """The same for the overflow's documents: {document: dot product}."""
         grams: cython.int[::1] = self._grams
         dfs: cython.longlong[::1] = self._dfs
         order: cython.int[::1] = self._order
-        dots: dict = {}
+        dots: dict[int, float] = {}
         k: cython.Py_ssize_t
         w: cython.double
         for k in range(used):
@@ -348,8 +348,8 @@ class NgramIndex:
     @cython.wraparound(False)
     @cython.cdivision(True)  # no zero division: a touched document has a weight
     @cython.cfunc
-    def _best(self, touched: cython.Py_ssize_t, extra: dict, query_norm: cython.double, limit: cython.Py_ssize_t,
-              min_score: cython.double) -> list:  # fmt: skip
+    def _best(self, touched: cython.Py_ssize_t, extra: dict[int, float], query_norm: cython.double, limit: cython.Py_ssize_t,
+              min_score: cython.double) -> list[tuple[int, float]]:  # fmt: skip
         """The `limit` best of the touched documents (and the overflow's) by cosine, best first; the dot
         products are set back to zero on the way."""
         acc: cython.double[::1] = self._acc

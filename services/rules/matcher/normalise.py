@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import cython
 
@@ -139,8 +139,14 @@ class NameParts(NamedTuple):
         return not self.core
 
 
+class _Converter(Protocol):
+    """What fold uses of opencc_purepy's OpenCC (the package has no annotations)."""
+
+    def convert(self, text: str) -> str: ...
+
+
 @lru_cache(maxsize=1)
-def _t2s() -> tuple[object, re.Pattern[str], re.Pattern[str]]:
+def _t2s() -> tuple[_Converter, re.Pattern[str], re.Pattern[str]]:
     """The converter, a pattern finding any character it would change (one bitmap test per character),
     and one finding any character `fold` would change after NFKC (most names have none)."""
     from opencc_purepy import OpenCC
@@ -150,12 +156,12 @@ def _t2s() -> tuple[object, re.Pattern[str], re.Pattern[str]]:
     return converter, re.compile(f"[{traditional}]"), re.compile(f"[{_FOLDED}{traditional}\\sa-z]")
 
 
-def _traditional_chars(converter: object) -> set[str]:
+def _traditional_chars(converter: _Converter) -> set[str]:
     """Characters the converter would change: a name without any is left alone (fast path)."""
     sample: set[str] = set()
     for block in (range(0x4E00, 0x9FA6),):
         text = "".join(chr(c) for c in block)
-        converted = converter.convert(text)  # type: ignore[attr-defined]
+        converted = converter.convert(text)
         sample.update(a for a, b in zip(text, converted, strict=False) if a != b)
     return sample
 
@@ -173,7 +179,7 @@ def fold(name: str) -> str:
                     text = text.replace(character, folded)
             text = "".join(text.split())
         if traditional.search(text):
-            text = converter.convert(text)  # type: ignore[attr-defined]
+            text = converter.convert(text)
         if _LOWER.search(text):  # Latin letters in a brand: ABC电器 ≡ abc电器
             text = text.upper()
     return text
@@ -183,7 +189,8 @@ _is_normalized, _normalize = unicodedata.is_normalized, unicodedata.normalize
 
 
 @cython.ccall
-def analyse_once(name: str) -> object:
+@cython.returns(object)  # the annotation is for mypy (see typings/cython)
+def analyse_once(name: str) -> NameParts:
     """A name taken apart (NameParts), with no cache: for names seen once, such as a registry's or a
     screening file's, which through a cache would only push out the names that do repeat."""
     folded = fold(name)
@@ -206,7 +213,8 @@ analyse = lru_cache(maxsize=200_000)(analyse_once)
 
 
 @cython.cfunc
-def _english(name: str) -> object:
+@cython.returns(object)  # the annotation is for mypy (see typings/cython)
+def _english(name: str) -> NameParts:
     """An English name: case, width and punctuation aside, its legal form (Co., Ltd. ≡ Company Limited)
     split off, a "(China)" infix dropped, and regions noted and dropped as the Chinese path does: leading
     (Zhejiang Ningbo Hongyuan …) or in brackets (Hongyuan (Ningbo) …). The words are joined, as a Chinese
@@ -237,7 +245,7 @@ def _english(name: str) -> object:
 
 
 @cython.cfunc
-def _note_english_place(spelling: str, provinces: set, cities: set) -> cython.bint:
+def _note_english_place(spelling: str, provinces: set[str], cities: set[str]) -> cython.bint:
     """Whether `spelling` (words joined, capitals) is a region; records its province and city if known."""
     place = english_places().get(spelling)
     if place is None:
@@ -250,14 +258,16 @@ def _note_english_place(spelling: str, provinces: set, cities: set) -> cython.bi
 
 
 @cython.cfunc
-def _name_parts(folded: str, core: str, form: str, entity_class: str, provinces: tuple, cities: tuple,
-                branch: object = None, parent_core: object = None) -> object:  # fmt: skip
+@cython.returns(object)  # the annotation is for mypy (see typings/cython)
+def _name_parts(folded: str, core: str, form: str, entity_class: str, provinces: tuple[str, ...], cities: tuple[str, ...],
+                branch: object = None, parent_core: object = None) -> NameParts:  # fmt: skip
     """A NameParts, made directly (its class's constructor is a Python function)."""
     return tuple.__new__(NameParts, (folded, core, form, entity_class, provinces, cities, branch, parent_core))
 
 
 @cython.cfunc
-def _parts(folded: str, text: str) -> object:
+@cython.returns(object)  # the annotation is for mypy (see typings/cython)
+def _parts(folded: str, text: str) -> NameParts:
     """A region is the same evidence wherever the name carries it: as a prefix (浙江鼎新照明集团), in brackets
     anywhere (鼎新照明（浙江）集团, 远洋水产品贸易（明光）), or just before 集团 (鼎新照明浙江集团)."""
     form, entity_class, text = _split_form(text)
@@ -272,7 +282,7 @@ def _parts(folded: str, text: str) -> object:
 
 
 @cython.cfunc
-def _strip_bracketed(text: str, provinces: set, cities: set) -> str:
+def _strip_bracketed(text: str, provinces: set[str], cities: set[str]) -> str:
     """Bracketed labels that are regions, wherever they stand, keeping at least 2 characters."""
     for found in reversed(list(_BRACKETED.finditer(text))):
         rest = text[: found.start()] + text[found.end() :]
@@ -282,7 +292,7 @@ def _strip_bracketed(text: str, provinces: set, cities: set) -> str:
 
 
 @cython.cfunc
-def _strip_before_group(text: str, provinces: set, cities: set) -> str:
+def _strip_before_group(text: str, provinces: set[str], cities: set[str]) -> str:
     """A province or city (or a division by its full name) just before 集团, after at least 2 characters:
     鼎新照明浙江集团 is 鼎新照明集团. A county's bare name is not read there (华夏东方集团 names no 东方市)."""
     at = text.rfind("集团")
@@ -294,12 +304,12 @@ def _strip_before_group(text: str, provinces: set, cities: set) -> str:
 
 
 @cython.cfunc
-def _sorted(names: set) -> tuple:
+def _sorted(names: set[str]) -> tuple[str, ...]:
     return () if not names else (names.pop(),) if len(names) == 1 else tuple(sorted(names))
 
 
 @cython.cfunc
-def _split_form(text: str) -> tuple:
+def _split_form(text: str) -> tuple[str, str, str]:
     """The longest legal-form suffix: only the forms ending in the name's last character are tried. A
     company form misspelt by one character is read as that form (see _FORM_VARIANTS) when no form is
     spelt out, or only 公司 is (有现公司 is 有限公司, not 有现 + 公司)."""
@@ -315,7 +325,8 @@ def _split_form(text: str) -> tuple:
 
 
 @cython.cfunc
-def _misspelt_form(text: str) -> object:
+@cython.returns(object)  # the annotation is for mypy (see typings/cython)
+def _misspelt_form(text: str) -> tuple[str, str, str] | None:
     """(form, entity class, the rest) for a name ending in a company form one edit away, keeping at least
     2 characters; the longest such ending wins (股份有限司 is 股份公司, not 股份 + 有限司). None if none."""
     size: cython.Py_ssize_t = len(text)
@@ -346,7 +357,7 @@ _PROVINCE_PREFIX, _CITY_PREFIX, _PLACE_PREFIX, _leading = PROVINCE_PREFIX, CITY_
 
 
 @cython.cfunc
-def _region(label: str, provinces: set, cities: set, bare_places: cython.bint) -> cython.bint:
+def _region(label: str, provinces: set[str], cities: set[str], bare_places: cython.bint) -> cython.bint:
     """Whether a label is a region and nothing else (浙江, 浙江省, 浙江宁波, 宁波市, 明光市; with `bare_places`
     also a county's or a prefecture's bare name, 明光: in brackets, nothing else is meant); records it if so."""
     found_provinces: set[str] = set()
@@ -376,7 +387,7 @@ def _region(label: str, provinces: set, cities: set, bare_places: cython.bint) -
 
 
 @cython.cfunc
-def _drop_any(text: str, suffixes: tuple) -> str:
+def _drop_any(text: str, suffixes: tuple[str, ...]) -> str:
     for suffix in suffixes:
         if text.startswith(suffix):
             return text[len(suffix) :]
@@ -384,13 +395,13 @@ def _drop_any(text: str, suffixes: tuple) -> str:
 
 
 @cython.cfunc
-def _note_place(place: tuple, provinces: set, cities: set) -> cython.void:
+def _note_place(place: tuple[str, str], provinces: set[str], cities: set[str]) -> cython.void:
     provinces.add(place[0])
     cities.add(place[1])
 
 
 @cython.ccall
-def _strip_prefix(text: str, provinces: set, cities: set) -> str:
+def _strip_prefix(text: str, provinces: set[str], cities: set[str]) -> str:
     """Drop a leading province, city and district (浙江省宁波市鄞州区…), keeping at least 2 characters.
 
     Step by step, by look-ups on the first two characters: compiled, half the time one big regex takes."""
@@ -420,20 +431,20 @@ def _word_goes_on(text: str, at: cython.Py_ssize_t) -> cython.bint:
 
 
 @cython.cfunc
-def _note_province(province: str, provinces: set, cities: set) -> cython.void:
+def _note_province(province: str, provinces: set[str], cities: set[str]) -> cython.void:
     provinces.add(province)
     if province in MUNICIPALITIES:  # 北京, 上海, …: a province and a city at once
         cities.add(province)
 
 
 @cython.cfunc
-def _note_city(city: str, provinces: set, cities: set) -> cython.void:
+def _note_city(city: str, provinces: set[str], cities: set[str]) -> cython.void:
     cities.add(city)
     provinces.add(CITIES[city])
 
 
 @cython.cfunc
-def _strip_district(text: str, cities: set) -> str:
+def _strip_district(text: str, cities: set[str]) -> str:
     """A district (鄞州区) after a city, keeping at least 2 characters."""
     if cities:
         district = _DISTRICT.match(text)
@@ -443,7 +454,7 @@ def _strip_district(text: str, cities: set) -> str:
 
 
 @cython.cfunc
-def _drop(text: str, suffixes: tuple) -> str:
+def _drop(text: str, suffixes: tuple[str, ...]) -> str:
     for suffix in suffixes:
         if text.startswith(suffix) and len(text) - len(suffix) >= 2 and not _word_goes_on(text, len(suffix)):
             return text[len(suffix) :]

@@ -507,7 +507,7 @@ PLACE_PREFIX = _by_first_two(list(PLACES))  # full names only: 明光市, never 
 
 
 @cython.ccall
-def leading(text: str, index: dict) -> str | None:
+def leading(text: str, index: dict[str, list[str]]) -> str | None:
     """The region `text` starts with, if any."""
     for name in index.get(text[:2], ()):
         if text.startswith(name):
@@ -516,7 +516,7 @@ def leading(text: str, index: dict) -> str | None:
 
 
 @cython.ccall
-def place_of(place: str | None) -> tuple:
+def place_of(place: str | None) -> tuple[str | None, str | None]:
     """(province, city) a place names: a province, a city, or an address that starts with either.
 
     By look-ups on the first two characters (longest name first, suffixes in list order); the names

@@ -112,7 +112,9 @@ class _Counts:
 
 
 @cython.ccall
-def screen_row(index: RegistryIndex, row: tuple, counts: _Counts) -> tuple:
+def screen_row(
+    index: RegistryIndex, row: tuple[str, ...], counts: _Counts
+) -> tuple[str, str, float, str, str, str, str]:
     """One output row for one (record_id, name, credit_code, address) input row."""
     record_id, name, code, address = row
     name, code = name.strip(), code.strip()
