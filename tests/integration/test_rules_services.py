@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules.access import service as access
@@ -25,11 +25,25 @@ from services.rules.review import corrections, decisions, repository
 from services.rules.review.decisions import Decision
 from services.rules.review.models import DeadlineClock, RiskEvent
 from services.rules.ruleset.clocks import add_months
+from services.rules.ruleset.weighting import ruleset_manifest, ruleset_version
 from services.rules.settings import RulesSettings
+from services.rules.sweep import service as sweeps
+from services.rules.sweep.models import Sweep
 from shared.auth import AuthSettings, Role, authenticate, digest, keep_token
 from shared.contracts import Topic, deterministic_id
+from shared.contracts.ingest import (
+    Correction,
+    CorrectionHow,
+    ProductV2,
+    SignalDetail,
+    SignalKind,
+    SignalKindV3,
+    SignalV2,
+    SignalV3,
+    Subject,
+)
 from shared.contracts.notify import OrganisationResponded, ResponseKind
-from shared.contracts.rules import ApiTokenChanged, ClockKind, Measure
+from shared.contracts.rules import ApiTokenChanged, ClockKind, MatchDecision, MatchSummary, Measure
 from shared.db.session import Database
 from shared.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from shared.kafka.outbox import Outbox
@@ -479,3 +493,107 @@ async def test_confirming_a_correction_closes_the_event_voids_its_clocks_and_lea
     with pytest.raises(Conflict, match="is closed"):
         await corrections.reject(session, OUTBOX, event.id, "dm-wang", "x")
     assert date.fromisoformat(str(event.correction["decided_on"])) == TODAY
+
+
+# --- sweep: starting one ----------------------------------------------------------------------------------------
+
+
+async def test_a_sweep_is_queued_with_its_window_and_ruleset_and_a_second_is_refused_naming_the_first(
+    session: AsyncSession,
+) -> None:
+    sweep = await sweeps.create(session, "dm-wang", as_of=date(2026, 12, 1), window="3y")
+    assert (sweep.status, sweep.active, sweep.since, sweep.window) == ("queued", True, date(2023, 12, 1), "3y")
+    assert sweep.ruleset_version == ruleset_version() and sweep.ruleset == ruleset_manifest()
+    with pytest.raises(Conflict, match=rf"sweep {sweep.id} is queued \(asked for by dm-wang\): one at a time"):
+        await sweeps.create(session, "dm-li", as_of=date(2026, 12, 1), window="1y")
+
+
+async def test_a_sweep_whose_process_stopped_reporting_is_interrupted_so_another_may_start(
+    session: AsyncSession,
+) -> None:
+    stale = await sweeps.create(session, "dm-wang", as_of=date(2026, 12, 1), window="3y")
+    stale.heartbeat_at = datetime.now(UTC) - timedelta(minutes=11)
+    await session.flush()
+    fresh = await sweeps.create(session, "dm-li", as_of=date(2026, 12, 1), window="18m")
+    await session.refresh(stale)
+    assert (stale.status, stale.active) == ("interrupted", None) and "its process stopped" in (stale.error or "")
+    assert fresh.active and fresh.since == date(2025, 6, 1)
+
+
+@pytest.mark.parametrize("window", ["three years", "3w", "", "1000y"])
+async def test_a_window_that_is_no_window_is_refused_and_nothing_is_queued(session: AsyncSession, window: str) -> None:
+    with pytest.raises(InvalidInput, match="a number and y, m or d"):
+        await sweeps.create(session, "dm-wang", as_of=date(2026, 12, 1), window=window)
+    assert await session.scalar(select(func.count()).select_from(Sweep)) == 0
+
+
+# --- corrections: linking a correcting signal to the event it corrects ------------------------------------------
+
+
+def recheck(product: str, made: date, bulletin: str | None = "2026年第3期") -> SignalV3:
+    return SignalV3(
+        signal_id=uuid.uuid4(),
+        feed="liaoning",
+        kind=SignalKindV3.SPOT_CHECK_OVERTURNED,
+        subject=Subject(name="浙江宏远电器有限公司"),
+        product=ProductV2(name=product, production_date=made),
+        detail=SignalDetail(),
+        correction=Correction(how=CorrectionHow.RECHECK_PASSED, corrects_bulletin_no=bulletin, evidence="复检合格"),
+    )
+
+
+async def failed_spot_check(session: AsyncSession) -> RiskEvent:
+    event = await raised(session, Measure.SPECIAL_AUDIT, kind="spot_check_failure")
+    event.signal = {
+        "product": {"name": "电动自行车用充电器", "production_date": "2026-08-01"},
+        "detail": {"bulletin_no": "2026年第3期"},
+    }
+    await session.flush()
+    return event
+
+
+MATCH = MatchSummary(decision=MatchDecision.MATCH, score=1.0, method="credit_code", explanation="统一社会信用代码一致")
+
+
+async def test_a_recheck_of_the_same_product_and_batch_supersedes_the_failure_pending_confirmation(
+    session: AsyncSession,
+) -> None:
+    event = await failed_spot_check(session)
+    correction = recheck("电动自行车用充电器", date(2026, 8, 1))
+    caused_by = uuid.uuid4()
+    [linked] = await corrections.supersede(session, OUTBOX, event.organisation_id, correction, MATCH, caused_by)
+    assert linked is event and event.status == "open"  # nothing closes until a decision-maker confirms
+    held = event.correction or {}
+    assert (held["state"], held["how"], held["evidence"], held["signal_id"]) == (
+        "pending",
+        "recheck_passed",
+        "复检合格",
+        str(correction.signal_id),
+    )
+    assert held["agrees_on"] == {
+        "product": "电动自行车用充电器",
+        "production_date": "2026-08-01",
+        "bulletin_no": "2026年第3期",
+    }
+    trail = await repository.audit_trail(session, event.id)
+    assert (trail[-1].actor, trail[-1].action, trail[-1].detail["caused_by"]) == (
+        "system",
+        "superseded_pending",
+        str(caused_by),
+    )
+    again = await corrections.supersede(session, OUTBOX, event.organisation_id, correction, MATCH, uuid.uuid4())
+    assert again == [event] and len(await repository.audit_trail(session, event.id)) == len(trail)  # a replay
+
+
+async def test_a_recheck_of_another_batch_or_a_kind_that_corrects_nothing_links_nothing(session: AsyncSession) -> None:
+    event = await failed_spot_check(session)
+    other_batch = recheck("电动自行车用充电器", date(2026, 9, 1))
+    assert await corrections.supersede(session, OUTBOX, event.organisation_id, other_batch, MATCH, uuid.uuid4()) == []
+    failure = SignalV2(
+        signal_id=uuid.uuid4(),
+        feed="samr",
+        kind=SignalKind.SPOT_CHECK_FAILURE,
+        subject=Subject(name="浙江宏远电器有限公司"),
+    )
+    assert await corrections.supersede(session, OUTBOX, event.organisation_id, failure, MATCH, uuid.uuid4()) == []
+    assert event.correction is None and await actions(session, event) == []
