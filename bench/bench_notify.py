@@ -177,6 +177,20 @@ def spread(seconds: list[float]) -> str:
     return f"p50 {statistics.median(ms):.0f} ms, p99 {p99:.0f} ms, max {ms[-1]:.0f} ms"
 
 
+def process_cpu() -> float:
+    """CPU seconds this process has used (user and system): the cost per message, which the machine's other
+    load changes far less than the rates."""
+    times = os.times()
+    return times.user + times.system
+
+
+async def with_cpu(count: int, rate: Any) -> tuple[float, float]:
+    """(the rate `rate` measures, this process's CPU milliseconds per message meanwhile)."""
+    cpu = process_cpu()
+    measured = await rate
+    return measured, (process_cpu() - cpu) * 1000 / count
+
+
 async def baseline(smtp_port: int, count: int, connections: int = 1) -> float:
     """Messages/s over `connections` aiosmtplib connections at once, each sending its share one after another,
     composed as the channel composes them (send_message flattens each), with no database."""
@@ -204,41 +218,62 @@ async def baseline(smtp_port: int, count: int, connections: int = 1) -> float:
     return count / elapsed
 
 
-async def sms_baseline(sms_url: str, count: int, concurrency: int) -> float:
-    """Texts/s posted by one httpx client (kept-alive connections), `concurrency` at a time, as the channel
-    posts them, with no database."""
-    import httpx
-
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+async def sms_baseline(sms_url: str, count: int, concurrency: int, client: str = "aiohttp") -> float:
+    """Texts/s posted by one client (aiohttp, as the channel; or httpx, the channel's client before) over
+    `concurrency` kept-alive connections, `concurrency` at a time, as the channel posts them, with no database."""
     left = list(range(count))
-    async with httpx.AsyncClient(timeout=10.0, limits=limits) as client:
 
-        async def post() -> None:
+    def text() -> tuple[dict[str, str], str]:
+        n, key = left.pop(), str(uuid.uuid4())
+        return {"to": f"+86138{n:08d}", "text": SMS_TEXT, "idempotency_key": key}, key
+
+    if client == "httpx":
+        import httpx
+
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(timeout=10.0, limits=limits) as http:
+
+            async def post() -> None:
+                while left:
+                    body, key = text()
+                    response = await http.post(sms_url, json=body, headers={"Idempotency-Key": key})
+                    response.raise_for_status()
+                    response.json()
+
+            started = time.perf_counter()
+            await asyncio.gather(*(post() for _ in range(concurrency)))
+            return count / (time.perf_counter() - started)
+    import aiohttp
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=10.0)) as session:
+
+        async def send() -> None:
             while left:
-                n, key = left.pop(), str(uuid.uuid4())
-                body = {"to": f"+86138{n:08d}", "text": SMS_TEXT, "idempotency_key": key}
-                response = await client.post(sms_url, json=body, headers={"Idempotency-Key": key})
-                response.raise_for_status()
+                body, key = text()
+                async with session.post(sms_url, json=body, headers={"Idempotency-Key": key}) as response:
+                    response.raise_for_status()
+                    await response.json()
 
         started = time.perf_counter()
-        await asyncio.gather(*(post() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return count / elapsed
+        await asyncio.gather(*(send() for _ in range(concurrency)))
+        return count / (time.perf_counter() - started)
 
 
 async def throughput(
     dsn: str, smtp_port: int, maildir: Path, count: int, concurrency: int, pool: int, sms_url: str | None = None
-) -> tuple[float, list[float]]:
-    """Deliveries/s of emails (or, with `sms_url`, texts at `concurrency`), and the window of each message."""
+) -> tuple[float, list[float], float]:
+    """Deliveries/s of emails (or, with `sms_url`, texts at `concurrency`), the window of each message, and
+    this process's CPU milliseconds per message (the sender's, and its database client's)."""
     overrides: dict[str, Any] = {"send_concurrency": concurrency, "smtp_pool_size": pool}
     if sms_url:
         overrides = {"sms_gateway_url": sms_url, "sms_concurrency": concurrency}
     sender, db = sender_for(settings_for(dsn, smtp_port, **overrides))
     try:
         ids = await queue(db, count, "sms" if sms_url else "email")
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), process_cpu()
         delivered = await sender.send_due()
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, process_cpu() - cpu
         assert delivered == count, f"{delivered} of {count} delivered"
         got = await counts(db, ids)
         assert got["delivered"] == count and got["queued"] == 0, got
@@ -249,7 +284,7 @@ async def throughput(
     finally:
         await sender.close()
         await db.dispose()
-    return count / elapsed, window
+    return count / elapsed, window, cpu * 1000 / count
 
 
 async def window(dsn: str, smtp_port: int, maildir: Path, count: int, concurrency: int, kills: int) -> dict[str, Any]:
@@ -306,46 +341,52 @@ async def main(args: argparse.Namespace, folder: Path) -> None:
     assert main_task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)  # stop cluster and sink too
     pg, sink, texts = None, None, None
+    clients = [c for c in args.sms_baselines.split(",") if c]
     try:
         pg, dsn = await provision(folder)
         sink = stack.start_mail_sink(folder)
         texts = stack.start_sms_sink(folder)
         sms_url = f"http://127.0.0.1:{texts.port}/sms"
         print(f"notify sender vs aiosmtplib, {args.messages} emails of {len(BODY.encode())} bytes to the stack's "
-              f"SMTP sink; vs httpx, {args.messages} texts to the stack's SMS sink")  # fmt: skip
+              f"SMTP sink; vs {'/'.join(clients)}, {args.messages} texts to the stack's SMS sink")  # fmt: skip
         await throughput(dsn, sink.port, sink.maildir, 200, 8, 4)  # warm up: imports, connections, caches
         await throughput(dsn, sink.port, texts.maildir, 200, 8, 1, sms_url)
-        configs = ((1, 1), (8, 4), (16, 8)) if "email" in args.channels else ()
-        sms_configs = [int(c) for c in args.sms_concurrency.split(",")] if "sms" in args.channels else []
-        best: dict[Any, float] = {}
+        configs = [tuple(int(n) for n in c.split(":")) for c in args.email.split(",") if c]
+        sms_configs = [int(c) for c in args.sms_concurrency.split(",") if c]
+        best: dict[Any, tuple[float, float]] = {}  # (rate, CPU ms per message in this process)
         windows: dict[Any, list[float]] = {}
 
-        def keep(key: Any, rate: float, window: list[float] | None = None) -> None:
-            if rate > best.get(key, 0.0):
-                best[key] = rate
+        def keep(key: Any, rate: float, cpu: float, window: list[float] | None = None) -> None:
+            if rate > best.get(key, (0.0, 0.0))[0]:
+                best[key] = rate, cpu
                 if window is not None:
                     windows[key] = window
 
+        n = args.messages
         for _ in range(args.repeat):  # interleaved, best of each: the machine's other load comes and goes
             for concurrency, pool in configs:
-                keep(("aiosmtplib", pool), await baseline(sink.port, args.messages, pool))
-                keep(("email", concurrency, pool), *await throughput(dsn, sink.port, sink.maildir, args.messages,
-                                                                     concurrency, pool))  # fmt: skip
+                keep(("aiosmtplib", pool), *await with_cpu(n, baseline(sink.port, n, pool)))
+                rate, window, cpu = await throughput(dsn, sink.port, sink.maildir, n, concurrency, pool)
+                keep(("email", concurrency, pool), rate, cpu, window)
             for concurrency in sms_configs:
-                keep(("httpx", concurrency), await sms_baseline(sms_url, args.messages, concurrency))
-                keep(("sms", concurrency), *await throughput(dsn, sink.port, texts.maildir, args.messages,
-                                                             concurrency, 1, sms_url))  # fmt: skip
+                for client in clients:
+                    keep((client, concurrency), *await with_cpu(n, sms_baseline(sms_url, n, concurrency, client)))
+                rate, window, cpu = await throughput(dsn, sink.port, texts.maildir, n, concurrency, 1, sms_url)
+                keep(("sms", concurrency), rate, cpu, window)
         for concurrency, pool in configs:
-            rate, base = best["email", concurrency, pool], best["aiosmtplib", pool]
-            print(f"  email, concurrency {concurrency:2d} over {pool} SMTP connection(s): {rate:6.0f} deliveries/s;"
-                  f" aiosmtplib over {pool} connection(s), no database: {base:6.0f}/s; {rate / base:.2f}×"
-                  f"  (window {spread(windows['email', concurrency, pool])})")  # fmt: skip
+            (rate, cpu), (base, base_cpu) = best["email", concurrency, pool], best["aiosmtplib", pool]
+            print(f"  email, concurrency {concurrency:2d} over {pool} SMTP connection(s): {rate:6.0f} deliveries/s"
+                  f" ({cpu:.2f} ms CPU each); aiosmtplib over {pool} connection(s), no database: {base:6.0f}/s"
+                  f" ({base_cpu:.2f} ms); {rate / base:.2f}×  (window {spread(windows['email', concurrency, pool])})")  # fmt: skip
         for concurrency in sms_configs:
-            rate, base = best["sms", concurrency], best["httpx", concurrency]
-            print(
-                f"  sms, concurrency {concurrency:2d}: {rate:6.0f} texts/s; httpx {concurrency} at a time, no"
-                f" database: {base:6.0f}/s; {rate / base:.2f}×  (window {spread(windows['sms', concurrency])})"
+            rate, cpu = best["sms", concurrency]
+            against = "; ".join(
+                f"{client} {concurrency} at a time, no database: {best[client, concurrency][0]:6.0f}/s"
+                f" ({best[client, concurrency][1]:.2f} ms), {rate / best[client, concurrency][0]:.2f}×"
+                for client in clients
             )
+            print(f"  sms, concurrency {concurrency:2d}: {rate:6.0f} texts/s ({cpu:.2f} ms CPU each); {against}"
+                  f"  (window {spread(windows['sms', concurrency])})")  # fmt: skip
         print(f"  (best of {args.repeat}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; the window"
               f" is from the sink's acceptance to the mark's commit)")  # fmt: skip
         for concurrency in (int(c) for c in args.window_concurrency.split(",") if c):
@@ -374,8 +415,17 @@ if __name__ == "__main__":
     parser.add_argument("--window-concurrency", default="8,1")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--kills", type=int, default=40, help="sender processes kill -9'd per window run")
-    parser.add_argument("--sms-concurrency", default="8,16", help="texts in flight at once, comma-separated")
-    parser.add_argument("--channels", default="email,sms", help="whose throughput to measure")
+    parser.add_argument(
+        "--sms-concurrency", default="8,16", help="texts in flight at once, comma-separated (empty: no texts)"
+    )
+    parser.add_argument(
+        "--email", default="1:1,8:4,16:8", help="emails in flight:SMTP connections, comma-separated (empty: no email)"
+    )
+    parser.add_argument(
+        "--sms-baselines",
+        default="aiohttp",
+        help="raw clients to compare the texts with: aiohttp (the channel's), httpx (its client before)",
+    )
     folder = Path(tempfile.mkdtemp(prefix="certwatch-bench-notify-"))
     folder.chmod(0o755)  # PostgreSQL's unprivileged user must reach it
     try:

@@ -6,16 +6,18 @@ This background task, in every replica:
 1. claims due rows per channel with one statement (`FOR UPDATE SKIP LOCKED`, so replicas take different
    rows), each for a lease of `send_lease_seconds`, in batches: a channel's lane holds its slots
    (`send_concurrency` for email, `sms_concurrency` for texts, apart so one never waits on the other) and
-   a round more (at least 8), and claims again when it is down to half a round beyond its slots; a message
-   that waited a quarter of its lease in hand is given back instead of sent;
+   a round more (its slots, at least 8, doubled by each full claim up to four times that), and claims again
+   when it is down to half a round beyond its slots; a message that waited a quarter of its lease in hand is
+   given back instead of sent;
 2. sends each with no transaction open, over pooled SMTP connections (a rendered message's MIME bytes kept
-   for its next contacts) or the one HTTP client (a kept-alive connection per text in flight), retrying
+   for its next contacts) or the one HTTP client (aiohttp; a kept-alive connection per text in flight), retrying
    transient failures (tenacity) until half the lease from the claim, the idempotency key (the row's id) in
    the Message-ID and X-Certwatch-Idempotency-Key of an email and the Idempotency-Key of a text;
 3. marks outcomes `delivered` or `failed` in batches: one statement marks up to `mark_batch_rows` rows, each
    only under its own claim, queues their NotificationDelivered / NotificationFailed in the outbox (for each
    row both or neither), and forgets the recipients' addresses. A batch goes when it is full, when its
-   first outcome has waited `mark_linger_seconds` (50 ms), or at once when no send is under way.
+   first outcome has waited `mark_linger_seconds` (50 ms), or at once when no send is under way and none is
+   waiting for a slot.
 
 The one window no protocol closes: the mail server (or SMS gateway) has accepted a message, and its sender
 dies (kill -9, power, a lost network) before the mark reaches PostgreSQL. The row is still `queued` under
@@ -96,6 +98,20 @@ class Lane:
     in_flight: set[asyncio.Task[str]] = field(default_factory=set)
     claiming: asyncio.Task[int] | None = None
     dry: bool = False  # its last claim found fewer than it asked for: nothing more is due until a wakeup or poll
+    round_size: int = 0  # how many it claims beyond its slots (see `wants`)
+
+    def __post_init__(self) -> None:
+        self.round_size = self.least
+
+    @property
+    def least(self) -> int:
+        return max(self.concurrency, 8)
+
+    def claimed(self, asked: int, got: int) -> None:
+        """A claim came back: a full one doubles the round (up to four times the least), a short one makes
+        the lane dry and its round the least again."""
+        self.dry = got < asked
+        self.round_size = self.least if self.dry else min(self.round_size * 2, self.least * 4)
 
     @property
     def held(self) -> int:
@@ -103,12 +119,14 @@ class Lane:
 
     def wants(self) -> int:
         """How many to claim now: none while it holds more than half a round beyond its slots, else up to its
-        slots and a round (a round: its concurrency, at least 8), so a claim is one statement per half a round
-        of messages or more, and a claimed message waits about a round for its slot at most."""
-        round_ = max(self.concurrency, 8)
-        if self.claiming is not None or self.dry or self.held > self.concurrency + round_ // 2:
+        slots and a round, so a claim is one statement per half a round of messages or more, and a claimed
+        message waits about a round for its slot at most. The round starts at its concurrency (at least 8),
+        so replicas share a small backlog, and doubles with each full claim up to four times that: a claim
+        per 4-8 messages of a large backlog cost as much as the sends (the statement's building and round
+        trip)."""
+        if self.claiming is not None or self.dry or self.held > self.concurrency + self.round_size // 2:
             return 0
-        return self.concurrency + round_ - self.held
+        return self.concurrency + self.round_size - self.held
 
 
 @dataclass(frozen=True)
@@ -214,7 +232,7 @@ class Sender:
     async def _claim_into(self, lane: Lane, limit: int, now: datetime | None) -> int:
         claimed = await self.claim(limit, now, lane.channel)
         lane.waiting.extend(claimed)
-        lane.dry = len(claimed) < limit
+        lane.claimed(limit, len(claimed))
         return len(claimed)
 
     def _dispatch(self, lane: Lane) -> list[asyncio.Task[str]]:
@@ -296,12 +314,13 @@ class Sender:
 
     async def _mark_all(self) -> None:
         """Mark what was sent, `mark_batch_rows` at a time, one statement each: a batch goes when it is full,
-        when its first outcome has waited `mark_linger_seconds`, or at once when no send is under way (no
-        more outcomes are coming soon)."""
+        when its first outcome has waited `mark_linger_seconds`, or at once when no send is under way and none
+        is waiting for a slot (no more outcomes are coming soon). Between two sends of one slot nothing is
+        under way for a moment: marking then made a statement per message at concurrency 1."""
         limit, linger = self.settings.mark_batch_rows, self.settings.mark_linger_seconds
         first = time.monotonic()
         while self._unmarked:
-            while len(self._unmarked) < limit and self._sending and (left := first + linger - time.monotonic()) > 0:
+            while len(self._unmarked) < limit and self._coming() and (left := first + linger - time.monotonic()) > 0:
                 self._more.clear()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(left):
@@ -309,6 +328,10 @@ class Sender:
             batch, self._unmarked = self._unmarked[:limit], self._unmarked[limit:]
             first = time.monotonic()  # what came meanwhile has waited at most as long as this statement
             await self._mark(batch)
+
+    def _coming(self) -> bool:
+        """Whether more outcomes are coming soon: a send under way, or a claimed message waiting for its slot."""
+        return self._sending > 0 or any(lane.waiting for lane in self.lanes)
 
     async def _mark(self, batch: list[Unmarked]) -> None:
         lease = self.lease.total_seconds()
