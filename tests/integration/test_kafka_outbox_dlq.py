@@ -10,6 +10,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 from sqlalchemy import func, select
 
 from services.rules.access.models import ApiToken
@@ -19,8 +20,9 @@ from shared.contracts import Topic
 from shared.contracts.rules import ApiTokenChanged
 from shared.db.session import Database
 from shared.kafka.dlq import read_dlq, replay_dlq
+from shared.kafka.lag import group_lag
 from shared.kafka.outbox import Outbox, OutboxRelay, outbox_written
-from shared.kafka.producer import Producer
+from shared.kafka.producer import Producer, client_options
 from shared.logging import correlation_id
 from tests.support.topics import published
 from tests.support.waiting import eventually
@@ -179,3 +181,34 @@ async def test_the_dlq_is_read_without_changing_it_and_replayed_to_its_topic_onc
     back = await published(platform, Topic.RISK_EVENT_RAISED, quiet_ms=1000)
     assert sorted(back, key=lambda e: e["n"]) == [{"n": 0}, {"n": 1}]
     assert len(await read_dlq(platform, topic, timeout_ms=500)) == 2  # the dead letters stay for the record
+
+
+async def test_a_groups_lag_is_what_it_has_not_committed_across_partitions(platform) -> None:
+    topic = Topic.ORGANISATION_UPDATED.value
+    producer = Producer(platform, client_id="test-lag")
+    await producer.start()
+    try:
+        for n in range(6):
+            await producer.send(topic, f"org-{n}", b"{}")
+    finally:
+        await producer.stop()
+    group = f"lag-{uuid.uuid4().hex[:8]}"
+    assert await group_lag(platform, group, [topic]) == 6  # a group that never committed is behind by everything
+    consumer = AIOKafkaConsumer(
+        platform.topic(topic),
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **client_options(platform),
+    )
+    await consumer.start()
+    try:
+        read = 0
+        while read < 6:
+            batch = await consumer.getmany(timeout_ms=2000)
+            read += sum(len(records) for records in batch.values())
+        await consumer.commit()
+    finally:
+        await consumer.stop()
+    assert await group_lag(platform, group, [topic]) == 0
+    assert await group_lag(platform, group, [topic, Topic.RISK_EVENT_RAISED.value]) == 0  # an empty topic adds none
