@@ -78,7 +78,7 @@ ORG_COLUMNS = ["id", "external_ref", "name", "credit_code", "province", "city", 
 # sent with COPY took minutes of CPU the bench did not get. Raised over the last 365 days; statuses 10 % open,
 # 5 % in review, 55 % decided, 30 % closed; severities 30/40/25/5 %; one statutory clock per event.
 DRAWS = """
-  SELECT g, ((g * 7919) % $2) AS o, now() - random() * interval '365 days' AS raised, random() AS r, random() AS s,
+  SELECT g, ((g::bigint * 7919) % $2)::int AS o, now() - random() * interval '365 days' AS raised, random() AS r, random() AS s,
          (ARRAY['spot_check_failure', 'food_spot_check_failure', 'abnormal_operation_listed', 'recall',
                 'licence_revoked'])[1 + floor(random() * 5)::int] AS kind
   FROM generate_series(1, $1) AS g
