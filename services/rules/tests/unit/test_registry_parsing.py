@@ -9,6 +9,8 @@ import io
 
 import openpyxl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from certwatch.demo.registry import REGISTRY_COLUMNS, registry_csv, registry_rows
 from services.rules.registry.importer import (
@@ -205,3 +207,32 @@ def test_normalised_compacts_a_valid_code_drops_a_placeholder_and_refuses_an_inv
     with pytest.raises(InvalidInput, match="credit_code '91330212PDY0010124': credit code check failed") as refused:
         normalised(org.model_copy(update={"credit_code": "91330212PDY0010124"}))
     assert refused.value.detail == {"field": "credit_code"}
+
+
+CELLS = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(body=st.binary(max_size=300))
+def test_any_bytes_are_read_or_refused_as_a_whole_never_a_crash(body: bytes) -> None:
+    try:
+        parsed = parse_registry(b"org_id,name,credit_code,certificate_no\n" + body)
+    except InvalidInput as refused:
+        assert refused.status_code == 422 and refused.message
+    else:
+        assert parsed.rejected_rows <= parsed.rows and len(parsed.organisations) <= parsed.rows
+
+
+@settings(max_examples=100, deadline=None)
+@given(rows=st.lists(st.tuples(CELLS, CELLS, CELLS, CELLS), max_size=8))
+def test_every_row_is_kept_or_refused_with_its_row_number(rows: list[tuple[str, str, str, str]]) -> None:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["org_id", "name", "credit_code", "certificate_no"])
+    writer.writerows(rows)
+    parsed = parse_registry(out.getvalue().encode())
+    assert parsed.rows == len(rows)
+    assert {p.row for p in parsed.problems} <= set(range(2, parsed.rows + 2))
+    assert len({p.row for p in parsed.problems}) == parsed.rejected_rows
+    for org in parsed.organisations.values():
+        assert org.external_ref and org.name
