@@ -4,12 +4,15 @@ list, timeliness against each rule's limit, the certificate annex, and every val
 
 from __future__ import annotations
 
+import calendar
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.rules.sweep.labels import (
     BAND,
@@ -31,7 +34,9 @@ from services.rules.sweep.report import (
     category,
     local_day,
 )
+from services.rules.sweep.service import window_start
 from shared.contracts.ingest import SignalKind as K
+from shared.errors import InvalidInput
 
 ORG_A, ORG_B = uuid.UUID(int=1), uuid.UUID(int=2)
 EVENT_1, EVENT_2, EVENT_3 = uuid.UUID(int=11), uuid.UUID(int=12), uuid.UUID(int=13)
@@ -280,3 +285,22 @@ def test_a_listing_key_reads_as_its_list_and_number() -> None:
 def test_a_value_without_a_word_shows_itself_and_none_shows_nothing() -> None:
     assert label(SWEEP_STATUS, "running") == "进行中" and label(BAND, "none") == "无"
     assert label(SWEEP_STATUS, "paused") == "paused" and label(SWEEP_STATUS, None) == ""
+
+
+@settings(max_examples=200, deadline=None)
+@given(as_of=st.dates(date(2000, 1, 1), date(2100, 12, 31)), n=st.integers(0, 999), unit=st.sampled_from("ymdYMD"))
+def test_a_window_ends_on_its_day_and_reaches_back_whole_calendar_months(as_of: date, n: int, unit: str) -> None:
+    start = window_start(as_of, f" {n}{unit} ")
+    assert start <= as_of
+    if unit.lower() == "d":
+        assert start == as_of - timedelta(days=n)
+        return
+    months = n * 12 if unit.lower() == "y" else n
+    assert (as_of.year * 12 + as_of.month) - (start.year * 12 + start.month) == months
+    assert start.day == min(as_of.day, calendar.monthrange(start.year, start.month)[1])
+
+
+@pytest.mark.parametrize("window", ["", "y", "3", "3w", "-3y", "3.5y", "1000d", "3 years"])
+def test_a_window_that_is_no_number_and_unit_is_refused_with_an_example(window: str) -> None:
+    with pytest.raises(InvalidInput, match=r"e\.g\. 3y, 18m, 90d"):
+        window_start(date(2026, 12, 1), window)
