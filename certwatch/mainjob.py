@@ -70,7 +70,7 @@ def _nightly_run(ingest: str, feed_token: str) -> list[dict[str, Any]]:
 
 def _campaign_sweep(rules: str, timeout: float) -> dict[str, Any]:
     """The campaign sweep over the demo registry (issue 16): its record once it has ended."""
-    sweep = httpx.post(f"{rules}/sweeps", json={"window": "3y"}, headers=bearer(), timeout=30).json()
+    sweep: dict[str, Any] = httpx.post(f"{rules}/sweeps", json={"window": "3y"}, headers=bearer(), timeout=30).json()
     deadline = time.monotonic() + timeout
     while sweep.get("status") in ("queued", "running") and time.monotonic() < deadline:
         time.sleep(0.5)

@@ -19,7 +19,6 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.datastructures import Headers
 
 from services.notify.models import OrganisationLink
-from services.notify.organisations import service
 from services.notify.organisations.endpoints import _read
 from services.notify.organisations.files import LocalFileStore, _checked_key, evidence_key, sniff
 from services.notify.organisations.links import SALT, LinkRefused, Links
@@ -50,7 +49,7 @@ def _link(event: uuid.UUID | None = None) -> OrganisationLink:
 
 def test_the_rate_limit_counts_per_link_and_refuses_with_a_429(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [1000.0]
-    monkeypatch.setattr(service.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
     limit, first, second = RateLimit(3), uuid.uuid4(), uuid.uuid4()
     for _ in range(3):
         limit.check(first)
@@ -64,7 +63,7 @@ def test_the_rate_limit_counts_per_link_and_refuses_with_a_429(monkeypatch: pyte
 
 def test_a_refused_request_does_not_count(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [0.0]
-    monkeypatch.setattr(service.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
     limit, link = RateLimit(2), uuid.uuid4()
     limit.check(link)
     clock[0] = 30.0
@@ -78,7 +77,7 @@ def test_a_refused_request_does_not_count(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_the_rate_limit_forgets_idle_links(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [0.0]
-    monkeypatch.setattr(service.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
     limit = RateLimit(5)
     for _ in range(10_001):
         limit.check(uuid.uuid4())

@@ -264,7 +264,7 @@ async def test_timeliness_in_the_database_says_what_timeliness_in_python_says(re
 
 async def test_the_dashboards_figures_for_a_period(reporting) -> None:
     db, _ = reporting
-    today = datetime.now(dashboard.LOCAL).date()
+    today = datetime.now(service.LOCAL).date()
     start, end = today - timedelta(days=20), today - timedelta(days=10)
     inside = [
         _event(
@@ -322,7 +322,7 @@ async def test_the_dashboards_figures_for_a_period(reporting) -> None:
 
 async def test_the_drill_down_list_filters_and_pages(reporting, monkeypatch) -> None:
     db, _ = reporting
-    today = datetime.now(dashboard.LOCAL).date()
+    today = datetime.now(service.LOCAL).date()
     monday = today - timedelta(days=today.weekday() + 14)
     events = [
         _event(
