@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, Text, false, func
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, false, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -14,6 +14,10 @@ from services.rules.db import Base
 
 class RiskEvent(Base):
     __tablename__ = "risk_events"
+    __table_args__ = (  # a list filtered by status or severity reads its page, newest first, from one index
+        Index("ix_risk_events_status_created_at", "status", "created_at"),
+        Index("ix_risk_events_severity_created_at", "severity", "created_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), index=True)
@@ -22,9 +26,9 @@ class RiskEvent(Base):
     signal: Mapped[dict[str, object]] = mapped_column(JSONB)
     rule_id: Mapped[str] = mapped_column(String(100))
     rule_version: Mapped[int] = mapped_column(Integer)
-    severity: Mapped[str] = mapped_column(String(20), index=True)
+    severity: Mapped[str] = mapped_column(String(20))
     recommended_measure: Mapped[str] = mapped_column(String(30))
-    status: Mapped[str] = mapped_column(String(20), index=True, default="open")
+    status: Mapped[str] = mapped_column(String(20), default="open")
     title: Mapped[str] = mapped_column(Text)
     summary: Mapped[str] = mapped_column(Text)
     decision_due: Mapped[date | None] = mapped_column(Date)
