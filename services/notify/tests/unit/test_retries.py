@@ -39,7 +39,8 @@ class Flaky:
 
 
 def settings(**overrides: Any) -> NotifySettings:
-    return NotifySettings(database_url="postgresql+asyncpg://x@localhost/x", send_backoff_seconds=0.001, **overrides)
+    values: dict[str, Any] = {"send_backoff_seconds": 0.001, **overrides}
+    return NotifySettings(database_url="postgresql+asyncpg://x@localhost/x", **values)
 
 
 async def test_a_transient_failure_is_tried_again() -> None:
@@ -61,6 +62,26 @@ async def test_tries_end_after_send_attempts() -> None:
         await send_with_retries(channel, TO, MESSAGE, "k", settings(send_attempts=3), MASKED)
     assert channel.calls == 3 and failed.value.attempts == 3
     assert str(failed.value) == "ConnectionRefusedError: refused"
+
+
+async def test_the_waits_double_from_the_backoff_and_each_try_is_logged_masked(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr(asyncio, "sleep", sleep)  # the first try's wait and tenacity's both go through it
+    channel = Flaky(*(ConnectionResetError(f"reset by {TO}") for _ in range(3)))
+    policy = settings(send_attempts=4, send_backoff_seconds=1.0)
+    assert await send_with_retries(channel, TO, MESSAGE, "k", policy, MASKED) == ("ok-4", 4)
+    assert len(slept) == 3
+    for waited, base in zip(slept, (1.0, 2.0, 4.0), strict=True):  # backoff × 2ⁿ⁻¹, plus up to half the first
+        assert base <= waited <= base + 0.5
+    assert [r.getMessage().split(" failed ")[1][:11] for r in caplog.records] == ["(attempt 1)", "(attempt 2)",
+                                                                                  "(attempt 3)"]  # fmt: skip
+    assert TO not in caplog.text
 
 
 async def test_a_send_that_hangs_gives_up_at_the_deadline() -> None:
