@@ -1,17 +1,18 @@
 """Benchmark: reporting on a backlog, beside raw aiokafka consuming the same messages in the same run.
 
-For each of N risk events (`--events`, a list: 3,000 and 20,000 by default), what reporting reads of one signal
-in the whole flow: `rules.risk-event-raised.v1` and `.v2` (the same event, v2 with its statutory clocks, built
-as rules builds them: `review.clocks.raised_rows` over `ruleset.clocks.deadline`), and notify's
-`notification-delivered` for its email and its SMS: 4 messages a risk event, keyed by organisation as the
-services key them. They are produced as fast as the broker takes them (acks=all, linger 5 ms), so reporting
-works through a backlog. Its rate is the growth of its own tables (this run's risk events, clocks and
-notifications, whose ids start with the run's 4 bytes; polled every 0.25 s in the stack's PostgreSQL) from the
-poll before the first that saw some of them to the one that saw all of them. Then the same messages are consumed
-again with raw aiokafka (no group, batches of 200) from the offsets they were produced at: the ceiling of a
-consumer on this broker, in the same run. Peak RSS is reporting's process trees (its API and its worker,
-sampled). The CPU reporting, PostgreSQL and other processes used meanwhile is printed with it, and messages per
-second of reporting's own CPU, which moves less with the machine's load than the rate does.
+For each of N risk events (`--events`, a list: 3,000 and 20,000 by default), what reporting reads of one signal in
+the whole flow: `rules.risk-event-raised.v1` and `.v2` (the same event, v2 with its statutory clocks, built as
+rules builds them: `review.clocks.raised_rows` over `ruleset.clocks.deadline`), and notify's `notification-
+delivered` for its email and its SMS: 4 messages a risk event, keyed by organisation as the services key them. The
+backlog: reporting's consuming process (its worker) is stopped, the messages produced (acks=all, linger 5 ms), and
+the process started again as `certwatch up` starts it. Its rate is the growth of its own tables (this run's risk
+events, clocks and notifications, whose ids start with the run's 4 bytes; polled every 0.25 s in the stack's
+PostgreSQL) from the poll before the first that saw some of them to the one that saw all of them (its start-up left
+out). Then the same messages are consumed again with raw aiokafka (no group, batches of 200) from the offsets they
+were produced at: the ceiling of a consumer on this broker, in the same run. Peak RSS is reporting's process trees
+(its API and its worker, sampled). The CPU reporting, PostgreSQL and other processes used while it counted is
+printed with it, and messages per second of reporting's own CPU, which moves less with the machine's load than the
+rate does.
 
 Runs on the local stack (`certwatch up`; `CERTWATCH_DATA_DIR` chooses which), best while it is otherwise idle
 (`make bench` runs it first). Every run uses new ids, so it can run again on the same stack.
@@ -172,53 +173,81 @@ class Result:
     messages: int
     produced: float
     rate: float
-    first_seen: float
-    last_seen: float
+    started_after: float  # s from the consumer's restart to its first row
+    seconds: float
     baseline: float
     rss_mb: float
     cores: dict[str, float]
 
 
+@dataclass
+class Poll:
+    at: float
+    rows: int
+    reporting_cpu: float
+    postgres_cpu: float
+    busy: float
+
+
+def _pids() -> tuple[list[int], list[int]]:
+    """reporting's processes (its api and worker, and their children) and PostgreSQL's, now."""
+    from certwatch import stack as local
+    from shared.settings import data_dir
+
+    pids = {r["name"]: r["pid"] for r in local.status(data_dir()) if r["pid"]}
+    reporting = [p for name, pid in pids.items() if name.startswith("reporting") for p in (pid, *descendants(pid))]
+    return reporting, [pids["postgres"], *descendants(pids["postgres"])]
+
+
+def _stop_consuming() -> None:
+    """Stop reporting's consuming process (its worker; the one process where api and worker are not apart)."""
+    from certwatch import stack as local
+    from shared.settings import data_dir
+
+    state = local.read_state(data_dir())
+    entry = state.get("workers", {}).get("reporting") or state["services"]["reporting"]
+    local.terminate(entry["pid"], started=entry.get("started"))
+
+
 async def run(stack: Stack, n: int, notifications: bool, timeout: float) -> Result:
+    """The backlog: reporting's consumer stopped, this run's messages produced, the consumer started again
+    (`certwatch up` starts what is not running); its rate counted from the poll before its first row."""
+    from certwatch import stack as local
+    from shared.settings import data_dir
+
     run_id = uuid.uuid4().hex[:8]
     ours = (uuid.UUID(run_id + "0" * 24), uuid.UUID(run_id + "f" * 24))
     messages, clocks = messages_of(run_id, n, notifications)
     expected = n + clocks + (2 * n if notifications else 0)  # rows: risk events, clocks, notifications
+    _stop_consuming()
+    produced, first = await produce(stack.bootstrap, messages)
+    await asyncio.to_thread(local.up, data_dir())
+    reporting, postgres = _pids()
     conn = await asyncpg.connect(stack.admin_dsn)
-    reporting = [
-        p for name, pid in stack.pids.items() if name.startswith("reporting") for p in (pid, *descendants(pid))
-    ]
-    postgres = [stack.pids["postgres"], *descendants(stack.pids["postgres"])]
+    polls: list[Poll] = []
+    peak_kb = 0
     try:
-        cpu0 = {"reporting": sum(cpu_seconds(p) for p in reporting),
-                "postgres": sum(cpu_seconds(p, p == stack.pids["postgres"]) for p in postgres)}  # fmt: skip
-        busy0, wall0, peak_kb = machine_busy(), time.monotonic(), 0
-        producing = asyncio.create_task(produce(stack.bootstrap, messages))
-        polls: list[tuple[float, int]] = []
         deadline_at = time.monotonic() + timeout
         while time.monotonic() < deadline_at:
             done = int(await conn.fetchval(COUNT, *ours))
-            polls.append((time.monotonic(), done))
+            polls.append(Poll(time.monotonic(), done, sum(cpu_seconds(p) for p in reporting),
+                              sum(cpu_seconds(p, p == postgres[0]) for p in postgres), machine_busy()))  # fmt: skip
             peak_kb = max(peak_kb, sum(proc_status(p).get("VmRSS", 0) for p in reporting))
             if done >= expected:
                 break
             await asyncio.sleep(0.25)
         else:
-            raise SystemExit(f"reporting had {polls[-1][1]} of {expected} rows after {timeout:.0f} s")
-        wall = time.monotonic() - wall0
-        cores = {"reporting": (sum(cpu_seconds(p) for p in reporting) - cpu0["reporting"]) / wall,
-                 "postgres": (sum(cpu_seconds(p, p == stack.pids["postgres"]) for p in postgres) - cpu0["postgres"])
-                 / wall}  # fmt: skip
-        cores["others"] = max(0.0, (machine_busy() - busy0) / wall - sum(cores.values()))
-        produced, first = await producing
+            raise SystemExit(f"reporting had {polls[-1].rows} of {expected} rows after {timeout:.0f} s")
     finally:
         await conn.close()
-    start = next(i for i, (_, done) in enumerate(polls) if done > 0)
-    # the poll before the first that saw growth: the work started after it
-    t0 = polls[max(0, start - 1)][0]
-    elapsed = polls[-1][0] - t0
+    start = next(i for i, poll in enumerate(polls) if poll.rows > 0)
+    first_poll, last = polls[max(0, start - 1)], polls[-1]  # the work started after the poll before its first row
+    wall = last.at - first_poll.at
+    cores = {"reporting": (last.reporting_cpu - first_poll.reporting_cpu) / wall,
+             "postgres": (last.postgres_cpu - first_poll.postgres_cpu) / wall}  # fmt: skip
+    cores["others"] = max(0.0, (last.busy - first_poll.busy) / wall - sum(cores.values()))
     baseline = await consume_baseline(stack.bootstrap, first, len(messages))
-    return Result(n, len(messages), produced, len(messages) / elapsed, t0 - wall0, polls[-1][0] - wall0, baseline,
+    return Result(n, len(messages), produced, len(messages) / wall, first_poll.at - polls[0].at, wall, baseline,
                   peak_kb / 1024, cores)  # fmt: skip
 
 
@@ -233,7 +262,7 @@ def main() -> None:
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}, {os.cpu_count()} cores; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")  # fmt: skip
     print(
         "| risk events | messages | produced msgs/s | reporting msgs/s | raw aiokafka consume msgs/s | ratio | "
-        "first / last row at | reporting peak RSS | cores: reporting, PostgreSQL, other processes | "
+        "s to first row / counting | reporting peak RSS | cores: reporting, PostgreSQL, other processes | "
         "msgs per reporting CPU-second | target |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -241,9 +270,9 @@ def main() -> None:
         r = asyncio.run(run(stack, n, not args.no_notifications, args.timeout))
         ok = "PASS" if r.rate >= TARGET else "FAIL"
         print(f"| {r.events:,} | {r.messages:,} | {r.produced:,.0f} | {r.rate:,.0f} | {r.baseline:,.0f} | "
-              f"1/{r.baseline / r.rate:.1f} | {r.first_seen:.1f} s / {r.last_seen:.1f} s | {r.rss_mb:.0f} MB | "
+              f"1/{r.baseline / r.rate:.1f} | {r.started_after:.1f} s / {r.seconds:.1f} s | {r.rss_mb:.0f} MB | "
               f"{r.cores['reporting']:.2f}, {r.cores['postgres']:.2f}, {r.cores['others']:.2f} | "
-              f"{r.messages / max(1e-9, r.cores['reporting'] * r.last_seen):,.0f} | ≥ {TARGET:,}/s {ok} |", flush=True)  # fmt: skip
+              f"{r.messages / max(1e-9, r.cores['reporting'] * r.seconds):,.0f} | ≥ {TARGET:,}/s {ok} |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

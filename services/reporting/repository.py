@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Date, Table, and_, bindparam, delete, func, null, or_, select, text
-from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import Executable
 
 from services.reporting.models import (
     ClockView,
@@ -114,58 +116,62 @@ def _table(model: type[Any]) -> Table:
     return cast(Table, model.__table__)
 
 
-def _unnest(table: Table, rows: list[dict[str, Any]]) -> Insert:
-    """INSERT … SELECT FROM unnest(an array per column) of `rows` (all with the same keys): one statement whose
-    text is the same whatever the number of rows, so PostgreSQL parses it once per connection. An insert of many
-    rows through the ORM or Core renders a multi-VALUES statement per batch size (and keeps per-row bookkeeping:
-    about a tenth of the worker's active samples on a backlog)."""
-    names = list(rows[0])
-    arrays = [bindparam(f"u_{n}", [r[n] for r in rows], type_=ARRAY(table.c[n].type)) for n in names]
+@cache
+def _statement(table: Table, names: tuple[str, ...], changed: tuple[str, ...] = (), add: bool = False,
+               open_only: bool = False) -> Executable:  # fmt: skip
+    """INSERT … SELECT FROM unnest(an array per column, `_arrays`): one statement whose text is the same whatever
+    the number of rows, so PostgreSQL parses it once per connection, and built once here. An insert of many rows
+    through the ORM renders a multi-VALUES statement per batch size and keeps per-row bookkeeping (a tenth of the
+    worker's active samples on a backlog). On a conflict on the primary key: nothing, returning the keys added
+    (by default); `changed` columns replaced (only while `ended_on` is null if `open_only`); or `value` added."""
+    arrays = [bindparam(f"u_{n}", type_=ARRAY(table.c[n].type)) for n in names]
     source = func.unnest(*arrays).table_valued(*names).render_derived()
-    return insert(table).from_select(names, select(*[source.c[n] for n in names]))
+    stmt = insert(table).from_select(list(names), select(*[source.c[n] for n in names]))
+    keys = [c.name for c in table.primary_key]
+    if add:
+        return stmt.on_conflict_do_update(index_elements=keys, set_={"value": table.c.value + stmt.excluded.value})
+    if changed:
+        where = table.c.ended_on.is_(None) if open_only else None
+        return stmt.on_conflict_do_update(index_elements=keys, set_={n: stmt.excluded[n] for n in changed}, where=where)
+    return stmt.on_conflict_do_nothing().returning(*table.primary_key.columns)
+
+
+def _arrays(rows: list[dict[str, Any]]) -> tuple[tuple[str, ...], dict[str, list[Any]]]:
+    """The columns of `rows` (all with the same keys) and their values, one list per column."""
+    names = tuple(rows[0])
+    return names, {f"u_{n}": [r[n] for r in rows] for n in names}
+
+
+async def _insert_new(session: AsyncSession, table: Table, rows: list[dict[str, Any]], what: str) -> None:
+    """Insert rows the batch found missing; one added meanwhile by another transaction is a BatchConflict."""
+    names, values = _arrays(rows)
+    added = (await session.execute(_statement(table, names), values)).all()
+    if len(added) != len(rows):
+        raise BatchConflict(f"{len(rows) - len(added)} of {len(rows)} {what} were added meanwhile")
 
 
 async def _write(session: AsyncSession, batch: _Batch) -> None:
     if batch.risk_events:
-        rows = list(batch.risk_events.values())
-        events = _table(RiskEventView)
-        stmt = _unnest(events, rows).on_conflict_do_nothing().returning(events.c.risk_event_id)
-        added = (await session.execute(stmt)).scalars().all()
-        if len(added) != len(rows):
-            raise BatchConflict(f"{len(rows) - len(added)} of {len(rows)} risk events were added meanwhile")
+        await _insert_new(session, _table(RiskEventView), list(batch.risk_events.values()), "risk events")
     if batch.clocks is not None and batch.clocks.put:
         await _write_clocks(session, batch.clocks)
     if batch.screened:
         rows = [{"organisation_id": k, "certificate_count": v} for k, v in batch.screened.items()]
-        screened = _unnest(_table(ScreenedOrganisation), rows)
-        await session.execute(
-            screened.on_conflict_do_update(
-                index_elements=["organisation_id"], set_={"certificate_count": screened.excluded.certificate_count}
-            )
-        )
+        names, values = _arrays(rows)
+        await session.execute(_statement(_table(ScreenedOrganisation), names, ("certificate_count",)), values)
     if batch.notifications:
-        notified = _unnest(_table(NotificationView), list(batch.notifications.values()))
-        changed = {k: notified.excluded[k] for k in ("outcome", "attempts", "at")}
-        await session.execute(notified.on_conflict_do_update(index_elements=["notification_id"], set_=changed))
+        names, values = _arrays(list(batch.notifications.values()))
+        changed = ("outcome", "attempts", "at")  # the first row's columns, the latest outcome
+        await session.execute(_statement(_table(NotificationView), names, changed), values)
     if batch.tallies:
-        tallies = _table(Tally)
-        tally = _unnest(
-            tallies, [{"metric": m, "dimension": d, "value": n} for (m, d), n in sorted(batch.tallies.items())]
+        names, values = _arrays(
+            [{"metric": m, "dimension": d, "value": n} for (m, d), n in sorted(batch.tallies.items())]
         )
-        await session.execute(
-            tally.on_conflict_do_update(
-                index_elements=["metric", "dimension"], set_={"value": tallies.c.value + tally.excluded.value}
-            )
-        )
+        await session.execute(_statement(_table(Tally), names, add=True), values)
     if batch.days:
-        days = _table(DailyTally)
         rows = [{"day": d, "metric": m, "dimension": x, "value": n} for (d, m, x), n in sorted(batch.days.items())]
-        daily = _unnest(days, rows)
-        await session.execute(
-            daily.on_conflict_do_update(
-                index_elements=["day", "metric", "dimension"], set_={"value": days.c.value + daily.excluded.value}
-            )
-        )
+        names, values = _arrays(rows)
+        await session.execute(_statement(_table(DailyTally), names, add=True), values)
 
 
 async def _write_clocks(session: AsyncSession, clocks: _Clocks) -> None:
@@ -174,17 +180,12 @@ async def _write_clocks(session: AsyncSession, clocks: _Clocks) -> None:
     since the batch read them, updated as `put_clock` updates them."""
     new = [clocks.put[k] for k in sorted(clocks.put) if k not in clocks.stored]
     kept = [clocks.put[k] for k in sorted(clocks.put) if k in clocks.stored]
-    table = _CLOCKS
     if new:
-        added = (await session.execute(_unnest(table, new).on_conflict_do_nothing().returning(table.c.clock_id))).all()
-        if len(added) != len(new):
-            raise BatchConflict(f"{len(new) - len(added)} of {len(new)} clocks were added meanwhile")
+        await _insert_new(session, _CLOCKS, new, "clocks")
     if kept:
-        stmt = _unnest(table, kept)
-        changed = {c.name: stmt.excluded[c.name] for c in table.columns if c.name != "clock_id"}
-        await session.execute(
-            stmt.on_conflict_do_update(index_elements=["clock_id"], set_=changed, where=table.c.ended_on.is_(None))
-        )
+        names, values = _arrays(kept)
+        changed = tuple(n for n in names if n != "clock_id")
+        await session.execute(_statement(_CLOCKS, names, changed, open_only=True), values)
 
 
 # --- the projections' writes --------------------------------------------------------------------------------
