@@ -23,21 +23,37 @@ from shared.contracts.ingest import ProductV2, SignalDetail, SignalKind, SignalV
 from shared.identifiers import check_code
 
 FIELDS = {
-    **dict.fromkeys(["enterprise", "企业名称", "生产企业", "涉事企业", "company"], "enterprise"),
-    **dict.fromkeys(["credit_code", "统一社会信用代码"], "credit_code"),
+    **dict.fromkeys(
+        [
+            "enterprise",
+            "企业名称",
+            "生产企业",
+            "涉事企业",
+            "company",
+            "生产者名称",
+            "生产者",
+            "召回企业",
+            "生产企业名称",
+        ],
+        "enterprise",
+    ),
+    **dict.fromkeys(["credit_code", "统一社会信用代码", "组织机构代码（统一社会信用代码）"], "credit_code"),
     **dict.fromkeys(["address", "地址", "企业地址"], "address"),
     **dict.fromkeys(["province", "省份"], "province"),
     **dict.fromkeys(["product", "产品名称", "产品"], "product"),
-    **dict.fromkeys(["model", "型号", "规格型号"], "model"),
-    **dict.fromkeys(["batch", "批次", "批号"], "batch"),
+    **dict.fromkeys(["brand", "品牌", "商标"], "brand"),
+    **dict.fromkeys(["model", "型号", "规格型号", "型号/规格", "型号规格", "规格"], "model"),
+    **dict.fromkeys(["batch", "批次", "批号", "生产批号/批次", "生产批号", "批次号"], "batch"),
     **dict.fromkeys(["type", "类型"], "type"),
     **dict.fromkeys(["date", "日期", "发布日期"], "date"),
-    **dict.fromkeys(["description", "描述", "事故描述", "召回原因"], "description"),
-    **dict.fromkeys(["authority", "发布机构", "发布单位"], "authority"),
+    **dict.fromkeys(["description", "描述", "事故描述", "召回原因", "缺陷描述", "缺陷情况"], "description"),
+    **dict.fromkeys(["authority", "发布机构", "发布单位", "备案机构", "报告机构"], "authority"),
     **dict.fromkeys(["url", "链接", "公告网址链接"], "url"),
     **dict.fromkeys(["notice_no", "公告号", "编号"], "notice_no"),
 }
 REQUIRED = [("enterprise", "credit_code"), ("type", "description", "product")]
+# Columns only a recall notice has: a file with one of them is a list of recalls, whatever its 类型 says.
+_RECALL_COLUMN = ("召回", "recall")
 
 
 def parse(path: Path, *, feed: str, limits: Limits | None = None) -> ParseResult:
@@ -52,11 +68,14 @@ def parse(path: Path, *, feed: str, limits: Limits | None = None) -> ParseResult
             return
         assert tables is not None
         for table in tables:
+            recalls = any(word in column.lower() for column in table.columns for word in _RECALL_COLUMN)
             for number, cells in table.rows:
                 if rejected := oversized(table, number, cells):
                     yield rejected
                     continue
                 record = {f: cell(cells, table.header, f) for f in table.header}
+                if recalls and not text(record.get("type")):
+                    record["type"] = "召回"
                 yield _item(number, {**record, "_raw": raw_row(table.columns, cells)}, feed)
 
     return ParseResult(items)
@@ -141,7 +160,10 @@ def _item(number: int, record: dict[str, Any], feed: str) -> Item:
             role="producer",
         ),
         product=ProductV2(
-            name=text(record.get("product")), model=text(record.get("model")), batch=text(record.get("batch"))
+            name=text(record.get("product")),
+            brand=text(record.get("brand")),
+            model=text(record.get("model")),
+            batch=text(record.get("batch")),
         ),
         detail=SignalDetail(
             reason=text(record.get("description")),

@@ -13,7 +13,9 @@ import json
 import operator
 import zlib
 from collections.abc import Iterator
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from services.ingest.feeds.base import (
     Item,
@@ -25,7 +27,17 @@ from services.ingest.feeds.base import (
     signal_id,
 )
 from services.ingest.feeds.cells import BadCell, parse_date, text
-from services.ingest.feeds.tables import Limits, Table, cell, cells_by_field, oversized, raw_row, read_tables
+from services.ingest.feeds.tables import (
+    Limits,
+    Table,
+    cell,
+    cells_by_field,
+    json_tables,
+    oversized,
+    raw_row,
+    read_tables,
+    sniff,
+)
 from shared.contracts.ingest import SignalDetail, SignalKind, SignalV2, Subject
 from shared.identifiers import check_code, quick_valid
 
@@ -38,11 +50,31 @@ SYNONYMS = {
             "信用代码",
             "统一社会信用代码（注册号）",
             "社会信用代码",
+            "credit_code",
+            "uniscid",
+            "unityCreditCode",
+            "creditCode",
         ],
         "code",
     ),
-    **dict.fromkeys(["企业名称", "名称", "市场主体名称", "当事人名称", "主体名称"], "name"),
-    **dict.fromkeys(["列入日期", "列入时间", "列入严重违法失信名单日期", "列入经营异常名录日期"], "listed_on"),
+    **dict.fromkeys(
+        ["企业名称", "名称", "市场主体名称", "当事人名称", "主体名称", "单位名称", "comp_name", "entName", "entname"],
+        "name",
+    ),
+    **dict.fromkeys(
+        [
+            "列入日期",
+            "列入时间",
+            "列入严重违法失信名单日期",
+            "列入经营异常名录日期",
+            "incloud_date",
+            "abntime",
+            "inDate",
+            "indate",
+            "AddDate",
+        ],
+        "listed_on",
+    ),
     **dict.fromkeys(
         [
             "列入原因",
@@ -54,6 +86,11 @@ SYNONYMS = {
             "列入经营异常名录原因类型名称",
             "列入经营异常名录原因类型",
             "列入原因类型名称",
+            "incloud_reason",
+            "speCause_CN",
+            "inReason",
+            "inreason",
+            "AddReason",
         ],
         "reason",
     ),
@@ -67,10 +104,17 @@ SYNONYMS = {
             "列入决定机关名称",
             "列入作出决定机关",
             "作出决定机关名称",
+            "做出决定机关",
+            "做出决定机关（列入）",
+            "decision_organ",
+            "decOrg_CN",
+            "inOrgan",
+            "inorg",
+            "DecisionOffice",
         ],
         "authority",
     ),
-    **dict.fromkeys(["移出日期", "移出时间"], "removed_on"),
+    **dict.fromkeys(["移出日期", "移出时间", "remDate", "outDate", "outdate", "RemoveDate"], "removed_on"),
     **dict.fromkeys(
         [
             "移出原因",
@@ -80,19 +124,37 @@ SYNONYMS = {
             "移出原因类型名称",
             "移出经营异常名录原因类型名称",
             "移出严重违法失信企业名单原因",
+            "移出严重违法失信企业名单（黑名单）原因",
+            "remExcpRes_CN",
+            "outReason",
+            "outreason",
+            "RomoveReason",
+            "RemoveReason",
         ],
         "removal_reason",
     ),
     **dict.fromkeys(["列入决定书文号", "决定书文号", "列入文号", "文号"], "decision_no"),
     **dict.fromkeys(["移出决定书文号", "移出文号"], "removal_decision_no"),
     **dict.fromkeys(
-        ["作出决定机关（移出）", "移出决定机关", "作出移出决定机关", "移出决定机关名称", "移出作出决定机关"],
+        [
+            "作出决定机关（移出）",
+            "做出决定机关（移出）",
+            "移出决定机关",
+            "作出移出决定机关",
+            "移出决定机关名称",
+            "移出作出决定机关",
+            "reDecOrg_CN",
+            "outOrgan",
+            "outorg",
+            "RemoveDecisionOffice",
+        ],
         "removal_authority",
     ),
     **dict.fromkeys(["住所", "地址", "企业地址"], "address"),
     **dict.fromkeys(["省份", "所在省份", "登记机关所在省"], "province"),
     "序号": "seq",
 }
+BEIJING = ZoneInfo("Asia/Shanghai")  # the lists' dates are days in China
 REQUIRED = [("name", "code"), ("listed_on", "reason", "removed_on")]
 REQUIRED_NAMES = "企业名称 or 统一社会信用代码/注册号, and 列入日期/列入原因"
 KINDS = {
@@ -133,7 +195,7 @@ def parse(
     limits: Limits | None = None,
 ) -> ParseResult:
     listed_kind, removed_kind = KINDS[list_kind]
-    tables = read_tables(path, SYNONYMS, REQUIRED, REQUIRED_NAMES, limits)
+    tables = _tables(path, limits)
 
     def items(result: ParseResult) -> Iterator[Item]:
         if not snapshot:
@@ -146,6 +208,22 @@ def parse(
         yield from _diff(tables, result, previous_snapshot, feed, listed_kind, removed_kind)
 
     return ParseResult(items)
+
+
+def _tables(path: Path, limits: Limits | None) -> list[Table]:
+    """A list as a table (CSV/XLSX), or as a JSON export of records keyed by the list's own field names."""
+    if sniff(path) == "json":
+        return json_tables(path, SYNONYMS, REQUIRED, REQUIRED_NAMES)
+    return read_tables(path, SYNONYMS, REQUIRED, REQUIRED_NAMES, limits)
+
+
+def _day(value: object) -> date | None:
+    """A list date: as the bulletins write dates, or as the exports do, epoch milliseconds (12–13 digits,
+    a number or its digits) read as the day in Beijing time; 8 digits stay YYYYMMDD."""
+    digits = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    if digits.isdigit() and 12 <= len(digits) <= 13:
+        return datetime.fromtimestamp(int(digits) / 1000, BEIJING).date()
+    return parse_date(value)
 
 
 def _diff(
@@ -183,7 +261,7 @@ def snapshot_of(path: Path) -> bytes:
     """The snapshot state of a list file without building any signal: to seed a feed whose history
     starts from a list already handled elsewhere (and for the benchmark's 'yesterday')."""
     writer = _SnapshotWriter()
-    for table in read_tables(path, SYNONYMS, REQUIRED, REQUIRED_NAMES):
+    for table in _tables(path, None):
         for _, _, key, digest in _Entries(table).scan():
             if key is not None:
                 writer.add(key, digest)
@@ -290,7 +368,7 @@ def _item(table: Table, number: int, cells: list[object], feed: str, listed: Sig
             number, f"row {number}: names no enterprise (企业名称 and 统一社会信用代码 are empty)", repr(raw)
         )
     try:
-        listed_on, removed_on = parse_date(get("listed_on")), parse_date(get("removed_on"))
+        listed_on, removed_on = _day(get("listed_on")), _day(get("removed_on"))
     except BadCell as exc:
         return RowRejected(number, f"row {number}: {exc}", repr(raw))
     code = check_code(code_text)

@@ -383,3 +383,37 @@ def _plain(value: object) -> object:
 
 def read_text(path: Path) -> str:
     return io.open(path, encoding=encoding_of(path)).read()  # noqa: UP020 (explicit encoding)
+
+
+_RECORD_LISTS = ("records", "items", "data", "list", "result", "rows", "content")
+
+
+def json_tables(
+    path: Path, synonyms: dict[str, str], required: list[tuple[str, ...]], required_names: str
+) -> list[Table]:
+    """A JSON export of records (a list, or an object holding the list under records/items/data/list/result/
+    rows/content) read as one table: the keys are its header, in the order they first appear. A record that
+    is not an object is a row of its own (rejected by the parser for naming nothing)."""
+    import json
+
+    try:
+        data = json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
+        raise FileRejected(f"the JSON is malformed: {exc}") from exc
+    if isinstance(data, dict):
+        data = next((data[k] for k in _RECORD_LISTS if isinstance(data.get(k), list)), None)
+    if not isinstance(data, list):
+        raise FileRejected("expected a JSON list of records (or an object with a 'records'/'data' list)")
+    columns: list[str] = []
+    for record in data:
+        if isinstance(record, dict):
+            columns.extend(str(k) for k in record if str(k) not in columns)
+    header = map_header(list[object](columns), synonyms)
+    if not all(any(f in header for f in group) for group in required):
+        shown = ", ".join(columns[:20])
+        raise FileRejected(f"no records with the required fields ({required_names}) were found; the keys are: {shown}")
+    rows = [
+        (number, [record.get(c) for c in columns] if isinstance(record, dict) else [record])
+        for number, record in enumerate(data, start=1)
+    ]
+    return [Table("json", [], header, columns, iter(rows))]
