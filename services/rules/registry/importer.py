@@ -157,6 +157,30 @@ def _contact(row: dict[str, str]) -> ContactIn | None:
     )
 
 
+# The export's column each model's field is read from (the others have the column's name): a problem names
+# the column the user wrote, not the model's field.
+COLUMNS: dict[str, dict[str, str]] = {
+    CertificateIn.__name__: {
+        "number": "certificate_no", "type": "certificate_type", "status": "certificate_status",
+        "sites_covered": "sites",
+    },
+    ContactIn.__name__: {
+        "name": "contact_name", "email": "contact_email", "mobile": "contact_mobile",
+        "language": "contact_language", "channels": "contact_channels",
+    },
+    SiteIn.__name__: {"name": "sites", "address": "sites", "province": "sites", "city": "sites"},
+    OrganisationIn.__name__: {"external_ref": "org_id"},
+}  # fmt: skip
+
+
+def _column(model: str, loc: tuple[int | str, ...]) -> str:
+    """The export's column behind a validation error of `model` at `loc` (a list's index left out)."""
+    names = [str(part) for part in loc if not isinstance(part, int)]
+    if not names:
+        return model
+    return COLUMNS.get(model, {}).get(names[0], names[0])
+
+
 def _merge(organisations: dict[str, OrganisationIn], row: dict[str, str]) -> None:
     ref = row["org_id"]
     org = organisations.get(ref) or OrganisationIn(
@@ -238,7 +262,7 @@ class RegistryStream:
                     _merge(self.organisations, row)
                 except ValidationError as exc:
                     problems = [
-                        ImportProblem(row=number, field=".".join(map(str, e["loc"])), problem=e["msg"])
+                        ImportProblem(row=number, field=_column(exc.title, e["loc"]), problem=e["msg"])
                         for e in exc.errors()
                     ]
                 else:

@@ -154,9 +154,19 @@ def test_a_status_as_printed_or_as_stored_is_read(printed: str, status: str) -> 
     assert parse_registry(as_csv(rows).encode()).organisations["ORG-001"].certificates[0].status == status
 
 
-def test_an_unknown_status_refuses_the_row_naming_the_field() -> None:
+def test_an_unknown_status_refuses_the_row_naming_the_column() -> None:
     parsed = parse_registry(as_csv([{**DEMO[0], "certificate_status": "冻结"}]).encode())
-    assert not parsed.organisations and [p.field for p in parsed.problems] == ["status"]
+    assert not parsed.organisations and [p.field for p in parsed.problems] == ["certificate_status"]
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("contact_channels", "fax"), ("contact_email", "not-an-address"), ("certificate_type", "x" * 31)],
+)
+def test_a_bad_cell_is_reported_under_the_column_the_export_has(column: str, value: str) -> None:
+    row = {**DEMO[0], "contact_email": "quality@hongyuan.example", column: value}  # a contact, so it is read
+    parsed = parse_registry(as_csv([row], [*REGISTRY_COLUMNS, "contact_channels"]).encode())
+    assert not parsed.organisations and [p.field for p in parsed.problems] == [column]
 
 
 def test_a_placeholder_credit_code_is_no_problem_and_a_wrong_one_says_why() -> None:
