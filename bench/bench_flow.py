@@ -707,7 +707,9 @@ async def run_flow(stack: Stack, orgs: list[Org], signals: int, watch: Watch, st
             await upload_bulletin(client, stack, orgs, signals, flow)
         flow.signals = int(flow.upload.get("accepted") or 0)
         flow.finished = await wait_for_stages(flow, stall, flow.upload_started + timeout, watch)
-        sampler.cancel()
+        sampler.cancel()  # and waited for: its query may be running on `conn` (a stop at --timeout)
+        with contextlib.suppress(asyncio.CancelledError):
+            await sampler
         flow.some_risk_event = str(
             await conn.fetchval("SELECT id FROM rules.risk_events ORDER BY created_at DESC LIMIT 1")
         )
