@@ -98,9 +98,13 @@ class Candidate(NamedTuple):
 
     def summary(self, product_in_scope: bool | None = None) -> MatchSummary:
         return MatchSummary(
-            score=round(self.score, 4), decision=self.decision, method=self.method, explanation=self.explanation,
-            evidence=[MatchEvidence(**e._asdict()) for e in self.evidence], product_in_scope=product_in_scope,
-        )  # fmt: skip
+            score=round(self.score, 4),
+            decision=self.decision,
+            method=self.method,
+            explanation=self.explanation,
+            evidence=[MatchEvidence(**e._asdict()) for e in self.evidence],
+            product_in_scope=product_in_scope,
+        )
 
 
 @cython.final
@@ -164,8 +168,15 @@ class _Query:
     provinces_text: str = cython.declare(str)  # as evidence shows them
     cities_text: str = cython.declare(str)
 
-    def __init__(self, name: str, parts: NameParts, code: str | None, code_invalid: bool,
-                 provinces: tuple[str, ...], cities: tuple[str, ...]):  # fmt: skip
+    def __init__(
+        self,
+        name: str,
+        parts: NameParts,
+        code: str | None,
+        code_invalid: bool,
+        provinces: tuple[str, ...],
+        cities: tuple[str, ...],
+    ):
         self.name, self.parts, self.core, self.form, self.branch = name, parts, parts.core, parts.form, parts.branch
         self.code, self.code_invalid = code, code_invalid
         self.provinces, self.cities, self.named_cities = frozenset(provinces), frozenset(cities), parts.cities
@@ -206,8 +217,9 @@ class RegistryIndex:
         self._docs, self._grams = [], NgramIndex() if ngrams else None
 
     @classmethod
-    def build(cls, records: Iterable[RegistryRecord], thresholds: MatchThresholds | None = None,
-              ngrams: bool = True) -> RegistryIndex:  # fmt: skip
+    def build(
+        cls, records: Iterable[RegistryRecord], thresholds: MatchThresholds | None = None, ngrams: bool = True
+    ) -> RegistryIndex:
         index: RegistryIndex = cls(thresholds, ngrams)
         # Millions of small objects and no cycles among them: the cyclic collector would rescan them all
         # again and again, tripling the build time.
@@ -324,8 +336,9 @@ class RegistryIndex:
                 return [c for _, c in self.match_parties(parties, credit_code, province, limit, name)]
         return self._match(name, credit_code, address, province, limit)
 
-    def best(self, name: str, credit_code: str | None = None, address: str | None = None,
-             province: str | None = None) -> Candidate | None:  # fmt: skip
+    def best(
+        self, name: str, credit_code: str | None = None, address: str | None = None, province: str | None = None
+    ) -> Candidate | None:
         """The best candidate (`match`'s first), or None."""
         if _may_name_parties(name):
             parties = _role_parties(name, address)
@@ -375,8 +388,9 @@ class RegistryIndex:
         found.sort(key=_minus_pair_score)
         return [(party, _for_party(party, c)) for party, c in found[:limit]]
 
-    def _each_party(self, parties: Sequence[CellParty], credit_code: str | None,
-                    limit: int) -> list[tuple[CellParty, Candidate]]:  # fmt: skip
+    def _each_party(
+        self, parties: Sequence[CellParty], credit_code: str | None, limit: int
+    ) -> list[tuple[CellParty, Candidate]]:
         """Several parties: each by its name and address; a registered code to the party it fits."""
         best: dict[str, tuple[CellParty, Candidate]] = {}
         for party in parties:
@@ -393,8 +407,9 @@ class RegistryIndex:
         return list(best.values())
 
     @cython.cfunc
-    def _match(self, name: str, credit_code: str | None, address: str | None, province: str | None,
-               limit: cython.Py_ssize_t) -> list[Candidate]:  # fmt: skip
+    def _match(
+        self, name: str, credit_code: str | None, address: str | None, province: str | None, limit: cython.Py_ssize_t
+    ) -> list[Candidate]:
         name, code = _code_of(name, credit_code)
         if code and (slot := self._by_code.get(code)) is not None:  # decided by the code: no name analysis
             hit = self._code_match(slot, code)
@@ -426,8 +441,9 @@ class RegistryIndex:
         return [c for c in ranked if c.decision is not _NO_MATCH or c.method == "verdict"][:limit]
 
     @cython.cfunc
-    def _query(self, name: str, code: str | None, code_invalid: bool, address: str | None,
-               province: str | None) -> _Query:  # fmt: skip
+    def _query(
+        self, name: str, code: str | None, code_invalid: bool, address: str | None, province: str | None
+    ) -> _Query:
         parts = analyse_once(name)  # no cache: most names are asked once, and it would cost more than it saves
         provinces, cities = parts.provinces, parts.cities
         if province or address:
@@ -501,13 +517,27 @@ class RegistryIndex:
         if sounds is None:
             how = f"similar name ({similarity:.0%}): '{asked}' vs '{registered}'"
         else:
-            how = (f"a homophone: '{asked}' vs '{registered}', '{sounds[0]}' where '{sounds[1]}' is registered "
-                   f"(both read {sounds[2]}); it may be another 字号")  # fmt: skip
-        evidence = [_ev("name", how + ("" if entry.role == "name" else f" ({_ROLE_WORDS[entry.role]})"),
-                        similarity, q.name, entry.name)]  # fmt: skip
+            how = (
+                f"a homophone: '{asked}' vs '{registered}', '{sounds[0]}' where '{sounds[1]}' is registered "
+                f"(both read {sounds[2]}); it may be another 字号"
+            )
+        evidence = [
+            _ev(
+                "name",
+                how + ("" if entry.role == "name" else f" ({_ROLE_WORDS[entry.role]})"),
+                similarity,
+                q.name,
+                entry.name,
+            )
+        ]
         if cosine >= 0.0:
-            evidence.append(_ev("retrieval", f"found by character n-grams (TF-IDF cosine {cosine:.2f}), "
-                                "not by the structured blocks", 0.0))  # fmt: skip
+            evidence.append(
+                _ev(
+                    "retrieval",
+                    f"found by character n-grams (TF-IDF cosine {cosine:.2f}), not by the structured blocks",
+                    0.0,
+                )
+            )
         score = min(self._adjust(org, entry, q, similarity * 0.75, evidence, False), 0.85)
         return self._candidate(org, score, "name:ngram" if cosine >= 0.0 else "name:fuzzy", entry.name, evidence)
 
@@ -537,8 +567,16 @@ class RegistryIndex:
             for slot, candidate in again.items():
                 if candidate.decision is _NO_MATCH:
                     continue
-                evidence = (_ev("region", f"'{core[:k]}' read as {read}, one character off: a misspelt region, "
-                                "or part of another 字号", 0.0, q.name, region), *candidate.evidence)  # fmt: skip
+                evidence = (
+                    _ev(
+                        "region",
+                        f"'{core[:k]}' read as {read}, one character off: a misspelt region, or part of another 字号",
+                        0.0,
+                        q.name,
+                        region,
+                    ),
+                    *candidate.evidence,
+                )
                 score: cython.double = min(max(candidate.score, self._review_at), self._match_at - 0.01)
                 _keep(found, slot, candidate._replace(score=score, decision=_REVIEW, evidence=evidence))
             return
@@ -566,14 +604,26 @@ class RegistryIndex:
             known = found.get(slot)
             named = known if known is not None else self._by_name(slot, q)
             if named is not None and named.decision is _MATCH:
-                item = _ev("credit_code", f"one character off the registered code ({how}): a typo, and the name "
-                           "agrees", 0.3, printed, variant)  # fmt: skip
-                found[slot] = tuple.__new__(Candidate, (org.org_id, named.score, _MATCH, "credit_code:near",
-                                                        named.matched_name, (*named.evidence, item)))  # fmt: skip
+                item = _ev(
+                    "credit_code",
+                    f"one character off the registered code ({how}): a typo, and the name agrees",
+                    0.3,
+                    printed,
+                    variant,
+                )
+                found[slot] = tuple.__new__(
+                    Candidate,
+                    (org.org_id, named.score, _MATCH, "credit_code:near", named.matched_name, (*named.evidence, item)),
+                )
                 continue
             agrees = "the name does not agree on its own" if q.core else "no name to confirm it"
-            item = _ev("credit_code", f"one character off the registered code ({how}); {agrees}: for review",
-                       0.3, printed, variant)  # fmt: skip
+            item = _ev(
+                "credit_code",
+                f"one character off the registered code ({how}); {agrees}: for review",
+                0.3,
+                printed,
+                variant,
+            )
             score: cython.double = 0.7 if named is None else max(named.score, 0.7)
             score = min(max(score, self._review_at), self._match_at - 0.01)
             evidence = (item,) if named is None else (*named.evidence, item)
@@ -583,10 +633,18 @@ class RegistryIndex:
         for slot, candidate in list(found.items()):
             if slot in near or candidate.decision is not _MATCH:
                 continue
-            item = _ev("credit_code", f"the printed code fails its check and is one character off another "
-                       f"organisation's ({others}), not this one's: a human must choose", -0.2, printed)  # fmt: skip
-            found[slot] = candidate._replace(score=min(candidate.score, self._match_at - 0.01), decision=_REVIEW,
-                                             evidence=(*candidate.evidence, item))  # fmt: skip
+            item = _ev(
+                "credit_code",
+                f"the printed code fails its check and is one character off another "
+                f"organisation's ({others}), not this one's: a human must choose",
+                -0.2,
+                printed,
+            )
+            found[slot] = candidate._replace(
+                score=min(candidate.score, self._match_at - 0.01),
+                decision=_REVIEW,
+                evidence=(*candidate.evidence, item),
+            )
 
     @cython.cfunc
     @cython.returns(object)  # the annotation is for mypy (see typings/cython)
@@ -599,8 +657,7 @@ class RegistryIndex:
         best: Candidate | None = None
         candidate: Candidate | None
         entry: _Entry
-        for role, name in (("name", record.name), *(("former", n) for n in record.former_names),
-                           *record.other_names):  # fmt: skip
+        for role, name in (("name", record.name), *(("former", n) for n in record.former_names), *record.other_names):
             entry = _Entry(slot, analyse_once(name), role, name)
             if not entry.core:
                 continue
@@ -628,25 +685,50 @@ class RegistryIndex:
     @cython.returns(object)  # the annotation is for mypy (see typings/cython)
     def _exact(self, entry: _Entry, q: _Query) -> Candidate:
         org = self._live(entry.org)
-        evidence = [_ev("name", f"same 字号+行业 '{entry.core}' and form '{entry.form}'"
-                        + ("" if entry.role == "name" else f" ({_ROLE_WORDS[entry.role]})"),
-                        0.9, q.name, entry.name)]  # fmt: skip
+        evidence = [
+            _ev(
+                "name",
+                f"same 字号+行业 '{entry.core}' and form '{entry.form}'"
+                + ("" if entry.role == "name" else f" ({_ROLE_WORDS[entry.role]})"),
+                0.9,
+                q.name,
+                entry.name,
+            )
+        ]
         score: cython.double = 0.93 - (0.01 if entry.role != "name" else 0.0)
         asked, registered = q.branch, entry.branch
         # A branch named after this organisation has a code of its own: a different one is no veto.
         score = self._adjust(org, entry, q, score, evidence, asked is not None and registered is None)
         if asked is not None and registered is not None and asked != registered:
             score = min(score, 0.5)
-            evidence.append(_ev("branch", f"another branch ({asked or '分支机构'} vs {registered or '分支机构'}) "
-                                "of the same organisation: a different legal entity", -0.5))  # fmt: skip
+            evidence.append(
+                _ev(
+                    "branch",
+                    f"another branch ({asked or '分支机构'} vs {registered or '分支机构'}) "
+                    "of the same organisation: a different legal entity",
+                    -0.5,
+                )
+            )
         elif asked is not None and registered is None:
             score = min(score, 0.8)
-            evidence.append(_ev("branch", f"a branch ({asked or '分支机构'}) of this organisation: "
-                                "its own legal entity, usually covered by the parent's certificate", -0.1))  # fmt: skip
+            evidence.append(
+                _ev(
+                    "branch",
+                    f"a branch ({asked or '分支机构'}) of this organisation: "
+                    "its own legal entity, usually covered by the parent's certificate",
+                    -0.1,
+                )
+            )
         elif registered is not None and asked is None:
             score = min(score, 0.8)  # a lead for review, and never a rival to the parent's own exact match
-            evidence.append(_ev("branch", f"the organisation is a registered branch ({registered or '分支机构'}) "
-                                "of the one named: its parent's signal may concern it", -0.1))  # fmt: skip
+            evidence.append(
+                _ev(
+                    "branch",
+                    f"the organisation is a registered branch ({registered or '分支机构'}) "
+                    "of the one named: its parent's signal may concern it",
+                    -0.1,
+                )
+            )
         method = "branch" if (asked is None) != (registered is None) else f"name:{entry.role}"
         return self._candidate(org, score, method, entry.name, evidence)
 
@@ -663,8 +745,9 @@ class RegistryIndex:
         if unprinted and not both_companies:
             how = f"same 字号+行业; one name prints no legal form ('{q.form}' vs '{entry.form}'): worth a look"
         else:
-            how = (f"same 字号+行业, form '{q.form}' vs '{entry.form}'" + ("" if both_companies else
-                   f": a {asked_class} entity is not the {registered_class} one"))  # fmt: skip
+            how = f"same 字号+行业, form '{q.form}' vs '{entry.form}'" + (
+                "" if both_companies else f": a {asked_class} entity is not the {registered_class} one"
+            )
         evidence = [_ev("legal_form", how, score, q.name, entry.name)]
         score = self._adjust(org, entry, q, score, evidence, False)
         return self._candidate(org, score, "name:other_form", entry.name, evidence)
@@ -708,41 +791,73 @@ class RegistryIndex:
             seen.add(id(entry))
             similarity: cython.double = ratio / 100 if sounds is None else HOMOPHONE_SIMILARITY
             org = self._live(entry.org)
-            how = (f"similar 字号+行业 ({similarity:.0%}): '{core}' vs '{entry.core}'" if sounds is None else
-                   f"a homophone: '{core}' vs '{entry.core}', '{sounds[0]}' where '{sounds[1]}' is registered "
-                   f"(both read {sounds[2]}); it may be another 字号")  # fmt: skip
+            how = (
+                f"similar 字号+行业 ({similarity:.0%}): '{core}' vs '{entry.core}'"
+                if sounds is None
+                else f"a homophone: '{core}' vs '{entry.core}', '{sounds[0]}' where '{sounds[1]}' is registered "
+                f"(both read {sounds[2]}); it may be another 字号"
+            )
             evidence = [_ev("name", how, similarity, q.name, entry.name)]
             score = min(self._adjust(org, entry, q, similarity * 0.75, evidence, False), 0.85)
             _keep(found, entry.org, self._candidate(org, score, "name:fuzzy", entry.name, evidence))
 
     @cython.cfunc
-    def _adjust(self, org: _Org, entry: _Entry, q: _Query, score: cython.double, evidence: list[_evidence],
-                branch_of_org: cython.bint) -> cython.double:  # fmt: skip
+    def _adjust(
+        self,
+        org: _Org,
+        entry: _Entry,
+        q: _Query,
+        score: cython.double,
+        evidence: list[_evidence],
+        branch_of_org: cython.bint,
+    ) -> cython.double:
         """Codes, provinces and cities: agreement raises the score, contradiction sinks it. `entry` is the
         organisation's name that matched; `branch_of_org`: the name asked is a branch of that name (a
         branch is registered with its own code, so a different one is expected, not a veto)."""
         if q.code and org.code and q.code != org.code:
             if not branch_of_org:
-                evidence.append(_ev("credit_code", "different valid credit codes: different legal entities", -1.0,
-                                    q.code, org.code))  # fmt: skip
+                evidence.append(
+                    _ev("credit_code", "different valid credit codes: different legal entities", -1.0, q.code, org.code)
+                )
                 return min(score, 0.2)
-            evidence.append(_ev("credit_code", "differs from the registered organisation's: a branch has its own code",
-                                0.0, q.code, org.code))  # fmt: skip
+            evidence.append(
+                _ev(
+                    "credit_code",
+                    "differs from the registered organisation's: a branch has its own code",
+                    0.0,
+                    q.code,
+                    org.code,
+                )
+            )
         if q.provinces and org.provinces:
             if not q.provinces.isdisjoint(org.provinces):
                 evidence.append(_ev("province", "agrees", 0.05, q.provinces_text, ",".join(org.provinces)))
                 score += 0.05
             else:
-                evidence.append(_ev("province", "contradicts: same name in another province is another company",
-                                    -0.5, q.provinces_text, ",".join(org.provinces)))  # fmt: skip
+                evidence.append(
+                    _ev(
+                        "province",
+                        "contradicts: same name in another province is another company",
+                        -0.5,
+                        q.provinces_text,
+                        ",".join(org.provinces),
+                    )
+                )
                 return min(score, 0.45)
         named: tuple[str, ...] = entry.parts.cities
         if q.named_cities and named and _disjoint(q.named_cities, named):
             # Names are registered with a city's authority: 无锡市X电子 is not 苏州X电子 (an address in
             # another city, below, may be a production site; a name in another city is another company).
-            evidence.append(_ev("city", "contradicts: the names carry different cities, and the same 字号 "
-                                "registered in another city is another company", -0.5,
-                                ",".join(q.named_cities), ",".join(named)))  # fmt: skip
+            evidence.append(
+                _ev(
+                    "city",
+                    "contradicts: the names carry different cities, and the same 字号 "
+                    "registered in another city is another company",
+                    -0.5,
+                    ",".join(q.named_cities),
+                    ",".join(named),
+                )
+            )
             return min(score, 0.45)
         if (q.named_cities or named) and q.named_provinces and entry.parts.provinces:
             score = self._province_against_city(org, entry, q, score, evidence)
@@ -752,8 +867,9 @@ class RegistryIndex:
         return min(score, 0.99)
 
     @cython.cfunc
-    def _province_against_city(self, org: _Org, entry: _Entry, q: _Query, score: cython.double,
-                               evidence: list[_evidence]) -> cython.double:  # fmt: skip
+    def _province_against_city(
+        self, org: _Org, entry: _Entry, q: _Query, score: cython.double, evidence: list[_evidence]
+    ) -> cython.double:
         """Both names carry a place, one a province and the other a city of it (四川X vs 成都市X): not
         agreement (one was registered with the province's authority, the other with the city's), so
         review at most, unless an address agrees: the one given with the name asked, for a city named
@@ -770,10 +886,17 @@ class RegistryIndex:
             if org.cities and not _disjoint(q.named_cities, org.cities):
                 return score
             province, city = ",".join(entry.parts.provinces), ",".join(q.named_cities)
-        evidence.append(_ev("city", f"not agreement: one name carries the province ({province}), the other a "
-                            f"city in it ({city}); a name registered with the province's authority and one "
-                            "registered with a city's are different companies unless a code or an address agrees",
-                            -0.2, ",".join(q.named_cities or q.named_provinces), ",".join(named or entry.parts.provinces)))  # fmt: skip
+        evidence.append(
+            _ev(
+                "city",
+                f"not agreement: one name carries the province ({province}), the other a "
+                f"city in it ({city}); a name registered with the province's authority and one "
+                "registered with a city's are different companies unless a code or an address agrees",
+                -0.2,
+                ",".join(q.named_cities or q.named_provinces),
+                ",".join(named or entry.parts.provinces),
+            )
+        )
         return min(score, 0.75)
 
     def _ambiguity(self, ranked: list[Candidate]) -> list[Candidate]:
@@ -784,10 +907,18 @@ class RegistryIndex:
         note = _ev("ambiguity", f"{len(sure)} organisations fit this name equally well", -0.2)
         capped = {id(c) for c in sure}
         return [
-            Candidate(c.org_id, min(c.score, self._match_at - 0.01), MatchDecision.REVIEW, c.method,
-                      c.matched_name, (*c.evidence, note)) if id(c) in capped else c
+            Candidate(
+                c.org_id,
+                min(c.score, self._match_at - 0.01),
+                MatchDecision.REVIEW,
+                c.method,
+                c.matched_name,
+                (*c.evidence, note),
+            )
+            if id(c) in capped
+            else c
             for c in ranked
-        ]  # fmt: skip
+        ]
 
     def _remembered(self, asked: str, candidate: Candidate) -> Candidate:
         verdict = self.verdicts.get((asked, candidate.org_id))
@@ -834,8 +965,9 @@ _MATCH, _REVIEW, _NO_MATCH = MatchDecision.MATCH, MatchDecision.REVIEW, MatchDec
 
 @cython.cfunc
 @cython.returns(object)  # the annotation is for mypy (see typings/cython)
-def _ev(field: str, how: str, weight: cython.double = 0.0, signal_value: object = None,
-        registry_value: object = None) -> _evidence:  # fmt: skip
+def _ev(
+    field: str, how: str, weight: cython.double = 0.0, signal_value: object = None, registry_value: object = None
+) -> _evidence:
     """An _evidence tuple, made directly (its class's constructor is a Python function)."""
     return tuple.__new__(_evidence, (field, how, weight, signal_value, registry_value))
 
@@ -857,8 +989,14 @@ def _keep(found: dict[int, Candidate], slot: cython.Py_ssize_t, candidate: Candi
         found[slot] = candidate
 
 
-_ROLE_WORDS = {"former": "former name 曾用名", "applicant": "CCC applicant", "manufacturer": "CCC manufacturer", "site": "production site",
-               "factory": "CCC factory", "name": "name"}  # fmt: skip
+_ROLE_WORDS = {
+    "former": "former name 曾用名",
+    "applicant": "CCC applicant",
+    "manufacturer": "CCC manufacturer",
+    "site": "production site",
+    "factory": "CCC factory",
+    "name": "name",
+}
 
 
 @cython.cfunc
@@ -1038,8 +1176,14 @@ def _with_bracket_places(q: _Query) -> _Query:
             cities.add(city)
     if not provinces:
         return q
-    asked: _Query = _Query(q.name, q.parts, q.code, q.code_invalid, tuple(sorted(provinces | q.provinces)),
-                   tuple(sorted(cities | q.cities)))  # fmt: skip
+    asked: _Query = _Query(
+        q.name,
+        q.parts,
+        q.code,
+        q.code_invalid,
+        tuple(sorted(provinces | q.provinces)),
+        tuple(sorted(cities | q.cities)),
+    )
     asked.named_cities = tuple(sorted(cities | set(q.named_cities)))
     asked.named_provinces = tuple(sorted(provinces | set(q.named_provinces)))
     return asked
@@ -1100,6 +1244,11 @@ def near_codes(printed: str) -> list[tuple[str, str]]:
         if printed[i] != printed[i + 1]:
             swapped = printed[:i] + printed[i + 1] + printed[i] + printed[i + 2 :]
             if quick_valid(swapped) == swapped:
-                out.append((swapped, f"positions {i + 1}-{i + 2} swapped: printed '{printed[i : i + 2]}', "
-                            f"registered '{swapped[i : i + 2]}'"))  # fmt: skip
+                out.append(
+                    (
+                        swapped,
+                        f"positions {i + 1}-{i + 2} swapped: printed '{printed[i : i + 2]}', "
+                        f"registered '{swapped[i : i + 2]}'",
+                    )
+                )
     return out

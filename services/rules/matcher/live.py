@@ -57,14 +57,24 @@ def record_of(org: Any) -> RegistryRecord:
         triples = [(c.applicant, c.manufacturer, c.factory) for c in org.certificates]
     else:
         triples = org.parties or []  # NULL: no certificates
-    parties = {(role, name) for triple in triples for role, name in zip(_ROLES, triple, strict=True)
-               if name and name != org.name}  # fmt: skip
+    parties = {
+        (role, name)
+        for triple in triples
+        for role, name in zip(_ROLES, triple, strict=True)
+        if name and name != org.name
+    }
     sites = [site.get("name", "") for site in org.sites or [] if site.get("name") and site.get("name") != org.name]
     parties |= {("site", name) for name in sites if "公司" in name or "厂" in name}
     return RegistryRecord(
-        org_id=str(org.id), name=org.name, credit_code=org.credit_code, former_names=tuple(org.former_names or ()),
-        address=org.address, province=org.province, city=org.city, other_names=tuple(sorted(parties)),
-    )  # fmt: skip
+        org_id=str(org.id),
+        name=org.name,
+        credit_code=org.credit_code,
+        former_names=tuple(org.former_names or ()),
+        address=org.address,
+        province=org.province,
+        city=org.city,
+        other_names=tuple(sorted(parties)),
+    )
 
 
 _ROLES = ("applicant", "manufacturer", "factory")
@@ -74,13 +84,16 @@ def changed_rows(horizon: int | None) -> Any:
     """What the index needs of each organisation written since `horizon`, in plain columns (no ORM
     objects: building them for a million organisations would itself hold the event loop)."""
     parties = (
-        select(func.jsonb_agg(func.jsonb_build_array(Certificate.applicant, Certificate.manufacturer, Certificate.factory)))
+        select(
+            func.jsonb_agg(func.jsonb_build_array(Certificate.applicant, Certificate.manufacturer, Certificate.factory))
+        )
         .where(Certificate.organisation_id == Organisation.id)
         .scalar_subquery()
-    )  # fmt: skip
+    )
     o = Organisation
-    stmt = select(o.id, o.name, o.credit_code, o.former_names, o.address, o.province, o.city, o.sites,
-                  parties.label("parties"))  # fmt: skip
+    stmt = select(
+        o.id, o.name, o.credit_code, o.former_names, o.address, o.province, o.city, o.sites, parties.label("parties")
+    )
     return stmt if horizon is None else stmt.where(o.change_xid >= horizon).order_by(o.change_xid)
 
 
@@ -196,8 +209,11 @@ class LiveIndex:
             finally:
                 if indexing is not None:
                     await indexing
-            verdicts = (await session.execute(select(MatchVerdict.subject_key, MatchVerdict.organisation_id,
-                                                      MatchVerdict.confirmed))).all()  # fmt: skip
+            verdicts = (
+                await session.execute(
+                    select(MatchVerdict.subject_key, MatchVerdict.organisation_id, MatchVerdict.confirmed)
+                )
+            ).all()
         into.verdicts = {(key, str(org)): confirmed for key, org, confirmed in verdicts}
         return changed, horizon
 

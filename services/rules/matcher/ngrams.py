@@ -138,8 +138,9 @@ class NgramIndex:
         self._set_arrays(0, 1024, array("i", bytes(4 * 1025)), array("i", bytes(4)), array("d", bytes(8)))
 
     @cython.cfunc
-    def _set_arrays(self, base: cython.Py_ssize_t, buckets: cython.Py_ssize_t, starts: object, postings: object,
-                    norms: object) -> cython.void:  # fmt: skip
+    def _set_arrays(
+        self, base: cython.Py_ssize_t, buckets: cython.Py_ssize_t, starts: object, postings: object, norms: object
+    ) -> cython.void:
         self._base, self._mask = base, buckets - 1
         self._starts, self._postings, self._norms = starts, postings, norms
         self._acc = array("d", bytes(8 * max(base, 1)))
@@ -348,8 +349,14 @@ class NgramIndex:
     @cython.wraparound(False)
     @cython.cdivision(True)  # no zero division: a touched document has a weight
     @cython.cfunc
-    def _best(self, touched: cython.Py_ssize_t, extra: dict[int, float], query_norm: cython.double, limit: cython.Py_ssize_t,
-              min_score: cython.double) -> list[tuple[int, float]]:  # fmt: skip
+    def _best(
+        self,
+        touched: cython.Py_ssize_t,
+        extra: dict[int, float],
+        query_norm: cython.double,
+        limit: cython.Py_ssize_t,
+        min_score: cython.double,
+    ) -> list[tuple[int, float]]:
         """The `limit` best of the touched documents (and the overflow's) by cosine, best first; the dot
         products are set back to zero on the way."""
         acc: cython.double[::1] = self._acc
@@ -381,8 +388,14 @@ class NgramIndex:
 @cython.boundscheck(False)
 @cython.wraparound(False)
 @cython.cfunc
-def _offer(scores: cython.double[::1], docs: cython.int[::1], kept: cython.Py_ssize_t, score: cython.double,
-           doc: cython.Py_ssize_t, limit: cython.Py_ssize_t) -> cython.Py_ssize_t:  # fmt: skip
+def _offer(
+    scores: cython.double[::1],
+    docs: cython.int[::1],
+    kept: cython.Py_ssize_t,
+    score: cython.double,
+    doc: cython.Py_ssize_t,
+    limit: cython.Py_ssize_t,
+) -> cython.Py_ssize_t:
     """Keep the `limit` best (score, doc) pairs in order, higher score first, lower doc first on a tie;
     returns how many are kept."""
     at: cython.Py_ssize_t = kept

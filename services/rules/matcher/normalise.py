@@ -99,17 +99,42 @@ _VARIANT_LENGTHS = tuple(sorted({len(v) for v in _FORM_VARIANTS}, reverse=True))
 # Foreign manufacturers' certificates carry English names: their legal forms, as word sequences.
 _EN_FORMS = sorted(
     [
-        (("COMPANY", "LIMITED"), "LTD"), (("CO", "LTD"), "LTD"), (("CO", "LIMITED"), "LTD"), (("LIMITED",), "LTD"),
-        (("LTD",), "LTD"), (("PTE", "LTD"), "LTD"), (("PVT", "LTD"), "LTD"), (("PTY", "LTD"), "LTD"),
-        (("PRIVATE", "LIMITED"), "LTD"), (("CORPORATION",), "CORP"), (("CORP",), "CORP"), (("CO", "INC"), "INC"),
-        (("INCORPORATED",), "INC"), (("INC",), "INC"), (("GMBH", "CO", "KG"), "GMBH & CO KG"), (("GMBH",), "GMBH"),
-        (("AG",), "AG"), (("LLC",), "LLC"), (("L", "L", "C"), "LLC"), (("SA",), "SA"), (("S", "A"), "SA"),
-        (("SPA",), "SPA"), (("S", "P", "A"), "SPA"), (("BV",), "BV"), (("B", "V"), "BV"), (("NV",), "NV"),
-        (("SAS",), "SAS"), (("SRL",), "SRL"), (("KG",), "KG"), (("PLC",), "PLC"), (("LLP",), "LLP"),
-        (("COMPANY",), "CO"), (("CO",), "CO"),
+        (("COMPANY", "LIMITED"), "LTD"),
+        (("CO", "LTD"), "LTD"),
+        (("CO", "LIMITED"), "LTD"),
+        (("LIMITED",), "LTD"),
+        (("LTD",), "LTD"),
+        (("PTE", "LTD"), "LTD"),
+        (("PVT", "LTD"), "LTD"),
+        (("PTY", "LTD"), "LTD"),
+        (("PRIVATE", "LIMITED"), "LTD"),
+        (("CORPORATION",), "CORP"),
+        (("CORP",), "CORP"),
+        (("CO", "INC"), "INC"),
+        (("INCORPORATED",), "INC"),
+        (("INC",), "INC"),
+        (("GMBH", "CO", "KG"), "GMBH & CO KG"),
+        (("GMBH",), "GMBH"),
+        (("AG",), "AG"),
+        (("LLC",), "LLC"),
+        (("L", "L", "C"), "LLC"),
+        (("SA",), "SA"),
+        (("S", "A"), "SA"),
+        (("SPA",), "SPA"),
+        (("S", "P", "A"), "SPA"),
+        (("BV",), "BV"),
+        (("B", "V"), "BV"),
+        (("NV",), "NV"),
+        (("SAS",), "SAS"),
+        (("SRL",), "SRL"),
+        (("KG",), "KG"),
+        (("PLC",), "PLC"),
+        (("LLP",), "LLP"),
+        (("COMPANY",), "CO"),
+        (("CO",), "CO"),
     ],
     key=lambda form: -len(form[0]),
-)  # fmt: skip
+)
 # A name with Latin letters and no Chinese characters (checked on the raw name: a Chinese one fails at once).
 _ENGLISH = re.compile(r"[^\u3400-\u9fff\uf900-\ufaff]*[A-Za-z\uff21-\uff3a\uff41-\uff5a][^\u3400-\u9fff\uf900-\ufaff]*")
 _EN_WORD = re.compile(r"[A-Z0-9]+")
@@ -203,8 +228,9 @@ def analyse_once(name: str) -> NameParts:
     if branch:
         parent = analyse_once(branch[1])
         label = branch[2] or branch[3] or ""
-        return _name_parts(folded, parent.core, parent.form, parent.entity_class, parent.provinces, parent.cities,
-                           label, parent.core)  # fmt: skip
+        return _name_parts(
+            folded, parent.core, parent.form, parent.entity_class, parent.provinces, parent.cities, label, parent.core
+        )
     return _parts(folded, text)
 
 
@@ -240,8 +266,9 @@ def _english(name: str) -> NameParts:
                 break
         else:
             break
-    return _name_parts(folded, "".join(words), form, "company" if form else "unknown", _sorted(provinces),
-                       _sorted(cities))  # fmt: skip
+    return _name_parts(
+        folded, "".join(words), form, "company" if form else "unknown", _sorted(provinces), _sorted(cities)
+    )
 
 
 @cython.cfunc
@@ -259,8 +286,16 @@ def _note_english_place(spelling: str, provinces: set[str], cities: set[str]) ->
 
 @cython.cfunc
 @cython.returns(object)  # the annotation is for mypy (see typings/cython)
-def _name_parts(folded: str, core: str, form: str, entity_class: str, provinces: tuple[str, ...], cities: tuple[str, ...],
-                branch: object = None, parent_core: object = None) -> NameParts:  # fmt: skip
+def _name_parts(
+    folded: str,
+    core: str,
+    form: str,
+    entity_class: str,
+    provinces: tuple[str, ...],
+    cities: tuple[str, ...],
+    branch: object = None,
+    parent_core: object = None,
+) -> NameParts:
     """A NameParts, made directly (its class's constructor is a Python function)."""
     return tuple.__new__(NameParts, (folded, core, form, entity_class, provinces, cities, branch, parent_core))
 

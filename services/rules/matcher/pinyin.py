@@ -7,6 +7,7 @@ from functools import lru_cache
 
 from services.rules.matcher.regions import CITIES, MUNICIPALITIES, PROVINCES
 
+# Several entries a line (hence fmt: skip): a table read at a glance, not one entry a line.
 ALIASES = {
     "陕西": ("SHAANXI",), "内蒙古": ("INNERMONGOLIA", "NEIMONGOL"), "西藏": ("TIBET",), "香港": ("HONGKONG",),
     "澳门": ("MACAU", "MACAO"), "呼和浩特": ("HOHHOT",), "哈尔滨": ("HARBIN",), "乌鲁木齐": ("URUMQI",),

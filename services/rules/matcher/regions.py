@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import cython
 
+# Several entries a line (hence fmt: skip): a table read at a glance, not one entry a line.
 PROVINCES = {  # short name -> 2-digit GB/T 2260 code
     "北京": "11", "天津": "12", "河北": "13", "山西": "14", "内蒙古": "15", "辽宁": "21", "吉林": "22",
     "黑龙江": "23", "上海": "31", "江苏": "32", "浙江": "33", "安徽": "34", "福建": "35", "江西": "36",
@@ -14,6 +15,7 @@ PROVINCES = {  # short name -> 2-digit GB/T 2260 code
 }  # fmt: skip
 PROVINCE_SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "特别行政区", "自治区", "省", "市")  # longest first
 
+# Several entries a line (hence fmt: skip): a table read at a glance, not one entry a line.
 CITIES = {  # city short name -> province short name
     "石家庄": "河北", "唐山": "河北", "保定": "河北", "邯郸": "河北", "廊坊": "河北", "沧州": "河北",
     "太原": "山西", "大同": "山西", "呼和浩特": "内蒙古", "包头": "内蒙古", "沈阳": "辽宁", "大连": "辽宁",
@@ -45,6 +47,7 @@ CODE_TO_PROVINCE = {code: name for name, code in PROVINCES.items()}
 # prefecture: names carry these too (明光市远洋水产品贸易有限公司, 远洋水产品贸易（明光）有限公司). The
 # full names (with 市/县/区/旗) are in `PLACES`, the ones naming one place only; see there.
 # Source: the GB/T 2260 names as compiled in modood/Administrative-divisions-of-China (dist/pca.json, WTFPL).
+# Several entries a line (hence fmt: skip): a table read at a glance, not one entry a line.
 DIVISIONS = {  # province -> prefecture ("": governed by the province) -> its divisions' full names
     "北京": {
         "北京": "东城区 西城区 朝阳区 丰台区 石景山区 海淀区 门头沟区 房山区 通州区 顺义区 昌平区 大兴区 怀柔区 平谷区 密云区 延庆区",
@@ -486,8 +489,10 @@ def _places() -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
                     full[name] = place if full.get(name, place) == place else None
                 if brief and brief not in PROVINCES and brief not in CITIES:
                     short[brief] = place if short.get(brief, place) == place else None
-    return ({name: place for name, place in full.items() if place is not None},
-            {name: place for name, place in short.items() if place is not None})  # fmt: skip
+    return (
+        {name: place for name, place in full.items() if place is not None},
+        {name: place for name, place in short.items() if place is not None},
+    )
 
 
 PLACES, PLACES_SHORT = _places()  # 明光市 -> (安徽, 明光); 鄞州区 -> (浙江, 宁波); 滁州 -> (安徽, 滁州)
