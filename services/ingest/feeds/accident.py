@@ -17,7 +17,7 @@ from services.ingest.feeds.base import (
     content_hash,
     signal_id,
 )
-from services.ingest.feeds.cells import BadCell, parse_date, text
+from services.ingest.feeds.cells import BadCell, days_in, parse_date, text
 from services.ingest.feeds.tables import Limits, cell, oversized, raw_row, read_tables, read_text, sniff
 from shared.contracts.ingest import ProductV2, SignalDetail, SignalKind, SignalV2, Subject
 from shared.identifiers import check_code
@@ -45,6 +45,7 @@ FIELDS = {
     **dict.fromkeys(["model", "型号", "规格型号", "型号/规格", "型号规格", "规格"], "model"),
     **dict.fromkeys(["batch", "批次", "批号", "生产批号/批次", "生产批号", "批次号"], "batch"),
     **dict.fromkeys(["type", "类型"], "type"),
+    **dict.fromkeys(["production_date", "生产日期", "生产起止日期", "制造日期", "生产日期/批号"], "made"),
     **dict.fromkeys(["date", "日期", "发布日期"], "date"),
     **dict.fromkeys(["description", "描述", "事故描述", "召回原因", "缺陷描述", "缺陷情况"], "description"),
     **dict.fromkeys(["authority", "发布机构", "发布单位", "备案机构", "报告机构"], "authority"),
@@ -138,6 +139,7 @@ def _item(number: int, record: dict[str, Any], feed: str) -> Item:
         )
     try:
         when = parse_date(record.get("date"))
+        made = days_in(record.get("made"))  # one day, or none taken from a range (2022年10月22日至2023年4月3日)
     except BadCell as exc:
         return RowRejected(number, f"record {number}: {exc}", json.dumps(raw, ensure_ascii=False, default=str))
     kind = (
@@ -164,6 +166,7 @@ def _item(number: int, record: dict[str, Any], feed: str) -> Item:
             brand=text(record.get("brand")),
             model=text(record.get("model")),
             batch=text(record.get("batch")),
+            production_date=made[0] if len(made) == 1 else None,
         ),
         detail=SignalDetail(
             reason=text(record.get("description")),

@@ -115,6 +115,15 @@ def split_date(value: object) -> tuple[date | None, bool, str | None]:
     return None, False, None
 
 
+def days_in(value: object) -> list[date]:
+    """Every full date a cell names (`2022年4月30日与2022年7月9日期间` → two): a cell naming one day gives that day,
+    a range or a list gives several, and a reader takes no single day from it."""
+    cleaned = text(value)
+    if cleaned is None:
+        return []
+    return [_date(m[0], int(m[1]), int(m[2]), int(m[3])) for m in _DATE_INSIDE.finditer(cleaned)]
+
+
 def _date(shown: str, year: int, month: int, day: int) -> date:
     try:
         return date(year, month, day)

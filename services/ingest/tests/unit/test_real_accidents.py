@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,10 @@ MANIFEST: list[dict[str, Any]] = json.loads((CORPUS / "manifest.json").read_text
 def fold(value: object) -> object:
     """Width forms aside (the adapters fold full-width brackets to ASCII), as in test_real_bulletins."""
     return unicodedata.normalize("NFKC", value) if isinstance(value, str) else value
+
+
+def day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
 
 
 def parsed(entry: dict[str, Any]) -> tuple[list[ParsedRecord], list[RowRejected]]:
@@ -57,6 +62,9 @@ def test_each_recalls_producer_product_and_authority(entry: dict[str, Any], expe
     assert signal.product is not None
     assert fold(signal.product.name) == fold(expected["product"])
     assert fold(signal.product.model) == fold(expected["model"])
-    assert fold(signal.product.batch) == fold(expected["batch"])
+    assert fold(signal.product.batch) == fold(expected["batch"])  # a batch that reads like a date stays the batch
+    assert fold(signal.product.brand) == fold(expected["brand"])
+    assert signal.product.production_date == day(expected["production_date"])  # one day, never a range's first
+    assert signal.published_on == day(expected["published_on"])
     assert fold(signal.detail.authority) == fold(expected["authority"])
     assert signal.detail.reason  # the defect, as the notice describes it
