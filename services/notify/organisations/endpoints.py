@@ -31,7 +31,12 @@ from shared.labels import label
 from shared.responses import errors
 
 log = logging.getLogger(__name__)
-_env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape())
+# Escape every page (*.html.j2): select_autoescape's default extensions (html, htm, xml) would match none of
+# them, and a bulletin's text or an uploaded file's name would go into the page as HTML.
+_env = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html", "html.j2"], default_for_string=True, default=True),
+)
 
 
 def _html(description: str) -> dict[str, Any]:

@@ -147,21 +147,11 @@ async def test_a_refused_form_is_a_page_saying_why_with_its_status_and_a_way_bac
     assert 'id="history"' not in history.text  # nothing refused was recorded
 
 
-ESCAPING = pytest.mark.xfail(
-    strict=True,
-    reason="bug: the page's Jinja environment uses select_autoescape() with its default extensions (html, htm, xml), "
-    "and the templates are named *.html.j2, so nothing is escaped: a bulletin's text or an uploaded file's name "
-    "goes into the page as HTML (stored and reflected XSS)",
-)
-
-
-@ESCAPING
 async def test_what_a_bulletin_says_is_escaped_on_the_page(page: Page) -> None:
     shown = await page.client.get(f"/o/{page.token}")
     assert "&lt;script&gt;" in shown.text and "<script>" not in shown.text
 
 
-@ESCAPING
 async def test_a_refused_file_name_is_escaped_on_the_page(page: Page) -> None:
     files = {"files": ("<img src=x onerror=alert(1)>.pdf", b"not a pdf", "application/pdf")}
     refused = await page.client.post(f"/o/{page.token}/evidence", data={"idempotency_key": "k"}, files=files)
