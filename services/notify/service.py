@@ -16,7 +16,7 @@ from services.notify import repository
 from services.notify.models import OrganisationContacts
 from services.notify.organisations.links import Links
 from services.notify.settings import NotifySettings
-from services.notify.templates import STATUS_WORDS, measure_words, render
+from services.notify.templates import measure_words, render, status_words
 from shared.contracts import deterministic_id
 from shared.contracts.rules import (
     CertificateStatusChanged,
@@ -119,7 +119,7 @@ class Notifier:
 
         def context(language: str) -> dict[str, object]:
             return {"event": event, "organisation_name": known.name, "contact_desk": self.settings.contact_desk,
-                    "status": STATUS_WORDS.get(language, {}).get(status, status)}  # fmt: skip
+                    "status": status_words(status, language)}  # fmt: skip
 
         alert = Alert(caused_by, event.organisation_id, event.risk_event_id, "certificate_status_changed", context)
         return await self._queue(session, [Queued(known.contacts, alert, caused_by, correlation_id.get())])

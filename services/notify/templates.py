@@ -41,13 +41,23 @@ class Rendered:
     body: str
 
 
+def language_of(language: str) -> str:
+    """The language a message is written in: the contact's if we write it (zh-CN, en), else Chinese. Every
+    part of a message (its template, its measure and status words) asks this, so none is in another language."""
+    return language if language in MEASURE_WORDS else "zh-CN"
+
+
 def render(template: str, language: str, **context: object) -> Rendered:
     """Render `template` in `language` (zh-CN by default, English on request)."""
-    language = language if language in ("zh-CN", "en") else "zh-CN"
+    language = language_of(language)
     text = _env.get_template(f"{template}.{language}.j2").render(**context).strip()
     subject, _, body = text.partition("\n")
     return Rendered(subject=subject.strip(), body=body.strip() + "\n")
 
 
 def measure_words(measure: str, language: str) -> str:
-    return MEASURE_WORDS.get(language, {}).get(measure, measure.replace("_", " "))
+    return MEASURE_WORDS[language_of(language)].get(measure, measure.replace("_", " "))
+
+
+def status_words(status: str, language: str) -> str:
+    return STATUS_WORDS[language_of(language)].get(status, status)
