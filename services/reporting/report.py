@@ -9,7 +9,7 @@ import dataclasses
 import io
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from openpyxl import Workbook
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting import repository
 from services.reporting.models import MeasureTaken, RiskEventView
-from services.reporting.service import SELF_REPORT
+from services.reporting.service import LOCAL, SELF_REPORT
 from services.reporting.timeliness import COLUMNS as TIMELINESS_COLUMNS
 from services.reporting.timeliness import ClockTimeliness, timeliness
 from shared.errors import InvalidInput
@@ -78,7 +78,7 @@ def period(start: date | None, end: date | None) -> tuple[date, date]:
     for field, day in (("start", start), ("end", end)):
         if day is not None and not EARLIEST <= day <= LATEST:
             raise InvalidInput(f"{field} {day} is outside {EARLIEST}..{LATEST}", field=field)
-    end = end or datetime.now(UTC).date()
+    end = end or datetime.now(LOCAL).date()
     start = start or max(EARLIEST, end - timedelta(days=29))
     if start > end:
         raise InvalidInput(f"start {start} is after end {end}", field="start")
@@ -96,7 +96,7 @@ async def build(session: AsyncSession, start: date, end: date) -> Report:
         decided=await repository.decided_between(session, since, until),
         measures=await repository.measures_between(session, start, end),
         overdue=await repository.open_past_deadline(session, end + timedelta(days=1)),
-        timeliness=timeliness(await repository.clocks_due_between(session, start, end), datetime.now(UTC).date()),
+        timeliness=timeliness(await repository.clocks_due_between(session, start, end), datetime.now(LOCAL).date()),
     )
 
 
@@ -148,8 +148,8 @@ def _measure_row(m: MeasureTaken, organisation_name: str | None) -> list[object]
 
 
 def _naive(at: datetime | None) -> datetime | None:
-    """XLSX has no time zones: times are written in UTC."""
-    return at.astimezone(UTC).replace(tzinfo=None) if at else None
+    """XLSX has no time zones: times are written in Beijing time, as the regulator reads them."""
+    return at.astimezone(LOCAL).replace(tzinfo=None) if at else None
 
 
 def _text(value: object) -> str:
@@ -159,4 +159,5 @@ def _text(value: object) -> str:
 
 
 def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
+    """A day starts at midnight in Shanghai: the report counts the same days as the dashboard."""
+    return datetime.combine(day, time.min, tzinfo=LOCAL)

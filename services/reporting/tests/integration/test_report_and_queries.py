@@ -203,12 +203,6 @@ async def test_the_report_for_a_period_has_exactly_its_rows_and_totals(reporting
     assert len(csv_rows) == 4 and "月中事件有限公司" in csv_rows[2]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the report cuts its period at UTC midnight (report._midnight, period()'s default end) while the "
-    "dashboard and the regulator count Asia/Shanghai days: an event raised at 00:30 on 2 Dec in Shanghai "
-    "(16:30 UTC on 1 Dec) is in the dashboard's 2 Dec and in the report's 1 Dec",
-)
 async def test_the_report_counts_the_same_local_days_as_the_dashboard(reporting) -> None:
     db, _ = reporting
     half_past_midnight = datetime(2026, 12, 1, 16, 30, tzinfo=UTC)

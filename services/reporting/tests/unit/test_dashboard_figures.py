@@ -215,7 +215,7 @@ def test_the_xlsx_has_one_sheet_per_section_with_its_header_and_rows() -> None:
     assert [c.value for c in book["Risk events raised"][1]] == EVENT_COLUMNS
     raised = list(book["Risk events raised"].iter_rows(min_row=2, values_only=True))
     assert len(raised) == 3 and raised[0][0] == str(uuid.UUID(int=1))
-    assert raised[0][1] == datetime(2026, 11, 1, 3, 0)  # in UTC, without a zone (XLSX has none)
+    assert raised[0][1] == datetime(2026, 11, 1, 11, 0)  # 03:00 UTC in Beijing time, without a zone (XLSX has none)
     measures = list(book["Certificate measures"].iter_rows(values_only=True))
     assert list(measures[0]) == MEASURE_COLUMNS
     [(measure, _)] = _report().measures
@@ -234,7 +234,7 @@ def test_the_csv_opens_in_excel_and_writes_empty_cells_for_nothing() -> None:
     assert rows[0] == EVENT_COLUMNS and len(rows) == 4
     second = dict(zip(EVENT_COLUMNS, rows[2], strict=True))
     assert (
-        second["province"] == "" and second["decision"] == "" and second["raised_at"] == "2026-11-02T03:00:00"
+        second["province"] == "" and second["decision"] == "" and second["raised_at"] == "2026-11-02T11:00:00"
     )  # UTC, as the XLSX
     third = dict(zip(EVENT_COLUMNS, rows[3], strict=True))
     assert (third["decision"], third["decided_by"], third["decision_due"]) == ("suspend", "dm-wang", "2026-11-13")

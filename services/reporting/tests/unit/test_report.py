@@ -8,13 +8,14 @@ import pytest
 from services.reporting.dashboard import Words, _median, weekly_chart
 from services.reporting.models import ClockView, MeasureTaken, RiskEventView
 from services.reporting.report import Report, events_csv, period
+from services.reporting.service import LOCAL
 from services.reporting.timeliness import timeliness
 from shared.errors import InvalidInput
 
 
 def test_the_period_defaults_to_the_last_30_days() -> None:
     start, end = period(None, None)
-    assert end == datetime.now(UTC).date() and (end - start).days == 29
+    assert end == datetime.now(LOCAL).date() and (end - start).days == 29  # today in Shanghai, as the dashboard
     assert period(date(2026, 11, 1), date(2026, 11, 30)) == (date(2026, 11, 1), date(2026, 11, 30))
     assert period(None, date(2026, 11, 30)) == (date(2026, 11, 1), date(2026, 11, 30))
 
