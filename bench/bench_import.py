@@ -80,8 +80,8 @@ async def run(sizes: list[int]) -> None:
     from certwatch import stack
     from certwatch.services import folder_of
     from services.rules.db import messaging
-    from services.rules.matcher.live import LiveIndex
     from services.rules.registry.jobs import import_file
+    from services.rules.registry.live_index import LiveIndex
     from services.rules.settings import RulesSettings
     from shared.db.migrations import upgrade
     from shared.db.session import Database

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.rules.matcher.live import LiveIndex
+from services.rules.registry.live_index import LiveIndex
 from services.rules.review import decisions
 from services.rules.screening import service as screening
 from services.rules.screening.batch import Arrival, screen_batch

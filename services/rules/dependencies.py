@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from services.rules.matcher.live import LiveIndex
+from services.rules.matcher.thread import LiveMatcher
 from shared.dependencies import provided
 from shared.jobs import Jobs
 
-Live = Annotated[LiveIndex, Depends(provided("live_index"))]  # the matcher's index, on its own thread
+Live = Annotated[LiveMatcher, Depends(provided("live_index"))]  # the matcher's index, on its own thread
 ImportJobs = Annotated[Jobs, Depends(provided("jobs"))]  # registry imports, one at a time

@@ -11,9 +11,9 @@ from services.rules import consumers
 from services.rules.access import endpoints as access
 from services.rules.access import service as tokens
 from services.rules.matcher.index import MatchThresholds, RegistryIndex
-from services.rules.matcher.live import LiveIndex
 from services.rules.models import jobs, messaging
 from services.rules.registry import endpoints as registry
+from services.rules.registry.live_index import LiveIndex
 from services.rules.review import decisions
 from services.rules.review import endpoints as review
 from services.rules.screening import endpoints as screening

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from services.rules.matcher.live import LiveIndex
+from services.rules.registry.live_index import LiveIndex
 from services.rules.registry.models import Organisation
 from shared.db.session import Database
 

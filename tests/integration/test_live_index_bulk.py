@@ -10,9 +10,9 @@ import pytest
 
 from services.rules.db import messaging
 from services.rules.matcher.index import RegistryIndex
-from services.rules.matcher.live import BULK, LiveIndex
 from services.rules.registry import bulk
 from services.rules.registry.importer import RegistryStream
+from services.rules.registry.live_index import BULK, LiveIndex
 from shared.db.session import Database
 from shared.jobs import Progress
 from shared.kafka.outbox import Outbox

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload, selectinload
 
 from services.rules.matcher.index import Candidate, RegistryIndex
-from services.rules.matcher.live import on_matcher_thread
+from services.rules.matcher.thread import on_matcher_thread
 from services.rules.registry.models import Organisation
 from services.rules.review import clocks, corrections
 from services.rules.review import repository as review

@@ -14,8 +14,8 @@ from starlette.background import BackgroundTask
 
 from services.rules.dependencies import Live
 from services.rules.matcher.index import RegistryIndex
-from services.rules.matcher.live import on_matcher_thread
 from services.rules.matcher.screening import ScreeningInputError, screen_files
+from services.rules.matcher.thread import on_matcher_thread
 from services.rules.screening import replay
 from services.rules.screening.schemas import ReplayIn, ScreenQuery
 from shared.auth import RESPONSES, Action, Actor, allowed

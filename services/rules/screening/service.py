@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules.matcher.index import Candidate, RegistryIndex
-from services.rules.matcher.live import on_matcher_thread
 from services.rules.matcher.relevance import product_in_scope
+from services.rules.matcher.thread import on_matcher_thread
 from services.rules.registry import repository as registry
 from services.rules.registry.models import Organisation
 from services.rules.review import clocks, corrections

@@ -24,8 +24,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules.matcher.index import Candidate, RegistryIndex
-from services.rules.matcher.live import LiveIndex, on_matcher_thread
 from services.rules.matcher.relevance import product_in_scope
+from services.rules.matcher.thread import LiveMatcher, on_matcher_thread
 from services.rules.ruleset.rules import SEVERITY_ORDER
 from services.rules.ruleset.service import Outcome, evaluate
 from services.rules.ruleset.weighting import LISTINGS, ruleset_manifest, ruleset_version
@@ -184,7 +184,7 @@ class Sweeper:
         self,
         db: Database,
         outbox: Outbox,
-        live: LiveIndex,
+        live: LiveMatcher,
         source: SignalSource,
         sweep_id: uuid.UUID,
         published: Callable[[], None] = lambda: None,

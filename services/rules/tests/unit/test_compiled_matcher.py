@@ -136,4 +136,4 @@ def test_the_source_is_loaded_when_asked_for(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv(compiled.PURE_PYTHON, "1")
     spec = compiled._SourceUnlessFresh().find_spec("services.rules.matcher.index", None)
     assert spec is not None and spec.origin == str(compiled.source_of("services.rules.matcher.index"))
-    assert compiled._SourceUnlessFresh().find_spec("services.rules.matcher.live", None) is None
+    assert compiled._SourceUnlessFresh().find_spec("services.rules.matcher.thread", None) is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from services.rules.matcher.index import RegistryRecord
-from services.rules.matcher.live import LiveIndex
+from services.rules.registry.live_index import LiveIndex
 
 
 class _SlowRegistry(LiveIndex):

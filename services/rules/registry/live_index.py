@@ -7,47 +7,37 @@ loaded under the lock: a new index is built beside the current one, from the who
 a time on the matcher's thread, while matching goes on against the current one, and then swapped in.
 Meanwhile the process holds both (for a million organisations, twice the index's 1.3 GB).
 
-Everything that reads or changes the index runs on one thread of its own (`on_matcher_thread`), never
+Everything that reads or changes the index runs on the matcher's one thread (`matcher/thread.py`), never
 on the event loop: loading a million organisations or screening a large file would otherwise hold every
-other request, health checks included. One thread, not a pool: the index is never read while it
-changes, and the compiled matcher holds the GIL anyway, so more threads would only wait for each other
-(its calls are short and the thread lets go of the GIL between them; see README, "CPU work off the loop").
+other request, health checks included.
+
+It lives with the registry, whose tables it reads; the matcher (names, the index) stays a library with no
+database.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
-import functools
 import gc
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Row, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules.matcher.index import MatchThresholds, RegistryIndex, RegistryRecord, paused_cycle_collector
+from services.rules.matcher.thread import on_matcher_thread
 from services.rules.registry.models import Certificate, MatchVerdict, Organisation
 from shared.db.session import Database
 
 log = logging.getLogger(__name__)
-P = ParamSpec("P")
 T = TypeVar("T")
 PAGE = 1000  # organisations read and indexed per step of a refresh
 WAKE_GAP = 0.5  # seconds between refreshes the writes of this process start (they come in bursts)
 BULK = 5_000  # changed organisations from which a refresh builds a new index beside the current one
 FREEZE_AFTER = 10_000  # a refresh indexing this many organisations freezes the heap (see `refresh`)
-
-_matcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="matcher")
-
-
-async def on_matcher_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run `fn` on the matcher's thread (with the caller's context: its correlation id in the logs)."""
-    call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
-    return await asyncio.get_running_loop().run_in_executor(_matcher, call)
 
 
 def record_of(org: Any) -> RegistryRecord:
