@@ -75,13 +75,13 @@ def sender_for(settings: Any) -> tuple[Any, Any]:
 
 async def provision(folder: Path) -> tuple[Any, str]:
     """A private cluster with notify's role and schema, migrated; returns (handle, notify's DSN)."""
-    from certwatch import stack
     from certwatch.services import folder_of
+    from certwatch.stack.postgres import provision_database, start_postgres
     from shared.db.migrations import upgrade
 
-    pg = stack.start_postgres(folder)
+    pg = start_postgres(folder)
     password = secrets.token_urlsafe(16)
-    await stack.provision_database(pg.admin_dsn, "bench", {"certwatch_notify": password})
+    await provision_database(pg.admin_dsn, "bench", {"certwatch_notify": password})
     dsn = f"postgresql+asyncpg://certwatch_notify:{password}@127.0.0.1:{pg.port}/bench"
     await asyncio.to_thread(upgrade, folder_of("notify"), dsn)
     return pg, dsn
@@ -335,7 +335,7 @@ async def child(dsn: str, smtp_port: int, concurrency: int, lease: float) -> Non
 
 
 async def main(args: argparse.Namespace, folder: Path) -> None:
-    from certwatch import stack
+    from certwatch.stack.sinks import start_mail_sink, start_sms_sink
 
     main_task = asyncio.current_task()
     assert main_task is not None
@@ -344,8 +344,8 @@ async def main(args: argparse.Namespace, folder: Path) -> None:
     clients = [c for c in args.sms_baselines.split(",") if c]
     try:
         pg, dsn = await provision(folder)
-        sink = stack.start_mail_sink(folder)
-        texts = stack.start_sms_sink(folder)
+        sink = start_mail_sink(folder)
+        texts = start_sms_sink(folder)
         sms_url = f"http://127.0.0.1:{texts.port}/sms"
         print(f"notify sender vs aiosmtplib, {args.messages} emails of {len(BODY.encode())} bytes to the stack's "
               f"SMTP sink; vs {'/'.join(clients)}, {args.messages} texts to the stack's SMS sink")  # fmt: skip

@@ -13,7 +13,7 @@ few statements for the whole batch instead of 8-10 round trips per signal.
 - the new events, their audit rows, clocks and outbox rows (v1 and v2) written in one statement each; only the
   events the INSERT … ON CONFLICT DO NOTHING RETURNING says are new get the rest.
 
-A signal that may correct an open event (`corrections.CORRECTS`) goes through `corrections.supersede` itself,
+A signal that may correct an open event (`review.corrected_kinds`) goes through `review.supersede` itself,
 after what the batch has queued so far is written (so it sees the events raised before it, their audit steps
 and outbox order as one-by-one screening would); it is called only for organisations that have such an event.
 """
@@ -33,8 +33,7 @@ from sqlalchemy.orm import raiseload, selectinload
 from services.rules.matcher.index import Candidate, RegistryIndex
 from services.rules.matcher.thread import on_matcher_thread
 from services.rules.registry.models import Organisation
-from services.rules.review import clocks, corrections
-from services.rules.review import repository as review
+from services.rules.review import service as review
 from services.rules.ruleset.clocks import Context
 from services.rules.ruleset.rules import BASELINE
 from services.rules.ruleset.service import Outcome, evaluate
@@ -126,9 +125,7 @@ class _Queued:
         """One statement each for the events (the new ones returned), their audit rows, clocks and outbox rows."""
         if not self.events:
             return 0
-        new = await review.add_many(session, self.events)
-        await review.audit_many(session, [a for a in self.audits if a["risk_event_id"] in new])
-        await clocks.add_many(session, [c for c in self.clocks if c["risk_event_id"] in new])
+        new = await review.raise_many(session, self.events, self.audits, self.clocks)
         rows = [{k: v for k, v in r.items() if k != "risk_event_id"} for r in self.outbox if r["risk_event_id"] in new]
         await outbox.add_many(session, rows)
         self.events, self.audits, self.clocks, self.outbox = [], [], [], []
@@ -158,7 +155,7 @@ async def screen_batch(session: AsyncSession, outbox: Outbox, index: RegistryInd
         & _ESCALATING, since,
     )  # fmt: skip
     correctable = [(m.organisation.id, kinds) for a, ms in zip(arrivals, matches, strict=True)
-                   if (kinds := corrections.CORRECTS.get(a.signal.kind.value)) for m in ms]  # fmt: skip
+                   if (kinds := review.corrected_kinds(a.signal.kind.value)) for m in ms]  # fmt: skip
     open_kinds = await review.open_kinds(
         session, {o for o, _ in correctable}, {k for _, kinds in correctable for k in kinds}
     )
@@ -166,14 +163,14 @@ async def screen_batch(session: AsyncSession, outbox: Outbox, index: RegistryInd
     linked_before = await review.linked_corrections(
         session,
         {o for o, _ in correctable},
-        [a.signal.signal_id for a in arrivals if corrections.CORRECTS.get(a.signal.kind.value)],
+        [a.signal.signal_id for a in arrivals if review.corrected_kinds(a.signal.kind.value)],
     )
     raised_kinds: dict[uuid.UUID, set[str]] = defaultdict(set)  # the kinds of the events this batch raised
     queued = _Queued()
     raised = 0
     for arrival, matched_list in zip(arrivals, matches, strict=True):
         signal = arrival.signal
-        kinds = corrections.CORRECTS.get(signal.kind.value)
+        kinds = review.corrected_kinds(signal.kind.value)
         token = correlation_id.set(arrival.correlation)
         try:
             for matched in matched_list:
@@ -182,9 +179,7 @@ async def screen_batch(session: AsyncSession, outbox: Outbox, index: RegistryInd
                     continue
                 if kinds and (open_kinds.get(org_id, set()) | raised_kinds[org_id]) & kinds:
                     raised += await queued.write(session, outbox)  # it must see what was raised before it
-                    linked = await corrections.supersede(
-                        session, outbox, org_id, signal, matched.summary, arrival.caused_by
-                    )
+                    linked = await review.supersede(session, outbox, org_id, signal, matched.summary, arrival.caused_by)
                     await session.flush()  # its audit rows before the next events' (their audit steps)
                     if linked:
                         continue
@@ -236,7 +231,7 @@ def _queue(
         "risk_event_id": event_id, "event_id": v1_id, "topic": Topic.RISK_EVENT_RAISED.value, "key": str(org.id),
         "envelope": outbox.envelope(Topic.RISK_EVENT_RAISED, event, v1_id, caused_by),
     })  # fmt: skip
-    rows, v2 = clocks.raised_rows(event, outcome.clocks, signal)
+    rows, v2 = review.raised_rows(event, outcome.clocks, signal)
     queued.clocks.extend(rows)
     v2_id = deterministic_id("risk-event-raised.v2", event_id)
     queued.outbox.append({

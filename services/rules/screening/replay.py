@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules.matcher.index import RegistryIndex
-from services.rules.review import repository as review
+from services.rules.review import service as review
 from services.rules.screening.batch import Arrival, screen_batch
 from services.rules.screening.service import find_matches, outcomes
 from shared.contracts import deterministic_id
@@ -42,7 +42,7 @@ async def dry_run(session: AsyncSession, index: RegistryIndex, signals: list[Sig
                 found.append(Finding(
                     str(signal.signal_id), str(org.id), org.name, outcome.rule.id, outcome.rule.version,
                     outcome.severity.value, outcome.measure.value, matched.summary.decision.value,
-                    matched.summary.score, await review.get(session, event_id) is not None,
+                    matched.summary.score, await review.exists(session, event_id),
                 ))  # fmt: skip
     return found
 

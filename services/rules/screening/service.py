@@ -14,12 +14,11 @@ from services.rules.matcher.relevance import product_in_scope
 from services.rules.matcher.thread import on_matcher_thread
 from services.rules.registry import repository as registry
 from services.rules.registry.models import Organisation
-from services.rules.review import clocks, corrections
-from services.rules.review import repository as review
+from services.rules.review import service as review
 from services.rules.ruleset.clocks import Context
 from services.rules.ruleset.rules import BASELINE
 from services.rules.ruleset.service import Outcome, evaluate
-from shared.contracts import Topic, deterministic_id
+from shared.contracts import deterministic_id
 from shared.contracts.ingest import (
     V3_ONLY_KINDS,
     Party,
@@ -115,7 +114,7 @@ async def screen(
     raised = 0
     for matched in await find_matches(session, index, signal):
         org_id = matched.organisation.id
-        if await corrections.supersede(session, outbox, org_id, signal, matched.summary, caused_by):
+        if await review.supersede(session, outbox, org_id, signal, matched.summary, caused_by):
             continue
         for outcome in await outcomes(session, signal, matched):
             raised += await _raise(session, outbox, signal, matched, outcome, caused_by)
@@ -167,7 +166,7 @@ async def correct(
     linked = 0
     for matched in await find_matches(session, index, signal):
         org_id = matched.organisation.id
-        linked += len(await corrections.supersede(session, outbox, org_id, signal, matched.summary, caused_by))
+        linked += len(await review.supersede(session, outbox, org_id, signal, matched.summary, caused_by))
     if not linked:
         log.info("signal %s (%s) corrects no open risk event", signal.signal_id, signal.kind.value)
     return linked
@@ -192,22 +191,12 @@ async def _raise(
     outcome: Outcome,
     caused_by: uuid.UUID,
 ) -> int:
-    org = matched.organisation
-    event_id = deterministic_id("risk-event", signal.signal_id, org.id, outcome.rule.id)
+    event_id = deterministic_id("risk-event", signal.signal_id, matched.organisation.id, outcome.rule.id)
     values, event = risk_event(signal, matched, outcome, event_id)
-    if not await review.add(session, values):
-        return 0
-    review.audit(session, event_id, "system", "raised", rule=outcome.rule.id, escalated=outcome.escalated)
-    await outbox.add(
-        session,
-        Topic.RISK_EVENT_RAISED,
-        str(org.id),
-        event,
-        event_id=deterministic_id("risk-event-raised", event_id),
-        causation_id=caused_by,
+    raised = await review.raise_event(
+        session, outbox, values, event, outcome.clocks, signal, caused_by, outcome.escalated
     )
-    await clocks.raised(session, outbox, event, outcome.clocks, signal, caused_by)  # and v2, with the clocks
-    return 1
+    return int(raised)
 
 
 def risk_event(
