@@ -42,8 +42,10 @@ from typing import Any
 import asyncpg
 import bench_dashboard as dash
 
-from certwatch import stack
 from certwatch.services import folder_of
+from certwatch.stack.broker import BrokerHandle, start_broker
+from certwatch.stack.postgres import PgHandle, provision_database, start_postgres
+from certwatch.stack.processes import free_port, terminate, wait_for_port
 from shared.contracts import Envelope, Topic, deterministic_id
 from shared.contracts.ingest import Product, SignalKind, SignalReceived, Subject
 from shared.contracts.rules import MatchDecision, MatchSummary, Measure, RiskEventRaisedV2, Severity
@@ -233,8 +235,8 @@ class Infra:
         self.folder = folder
         self.passwords = {role: uuid.uuid4().hex for role in ROLES}
         self.token = uuid.uuid4().hex
-        self.pg: stack.PgHandle | None = None
-        self.broker: stack.BrokerHandle | None = None
+        self.pg: PgHandle | None = None
+        self.broker: BrokerHandle | None = None
         self.processes: list[subprocess.Popen[bytes]] = []  # the services of the layout measured
         self.minimal: subprocess.Popen[bytes] | None = None
         self.ports: dict[str, int] = {}
@@ -244,10 +246,10 @@ class Infra:
         return f"postgresql{driver}://certwatch_{role}:{self.passwords[role]}@127.0.0.1:{self.pg.port}/{DATABASE}"
 
     async def start(self) -> None:
-        self.pg = stack.start_postgres(self.folder)
-        self.broker = stack.start_broker(self.folder)
+        self.pg = start_postgres(self.folder)
+        self.broker = start_broker(self.folder)
         roles = {f"certwatch_{role}": password for role, password in self.passwords.items()}
-        await stack.provision_database(self.pg.admin_dsn, DATABASE, roles)
+        await provision_database(self.pg.admin_dsn, DATABASE, roles)
         for role in ROLES:
             await asyncio.to_thread(upgrade, folder_of(role), self.dsn(role))
         certwatch = str(Path(sys.executable).parent / "certwatch")
@@ -273,7 +275,7 @@ class Infra:
         process = subprocess.Popen(argv, env=env, stdout=log_path.open("ab"), stderr=subprocess.STDOUT,
                                    start_new_session=True)  # fmt: skip
         self.processes.append(process)
-        stack.wait_for_port(port, name, log_path, process.pid, 120)
+        wait_for_port(port, name, log_path, process.pid, 120)
 
     def serve(self, layout: str) -> None:
         """rules and reporting in `layout` (split: an api and a worker each; all: one process each)."""
@@ -281,14 +283,14 @@ class Infra:
         for service in ROLES:
             roles = ("api", "worker") if layout == "split" else ("all",)
             for role in roles:
-                port = stack.free_port()
+                port = free_port()
                 self.spawn([certwatch, "serve", service, "--role", role, "--port", str(port)], self.env(),
                            f"{service}-{role}", port)  # fmt: skip
                 if role != "worker":
                     self.ports[service] = port
 
     def serve_minimal(self) -> int:
-        port = stack.free_port()
+        port = free_port()
         env = self.env() | {
             "BENCH_DASHBOARD_DSN": self.dsn("reporting", ""),
             "PYTHONPATH": str(Path(__file__).parents[1]),
@@ -301,13 +303,13 @@ class Infra:
 
     def stop_services(self) -> None:
         for process in self.processes:
-            stack.terminate(process.pid)
+            terminate(process.pid)
         self.processes = []
 
     def stop(self, keep: bool) -> None:
         self.stop_services()
         if self.minimal:
-            stack.terminate(self.minimal.pid)
+            terminate(self.minimal.pid)
         if self.broker:
             self.broker.stop()
         if self.pg and not keep:

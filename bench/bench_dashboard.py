@@ -39,8 +39,10 @@ import asyncpg
 import httpx
 from fastapi import FastAPI, HTTPException, Request
 
-from certwatch import stack
 from certwatch.services import folder_of
+from certwatch.stack.broker import BrokerHandle, start_broker
+from certwatch.stack.postgres import PgHandle, provision_database, start_postgres
+from certwatch.stack.processes import free_port, terminate, wait_for_port
 from services.reporting.repository import REBUILD_DAILY_TALLIES
 from shared.db.migrations import upgrade
 
@@ -149,8 +151,8 @@ class Infra:
         self.folder = folder
         self.password = uuid.uuid4().hex
         self.token = uuid.uuid4().hex
-        self.pg: stack.PgHandle | None = None
-        self.broker: stack.BrokerHandle | None = None  # the runtime's producer starts with the service
+        self.pg: PgHandle | None = None
+        self.broker: BrokerHandle | None = None  # the runtime's producer starts with the service
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def dsn(self, driver: str = "+asyncpg") -> str:
@@ -158,9 +160,9 @@ class Infra:
         return f"postgresql{driver}://{ROLE}:{self.password}@127.0.0.1:{self.pg.port}/{DATABASE}"
 
     async def start(self) -> None:
-        self.pg = stack.start_postgres(self.folder)
-        self.broker = stack.start_broker(self.folder)
-        await stack.provision_database(self.pg.admin_dsn, DATABASE, {ROLE: self.password})  # the password reset
+        self.pg = start_postgres(self.folder)
+        self.broker = start_broker(self.folder)
+        await provision_database(self.pg.admin_dsn, DATABASE, {ROLE: self.password})  # the password reset
         await asyncio.to_thread(upgrade, folder_of("reporting"), self.dsn())
 
     async def loaded(self) -> int:
@@ -175,12 +177,12 @@ class Infra:
         process = subprocess.Popen(argv, env=env, stdout=log_path.open("ab"), stderr=subprocess.STDOUT,
                                    start_new_session=True)  # fmt: skip
         self.processes.append(process)
-        stack.wait_for_port(port, name, log_path, process.pid, 120)
+        wait_for_port(port, name, log_path, process.pid, 120)
 
     def serve(self) -> tuple[int, int]:
         """reporting (no consumers, no broker) and the minimal app: their ports."""
         assert self.broker is not None
-        reporting, minimal = stack.free_port(), stack.free_port()
+        reporting, minimal = free_port(), free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("CERTWATCH_")} | {
             "CERTWATCH_DATA_DIR": str(self.folder),  # no stack.env: only what is set here
             "CERTWATCH_ENVIRONMENT": "development",
@@ -200,7 +202,7 @@ class Infra:
 
     def stop(self, keep: bool) -> None:
         for process in self.processes:
-            stack.terminate(process.pid)
+            terminate(process.pid)
         if self.broker:
             self.broker.stop()
         if self.pg and not keep:

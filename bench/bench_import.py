@@ -77,8 +77,8 @@ async def matcher_meanwhile(live: Any, name: str, stop: asyncio.Event) -> tuple[
 
 
 async def run(sizes: list[int]) -> None:
-    from certwatch import stack
     from certwatch.services import folder_of
+    from certwatch.stack.postgres import provision_database, start_postgres
     from services.rules.db import messaging
     from services.rules.registry.jobs import import_file
     from services.rules.registry.live_index import LiveIndex
@@ -90,10 +90,10 @@ async def run(sizes: list[int]) -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="certwatch-bench-import-"))
     os.chmod(folder, 0o755)  # PostgreSQL's unprivileged user reads it
-    pg = stack.start_postgres(folder)
+    pg = start_postgres(folder)
     try:
         password = secrets.token_urlsafe(16)
-        await stack.provision_database(pg.admin_dsn, "bench_import", {"certwatch_rules": password})
+        await provision_database(pg.admin_dsn, "bench_import", {"certwatch_rules": password})
         dsn = f"postgresql+asyncpg://certwatch_rules:{password}@127.0.0.1:{pg.port}/bench_import"
         await asyncio.to_thread(upgrade, folder_of("rules"), dsn)
         admin = pg.admin_dsn.rsplit("/", 1)[0] + "/bench_import"

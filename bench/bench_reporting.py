@@ -202,11 +202,12 @@ def _pids() -> tuple[list[int], list[int]]:
 def _stop_consuming() -> None:
     """Stop reporting's consuming process (its worker; the one process where api and worker are not apart)."""
     from certwatch import stack as local
+    from certwatch.stack.processes import terminate
     from shared.settings import data_dir
 
     state = local.read_state(data_dir())
     entry = state.get("workers", {}).get("reporting") or state["services"]["reporting"]
-    local.terminate(entry["pid"], started=entry.get("started"))
+    terminate(entry["pid"], started=entry.get("started"))
 
 
 async def run(stack: Stack, n: int, notifications: bool, timeout: float) -> Result:

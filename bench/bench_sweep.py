@@ -41,9 +41,11 @@ from typing import Any
 import asyncpg
 import httpx
 
-from certwatch import stack
 from certwatch.demo.evalset import CITIES, INDUSTRIES, TRADE_CHARS, Org, negatives, registry, variants
 from certwatch.services import folder_of
+from certwatch.stack.broker import BrokerHandle, start_broker
+from certwatch.stack.postgres import PgHandle, provision_database, start_postgres
+from certwatch.stack.processes import free_port, terminate, wait_for_port
 from services.rules.matcher.regions import PROVINCES
 from shared.db.migrations import upgrade
 from shared.identifiers import make_uscc
@@ -180,8 +182,8 @@ class Infra:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.pg: stack.PgHandle | None = None
-        self.broker: stack.BrokerHandle | None = None
+        self.pg: PgHandle | None = None
+        self.broker: BrokerHandle | None = None
         self.passwords = {s: uuid.uuid4().hex for s in ("ingest", "rules")}
         self.token = uuid.uuid4().hex
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -193,16 +195,16 @@ class Infra:
         return f"postgresql{driver}://certwatch_{service}:{password}@127.0.0.1:{self.pg.port}/{DATABASE}"
 
     async def start(self) -> None:
-        self.pg = stack.start_postgres(self.folder)
-        self.broker = stack.start_broker(self.folder)
+        self.pg = start_postgres(self.folder)
+        self.broker = start_broker(self.folder)
         roles = {f"certwatch_{s}": p for s, p in self.passwords.items()}
-        await stack.provision_database(self.pg.admin_dsn, DATABASE, roles)
+        await provision_database(self.pg.admin_dsn, DATABASE, roles)
         for service in ("ingest", "rules"):
             await asyncio.to_thread(upgrade, folder_of(service), self.dsn(service))
 
     def serve(self) -> None:
         assert self.broker is not None
-        self.ports = {"ingest": stack.free_port(), "rules": stack.free_port()}
+        self.ports = {"ingest": free_port(), "rules": free_port()}
         env = {k: v for k, v in os.environ.items() if not k.startswith("CERTWATCH_")} | {
             "CERTWATCH_DATA_DIR": str(self.folder),  # no stack.env: only what is set here
             "CERTWATCH_ENVIRONMENT": "development",
@@ -223,14 +225,14 @@ class Infra:
                 [certwatch, "serve", service], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
         for service, port in self.ports.items():
-            stack.wait_for_port(port, service, self.folder / f"{service}.log", self.processes[service].pid, 120)
+            wait_for_port(port, service, self.folder / f"{service}.log", self.processes[service].pid, 120)
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
     def stop(self) -> None:
         for process in self.processes.values():
-            stack.terminate(process.pid)
+            terminate(process.pid)
         if self.broker:
             self.broker.stop()
         if self.pg:

@@ -19,10 +19,14 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from certwatch import stack
 from certwatch.mailsink import read_mail
 from certwatch.services import SERVICES
 from certwatch.smssink import read_sms
+from certwatch.stack.broker import BrokerHandle, start_broker
+from certwatch.stack.environment import admin_token, feed_token, mask_password, role_passwords, stack_env
+from certwatch.stack.lifecycle import down
+from certwatch.stack.postgres import PgHandle, cluster_dir, provision_database, start_postgres
+from certwatch.stack.sinks import SinkHandle, start_mail_sink, start_sms_sink
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +34,7 @@ def stack_dir() -> Iterator[Path]:
     """A data folder of this module's own; PostgreSQL's unprivileged user must be able to enter it."""
     folder = Path(tempfile.mkdtemp(prefix="certwatch-stack-test-"))
     folder.chmod(0o755)
-    cluster = stack.cluster_dir(folder)
+    cluster = cluster_dir(folder)
     try:
         yield folder
     finally:
@@ -39,8 +43,8 @@ def stack_dir() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def pg(stack_dir: Path) -> Iterator[stack.PgHandle]:
-    handle = stack.start_postgres(stack_dir)
+def pg(stack_dir: Path) -> Iterator[PgHandle]:
+    handle = start_postgres(stack_dir)
     try:
         yield handle
     finally:
@@ -48,8 +52,8 @@ def pg(stack_dir: Path) -> Iterator[stack.PgHandle]:
 
 
 @pytest.fixture(scope="module")
-def kafka(stack_dir: Path) -> Iterator[stack.BrokerHandle]:
-    handle = stack.start_broker(stack_dir)
+def kafka(stack_dir: Path) -> Iterator[BrokerHandle]:
+    handle = start_broker(stack_dir)
     try:
         yield handle
     finally:
@@ -57,8 +61,8 @@ def kafka(stack_dir: Path) -> Iterator[stack.BrokerHandle]:
 
 
 @pytest.fixture(scope="module")
-def smtp_sink(stack_dir: Path) -> Iterator[stack.SinkHandle]:
-    handle = stack.start_mail_sink(stack_dir)
+def smtp_sink(stack_dir: Path) -> Iterator[SinkHandle]:
+    handle = start_mail_sink(stack_dir)
     try:
         yield handle
     finally:
@@ -66,8 +70,8 @@ def smtp_sink(stack_dir: Path) -> Iterator[stack.SinkHandle]:
 
 
 @pytest.fixture(scope="module")
-def sms_sink(stack_dir: Path) -> Iterator[stack.SinkHandle]:
-    handle = stack.start_sms_sink(stack_dir)
+def sms_sink(stack_dir: Path) -> Iterator[SinkHandle]:
+    handle = start_sms_sink(stack_dir)
     try:
         yield handle
     finally:
@@ -79,7 +83,7 @@ def new_roles() -> dict[str, str]:
 
 
 @asynccontextmanager
-async def connect_as(pg: stack.PgHandle, database: str, role: str, password: str) -> AsyncIterator[asyncpg.Connection]:
+async def connect_as(pg: PgHandle, database: str, role: str, password: str) -> AsyncIterator[asyncpg.Connection]:
     conn = await asyncpg.connect(f"postgresql://{role}:{password}@127.0.0.1:{pg.port}/{database}")
     try:
         yield conn
@@ -87,15 +91,15 @@ async def connect_as(pg: stack.PgHandle, database: str, role: str, password: str
         await conn.close()
 
 
-async def provisioned(pg: stack.PgHandle, roles: dict[str, str]) -> str:
+async def provisioned(pg: PgHandle, roles: dict[str, str]) -> str:
     """A database of the test's own, provisioned for the four service roles."""
     database = f"stack_{uuid.uuid4().hex[:10]}"
-    await stack.provision_database(pg.admin_dsn, database, roles)
+    await provision_database(pg.admin_dsn, database, roles)
     return database
 
 
 @pytest.mark.integration
-async def test_a_service_role_works_in_its_own_schema_and_cannot_touch_another(pg: stack.PgHandle) -> None:
+async def test_a_service_role_works_in_its_own_schema_and_cannot_touch_another(pg: PgHandle) -> None:
     roles = new_roles()
     database = await provisioned(pg, roles)
     async with connect_as(pg, database, "certwatch_ingest", roles["certwatch_ingest"]) as ingest:
@@ -117,14 +121,14 @@ async def test_a_service_role_works_in_its_own_schema_and_cannot_touch_another(p
 
 
 @pytest.mark.integration
-async def test_provisioning_again_changes_only_the_passwords(pg: stack.PgHandle) -> None:
+async def test_provisioning_again_changes_only_the_passwords(pg: PgHandle) -> None:
     old = new_roles()
     database = await provisioned(pg, old)
     async with connect_as(pg, database, "certwatch_rules", old["certwatch_rules"]) as rules:
         await rules.execute("CREATE TABLE kept (id int)")
 
     new = new_roles()
-    await stack.provision_database(pg.admin_dsn, database, new)
+    await provision_database(pg.admin_dsn, database, new)
 
     with pytest.raises(asyncpg.InvalidPasswordError):
         await asyncpg.connect(f"postgresql://certwatch_rules:{old['certwatch_rules']}@127.0.0.1:{pg.port}/{database}")
@@ -136,7 +140,7 @@ async def test_provisioning_again_changes_only_the_passwords(pg: stack.PgHandle)
 
 
 @pytest.mark.integration
-async def test_the_broker_delivers_a_produced_message_to_a_consumer(kafka: stack.BrokerHandle) -> None:
+async def test_the_broker_delivers_a_produced_message_to_a_consumer(kafka: BrokerHandle) -> None:
     topic = f"stack-test-{uuid.uuid4().hex[:8]}"
     producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, enable_idempotence=False)
     await producer.start()
@@ -157,7 +161,7 @@ async def test_the_broker_delivers_a_produced_message_to_a_consumer(kafka: stack
 
 
 @pytest.mark.integration
-async def test_the_mail_sink_keeps_each_message_as_an_eml_file(smtp_sink: stack.SinkHandle) -> None:
+async def test_the_mail_sink_keeps_each_message_as_an_eml_file(smtp_sink: SinkHandle) -> None:
     subject = f"risk event {uuid.uuid4().hex[:6]}"
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = "certwatch@example.org", "审核员@example.org", subject
@@ -171,7 +175,7 @@ async def test_the_mail_sink_keeps_each_message_as_an_eml_file(smtp_sink: stack.
 
 
 @pytest.mark.integration
-async def test_the_sms_sink_keeps_each_message_and_answers_its_id(sms_sink: stack.SinkHandle) -> None:
+async def test_the_sms_sink_keeps_each_message_and_answers_its_id(sms_sink: SinkHandle) -> None:
     url = f"http://127.0.0.1:{sms_sink.port}/sms"
     async with httpx.AsyncClient() as client:
         sent = await client.post(url, json={"to": "+8613800000000", "text": "风险事件"})
@@ -184,15 +188,13 @@ async def test_the_sms_sink_keeps_each_message_and_answers_its_id(sms_sink: stac
 
 
 def test_down_where_nothing_ever_ran_stops_nothing_twice(tmp_path: Path) -> None:
-    assert stack.down(tmp_path) == []
-    assert stack.down(tmp_path) == []
+    assert down(tmp_path) == []
+    assert down(tmp_path) == []
 
 
 def test_stack_env_holds_every_endpoint_and_role(tmp_path: Path) -> None:
     ports = {s: 8000 + i for i, s in enumerate(SERVICES)}
-    env = stack.stack_env(
-        tmp_path, 5432, "postgresql://certwatch_admin:pw@127.0.0.1:5432/postgres", 9092, 25, 80, ports
-    )
+    env = stack_env(tmp_path, 5432, "postgresql://certwatch_admin:pw@127.0.0.1:5432/postgres", 9092, 25, 80, ports)
 
     per_service = {f"CERTWATCH_{s.upper()}_{k}" for s in SERVICES for k in ("DATABASE_URL", "PORT")}
     platform = {"ENVIRONMENT", "DATA_DIR", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_ENABLE_IDEMPOTENCE", "ADMIN_DATABASE_URL"}
@@ -213,18 +215,18 @@ def test_stack_env_holds_every_endpoint_and_role(tmp_path: Path) -> None:
         assert url.startswith(f"postgresql+asyncpg://certwatch_{service}:") and url.endswith(
             "@127.0.0.1:5432/certwatch"
         )
-    assert stack.stack_env(tmp_path, 5432, "postgresql://a:b@h:1/postgres", 1, 2, 3, ports) != env  # other ports
-    assert stack.role_passwords(tmp_path) == stack.role_passwords(tmp_path)  # generated once, then reused
+    assert stack_env(tmp_path, 5432, "postgresql://a:b@h:1/postgres", 1, 2, 3, ports) != env  # other ports
+    assert role_passwords(tmp_path) == role_passwords(tmp_path)  # generated once, then reused
     token = env["CERTWATCH_AUTH_ADMIN_TOKEN"]
-    assert len(token) >= 40 and stack.admin_token(tmp_path) == token  # random, generated once
+    assert len(token) >= 40 and admin_token(tmp_path) == token  # random, generated once
     assert (tmp_path / "admin-token.secret").stat().st_mode & 0o777 == 0o600
-    feed = stack.feed_token(tmp_path)  # the nightly job's; the services get only its SHA-256
+    feed = feed_token(tmp_path)  # the nightly job's; the services get only its SHA-256
     assert env["CERTWATCH_AUTH_TOKENS"] == f"stack-feed:feed:{hashlib.sha256(feed.encode()).hexdigest()}"
     assert feed not in "".join(env.values()) and (tmp_path / "feed-token.secret").stat().st_mode & 0o777 == 0o600
 
 
 def test_passwords_are_masked() -> None:
-    assert stack.mask_password("postgresql+asyncpg://certwatch_rules:s3-cr_et@127.0.0.1:5432/certwatch") == (
+    assert mask_password("postgresql+asyncpg://certwatch_rules:s3-cr_et@127.0.0.1:5432/certwatch") == (
         "postgresql+asyncpg://certwatch_rules:***@127.0.0.1:5432/certwatch"
     )
-    assert stack.mask_password("http://127.0.0.1:8000/sms") == "http://127.0.0.1:8000/sms"
+    assert mask_password("http://127.0.0.1:8000/sms") == "http://127.0.0.1:8000/sms"

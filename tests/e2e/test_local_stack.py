@@ -15,7 +15,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from certwatch import stack
+from certwatch.stack.environment import read_state
+from certwatch.stack.postgres import cluster_dir, pg_running
+from certwatch.stack.processes import alive
 
 pytestmark = pytest.mark.integration
 CERTWATCH = str(Path(sys.executable).parent / "certwatch")
@@ -125,12 +127,12 @@ def test_run_raises_risk_events_read_back_from_reporting_and_down_leaves_nothing
     bad = certwatch("reporting", "export", "--output", str(data_dir / "report.pdf"), data_dir=data_dir)
     assert bad.returncode == 1 and ".xlsx or .csv" in bad.stderr
 
-    state = stack.read_state(data_dir)
+    state = read_state(data_dir)
     pids = [e["pid"] for kind in ("services", "workers") for e in state[kind].values()]  # api and worker
-    pids += [stack.read_state(data_dir)[name]["pid"] for name in ("broker", "mail", "sms")]
+    pids += [read_state(data_dir)[name]["pid"] for name in ("broker", "mail", "sms")]
     down = certwatch("down", "--data-dir", str(data_dir), data_dir=data_dir)
     assert down.returncode == 0
-    assert not [pid for pid in pids if stack.alive(pid)]
-    assert not stack._pg_running(stack.cluster_dir(data_dir))
+    assert not [pid for pid in pids if alive(pid)]
+    assert not pg_running(cluster_dir(data_dir))
     again = certwatch("down", "--data-dir", str(data_dir), data_dir=data_dir)
     assert "nothing was running" in again.stdout

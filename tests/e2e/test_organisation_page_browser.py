@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from certwatch.stack import free_port
+from certwatch.stack.processes import free_port
 from services.ingest.main import create_app as ingest_app
 from services.notify.main import create_app as notify_app
 from services.rules.main import create_app as rules_app

@@ -28,11 +28,14 @@ import asyncpg
 import httpx
 import pytest
 
-from certwatch import stack
 from certwatch.demo.registry import registry_csv, registry_rows
 from certwatch.mailsink import read_mail
 from certwatch.services import SERVICES
 from certwatch.smssink import read_sms
+from certwatch.stack.environment import admin_token, feed_token, read_env, write_state
+from certwatch.stack.lifecycle import down, start_service, up
+from certwatch.stack.postgres import start_postgres, stop_postgres
+from certwatch.stack.processes import alive
 from shared.contracts import Topic
 from shared.kafka.dlq import read_dlq
 from shared.settings import PlatformSettings
@@ -79,21 +82,21 @@ class LocalStack:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
         for pid in pids:
-            while stack.alive(pid):
+            while alive(pid):
                 time.sleep(0.05)
 
     def start(self, service: str) -> None:
         """As `certwatch up` starts them, recorded in the stack's state so `certwatch down` stops them."""
         for kind, role in (("workers", "worker"), ("services", "api")):
             port = int(self.state[kind][service]["port"])
-            self.state[kind][service] = stack.start_service(self.data_dir, service, role, port, self.env)
-            stack.write_state(self.data_dir, self.state)
+            self.state[kind][service] = start_service(self.data_dir, service, role, port, self.env)
+            write_state(self.data_dir, self.state)
 
     def stop_postgres(self) -> None:
-        stack.stop_postgres(self.cluster)
+        stop_postgres(self.cluster)
 
     def start_postgres(self) -> None:
-        stack.start_postgres(self.data_dir, int(self.state["postgres"]["port"]))
+        start_postgres(self.data_dir, int(self.state["postgres"]["port"]))
 
     def broker(self, sig: signal.Signals) -> None:
         os.kill(int(self.state["broker"]["pid"]), sig)
@@ -133,13 +136,13 @@ async def local_stack() -> AsyncIterator[LocalStack]:
         del os.environ[key]
     handle = LocalStack(data_dir, {})
     try:
-        handle.state = await asyncio.to_thread(stack.up, data_dir)
-        handle.env = stack.read_env(data_dir)
+        handle.state = await asyncio.to_thread(up, data_dir)
+        handle.env = read_env(data_dir)
         yield handle
     finally:
         with contextlib.suppress(Exception):
             handle.broker(signal.SIGCONT)
-        await asyncio.to_thread(stack.down, data_dir)
+        await asyncio.to_thread(down, data_dir)
         os.environ.update(saved)
         if handle.failed:  # the services' logs say why; the rest goes
             kept = Path(tempfile.gettempdir()) / f"{data_dir.name}-logs"
@@ -261,13 +264,13 @@ async def test_two_thousand_signals_through_kills_restarts_and_outages_lose_noth
     local_stack: LocalStack,
 ) -> None:
     handle = local_stack
-    admin = {"Authorization": f"Bearer {stack.admin_token(handle.data_dir)}"}
+    admin = {"Authorization": f"Bearer {admin_token(handle.data_dir)}"}
     async with httpx.AsyncClient(timeout=120.0, headers=admin) as rules:
         files = {"file": ("registry.csv", registry_csv("faults.example"))}
         imported = await rules.post(handle.url("rules") + "/organisations/import?wait=true", files=files)
         assert imported.status_code == 200, imported.text
 
-    stream = Stream(handle.url("ingest"), stack.feed_token(handle.data_dir))
+    stream = Stream(handle.url("ingest"), feed_token(handle.data_dir))
     faults: list[Fault] = []
 
     async def fault(name: str, at: float, do: Callable[[], Awaitable[None]]) -> None:

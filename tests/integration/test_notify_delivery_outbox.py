@@ -34,7 +34,7 @@ from prometheus_client import REGISTRY
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from certwatch.stack import free_port
+from certwatch.stack.processes import free_port
 from services.notify.channels import Channel, EmailChannel, SmsChannel
 from services.notify.main import create_app as notify_app
 from services.notify.models import Delivery, messaging

@@ -23,7 +23,8 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from certwatch import stack
+from certwatch.stack.broker import start_broker
+from certwatch.stack.postgres import cluster_dir, start_postgres, stop_postgres
 from services.ingest.models import messaging as ingest_tables
 from services.reporting import service as reporting
 from services.reporting.main import create_app as reporting_app
@@ -57,11 +58,11 @@ class Cluster:
     port: int
 
     async def stop(self) -> float:
-        await asyncio.to_thread(stack.stop_postgres, stack.cluster_dir(self.infra_dir))
+        await asyncio.to_thread(stop_postgres, cluster_dir(self.infra_dir))
         return time.monotonic()
 
     async def start(self) -> float:
-        await asyncio.to_thread(stack.start_postgres, self.infra_dir, self.port)
+        await asyncio.to_thread(start_postgres, self.infra_dir, self.port)
         return time.monotonic()
 
 
@@ -267,7 +268,7 @@ async def test_the_outbox_relay_waits_out_a_database_outage(platform, service_se
 async def test_the_outbox_relay_waits_out_a_broker_restart(service_settings, infra_dir: Path) -> None:
     folder = infra_dir / f"broker-{uuid.uuid4().hex[:6]}"
     folder.mkdir()
-    broker = stack.start_broker(folder)
+    broker = start_broker(folder)
     platform = PlatformSettings(
         kafka_bootstrap_servers=broker.bootstrap, kafka_enable_idempotence=False, kafka_topic_prefix="r.",
         environment="test", log_json=False,
@@ -288,7 +289,7 @@ async def test_the_outbox_relay_waits_out_a_broker_restart(service_settings, inf
         await _queue(db, outbox, during)  # committed while the broker is gone
         await eventually(_probe(lambda: relay.stall.is_stuck), bool, timeout=30)
         await asyncio.sleep(3.0)
-        broker = stack.start_broker(folder, port=broker.port)
+        broker = start_broker(folder, port=broker.port)
         await ensure_topics(platform, partitions=2)  # as `certwatch kafka republish` does first
         await eventually(lambda: _pending(db), lambda n: n == 0, timeout=60)
         await eventually(_probe(lambda: relay.stall.is_stuck), lambda stuck: not stuck)

@@ -20,10 +20,10 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from certwatch import stack
 from certwatch.mailsink import read_mail
 from certwatch.republish import parse_since, republish
 from certwatch.smssink import read_sms
+from certwatch.stack.broker import BrokerHandle, start_broker
 from services.ingest.main import create_app as ingest_app
 from services.notify.main import create_app as notify_app
 from services.reporting.main import create_app as reporting_app
@@ -44,20 +44,20 @@ class Broker:
     """A broker of this test's own, to restart: the session's is shared."""
 
     folder: Path
-    handle: stack.BrokerHandle
+    handle: BrokerHandle
 
     def stop(self) -> None:
         self.handle.stop()
 
     def start(self) -> None:
-        self.handle = stack.start_broker(self.folder, port=self.handle.port)
+        self.handle = start_broker(self.folder, port=self.handle.port)
 
 
 @pytest.fixture
 def own_broker(infra_dir: Path) -> Iterator[Broker]:
     folder = infra_dir / f"broker-{uuid.uuid4().hex[:8]}"
     folder.mkdir()
-    broker = Broker(folder, stack.start_broker(folder))
+    broker = Broker(folder, start_broker(folder))
     try:
         yield broker
     finally:

@@ -24,8 +24,10 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from certwatch import stack
 from certwatch.services import SERVICES, folder_of
+from certwatch.stack.broker import start_broker
+from certwatch.stack.postgres import provision_database, start_postgres
+from certwatch.stack.sinks import start_mail_sink, start_sms_sink
 from shared.auth import Role, hashed_entry
 from shared.db.migrations import upgrade
 from shared.kafka.admin import ensure_topics
@@ -78,11 +80,11 @@ def infra_dir() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 async def postgres(infra_dir: Path) -> AsyncIterator[Postgres]:
-    handle = stack.start_postgres(infra_dir)
+    handle = start_postgres(infra_dir)
     try:
         passwords = {s: secrets.token_urlsafe(16) for s in SERVICES}
         pg = Postgres(handle.port, handle.admin_dsn, passwords)
-        await stack.provision_database(pg.admin(), TEMPLATE, {f"certwatch_{s}": p for s, p in passwords.items()})
+        await provision_database(pg.admin(), TEMPLATE, {f"certwatch_{s}": p for s, p in passwords.items()})
         for service in SERVICES:
             # Alembic runs its own event loop, so it gets a thread of its own.
             await asyncio.to_thread(upgrade, folder_of(service), pg.dsn(TEMPLATE, service))
@@ -106,7 +108,7 @@ async def database(postgres: Postgres) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 def broker(infra_dir: Path) -> Iterator[str]:
-    handle = stack.start_broker(infra_dir)
+    handle = start_broker(infra_dir)
     try:
         yield handle.bootstrap
     finally:
@@ -115,7 +117,7 @@ def broker(infra_dir: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def mail_sink(infra_dir: Path) -> Iterator[Any]:
-    handle = stack.start_mail_sink(infra_dir)
+    handle = start_mail_sink(infra_dir)
     try:
         yield handle
     finally:
@@ -124,7 +126,7 @@ def mail_sink(infra_dir: Path) -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def sms_sink(infra_dir: Path) -> Iterator[Any]:
-    handle = stack.start_sms_sink(infra_dir)
+    handle = start_sms_sink(infra_dir)
     try:
         yield handle
     finally:

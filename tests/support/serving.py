@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 
-from certwatch.stack import free_port
+from certwatch.stack.processes import free_port
 
 
 @asynccontextmanager
