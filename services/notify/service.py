@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify import repository
 from services.notify.models import OrganisationContacts
-from services.notify.organisations.links import Links
+from services.notify.organisations import service as organisations
 from services.notify.settings import NotifySettings
 from services.notify.templates import measure_words, render, status_words
 from shared.contracts import deterministic_id
@@ -67,7 +67,9 @@ class Notifier:
 
     def __init__(self, settings: NotifySettings) -> None:
         self.settings = settings
-        self.links = Links(settings)  # every alert carries its signed link to the organisation's page
+        self.links = organisations.page_links(
+            settings
+        )  # every alert carries its signed link to the organisation's page
 
     async def organisations_updated(self, session: AsyncSession, events: list[Caused[OrganisationUpdated]]) -> int:
         """Keep the contacts (each organisation's newest revision); queue the alerts that were waiting for them."""

@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify.models import EventPage, OrganisationContacts, OrganisationLink, OrganisationResponse
 from services.notify.organisations.files import FileStore, evidence_key, sniff
+from services.notify.organisations.links import Links
+from services.notify.settings import NotifySettings
 from shared.contracts import Topic, deterministic_id
 from shared.contracts.notify import (
     EvidenceFile,
@@ -77,6 +79,11 @@ class PageView:
     status: str | None
     clocks: list[dict[str, object]]
     responses: list[OrganisationResponse]
+
+
+def page_links(settings: NotifySettings) -> Links:
+    """The signed links to organisations' pages that notify's alerts carry (issued as they are sent)."""
+    return Links(settings)
 
 
 async def keep_raised(session: AsyncSession, events: list[RiskEventRaisedV2]) -> None:
