@@ -1,4 +1,4 @@
-"""Benchmark: notify's delivery sender, against raw aiosmtplib and raw httpx, and the duplicate window under kill -9.
+"""Benchmark: notify's delivery sender, against raw aiosmtplib and raw aiohttp, and the duplicate window under kill -9.
 
 Starts a PostgreSQL cluster and the stack's sinks (certwatch.mailsink: aiosmtpd in its own process, one .eml
 file per message; certwatch.smssink: one .json file per text) in a temporary folder, so it needs no running
@@ -9,8 +9,10 @@ stack and leaves nothing behind.
    NotificationDelivered in the outbox). The email baseline sends the same N messages, composed the same way,
    with aiosmtplib over the same number of connections at once (an SMTP connection carries one message at a
    time, so that is the same concurrency), with no database at all; the SMS baseline posts the same N texts
-   with one httpx client, the same number at a time. Prints the rates of both and the ratio, and the
-   sent-not-marked window: per message, from the sink's acceptance (its file's time) to the mark's commit.
+   with one aiohttp session (the channel's client; `--sms-baselines aiohttp,httpx` adds httpx, its client
+   before), the same number at a time. Prints the rates of both and the ratio, this process's CPU per
+   message (which the machine's other load changes far less than the rates), and the sent-not-marked
+   window: per message, from the sink's acceptance (its file's time) to the mark's commit.
 2. The window under kill -9. N emails are queued; a sender process (this script with --child) is started, kill -9'd at a
    random moment while it sends, and started again, --kills times; then one finishes the rest. Counts the
    copies in the sink per idempotency key: every duplicate is a message the sink had accepted and its sender
@@ -19,6 +21,7 @@ stack and leaves nothing behind.
 
     .venv/bin/python bench/bench_notify.py [--messages 2000] [--repeat 3] [--window-messages 2000]
                                            [--window-concurrency 8,1] [--kills 40] [--sms-concurrency 8,16]
+                                           [--email 1:1,8:4,16:8] [--sms-baselines aiohttp,httpx]
 """
 
 from __future__ import annotations
