@@ -369,13 +369,13 @@ async def main(args: argparse.Namespace, folder: Path) -> None:
         for _ in range(args.repeat):  # interleaved, best of each: the machine's other load comes and goes
             for concurrency, pool in configs:
                 keep(("aiosmtplib", pool), *await with_cpu(n, baseline(sink.port, n, pool)))
-                rate, window, cpu = await throughput(dsn, sink.port, sink.maildir, n, concurrency, pool)
-                keep(("email", concurrency, pool), rate, cpu, window)
+                rate, seconds, cpu = await throughput(dsn, sink.port, sink.maildir, n, concurrency, pool)
+                keep(("email", concurrency, pool), rate, cpu, seconds)
             for concurrency in sms_configs:
                 for client in clients:
                     keep((client, concurrency), *await with_cpu(n, sms_baseline(sms_url, n, concurrency, client)))
-                rate, window, cpu = await throughput(dsn, sink.port, texts.maildir, n, concurrency, 1, sms_url)
-                keep(("sms", concurrency), rate, cpu, window)
+                rate, seconds, cpu = await throughput(dsn, sink.port, texts.maildir, n, concurrency, 1, sms_url)
+                keep(("sms", concurrency), rate, cpu, seconds)
         for concurrency, pool in configs:
             (rate, cpu), (base, base_cpu) = best["email", concurrency, pool], best["aiosmtplib", pool]
             print(f"  email, concurrency {concurrency:2d} over {pool} SMTP connection(s): {rate:6.0f} deliveries/s"
