@@ -2,9 +2,17 @@
 
 from services.rules.access.models import ApiToken
 from services.rules.db import Base, jobs, messaging
-from services.rules.registry.models import Certificate, Contact, MatchVerdict, Organisation, OrganisationRevision
-from services.rules.review.models import AuditEntry, DeadlineClock, RiskEvent
 from services.rules.sweep.models import Sweep, SweepHit, SweepRanking
+from services.rules.tables import (
+    AuditEntry,
+    Certificate,
+    Contact,
+    DeadlineClock,
+    MatchVerdict,
+    Organisation,
+    OrganisationRevision,
+    RiskEvent,
+)
 
 __all__ = [
     "ApiToken",

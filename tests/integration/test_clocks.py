@@ -16,8 +16,8 @@ from sqlalchemy import update
 from services.reporting.main import create_app as create_reporting
 from services.rules.main import create_app as create_rules
 from services.rules.review import decisions
-from services.rules.review.models import DeadlineClock
 from services.rules.ruleset.clocks import add_months
+from services.rules.tables import DeadlineClock
 from shared.contracts import Topic
 from shared.contracts.ingest import (
     CheckLevel,

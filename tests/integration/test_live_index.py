@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from services.rules.registry.live_index import LiveIndex
-from services.rules.registry.models import Organisation
+from services.rules.tables import Organisation
 from shared.db.session import Database
 
 pytestmark = pytest.mark.integration

@@ -19,16 +19,15 @@ from services.rules.access import service as access
 from services.rules.access.models import ApiToken
 from services.rules.db import messaging
 from services.rules.registry import service as registry
-from services.rules.registry.models import OrganisationRevision
 from services.rules.registry.schemas import OrganisationIn
 from services.rules.review import corrections, decisions, repository
 from services.rules.review.decisions import Decision
-from services.rules.review.models import DeadlineClock, RiskEvent
 from services.rules.ruleset.clocks import add_months
 from services.rules.ruleset.weighting import ruleset_manifest, ruleset_version
 from services.rules.settings import RulesSettings
 from services.rules.sweep import service as sweeps
 from services.rules.sweep.models import Sweep
+from services.rules.tables import DeadlineClock, OrganisationRevision, RiskEvent
 from shared.auth import AuthSettings, Role, authenticate, digest, keep_token
 from shared.contracts import Topic, deterministic_id
 from shared.contracts.ingest import (

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules.matcher.index import MatchThresholds, RegistryIndex, RegistryRecord, paused_cycle_collector
 from services.rules.matcher.thread import on_matcher_thread
-from services.rules.registry.models import Certificate, MatchVerdict, Organisation
+from services.rules.tables import Certificate, MatchVerdict, Organisation
 from shared.db.session import Database
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.rules.registry.models import Organisation
+from services.rules.tables import Organisation
 
 
 async def get(session: AsyncSession, organisation_id: uuid.UUID) -> Organisation | None:

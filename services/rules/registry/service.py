@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules.registry import repository
 from services.rules.registry.importer import organisation_id
-from services.rules.registry.models import Certificate, Contact, Organisation, OrganisationRevision
 from services.rules.registry.schemas import OrganisationIn
+from services.rules.tables import Certificate, Contact, Organisation, OrganisationRevision
 from shared.contracts import Topic, deterministic_id
 from shared.contracts.rules import Contact as ContactEvent
 from shared.contracts.rules import OrganisationUpdated
@@ -147,6 +147,11 @@ def _event(org: Organisation) -> OrganisationUpdated:
         revision=org.revision,
         updated_at=org.updated_at,
     )
+
+
+async def find(session: AsyncSession, org_id: uuid.UUID) -> Organisation | None:
+    """The organisation with its contacts and certificates, or None."""
+    return await repository.get(session, org_id)
 
 
 async def get(session: AsyncSession, org_id: uuid.UUID) -> Organisation:

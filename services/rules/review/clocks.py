@@ -12,8 +12,8 @@ from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.rules.review.models import DeadlineClock, RiskEvent
 from services.rules.ruleset.clocks import CLOCKS, Deadline, deadline, on_confirmation
+from services.rules.tables import DeadlineClock, RiskEvent
 from shared.contracts import Topic, deterministic_id
 from shared.contracts.ingest import Signal
 from shared.contracts.rules import (

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules.review import clocks, repository
 from services.rules.review.decisions import _event, _publish
-from services.rules.review.models import RiskEvent
+from services.rules.tables import RiskEvent
 from shared.contracts.ingest import SignalKindV3 as K
 from shared.contracts.ingest import SignalV2
 from shared.contracts.rules import MatchSummary, RiskEventStatus

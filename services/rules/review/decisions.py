@@ -19,10 +19,9 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules.registry import service as registry
-from services.rules.registry.models import Certificate
 from services.rules.review import clocks, repository
-from services.rules.review.models import AuditEntry, RiskEvent
 from services.rules.ruleset.clocks import add_months
+from services.rules.tables import AuditEntry, Certificate, RiskEvent
 from shared.contracts import Topic, deterministic_id
 from shared.contracts.notify import OrganisationResponded, ResponseKind
 from shared.contracts.rules import (

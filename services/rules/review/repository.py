@@ -12,8 +12,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.rules.registry.models import Organisation
-from services.rules.review.models import AuditEntry, DeadlineClock, RiskEvent
+from services.rules.tables import AuditEntry, DeadlineClock, Organisation, RiskEvent
 from shared.db.results import affected
 
 

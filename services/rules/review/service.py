@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules.review import clocks, corrections, repository
 from services.rules.review.decisions import corrective_action_state
-from services.rules.review.models import RiskEvent
 from services.rules.review.schemas import AuditEntryRead, RiskEventDetail
 from services.rules.ruleset.clocks import Deadline
+from services.rules.tables import RiskEvent
 from shared.contracts import Topic, deterministic_id
 from shared.contracts.ingest import Signal, SignalV2
 from shared.contracts.rules import MatchSummary, RiskEventRaised, RiskEventRaisedV2

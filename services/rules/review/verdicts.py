@@ -12,9 +12,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.rules.matcher.index import subject_key
-from services.rules.registry.models import MatchVerdict
 from services.rules.review import clocks, repository
-from services.rules.review.models import RiskEvent
+from services.rules.tables import MatchVerdict, RiskEvent
 from shared.contracts import Topic, deterministic_id
 from shared.contracts.ingest import Subject
 from shared.contracts.rules import RiskEventStatus, RiskEventUpdated, Severity

@@ -32,12 +32,12 @@ from sqlalchemy.orm import raiseload, selectinload
 
 from services.rules.matcher.index import Candidate, RegistryIndex
 from services.rules.matcher.thread import on_matcher_thread
-from services.rules.registry.models import Organisation
 from services.rules.review import service as review
 from services.rules.ruleset.clocks import Context
 from services.rules.ruleset.rules import BASELINE
 from services.rules.ruleset.service import Outcome, evaluate
-from services.rules.screening.service import ACTIVE, Matched, _relevance, best_candidates, risk_event
+from services.rules.screening.matching import ACTIVE, Matched, best_candidates, relevance, risk_event
+from services.rules.tables import Organisation
 from shared.contracts import Topic, deterministic_id
 from shared.contracts.ingest import Party, SignalReceivedV2, SignalV2
 from shared.kafka.outbox import Outbox
@@ -100,7 +100,7 @@ def _matched(
         org = orgs.get(uuid.UUID(org_id))
         if org is None:
             continue
-        summary = candidate.summary(_relevance(signal, org))
+        summary = candidate.summary(relevance(signal, org))
         if roles:
             named = role_text(party.role, party.role_label)
             summary = summary.model_copy(update={"explanation": f"{named}「{party.name}」: {summary.explanation}"})

@@ -16,7 +16,7 @@ from services.rules.dependencies import Live
 from services.rules.matcher.index import RegistryIndex
 from services.rules.matcher.screening import ScreeningInputError, screen_files
 from services.rules.matcher.thread import on_matcher_thread
-from services.rules.screening import replay
+from services.rules.screening import service
 from services.rules.screening.schemas import ReplayIn, ScreenQuery
 from shared.auth import RESPONSES, Action, Actor, allowed
 from shared.db.session import ReadSession, WriteSession
@@ -31,7 +31,7 @@ READ = allowed(Action.READ)
 async def replay_dry_run(body: ReplayIn, session: ReadSession, live: Live) -> dict[str, object]:
     """What the current rules would raise for these signals, each marked raised already or not (writes nothing)."""
     index = await live.current()
-    findings = await replay.dry_run(session, index, body.signals)
+    findings = await service.replay_dry_run(session, index, body.signals)
     return {
         "signals": len(body.signals),
         "would_raise": sum(not f.already_raised for f in findings),
@@ -50,7 +50,7 @@ async def replay_apply(
 ) -> dict[str, int]:
     """Raise what the current rules call for and is missing (recovery); nothing is raised twice."""
     index = await live.current()
-    raised = await replay.apply(session, outbox, index, body.signals)
+    raised = await service.replay(session, outbox, index, body.signals)
     return {"signals": len(body.signals), "raised": raised}
 
 

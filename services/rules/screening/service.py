@@ -9,19 +9,20 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.rules.matcher.index import Candidate, RegistryIndex
-from services.rules.matcher.relevance import product_in_scope
+from services.rules.matcher.index import RegistryIndex
 from services.rules.matcher.thread import on_matcher_thread
-from services.rules.registry import repository as registry
-from services.rules.registry.models import Organisation
+from services.rules.registry import service as registry
 from services.rules.review import service as review
 from services.rules.ruleset.clocks import Context
 from services.rules.ruleset.rules import BASELINE
 from services.rules.ruleset.service import Outcome, evaluate
+from services.rules.screening.batch import Arrival, screen_batch
+from services.rules.screening.matching import ACTIVE as ACTIVE
+from services.rules.screening.matching import Matched, relevance, risk_event
+from services.rules.screening.matching import best_candidates as best_candidates
 from shared.contracts import deterministic_id
 from shared.contracts.ingest import (
     V3_ONLY_KINDS,
-    Party,
     ProductV2,
     SignalDetail,
     SignalKind,
@@ -31,33 +32,13 @@ from shared.contracts.ingest import (
 )
 from shared.contracts.notify import SelfReported, SelfReportProblem
 from shared.contracts.rules import (
-    CertificateRef,
-    CertificateStatus,
     MatchDecision,
     MatchSummary,
-    RiskEventRaised,
 )
 from shared.kafka.outbox import Outbox
-from shared.labels import label
 from shared.parties import role_text
 
 log = logging.getLogger(__name__)
-ACTIVE = {CertificateStatus.VALID.value, CertificateStatus.SUSPENDED.value}
-
-
-_RANK = {MatchDecision.MATCH: 2, MatchDecision.REVIEW: 1, MatchDecision.NONE: 0}
-
-
-@dataclass(frozen=True)
-class Matched:
-    organisation: Organisation
-    summary: MatchSummary
-    party: Party | None = None  # the party of the signal this organisation was found as, when it names roles
-
-    def party_json(self) -> dict[str, str | None] | None:
-        if self.party is None:
-            return None
-        return {"role": self.party.role, "role_label": self.party.role_label, "name": self.party.name}
 
 
 async def find_matches(session: AsyncSession, index: RegistryIndex, signal: SignalV2) -> list[Matched]:
@@ -71,38 +52,15 @@ async def find_matches(session: AsyncSession, index: RegistryIndex, signal: Sign
     roles = len(parties) > 1 or any(p.role_label for p in parties)
     matched = []
     for org_id, (candidate, party) in (await on_matcher_thread(best_candidates, index, signal)).items():
-        org = await registry.get(session, uuid.UUID(org_id))
+        org = await registry.find(session, uuid.UUID(org_id))
         if org is None:
             continue
-        summary = candidate.summary(_relevance(signal, org))
+        summary = candidate.summary(relevance(signal, org))
         if roles:
             named = role_text(party.role, party.role_label)
             summary = summary.model_copy(update={"explanation": f"{named}「{party.name}」: {summary.explanation}"})
         matched.append(Matched(org, summary, party if roles else None))
     return matched
-
-
-def best_candidates(index: RegistryIndex, signal: SignalV2) -> dict[str, tuple[Candidate, Party]]:
-    """Each organisation some party of the signal matches, with its best candidate and that party."""
-    best: dict[str, tuple[Candidate, Party]] = {}
-    for party in signal.all_parties():
-        code = party.usable_code
-        province = party.province or signal.subject.province
-        for candidate in index.match(party.name, code, party.address, province):
-            if candidate.decision is MatchDecision.NONE:
-                continue
-            held = best.get(candidate.org_id)
-            if held is None or (_RANK[candidate.decision], candidate.score) > (_RANK[held[0].decision], held[0].score):
-                best[candidate.org_id] = (candidate, party)
-    return best
-
-
-def _relevance(signal: SignalV2, org: Organisation) -> bool | None:
-    product = signal.product
-    if product is None:
-        return None
-    verdicts = [product_in_scope(product.name, product.model, c.scope, c.products) for c in org.certificates]
-    return True if True in verdicts else (False if False in verdicts else None)
 
 
 async def screen(
@@ -135,7 +93,7 @@ async def screen_self_report(session: AsyncSession, outbox: Outbox, report: Self
     """A problem an organisation reported itself: a signal (its id the report's) that raises a risk event as any
     other does, under the rule of the problem it names. The organisation is known (its signed link), so the
     match is its id, never a name search."""
-    org = await registry.get(session, report.organisation_id)
+    org = await registry.find(session, report.organisation_id)
     if org is None:
         log.warning("self-report %s names unknown organisation %s: nothing raised", report.report_id,
                     report.organisation_id)  # fmt: skip
@@ -151,7 +109,7 @@ async def screen_self_report(session: AsyncSession, outbox: Outbox, report: Self
         score=1.0, decision=MatchDecision.MATCH, method="self_report",
         explanation="组织经签名链接自行报告（自查自纠）: the organisation reported it itself, through its signed link",
     )  # fmt: skip
-    matched = Matched(org, summary.model_copy(update={"product_in_scope": _relevance(signal, org)}))
+    matched = Matched(org, summary.model_copy(update={"product_in_scope": relevance(signal, org)}))
     return sum(
         [await _raise(session, outbox, signal, matched, o, caused_by) for o in await outcomes(session, signal, matched)]
     )
@@ -199,68 +157,43 @@ async def _raise(
     return int(raised)
 
 
-def risk_event(
-    signal: SignalReceivedV2, matched: Matched, outcome: Outcome, event_id: uuid.UUID
-) -> tuple[dict[str, object], RiskEventRaised]:
-    """What raising one event stores (the row's values) and publishes (the payload): one recipe for the
-    one-by-one path here and the batch path (screening/batch.py)."""
-    org = matched.organisation
-    title = f"{outcome.rule.title}：{org.name}"
-    if matched.party is not None:
-        title += f"（{matched.party.role_label or role_text(matched.party.role).split(' ')[0]}）"
-    summary = _summary(signal, outcome, matched.party)
-    values: dict[str, object] = {
-        "id": event_id,
-        "organisation_id": org.id,
-        "signal_id": signal.signal_id,
-        "signal_kind": signal.kind.value,
-        "signal": signal.model_dump(mode="json"),
-        "rule_id": outcome.rule.id,
-        "rule_version": outcome.rule.version,
-        "severity": outcome.severity.value,
-        "recommended_measure": outcome.measure.value,
-        "status": "open",
-        "title": title,
-        "summary": summary,
-        "decision_due": outcome.decision_due,
-        "match": {**matched.summary.model_dump(mode="json"), "party": matched.party_json()},
-    }
-    event = RiskEventRaised(
-        risk_event_id=event_id,
-        organisation_id=org.id,
-        organisation_name=org.name,
-        signal_id=signal.signal_id,
-        signal_kind=signal.kind,
-        rule_id=outcome.rule.id,
-        rule_version=outcome.rule.version,
-        severity=outcome.severity,
-        recommended_measure=outcome.measure,
-        title=title,
-        summary=summary,
-        decision_due=outcome.decision_due,
-        province=org.province,
-        certificates=[
-            CertificateRef(certificate_id=c.id, number=c.number, type=c.type, status=CertificateStatus(c.status))
-            for c in org.certificates
-        ],
-        match=matched.summary,
-        raised_at=datetime.now(UTC),
-    )
-    return values, event
+# Stored signals through the current rule set (DESIGN §2): "what would these rules raise?", after a rule or
+# registry change, and, applied, the recovery of events that should have been raised (and the sweep's). A dry
+# run writes nothing; applying raises only what is missing (event ids are deterministic: nothing twice).
 
 
-def _summary(signal: SignalReceivedV2, outcome: Outcome, party: Party | None = None) -> str:
-    detail = signal.detail
-    parts = [f"信号：{label(signal.kind)}"]
-    if party is not None:
-        parts.append(f"角色：{party.role_label or role_text(party.role)}")
-    if signal.product and signal.product.name:
-        parts.append(f"产品：{signal.product.name}")
-    if detail.failed_items:
-        parts.append("不合格项目：" + "、".join(i.item for i in detail.failed_items))
-    if detail.bulletin_no:
-        parts.append(f"公告：{detail.bulletin_no}")
-    if detail.reason:
-        parts.append(f"原因：{detail.reason}")
-    parts.append(f"建议措施：{label(outcome.measure)}（{outcome.rule.source}）")
-    return "；".join(parts)
+@dataclass(frozen=True)
+class Finding:
+    signal_id: str
+    organisation_id: str
+    organisation_name: str
+    rule_id: str
+    rule_version: int
+    severity: str
+    recommended_measure: str
+    match_decision: str
+    match_score: float
+    already_raised: bool
+
+
+async def replay_dry_run(session: AsyncSession, index: RegistryIndex, signals: list[SignalReceivedV2]) -> list[Finding]:
+    """Every risk event the current rules would raise for these signals, and whether it exists already."""
+    found = []
+    for signal in signals:
+        for matched in await find_matches(session, index, signal):
+            org = matched.organisation
+            for outcome in await outcomes(session, signal, matched):
+                event_id = deterministic_id("risk-event", signal.signal_id, org.id, outcome.rule.id)
+                found.append(Finding(
+                    str(signal.signal_id), str(org.id), org.name, outcome.rule.id, outcome.rule.version,
+                    outcome.severity.value, outcome.measure.value, matched.summary.decision.value,
+                    matched.summary.score, await review.exists(session, event_id),
+                ))  # fmt: skip
+    return found
+
+
+async def replay(session: AsyncSession, outbox: Outbox, index: RegistryIndex, signals: list[SignalReceivedV2]) -> int:
+    """Raise what the current rules call for and is not raised yet; returns how many were raised. Set-based, as
+    the consumer screens a batch (screening/batch.py: the same events as one signal after another)."""
+    arrivals = [Arrival(s, deterministic_id("replay", s.signal_id)) for s in signals]
+    return await screen_batch(session, outbox, index, arrivals)

@@ -13,9 +13,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
-from services.rules.registry.models import Certificate, Organisation
-from services.rules.review.models import AuditEntry, RiskEvent
 from services.rules.sweep.models import Sweep, SweepHit, SweepRanking
+from services.rules.tables import AuditEntry, Certificate, Organisation, RiskEvent
 from shared.db.results import changed
 
 BATCH = 5000  # rows per INSERT of hits and rankings

@@ -4,7 +4,7 @@ risk events the nightly flow would have raised, raised now if they are missing.
 
 It streams: ingest's signals a page at a time, matched on the matcher's thread against the live index
 (the whole registry), and only pages that hit someone touch the database, in one transaction each. The
-events are raised by the replay path (`screening.replay.apply`, the nightly screening itself), and only for
+events are raised by the replay path (`screening.service.replay`, the nightly screening itself), and only for
 signals whose events are not all there yet: event ids are deterministic, so a second sweep raises nothing.
 """
 
@@ -29,7 +29,7 @@ from services.rules.matcher.thread import LiveMatcher, on_matcher_thread
 from services.rules.ruleset.rules import SEVERITY_ORDER
 from services.rules.ruleset.service import Outcome, evaluate
 from services.rules.ruleset.weighting import LISTINGS, ruleset_manifest, ruleset_version
-from services.rules.screening import replay
+from services.rules.screening import service as screening
 from services.rules.screening.service import ACTIVE, best_candidates
 from services.rules.sweep import repository
 from services.rules.sweep.models import Sweep, SweepHit, SweepRanking
@@ -320,7 +320,7 @@ class Sweeper:
                 raising = {signal.signal_id for signal in missing}
                 orgs = {p.organisation_id for p in pairs if p.signal.signal_id in raising}
                 loaded = await repository.organisations(session, orgs)  # kept: the session holds them weakly
-                raised = await replay.apply(session, self.outbox, index, missing)
+                raised = await screening.replay(session, self.outbox, index, missing)
                 del loaded
             for row in rows:
                 row["raised"] = row["event_id"] is not None and row["event_id"] not in existing

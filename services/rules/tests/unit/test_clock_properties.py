@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.rules.review import clocks
-from services.rules.review.models import RiskEvent
 from services.rules.ruleset.clocks import CLOCKS, add_months, deadline
+from services.rules.tables import RiskEvent
 from shared.contracts.rules import ClockKind
 
 DAYS = st.dates(date(2019, 1, 1), date(2026, 6, 30))

@@ -4,10 +4,10 @@ import uuid
 from datetime import UTC, date, datetime
 
 from services.rules.review import clocks
-from services.rules.review.models import RiskEvent
 from services.rules.review.schemas import ClockRead
 from services.rules.ruleset.clocks import CLOCKS, Context, add_months, deadline
 from services.rules.ruleset.service import evaluate
+from services.rules.tables import RiskEvent
 from shared.contracts.ingest import CheckLevel, SignalReceivedV2, Subject
 from shared.contracts.ingest import SignalKind as K
 from shared.contracts.rules import ClockKind, ClockState, MatchDecision, MatchSummary, Measure

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.rules.registry.models import Certificate
 from services.rules.review import clocks
 from services.rules.review.decisions import (
     ACCEPTED,
@@ -24,8 +23,8 @@ from services.rules.review.decisions import (
     _within_the_suspension_limit,
     corrective_action_state,
 )
-from services.rules.review.models import AuditEntry, RiskEvent
 from services.rules.ruleset.clocks import add_months, deadline
+from services.rules.tables import AuditEntry, Certificate, RiskEvent
 from shared.contracts.notify import ResponseKind
 from shared.contracts.rules import CertificateStatus, ClockKind, Measure
 from shared.errors import Conflict, InvalidInput
