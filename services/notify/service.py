@@ -26,6 +26,7 @@ from shared.contracts.rules import (
     RiskEventRaised,
     RiskEventUpdated,
 )
+from shared.db import locks
 from shared.logging import correlation_id, mask_email, mask_phone
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class Notifier:
         """Keep the contacts (each organisation's newest revision); queue the alerts that were waiting for them."""
         rows = [{"organisation_id": e.organisation_id, "name": e.name, "revision": e.revision,
                  "contacts": [c.model_dump() for c in e.contacts]} for e, _, _ in events]  # fmt: skip
+        await locks.hold(session, locks.LockSpace.ORGANISATION_ALERTS, (e.organisation_id for e, _, _ in events))
         await repository.save_contacts(session, rows)
         pending = await repository.take_pending(session, {e.organisation_id for e, _, _ in events})
         correlation = events[-1][2] if events else None  # the released alerts go on under the update's id
@@ -83,8 +85,14 @@ class Notifier:
 
     async def risk_events_raised(self, session: AsyncSession, events: list[Caused[RiskEventRaised]]) -> int:
         """Alert every contact of each event's organisation on each channel they accept; an event whose
-        organisation's contacts have not arrived waits for them (`organisations_updated` sends it)."""
-        known = await repository.contacts_of(session, {e.organisation_id for e, _, _ in events})
+        organisation's contacts have not arrived waits for them (`organisations_updated` sends it).
+
+        Both hold the organisations' locks: batches run side by side (partitions, replicas), and without them
+        an alert parked while its organisation's contacts were being saved by another batch, which looked
+        for waiting alerts before the park was committed, would wait for ever."""
+        organisations = {e.organisation_id for e, _, _ in events}
+        await locks.hold(session, locks.LockSpace.ORGANISATION_ALERTS, organisations)
+        known = await repository.contacts_of(session, organisations)
         waiting = [{"risk_event_id": e.risk_event_id, "organisation_id": e.organisation_id,
                     "event": e.model_dump(mode="json"), "caused_by": caused_by}
                    for e, caused_by, _ in events if e.organisation_id not in known]  # fmt: skip

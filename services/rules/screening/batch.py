@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ARRAY, Integer, bindparam, select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload, selectinload
 
@@ -40,6 +40,7 @@ from services.rules.screening.matching import ACTIVE, Matched, best_candidates, 
 from services.rules.tables import Organisation
 from shared.contracts import Topic, deterministic_id
 from shared.contracts.ingest import Party, SignalReceivedV2, SignalV2
+from shared.db import locks
 from shared.kafka.outbox import Outbox
 from shared.logging import correlation_id
 from shared.parties import role_text
@@ -73,20 +74,11 @@ async def _organisations(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uu
     return {org.id: org for org in (await session.scalars(stmt)).all()}
 
 
-# pg_advisory_xact_lock(_LOCKS, k) for each k of a sorted array: taken in one order, so batches cannot deadlock.
-_LOCKS = 13  # this lock space (the two-key form; ingest's feed locks use the one-key form, another space)
-_LOCK = text("SELECT pg_advisory_xact_lock(:space, k) FROM unnest(CAST(:keys AS integer[])) AS k").bindparams(
-    bindparam("space", _LOCKS, type_=Integer), bindparam("keys", type_=ARRAY(Integer))
-)
-
-
 async def _lock(session: AsyncSession, orgs: dict[uuid.UUID, Organisation]) -> None:
     """Hold the matched organisations' screening locks until the transaction ends. Partitions are screened side
     by side (`consumer_concurrency`): two batches naming one organisation must not both count its prior events
     (escalation) or open events (corrections) before the other's are committed; the second waits for the first."""
-    keys = sorted({int.from_bytes(org_id.bytes[:4], "big", signed=True) for org_id in orgs})
-    if keys:
-        await session.execute(_LOCK, {"keys": keys})
+    await locks.hold(session, locks.LockSpace.SCREENING, orgs)
 
 
 def _matched(
