@@ -13,13 +13,24 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 from importlib.metadata import version
+from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
 log = logging.getLogger(__name__)
+
+# The certification body's and the regulator's calendar: a deadline, an effective date, a report's day are days
+# in China. At 00:30 in Beijing it is already the next day there, though not yet in UTC.
+LOCAL = ZoneInfo("Asia/Shanghai")
+
+
+def today() -> date:
+    """Today on the PRC calendar (Asia/Shanghai)."""
+    return datetime.now(LOCAL).date()
+
 
 # 全国年节及纪念日放假办法 Art. 2 (2024 revision): the public holidays on a fixed Gregorian date.
 FIXED_HOLIDAYS = frozenset({(1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3)})

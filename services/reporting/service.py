@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting import repository
 from services.reporting.models import RiskEventView
+from shared import workdays
 from shared.contracts import deterministic_id
 from shared.contracts.ingest import FeedRunCompleted, FeedRunStatus
 from shared.contracts.notify import NotificationDelivered, NotificationFailed
@@ -24,7 +24,7 @@ from shared.contracts.rules import (
     RiskEventUpdatedV2,
 )
 
-LOCAL = ZoneInfo("Asia/Shanghai")  # the dashboard's days are the regulator's
+LOCAL = workdays.LOCAL  # the dashboard's days are the regulator's
 UNRESOLVED = ("open", "in_review")  # an event still waiting for its decision
 # the clocks a decision ends: their days from the signal are the dashboard's "signal to decision"
 DECISION_CLOCKS = (ClockKind.SHORT_NOTICE_AUDIT.value, ClockKind.SUSPENSION.value, ClockKind.WITHDRAWAL.value)
@@ -269,7 +269,7 @@ async def summary(session: AsyncSession) -> dict[str, object]:
         "notifications_failed": grouped.get("notifications_failed", {}),
         "organisations_screened": organisations,
         "certificates_screened": certificates,
-        "open_past_deadline": await repository.overdue(session, datetime.now(UTC).date()),
+        "open_past_deadline": await repository.overdue(session, workdays.today()),
         "feeds": [
             {
                 "feed": f.feed,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
@@ -19,6 +18,7 @@ from services.rules.review import endpoints as review
 from services.rules.screening import endpoints as screening
 from services.rules.settings import RulesSettings
 from services.rules.sweep import endpoints as sweep
+from shared import workdays
 from shared.jobs import Jobs
 from shared.runtime import ServiceRuntime, build_app
 from shared.settings import PlatformSettings
@@ -64,7 +64,7 @@ def create_app(settings: RulesSettings | None = None, platform: PlatformSettings
     consumers.register(runtime, live)
     runtime.every(
         settings.suspension_check_seconds,
-        lambda session: decisions.reopen_expired(session, runtime.outbox, datetime.now(UTC).date()),
+        lambda session: decisions.reopen_expired(session, runtime.outbox, workdays.today()),
         "reopening events whose suspension ended",
     )
     runtime.every(TOKENS_CHECK_SECONDS, lambda session: tokens.publish_missing(session, runtime.outbox),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import pytest
 from services.reporting import service, sessions
 from services.reporting.main import create_app
 from services.reporting.service import LOCAL
+from shared import workdays
 from shared.auth import TOKENS, Role, digest
 from shared.contracts.ingest import SignalKind
 from shared.contracts.rules import (
@@ -48,7 +49,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 def _raised(name: str, severity: Severity, kind: SignalKind, province: str, days_ago: int = 0) -> RiskEventRaised:
     return risk_event_raised(
         name, organisation_name=name, signal_kind=kind, severity=severity, recommended_measure=Measure.SUSPEND,
-        decision_due=date.today() + timedelta(days=5 - days_ago), province=province,
+        decision_due=workdays.today() + timedelta(days=5 - days_ago), province=province,
         raised_at=datetime.now(UTC) - timedelta(days=days_ago),
         certificates=[CertificateRef(certificate_id=uuid.uuid4(), number=f"C-{name}", type="CCC",
                                      status=CertificateStatus.VALID)],
@@ -80,7 +81,7 @@ async def seed(db: Database) -> None:
         await service.certificate_status_changed(session, CertificateStatusChanged(
             certificate_id=first.certificates[0].certificate_id, organisation_id=first.organisation_id,
             number=first.certificates[0].number, type="CCC", old_status=CertificateStatus.VALID,
-            new_status=CertificateStatus.SUSPENDED, effective_on=date.today(), until=date.today() + timedelta(days=60),
+            new_status=CertificateStatus.SUSPENDED, effective_on=workdays.today(), until=workdays.today() + timedelta(days=60),
             reason="抽查不合格", risk_event_id=first.risk_event_id, decided_by="dm-wang",
         ))  # fmt: skip
 
@@ -150,7 +151,7 @@ async def test_the_dashboard_shows_the_period_and_downloads_the_report(
             assert book["Risk events raised"].max_row == 4 and book["Certificate measures"].max_row == 2
 
             # Another period through the form: nothing was raised last month.
-            month_ago = date.today() - timedelta(days=40)
+            month_ago = workdays.today() - timedelta(days=40)
             await page.fill('input[name="start"]', (month_ago - timedelta(days=10)).isoformat())
             await page.fill('input[name="end"]', month_ago.isoformat())
             await page.click('#period button[type="submit"]')

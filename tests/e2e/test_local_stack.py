@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import openpyxl
@@ -18,6 +18,7 @@ import pytest
 from certwatch.stack.environment import read_state
 from certwatch.stack.postgres import cluster_dir, pg_running
 from certwatch.stack.processes import alive
+from shared import workdays
 
 pytestmark = pytest.mark.integration
 CERTWATCH = str(Path(sys.executable).parent / "certwatch")
@@ -103,7 +104,7 @@ def test_run_raises_risk_events_read_back_from_reporting_and_down_leaves_nothing
     decide = ["rules", "decide", event_id, "--measure", "corrective_action", "--reason", "整改"]
     no_due = certwatch(*decide, data_dir=data_dir, env=dm)
     assert no_due.returncode == 1 and "corrective_action_due" in no_due.stderr
-    due = (date.today() + timedelta(days=30)).isoformat()
+    due = (workdays.today() + timedelta(days=30)).isoformat()
     decided = certwatch(*decide, "--due", due, data_dir=data_dir, env=dm)
     assert decided.returncode == 0 and "decided, corrective_action" in decided.stdout, decided.stderr
     closed = certwatch("rules", "close", event_id, "--reason", "整改完成", data_dir=data_dir, env=dm)
@@ -114,7 +115,7 @@ def test_run_raises_risk_events_read_back_from_reporting_and_down_leaves_nothing
     ]  # fmt: skip
 
     replayed = certwatch(
-        "rules", "replay", "--since", (date.today() - timedelta(days=1)).isoformat(), data_dir=data_dir
+        "rules", "replay", "--since", (workdays.today() - timedelta(days=1)).isoformat(), data_dir=data_dir
     )
     assert replayed.returncode == 0, replayed.stderr
     totals = json.loads(replayed.stdout.splitlines()[-1])

@@ -6,7 +6,7 @@ import csv
 import io
 import uuid
 from contextlib import AsyncExitStack
-from datetime import date, timedelta
+from datetime import datetime, timedelta
 
 import openpyxl
 import pytest
@@ -15,7 +15,9 @@ from certwatch.mailsink import read_mail
 from services.ingest.main import create_app as ingest_app
 from services.notify.main import create_app as notify_app
 from services.reporting.main import create_app as reporting_app
+from services.reporting.service import LOCAL
 from services.rules.main import create_app as rules_app
+from shared import workdays
 from tests.support.infra import ADMIN, as_role, bearer, running
 from tests.support.waiting import eventually
 
@@ -104,7 +106,7 @@ async def test_a_spot_check_failure_raises_a_risk_event_emails_the_organisation_
         assert summary["risk_events_by_severity"] == {"high": 1}
 
         # A decision-maker suspends the CCC certificate: the organisation is told, the regulator's figures count it.
-        until = (date.today() + timedelta(days=60)).isoformat()
+        until = (workdays.today() + timedelta(days=60)).isoformat()
         decided = await rules.post(
             f"/risk-events/{event['id']}/decision",
             json={"measure": "suspend", "reason": "抽查不合格，暂停CCC证书",
@@ -123,7 +125,7 @@ async def test_a_spot_check_failure_raises_a_risk_event_emails_the_organisation_
         assert await eventually(measures, lambda m: m.get("suspended") == 1) == {"suspended": 1}
 
         # The regulator's report for the period: the event raised, the decision, the suspended certificate.
-        today = date.today().isoformat()
+        today = datetime.now(LOCAL).date().isoformat()  # the report's days are Shanghai's, as the dashboard's
         summary_json = (await reporting.get("/reports/regulator", params={"format": "json"})).json()
         counts = {(row["section"], row["item"]): row["count"] for row in summary_json["summary"]}
         assert counts[("risk events raised", "all")] == 1 and counts[("decided by measure", "suspend")] == 1
@@ -152,7 +154,7 @@ async def test_a_spot_check_failure_raises_a_risk_event_emails_the_organisation_
         assert [(r["organisation_name"], r["decision"], r["severity"]) for r in rows] == [
             ("浙江宏远电器有限公司", "suspend", "high")
         ]
-        yesterday = (date.today() - timedelta(days=1)).isoformat()
+        yesterday = (datetime.now(LOCAL).date() - timedelta(days=1)).isoformat()
         empty = (await reporting.get("/reports/regulator", params={"end": yesterday, "format": "csv"})).content
         assert empty.decode("utf-8-sig").count("\n") == 1  # the header only: nothing was raised before today
         backwards = await reporting.get("/reports/regulator", params={"start": today, "end": yesterday})

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import openpyxl
@@ -18,6 +18,7 @@ from services.rules.main import create_app as create_rules
 from services.rules.review import decisions
 from services.rules.ruleset.clocks import add_months
 from services.rules.tables import DeadlineClock
+from shared import workdays
 from shared.contracts import Topic
 from shared.contracts.ingest import (
     CheckLevel,
@@ -62,7 +63,7 @@ def _mine(found: list[dict[str, Any]], event_id: str) -> list[dict[str, Any]]:
 async def test_a_national_spot_check_runs_the_audit_clock_from_the_notice_and_reporting_counts_it(
     platform, service_settings
 ) -> None:
-    today = date.today()
+    today = workdays.today()
     notice = today - timedelta(days=3)
     rules_app = create_rules(service_settings("rules"), platform)
     reporting_app = create_reporting(service_settings("reporting"), platform)
@@ -135,7 +136,7 @@ async def test_a_confirmed_match_starts_art_21_and_a_suspension_starts_its_6_mon
         assert (await rules.put("/organisations", json=CCC_HOLDER, headers=ADMIN)).status_code == 200
         await send_signal(platform, "浙江宏远电器有限公司", "电动自行车用充电器", "HY-4820A")  # a name: a lead only
         [event] = await eventually(lambda: _events(rules), lambda e: len(e) == 1)
-        url, today = f"/risk-events/{event['id']}", date.today()
+        url, today = f"/risk-events/{event['id']}", workdays.today()
         assert event["recommended_measure"] == "suspend" and event["clocks"] == []  # nothing confirmed yet
 
         confirmed = await rules.post(f"{url}/match-verdict", json={"verdict": "confirmed"}, headers=as_role("reviewer"))
@@ -193,11 +194,11 @@ async def test_a_listing_matched_by_its_credit_code_runs_the_withdrawal_clock_in
         signal = SignalReceivedV2(
             signal_id=uuid.uuid4(), feed="gsxt", kind=SignalKind.SERIOUS_ILLEGAL_LISTED,
             subject=Subject(name="浙江宏远电器有限公司", credit_code=CODE, credit_code_status=CreditCodeStatus.VALID),
-            detail=SignalDetail(listed_on=date.today(), reason="伪造、冒用认证证书（第七条第五项）"),
+            detail=SignalDetail(listed_on=workdays.today(), reason="伪造、冒用认证证书（第七条第五项）"),
         )  # fmt: skip
         await publish(platform, Topic.SIGNAL_RECEIVED_V2, CODE, signal)
         [event] = await eventually(lambda: _events(rules), lambda e: len(e) == 1)
-        counted = add_working_days(date.today(), 5)
+        counted = add_working_days(workdays.today(), 5)
         [clock] = event["clocks"]
         assert (clock["kind"], clock["unit"], clock["due_on"], clock["provisional"]) == (
             "withdrawal", "working_days", counted.due.isoformat(), counted.provisional,
@@ -206,7 +207,7 @@ async def test_a_listing_matched_by_its_credit_code_runs_the_withdrawal_clock_in
         assert event["decision_due"] == counted.due.isoformat() and event["recommended_measure"] == "withdraw"
 
         # an explanation asked by a day: the organisation's reply clock, met when it answers (its page calls this)
-        reply_due = (date.today() + timedelta(days=10)).isoformat()
+        reply_due = (workdays.today() + timedelta(days=10)).isoformat()
         asked = await rules.post(
             f"/risk-events/{event['id']}/decision", headers=DM,
             json={"measure": "request_explanation", "reason": "请说明", "reply_due": reply_due},

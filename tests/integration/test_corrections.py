@@ -6,7 +6,7 @@ event and voids its clocks, and leaves the certificates as they were."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import pytest
 
 from services.ingest.feeds import ParsedRecord, parse_file
 from services.rules.main import create_app
+from shared import workdays
 from shared.contracts import Topic
 from shared.contracts.ingest import CheckLevel, SignalReceivedV2, SignalReceivedV3
 from tests.integration.test_rules_matching import publish
@@ -143,7 +144,7 @@ def _failure() -> SignalReceivedV2:
     notice, so that a statutory clock (the short-notice audit within 30 days) runs while it is corrected."""
     signal = SignalReceivedV2(**the_signal("03_liaoning-province_food_failed.csv").model_dump())
     detail = signal.detail.model_copy(update={"bulletin_no": "2019年第46期", "level": CheckLevel.NATIONAL})
-    return signal.model_copy(update={"detail": detail, "published_on": date.today() - timedelta(days=3)})
+    return signal.model_copy(update={"detail": detail, "published_on": workdays.today() - timedelta(days=3)})
 
 
 async def _events(rules: Any) -> list[dict[str, Any]]:

@@ -4,13 +4,14 @@ every step is audited and published."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from services.rules.main import create_app
 from services.rules.review import decisions
+from shared import workdays
 from shared.contracts import Topic
 from shared.db.session import Database
 from shared.workdays import add_working_days
@@ -45,7 +46,7 @@ async def test_a_risk_event_is_assigned_decided_and_closed(platform, service_set
         raised = await eventually(lambda: _events(rules), lambda e: len(e) == 1)
         event_id = raised[0]["id"]
         url = f"/risk-events/{event_id}"
-        today = date.today()
+        today = workdays.today()
 
         closing_early = await rules.post(f"{url}/close", json={"reason": "nothing to do"}, headers=dm)
         assert closing_early.status_code == 409 and "decide it first" in closing_early.json()["message"]
@@ -163,7 +164,7 @@ async def test_a_suspension_that_ends_undecided_reopens_its_event(platform, serv
         dm = await bearer(rules, "dm-wang", "decision_maker")
         await send_signal(platform, "浙江宏远电器有限公司", "电动自行车用充电器", "HY-4820A")
         [event] = await eventually(lambda: _events(rules), lambda e: len(e) == 1)
-        url, today = f"/risk-events/{event['id']}", date.today()
+        url, today = f"/risk-events/{event['id']}", workdays.today()
         until = today + timedelta(days=90)
         suspend = {"measure": "suspend", "reason": "暂停", "suspended_until": until.isoformat()}
         suspended = (await rules.post(f"{url}/decision", json=suspend, headers=dm)).json()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date
 from typing import Any
 
 import pytest
@@ -25,6 +24,7 @@ from services.rules.matcher.index import RegistryIndex
 from services.rules.review import corrections
 from services.rules.screening import service as screening
 from services.rules.screening.batch import Arrival, screen_batch
+from shared import workdays
 from shared.contracts.ingest import (
     CreditCodeStatus,
     Party,
@@ -60,7 +60,7 @@ ORGANISATIONS = [
 def failure(name: str, product: str = "电动自行车用充电器", **subject: Any) -> SignalReceivedV2:
     return SignalReceivedV2(
         signal_id=uuid.uuid4(), feed="samr", kind=SignalKind.SPOT_CHECK_FAILURE, subject=Subject(name=name, **subject),
-        product=ProductV2(name=product, model="HY-4820A"), published_on=date.today(),
+        product=ProductV2(name=product, model="HY-4820A"), published_on=workdays.today(),
         detail=SignalDetail(bulletin_no="2026年第9期", reason="输出电压不合格"),
     )  # fmt: skip
 
@@ -69,7 +69,7 @@ def listed(kind: SignalKind) -> SignalReceivedV2:
     return SignalReceivedV2(
         signal_id=uuid.uuid4(), feed="gsxt", kind=kind,
         subject=Subject(name=A, credit_code=CODE_A, credit_code_status=CreditCodeStatus.VALID),
-        detail=SignalDetail(listed_on=date.today(), reason="伪造、冒用认证证书（第七条第五项）"),
+        detail=SignalDetail(listed_on=workdays.today(), reason="伪造、冒用认证证书（第七条第五项）"),
     )  # fmt: skip
 
 
@@ -77,7 +77,7 @@ def overturned(of: SignalReceivedV2) -> SignalReceivedV3:
     assert of.product is not None
     return SignalReceivedV3(
         signal_id=uuid.uuid4(), feed="samr", kind=SignalKindV3.SPOT_CHECK_OVERTURNED, subject=of.subject,
-        product=of.product, published_on=date.today(),
+        product=of.product, published_on=workdays.today(),
         detail=SignalDetail(reason="复检结论：合格"),
     )  # fmt: skip
 

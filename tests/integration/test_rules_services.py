@@ -28,6 +28,7 @@ from services.rules.settings import RulesSettings
 from services.rules.sweep import service as sweeps
 from services.rules.sweep.models import Sweep
 from services.rules.tables import DeadlineClock, OrganisationRevision, RiskEvent
+from shared import workdays
 from shared.auth import AuthSettings, Role, authenticate, digest, keep_token
 from shared.contracts import Topic, deterministic_id
 from shared.contracts.ingest import (
@@ -51,7 +52,7 @@ from tests.support.infra import TEMPLATE, Postgres
 pytestmark = pytest.mark.integration
 
 OUTBOX = Outbox(messaging.outbox, "rules")
-TODAY = datetime.now(UTC).date()  # the services date their decisions by UTC
+TODAY = workdays.today()  # the services date their decisions by UTC
 HONGYUAN = OrganisationIn(
     external_ref="ORG-7",
     name="浙江宏远电器有限公司",

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from services.reporting.main import create_app as reporting_app
+from shared import workdays
 from shared.contracts import Topic
 from shared.kafka.dlq import read_dlq
 from tests.contract.test_contracts import EXAMPLES
@@ -60,7 +61,7 @@ async def test_self_reported_events_are_counted_apart(platform, service_settings
         listed = (await client.get("/dashboard/events?kind=self_report")).text
         assert listed.count("data-event=") == 2
 
-        today = date.today().isoformat()
+        today = workdays.today().isoformat()
         report = (await client.get(f"/reports/regulator?format=json&start={today}&end={today}")).json()
         rows = {(r["section"], r["item"]): r["count"] for r in report["summary"]}
         assert rows[("risk events raised", "all")] == 3

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.rules.review import clocks, repository
 from services.rules.review.decisions import _event, _publish
 from services.rules.tables import RiskEvent
+from shared import workdays
 from shared.contracts.ingest import SignalKindV3 as K
 from shared.contracts.ingest import SignalV2
 from shared.contracts.rules import MatchSummary, RiskEventStatus
@@ -137,7 +138,7 @@ async def confirm(
     """The decision-maker confirms the correction: the event closes and what still runs of its clocks ends (void,
     or missed if already past due). The certificates are left as they are."""
     event = await _pending(session, risk_event_id)
-    today = datetime.now(UTC).date()
+    today = workdays.today()
     event.status, event.updated_at = RiskEventStatus.CLOSED.value, datetime.now(UTC)
     event.correction = {**(event.correction or {}), "state": CONFIRMED, "decided_by": actor, "decided_on": str(today)}
     clocks.made_moot(event, today, "correction")
@@ -151,7 +152,7 @@ async def confirm(
 async def reject(session: AsyncSession, outbox: Outbox, risk_event_id: uuid.UUID, actor: str, reason: str) -> RiskEvent:
     """The decision-maker rejects the correction: the event goes on as before (its clocks never stopped)."""
     event = await _pending(session, risk_event_id)
-    today = datetime.now(UTC).date()
+    today = workdays.today()
     event.correction = {**(event.correction or {}), "state": REJECTED, "decided_by": actor, "decided_on": str(today)}
     event.updated_at = datetime.now(UTC)
     repository.audit(session, event.id, actor, "correction_rejected", reason=reason,

@@ -22,6 +22,7 @@ from services.rules.registry import service as registry
 from services.rules.review import clocks, repository
 from services.rules.ruleset.clocks import add_months
 from services.rules.tables import AuditEntry, Certificate, RiskEvent
+from shared import workdays
 from shared.contracts import Topic, deterministic_id
 from shared.contracts.notify import OrganisationResponded, ResponseKind
 from shared.contracts.rules import (
@@ -80,7 +81,7 @@ async def comment(session: AsyncSession, risk_event_id: uuid.UUID, actor: str, t
 async def decide(session: AsyncSession, outbox: Outbox, risk_event_id: uuid.UUID, decision: Decision) -> RiskEvent:
     """Record a decision (a later one may follow: corrective action first, suspension if it fails)."""
     event = await _open_event(session, risk_event_id)
-    today = datetime.now(UTC).date()
+    today = workdays.today()
     _check(decision, today)
     _within_the_suspension_limit(event, decision)
     org = await registry.get(session, event.organisation_id)
@@ -140,7 +141,7 @@ async def replied(session: AsyncSession, outbox: Outbox, risk_event_id: uuid.UUI
     """The organisation answered what a decision asked of it: its reply clock ends (met by the due date),
     and the answer goes on the audit trail under its name. The organisation's page (issue 15 §1) calls this."""
     event = await _open_event(session, risk_event_id)
-    if not clocks.replied(event, datetime.now(UTC).date()):
+    if not clocks.replied(event, workdays.today()):
         raise Conflict(f"risk event {risk_event_id} waits for no reply")
     repository.audit(session, event.id, actor, "replied", reason=text)
     await _publish(session, outbox, event, "replied", actor, text)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared import workdays
 from shared.contracts.rules import ClockKind, ClockState, ClockUnit, LegalBasis, Measure, clock_state
 
 
@@ -40,7 +41,7 @@ class ClockRead(BaseModel):
 
     @model_validator(mode="after")
     def _as_of_today(self) -> ClockRead:
-        self.state = clock_state(self.state, self.ended_on, self.due_on, datetime.now(UTC).date())
+        self.state = clock_state(self.state, self.ended_on, self.due_on, workdays.today())
         return self
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.rules.matcher.index import subject_key
 from services.rules.review import clocks, repository
 from services.rules.tables import MatchVerdict, RiskEvent
+from shared import workdays
 from shared.contracts import Topic, deterministic_id
 from shared.contracts.ingest import Subject
 from shared.contracts.rules import RiskEventStatus, RiskEventUpdated, Severity
@@ -39,7 +40,7 @@ async def record(
             index_elements=["subject_key", "organisation_id"], set_=values)
     )  # fmt: skip
     repository.audit(session, event.id, actor, "match_confirmed" if confirmed else "match_rejected", reason=reason)
-    today = datetime.now(UTC).date()
+    today = workdays.today()
     if not confirmed:
         event.status, event.decision = RiskEventStatus.CLOSED.value, "no_action"
         clocks.made_moot(event, today, "match_rejected")

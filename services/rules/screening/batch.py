@@ -38,6 +38,7 @@ from services.rules.ruleset.rules import BASELINE
 from services.rules.ruleset.service import Outcome, evaluate
 from services.rules.screening.matching import ACTIVE, Matched, best_candidates, relevance, risk_event
 from services.rules.tables import Organisation
+from shared import workdays
 from shared.contracts import Topic, deterministic_id
 from shared.contracts.ingest import Party, SignalReceivedV2, SignalV2
 from shared.db import locks
@@ -197,7 +198,7 @@ def _outcomes(signal: SignalReceivedV2, matched: Matched, prior: dict[tuple[uuid
     types = [c.type for c in org.certificates if c.status in ACTIVE]
     escalating = [r.id for r in BASELINE if signal.kind in r.kinds and r.escalate_after]
     before = max([prior[(org.id, rule_id)] for rule_id in escalating], default=0)
-    today, context = datetime.now(UTC).date(), Context.of(signal, matched.summary)
+    today, context = workdays.today(), Context.of(signal, matched.summary)
     return evaluate(signal.kind, matched.summary.decision, types, before, today, context)
 
 

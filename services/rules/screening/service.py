@@ -20,6 +20,7 @@ from services.rules.screening.batch import Arrival, screen_batch
 from services.rules.screening.matching import ACTIVE as ACTIVE
 from services.rules.screening.matching import Matched, relevance, risk_event
 from services.rules.screening.matching import best_candidates as best_candidates
+from shared import workdays
 from shared.contracts import deterministic_id
 from shared.contracts.ingest import (
     V3_ONLY_KINDS,
@@ -137,7 +138,7 @@ async def outcomes(session: AsyncSession, signal: SignalReceivedV2, matched: Mat
     since = datetime.now(UTC) - timedelta(days=365)
     escalating = [r.id for r in BASELINE if signal.kind in r.kinds and r.escalate_after]
     prior = max([await review.count_since(session, org.id, rule_id, since) for rule_id in escalating], default=0)
-    today, context = datetime.now(UTC).date(), Context.of(signal, matched.summary)  # context: the clocks (issue 15)
+    today, context = workdays.today(), Context.of(signal, matched.summary)  # context: the clocks (issue 15)
     return evaluate(signal.kind, matched.summary.decision, types, prior, today, context)
 
 

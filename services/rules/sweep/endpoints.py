@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
@@ -13,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.rules.sweep import jobs, report, repository, service
 from services.rules.sweep.models import Sweep
 from services.rules.sweep.schemas import RankingRead, SweepIn, SweepRead
+from shared import workdays
 from shared.auth import RESPONSES, Action, Actor, allowed
 from shared.db.session import ReadSession, WriteSession
 from shared.errors import NotFound
@@ -33,7 +33,7 @@ async def start_sweep(
     actor: Annotated[Actor, allowed(Action.RUN_SWEEP)],
 ) -> Sweep:
     """Start a campaign sweep of the whole registry (202; follow it at `GET /sweeps/{id}`); 409 while one runs."""
-    as_of = body.as_of or datetime.now(UTC).date()
+    as_of = body.as_of or workdays.today()
     sweep = await service.create(session, actor.name, as_of, body.window)
     auth = request.headers.get("authorization")
     background.add_task(jobs.start, request.app, sweep.id, {"Authorization": auth} if auth else {})

@@ -1,13 +1,14 @@
 """The statutory clocks: which a risk event starts, their due dates, and how decisions end them (no I/O)."""
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 
 from services.rules.review import clocks
 from services.rules.review.schemas import ClockRead
 from services.rules.ruleset.clocks import CLOCKS, Context, add_months, deadline
 from services.rules.ruleset.service import evaluate
 from services.rules.tables import RiskEvent
+from shared import workdays
 from shared.contracts.ingest import CheckLevel, SignalReceivedV2, Subject
 from shared.contracts.ingest import SignalKind as K
 from shared.contracts.rules import ClockKind, ClockState, MatchDecision, MatchSummary, Measure
@@ -140,7 +141,7 @@ def test_a_rejected_match_voids_what_runs_and_a_reopened_suspension_starts_withd
 def test_the_api_reads_a_running_clock_past_its_due_date_as_missed() -> None:
     event = _event()
     clocks.start(event, deadline(ClockKind.SUSPENSION, date(2020, 1, 1)))
-    clocks.start(event, deadline(ClockKind.SUSPENSION_LIMIT, datetime.now(UTC).date()))
+    clocks.start(event, deadline(ClockKind.SUSPENSION_LIMIT, workdays.today()))
     late, running = (ClockRead.model_validate(c) for c in event.clocks)
     assert (late.state, running.state) == (ClockState.MISSED, ClockState.RUNNING)
     assert late.basis.document == "认证机构管理办法" and late.unit == "calendar_days"
