@@ -82,7 +82,13 @@ def _text_stream(data: bytes) -> io.TextIOWrapper:
     return io.TextIOWrapper(io.BytesIO(data), encoding=_encoding(data), newline="")
 
 
+# The longest cell a registry export may have: the csv module's default, set on every read because the limit is
+# the process's (ingest's reader raises it for bulletins, whose over-long cells reject a row, not the file).
+REGISTRY_FIELD_LIMIT = 128 * 1024
+
+
 def _rows(data: bytes) -> Iterator[tuple[int, dict[str, str]]]:
+    csv.field_size_limit(REGISTRY_FIELD_LIMIT)
     reader = csv.DictReader(_text_stream(data))
     missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
     if missing:
