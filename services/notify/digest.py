@@ -46,9 +46,19 @@ CLAIM_LEASE = timedelta(minutes=10)  # a `sending` digest older than this was le
 
 async def raised(session: AsyncSession, events: Sequence[RiskEventRaised]) -> None:
     """List new risk events for the reviewers' digest (one statement; an event listed already stays as it is)."""
-    rows = [{"risk_event_id": e.risk_event_id, "organisation_name": e.organisation_name, "title": e.title,
-             "severity": e.severity.value, "status": "open", "decision_due": e.decision_due, "raised_at": e.raised_at,
-             **_first_clock(getattr(e, "clocks", []))} for e in events]  # fmt: skip
+    rows = [
+        {
+            "risk_event_id": e.risk_event_id,
+            "organisation_name": e.organisation_name,
+            "title": e.title,
+            "severity": e.severity.value,
+            "status": "open",
+            "decision_due": e.decision_due,
+            "raised_at": e.raised_at,
+            **_first_clock(getattr(e, "clocks", [])),
+        }
+        for e in events
+    ]
     if rows:
         await session.execute(insert(OpenEvent).values(rows).on_conflict_do_nothing(index_elements=["risk_event_id"]))
 
@@ -114,10 +124,13 @@ async def send(db: Database, settings: NotifySettings, email: Channel, today: da
         listed = await lines(session, today, settings.digest_language)
         pending = await _claim(session, settings.digest_to(), today, len(listed))
     message = render(
-        "digest", settings.digest_language, lines=listed, day=today.isoformat(),
+        "digest",
+        settings.digest_language,
+        lines=listed,
+        day=today.isoformat(),
         overdue=sum(1 for line in listed if line.flag == "overdue"),
         due_soon=sum(1 for line in listed if line.flag == "due_soon"),
-    )  # fmt: skip
+    )
     sent = 0
     for digest_id, recipient in pending:
         masked = mask_email(recipient)
@@ -143,8 +156,13 @@ async def _claim(session: AsyncSession, recipients: list[str], today: date, even
     owed = []
     for recipient in recipients:
         digest_id = deterministic_id("digest", today, recipient)
-        row = {"id": digest_id, "day": today, "recipient_masked": mask_email(recipient), "events": events,
-               "status": "sending"}  # fmt: skip
+        row = {
+            "id": digest_id,
+            "day": today,
+            "recipient_masked": mask_email(recipient),
+            "events": events,
+            "status": "sending",
+        }
         new = insert(Digest).values(**row).on_conflict_do_nothing(index_elements=["id"]).returning(Digest.id)
         stale = (
             update(Digest)

@@ -71,9 +71,20 @@ async def queue(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.U
     return queued
 
 
-CLAIMED = (Delivery.id, Delivery.organisation_id, Delivery.risk_event_id, Delivery.channel, Delivery.recipient,
-           Delivery.recipient_masked, Delivery.template, Delivery.subject, Delivery.body, Delivery.caused_by,
-           Delivery.correlation_id, (Delivery.send_after > Delivery.created_at).label("deferred"))  # fmt: skip
+CLAIMED = (
+    Delivery.id,
+    Delivery.organisation_id,
+    Delivery.risk_event_id,
+    Delivery.channel,
+    Delivery.recipient,
+    Delivery.recipient_masked,
+    Delivery.template,
+    Delivery.subject,
+    Delivery.body,
+    Delivery.caused_by,
+    Delivery.correlation_id,
+    (Delivery.send_after > Delivery.created_at).label("deferred"),
+)
 
 
 async def claim(
@@ -135,11 +146,18 @@ async def mark(
     marked = (
         update(Delivery)
         .where(Delivery.id == delivery_id, Delivery.claim == token, Delivery.status == "queued")
-        .values(status=outcome.status, attempts=outcome.attempts, provider_id=outcome.provider_id,
-                error=outcome.error, recipient=None, claimed_until=None, finished_at=func.now())
+        .values(
+            status=outcome.status,
+            attempts=outcome.attempts,
+            provider_id=outcome.provider_id,
+            error=outcome.error,
+            recipient=None,
+            claimed_until=None,
+            finished_at=func.now(),
+        )
         .returning(Delivery.id)
         .cte("marked")
-    )  # fmt: skip
+    )
     row = select(
         literal(event.event_id, Uuid), literal(event.topic), literal(event.key), literal(event.envelope, JSONB)
     ).select_from(marked)
@@ -250,11 +268,15 @@ async def backlog(conn: AsyncConnection) -> tuple[dict[tuple[str, str], int], di
     waited, in seconds (one scan of the partial index of queued rows)."""
     due = Delivery.send_after <= func.now()
     rows = await conn.execute(
-        select(Delivery.channel, due.label("due"), func.count(),
-               func.extract("epoch", func.now() - func.min(Delivery.send_after)))
+        select(
+            Delivery.channel,
+            due.label("due"),
+            func.count(),
+            func.extract("epoch", func.now() - func.min(Delivery.send_after)),
+        )
         .where(Delivery.status == "queued")
         .group_by(Delivery.channel, due)
-    )  # fmt: skip
+    )
     counts: dict[tuple[str, str], int] = {}
     oldest: dict[str, float] = {}
     for channel, is_due, count, waited in rows:

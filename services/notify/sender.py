@@ -224,8 +224,9 @@ class Sender:
                     if (error := claiming.exception()) is not None:
                         if stop is None:
                             raise error
-                        log.error("claiming due %s messages failed; trying again at the next poll: %r",
-                                  lane.channel, error)  # fmt: skip
+                        log.error(
+                            "claiming due %s messages failed; trying again at the next poll: %r", lane.channel, error
+                        )
                         lane.dry = True
         return started
 
@@ -289,9 +290,14 @@ class Sender:
         deadline = max(lease / 4, message.claimed_at + lease / 2 - time.monotonic())
         try:
             provider_id, attempts = await send_with_retries(
-                self.channels[message.channel], message.recipient, rendered, str(message.id), self.settings,
-                message.recipient_masked, deadline=deadline,
-            )  # fmt: skip
+                self.channels[message.channel],
+                message.recipient,
+                rendered,
+                str(message.id),
+                self.settings,
+                message.recipient_masked,
+                deadline=deadline,
+            )
         except DeliveryError as exc:
             return Mark("failed", exc.attempts, error=str(exc))
         return Mark("delivered", attempts, provider_id=provider_id)
@@ -356,8 +362,12 @@ class Sender:
                 correlation_id.set(u.message.correlation_id)
                 log.error(
                     "%s %s to %s was %s but could not be marked; it goes again after its lease: %r",
-                    u.message.template, u.message.id, u.message.recipient_masked, u.outcome.status, exc,
-                )  # fmt: skip
+                    u.message.template,
+                    u.message.id,
+                    u.message.recipient_masked,
+                    u.outcome.status,
+                    exc,
+                )
             return
         if marked:
             self.published()
@@ -365,13 +375,21 @@ class Sender:
             message, outcome = u.message, u.outcome
             correlation_id.set(message.correlation_id)
             if message.id not in marked:
-                log.warning("%s %s: the claim lapsed before the mark; another sender has it", message.template,
-                            message.id)  # fmt: skip
+                log.warning(
+                    "%s %s: the claim lapsed before the mark; another sender has it", message.template, message.id
+                )
                 continue
             if message.deferred:
                 BACKGROUND.labels("notify", "deferred_text", outcome.status).inc()
-            log.info("%s %s to %s via %s: %s (%d attempt(s))", message.template, message.id,
-                     message.recipient_masked, message.channel, outcome.status, outcome.attempts)  # fmt: skip
+            log.info(
+                "%s %s to %s via %s: %s (%d attempt(s))",
+                message.template,
+                message.id,
+                message.recipient_masked,
+                message.channel,
+                outcome.status,
+                outcome.attempts,
+            )
 
     async def _record(self, batch: list[Unmarked]) -> set[uuid.UUID]:
         """The marks and their events, in one statement; returns the ids whose claim was still ours."""
@@ -438,10 +456,14 @@ def _transient(error: BaseException) -> bool:
 
 def _event(message: Claimed, outcome: Mark) -> tuple[Topic, NotificationDelivered | NotificationFailed]:
     common: dict[str, Any] = {
-        "notification_id": message.id, "organisation_id": message.organisation_id,
-        "risk_event_id": message.risk_event_id, "channel": ChannelName(message.channel),
-        "recipient_masked": message.recipient_masked, "template": message.template, "attempts": outcome.attempts,
-    }  # fmt: skip
+        "notification_id": message.id,
+        "organisation_id": message.organisation_id,
+        "risk_event_id": message.risk_event_id,
+        "channel": ChannelName(message.channel),
+        "recipient_masked": message.recipient_masked,
+        "template": message.template,
+        "attempts": outcome.attempts,
+    }
     now = datetime.now(UTC)
     if outcome.status == "delivered":
         return Topic.NOTIFICATION_DELIVERED, NotificationDelivered(**common, delivered_at=now)

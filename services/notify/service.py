@@ -74,8 +74,15 @@ class Notifier:
 
     async def organisations_updated(self, session: AsyncSession, events: list[Caused[OrganisationUpdated]]) -> int:
         """Keep the contacts (each organisation's newest revision); queue the alerts that were waiting for them."""
-        rows = [{"organisation_id": e.organisation_id, "name": e.name, "revision": e.revision,
-                 "contacts": [c.model_dump() for c in e.contacts]} for e, _, _ in events]  # fmt: skip
+        rows = [
+            {
+                "organisation_id": e.organisation_id,
+                "name": e.name,
+                "revision": e.revision,
+                "contacts": [c.model_dump() for c in e.contacts],
+            }
+            for e, _, _ in events
+        ]
         await locks.hold(session, locks.LockSpace.ORGANISATION_ALERTS, (e.organisation_id for e, _, _ in events))
         await repository.save_contacts(session, rows)
         pending = await repository.take_pending(session, {e.organisation_id for e, _, _ in events})
@@ -93,9 +100,16 @@ class Notifier:
         organisations = {e.organisation_id for e, _, _ in events}
         await locks.hold(session, locks.LockSpace.ORGANISATION_ALERTS, organisations)
         known = await repository.contacts_of(session, organisations)
-        waiting = [{"risk_event_id": e.risk_event_id, "organisation_id": e.organisation_id,
-                    "event": e.model_dump(mode="json"), "caused_by": caused_by}
-                   for e, caused_by, _ in events if e.organisation_id not in known]  # fmt: skip
+        waiting = [
+            {
+                "risk_event_id": e.risk_event_id,
+                "organisation_id": e.organisation_id,
+                "event": e.model_dump(mode="json"),
+                "caused_by": caused_by,
+            }
+            for e, caused_by, _ in events
+            if e.organisation_id not in known
+        ]
         if waiting:
             await repository.park(session, waiting)
         alerts = [
@@ -128,8 +142,12 @@ class Notifier:
         status = event.new_status.value
 
         def context(language: str) -> dict[str, object]:
-            return {"event": event, "organisation_name": known.name, "contact_desk": self.settings.contact_desk,
-                    "status": status_words(status, language)}  # fmt: skip
+            return {
+                "event": event,
+                "organisation_name": known.name,
+                "contact_desk": self.settings.contact_desk,
+                "status": status_words(status, language),
+            }
 
         alert = Alert(caused_by, event.organisation_id, event.risk_event_id, "certificate_status_changed", context)
         return await self._queue(session, [Queued(known.contacts, alert, caused_by, correlation_id.get())])
@@ -145,9 +163,13 @@ class Notifier:
         decision = event.decision
 
         def context(language: str) -> dict[str, object]:
-            return {"event": event, "organisation_name": known.name, "contact_desk": self.settings.contact_desk,
-                    "measure": measure_words(decision.value, language),
-                    "due": event.corrective_action_due.isoformat() if event.corrective_action_due else ""}  # fmt: skip
+            return {
+                "event": event,
+                "organisation_name": known.name,
+                "contact_desk": self.settings.contact_desk,
+                "measure": measure_words(decision.value, language),
+                "due": event.corrective_action_due.isoformat() if event.corrective_action_due else "",
+            }
 
         alert = Alert(caused_by, event.organisation_id, event.risk_event_id, "decision_made", context)
         return await self._queue(session, [Queued(known.contacts, alert, caused_by, correlation_id.get())])
@@ -187,19 +209,33 @@ class Notifier:
             alert = queued.alert
             link = links[(alert.organisation_id, alert.risk_event_id)]
             message = render(
-                alert.template, contact.language, **alert.context(contact.language), channel=channel, link=link.url,
+                alert.template,
+                contact.language,
+                **alert.context(contact.language),
+                channel=channel,
+                link=link.url,
                 short_link=link.short_url,
-            )  # fmt: skip
+            )
             ends = quiet.ends_after(now) if quiet and channel == "sms" else None
             masked = mask_email(recipient) if channel == "email" else mask_phone(recipient)
             how = f"quiet hours, waits until {ends}" if ends else "queued"
             told.append((delivery_id, f"{alert.template} {alert.key} to {masked} via {channel}: {how}"))
-            rows[ends is not None].append({
-                "id": delivery_id, "organisation_id": alert.organisation_id, "risk_event_id": alert.risk_event_id,
-                "channel": channel, "recipient": recipient, "recipient_masked": masked, "template": alert.template,
-                "subject": message.subject, "body": message.body, "caused_by": queued.caused_by,
-                "correlation_id": queued.correlation_id, **({"send_after": ends} if ends else {}),
-            })  # fmt: skip
+            rows[ends is not None].append(
+                {
+                    "id": delivery_id,
+                    "organisation_id": alert.organisation_id,
+                    "risk_event_id": alert.risk_event_id,
+                    "channel": channel,
+                    "recipient": recipient,
+                    "recipient_masked": masked,
+                    "template": alert.template,
+                    "subject": message.subject,
+                    "body": message.body,
+                    "caused_by": queued.caused_by,
+                    "correlation_id": queued.correlation_id,
+                    **({"send_after": ends} if ends else {}),
+                }
+            )
         recorded = await repository.queue(session, rows[False]) | await repository.queue(session, rows[True])
         for delivery_id, line in told:
             if delivery_id in recorded:  # not one recorded already under the same id

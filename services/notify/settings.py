@@ -35,16 +35,19 @@ class NotifySettings(AuthSettings, ServiceSettings):
     send_concurrency: int = Field(default=8, ge=1, description="messages the sender has in flight at once")
     smtp_pool_size: int = Field(default=4, ge=1, description="SMTP connections kept open and reused")
     sms_concurrency: int = Field(
-        default=16, ge=1, description="texts the sender has in flight at once (apart from emails), one kept-alive "
-        "HTTP connection each"
-    )  # fmt: skip
+        default=16,
+        ge=1,
+        description="texts the sender has in flight at once (apart from emails), one kept-alive HTTP connection each",
+    )
     mark_batch_rows: int = Field(
         default=100, ge=1, description="outcomes marked (with their events) by one statement at most"
     )
     mark_linger_seconds: float = Field(
-        default=0.05, ge=0, description="how long an outcome may wait for others to be marked with it, at most "
-        "(the sent-but-not-marked window, while messages are in flight; an idle sender marks at once)"
-    )  # fmt: skip
+        default=0.05,
+        ge=0,
+        description="how long an outcome may wait for others to be marked with it, at most "
+        "(the sent-but-not-marked window, while messages are in flight; an idle sender marks at once)",
+    )
     send_lease_seconds: float = Field(
         default=120.0, gt=0, description="a claimed message nobody marked in this long is sent again (a crash)"
     )

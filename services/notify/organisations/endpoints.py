@@ -98,12 +98,18 @@ async def _open(page: OrganisationPage, session: Any, token: str) -> Organisatio
 def _show(page: OrganisationPage, view: PageView, token: str, lang: str, done: bool) -> HTMLResponse:
     event = view.event
     return _render(
-        "page.html.j2", lang, view=view, done=done, base=f"/o/{token}", key=lambda: str(uuid.uuid4()),
+        "page.html.j2",
+        lang,
+        view=view,
+        done=done,
+        base=f"/o/{token}",
+        key=lambda: str(uuid.uuid4()),
         kind_label=label(event.signal_kind, lang, SignalKind) if event else "",
         measure=measure_words(event.recommended_measure.value, lang) if event else "",
-        problems=[p.value for p in SelfReportProblem], response_words=RESPONSE_WORDS[lang],
+        problems=[p.value for p in SelfReportProblem],
+        response_words=RESPONSE_WORDS[lang],
         contact_desk=page.settings.contact_desk,
-    )  # fmt: skip
+    )
 
 
 def _back(token: str, lang: str) -> RedirectResponse:
@@ -166,9 +172,16 @@ async def post_organisation_response(
             raise Refused(422, "text_required")
         view = await service.view(session, link)
         await service.respond(
-            session, outbox, page.store, link, view, ACTIONS[action], text, [],
+            session,
+            outbox,
+            page.store,
+            link,
+            view,
+            ACTIONS[action],
+            text,
+            [],
             idempotency_key,
-        )  # fmt: skip
+        )
     except (LinkRefused, Refused) as exc:
         return _refused(request, lang_, exc, token)
     return _back(token, lang_)
@@ -221,9 +234,16 @@ async def post_self_report(
         link = await _open(page, session, token)
         view = await service.view(session, link)
         await service.self_report(
-            session, outbox, link, view, problem, description, product, occurred_on,
+            session,
+            outbox,
+            link,
+            view,
+            problem,
+            description,
+            product,
+            occurred_on,
             idempotency_key,
-        )  # fmt: skip
+        )
     except (LinkRefused, Refused) as exc:
         return _refused(request, lang_, exc, token)
     return _back(token, lang_)

@@ -159,9 +159,15 @@ class S3FileStore:
         if held is not None and held.get("Metadata", {}).get("sha256") == digest:
             return  # these bytes are already there: nothing written
         await self._call(
-            "put", object_key, self._client.put_object, Bucket=self.bucket, Key=object_key, Body=data,
-            ContentType=content_type, Metadata={"sha256": digest},
-        )  # fmt: skip
+            "put",
+            object_key,
+            self._client.put_object,
+            Bucket=self.bucket,
+            Key=object_key,
+            Body=data,
+            ContentType=content_type,
+            Metadata={"sha256": digest},
+        )
 
     async def get(self, key: str) -> bytes:
         object_key = self.object_key(key)
@@ -202,28 +208,48 @@ class S3FileStore:
     def _explain(self, code: str, detail: str) -> str:
         where = f"bucket {self.bucket!r} at {self.endpoint}"
         if code in ("NoCredentialsError", "PartialCredentialsError"):
-            return (f"no credentials for {where}: set CERTWATCH_NOTIFY_EVIDENCE_S3_ACCESS_KEY_ID and "
-                    f"CERTWATCH_NOTIFY_EVIDENCE_S3_SECRET_ACCESS_KEY ({code})")  # fmt: skip
+            return (
+                f"no credentials for {where}: set CERTWATCH_NOTIFY_EVIDENCE_S3_ACCESS_KEY_ID and "
+                f"CERTWATCH_NOTIFY_EVIDENCE_S3_SECRET_ACCESS_KEY ({code})"
+            )
         if code in CREDENTIALS_REFUSED:
-            return (f"the S3 server refused the credentials for {where}: check "
-                    f"CERTWATCH_NOTIFY_EVIDENCE_S3_ACCESS_KEY_ID and CERTWATCH_NOTIFY_EVIDENCE_S3_SECRET_ACCESS_KEY "
-                    f"(and that they may read and write the bucket) ({code})")  # fmt: skip
+            return (
+                f"the S3 server refused the credentials for {where}: check "
+                f"CERTWATCH_NOTIFY_EVIDENCE_S3_ACCESS_KEY_ID and CERTWATCH_NOTIFY_EVIDENCE_S3_SECRET_ACCESS_KEY "
+                f"(and that they may read and write the bucket) ({code})"
+            )
         if code in ("404", "NoSuchBucket"):
-            return (f"{where} does not exist: check CERTWATCH_NOTIFY_EVIDENCE_S3_BUCKET (and "
-                    f"CERTWATCH_NOTIFY_EVIDENCE_S3_ENDPOINT_URL); the store does not create it ({code})")  # fmt: skip
-        if code in ("EndpointConnectionError", "ConnectTimeoutError", "ConnectionClosedError", "InvalidEndpoint",
-                    "ReadTimeoutError", "SSLError", "ProxyConnectionError"):  # fmt: skip
-            return (f"cannot reach {where}: check CERTWATCH_NOTIFY_EVIDENCE_S3_ENDPOINT_URL ({code}: "
-                    f"{detail})")  # fmt: skip
+            return (
+                f"{where} does not exist: check CERTWATCH_NOTIFY_EVIDENCE_S3_BUCKET (and "
+                f"CERTWATCH_NOTIFY_EVIDENCE_S3_ENDPOINT_URL); the store does not create it ({code})"
+            )
+        if code in (
+            "EndpointConnectionError",
+            "ConnectTimeoutError",
+            "ConnectionClosedError",
+            "InvalidEndpoint",
+            "ReadTimeoutError",
+            "SSLError",
+            "ProxyConnectionError",
+        ):
+            return f"cannot reach {where}: check CERTWATCH_NOTIFY_EVIDENCE_S3_ENDPOINT_URL ({code}: {detail})"
         if code in ("301", "PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"):
             return f"{where} is in another region: check CERTWATCH_NOTIFY_EVIDENCE_S3_REGION ({code})"
         return f"{where} failed: {code}: {detail} (CERTWATCH_NOTIFY_EVIDENCE_S3_*)"
 
 
 CREDENTIALS_REFUSED = frozenset(
-    {"403", "AccessDenied", "Forbidden", "InvalidAccessKeyId", "SignatureDoesNotMatch",
-     "InvalidToken", "ExpiredToken", "InvalidClientTokenId"}
-)  # fmt: skip
+    {
+        "403",
+        "AccessDenied",
+        "Forbidden",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "InvalidToken",
+        "ExpiredToken",
+        "InvalidClientTokenId",
+    }
+)
 
 
 def _code(exc: Any) -> str:

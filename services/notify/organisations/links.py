@@ -67,9 +67,17 @@ class Links:
         rows = {row.id: row for row in (await session.scalars(mine.with_for_update())).all()}
         missing = [link_id for link_id in keys if link_id not in rows]
         if missing:
-            values = [{"id": link_id, "organisation_id": keys[link_id][0], "risk_event_id": keys[link_id][1],
-                       "code": secrets.token_urlsafe(9)[:12], "token": self._serializer.dumps(str(link_id)),
-                       "expires_at": now + self.lifetime} for link_id in missing]  # fmt: skip
+            values = [
+                {
+                    "id": link_id,
+                    "organisation_id": keys[link_id][0],
+                    "risk_event_id": keys[link_id][1],
+                    "code": secrets.token_urlsafe(9)[:12],
+                    "token": self._serializer.dumps(str(link_id)),
+                    "expires_at": now + self.lifetime,
+                }
+                for link_id in missing
+            ]
             await session.execute(insert(OrganisationLink).values(values).on_conflict_do_nothing())
             made = mine.where(OrganisationLink.id.in_(missing)).execution_options(populate_existing=True)
             rows.update({row.id: row for row in (await session.scalars(made.with_for_update())).all()})

@@ -88,9 +88,16 @@ def page_links(settings: NotifySettings) -> Links:
 
 async def keep_raised(session: AsyncSession, events: list[RiskEventRaisedV2]) -> None:
     """Keep what the organisations' pages show of new risk events (one statement; a kept one stays)."""
-    rows = [{"risk_event_id": e.risk_event_id, "organisation_id": e.organisation_id,
-             "event": e.model_dump(mode="json"), "status": "open",
-             "clocks": [c.model_dump(mode="json") for c in e.clocks]} for e in events]  # fmt: skip
+    rows = [
+        {
+            "risk_event_id": e.risk_event_id,
+            "organisation_id": e.organisation_id,
+            "event": e.model_dump(mode="json"),
+            "status": "open",
+            "clocks": [c.model_dump(mode="json") for c in e.clocks],
+        }
+        for e in events
+    ]
     if rows:
         await session.execute(insert(EventPage).values(rows).on_conflict_do_nothing())
 
@@ -147,13 +154,24 @@ async def respond(
     if not await _record(session, rid, link, kind.value, text, stored):
         return False
     responded = OrganisationResponded(
-        response_id=rid, organisation_id=link.organisation_id, organisation_name=view_.organisation_name[:300],
-        risk_event_id=link.risk_event_id, kind=kind, text=text, files=files, link_id=link.id,
+        response_id=rid,
+        organisation_id=link.organisation_id,
+        organisation_name=view_.organisation_name[:300],
+        risk_event_id=link.risk_event_id,
+        kind=kind,
+        text=text,
+        files=files,
+        link_id=link.id,
         responded_at=datetime.now(UTC),
-    )  # fmt: skip
+    )
     await outbox.add(session, Topic.ORGANISATION_RESPONDED, str(link.organisation_id), responded, event_id=rid)
-    log.info("organisation %s: %s on risk event %s (%d files)", link.organisation_id, kind.value,
-             link.risk_event_id, len(files))  # fmt: skip
+    log.info(
+        "organisation %s: %s on risk event %s (%d files)",
+        link.organisation_id,
+        kind.value,
+        link.risk_event_id,
+        len(files),
+    )
     return True
 
 
@@ -186,10 +204,17 @@ async def self_report(
     if not await _record(session, rid, link, "self_report", detail, []):
         return False
     report = SelfReported(
-        report_id=rid, organisation_id=link.organisation_id, organisation_name=view_.organisation_name[:300] or "?",
-        problem=kind, description=description, product=product, occurred_on=day, risk_event_id=link.risk_event_id,
-        link_id=link.id, reported_at=datetime.now(UTC),
-    )  # fmt: skip
+        report_id=rid,
+        organisation_id=link.organisation_id,
+        organisation_name=view_.organisation_name[:300] or "?",
+        problem=kind,
+        description=description,
+        product=product,
+        occurred_on=day,
+        risk_event_id=link.risk_event_id,
+        link_id=link.id,
+        reported_at=datetime.now(UTC),
+    )
     await outbox.add(session, Topic.SELF_REPORTED, str(link.organisation_id), report, event_id=rid)
     log.info("organisation %s: self-report %s (%s)", link.organisation_id, rid, kind.value)
     return True
@@ -198,8 +223,15 @@ async def self_report(
 async def _record(
     session: AsyncSession, rid: uuid.UUID, link: OrganisationLink, kind: str, text: str | None, files: list[Any]
 ) -> bool:
-    values = {"id": rid, "link_id": link.id, "organisation_id": link.organisation_id,
-              "risk_event_id": link.risk_event_id, "kind": kind, "text": text, "files": files}  # fmt: skip
+    values = {
+        "id": rid,
+        "link_id": link.id,
+        "organisation_id": link.organisation_id,
+        "risk_event_id": link.risk_event_id,
+        "kind": kind,
+        "text": text,
+        "files": files,
+    }
     result = await session.execute(insert(OrganisationResponse).values(**values).on_conflict_do_nothing())
     return bool(affected(result))
 
@@ -214,5 +246,10 @@ async def _keep(store: FileStore, link: OrganisationLink, rid: uuid.UUID, n: int
         evidence_key(link.organisation_id, link.risk_event_id or "general", upload.data, extension), upload.data
     )
     name = upload.filename.replace("/", "_").replace("\\", "_")[:200] or f"{file_id}{extension}"
-    return EvidenceFile(file_id=file_id, filename=name, content_type=content_type, size=len(upload.data),
-                        sha256=hashlib.sha256(upload.data).hexdigest())  # fmt: skip
+    return EvidenceFile(
+        file_id=file_id,
+        filename=name,
+        content_type=content_type,
+        size=len(upload.data),
+        sha256=hashlib.sha256(upload.data).hexdigest(),
+    )

@@ -116,12 +116,23 @@ WORDS: dict[str, dict[str, str]] = {
 }
 
 RESPONSE_WORDS = {
-    "zh-CN": {"acknowledged": "已知悉", "replied": "回复说明", "disputed": "提出异议", "evidence_uploaded": "上传证据",
-              "corrective_action_done": "整改完成（待确认）", "self_report": "自查自纠报告"},
-    "en": {"acknowledged": "acknowledged", "replied": "replied", "disputed": "disputed",
-           "evidence_uploaded": "evidence uploaded", "corrective_action_done": "corrective action done (to confirm)",
-           "self_report": "self-report"},
-}  # fmt: skip
+    "zh-CN": {
+        "acknowledged": "已知悉",
+        "replied": "回复说明",
+        "disputed": "提出异议",
+        "evidence_uploaded": "上传证据",
+        "corrective_action_done": "整改完成（待确认）",
+        "self_report": "自查自纠报告",
+    },
+    "en": {
+        "acknowledged": "acknowledged",
+        "replied": "replied",
+        "disputed": "disputed",
+        "evidence_uploaded": "evidence uploaded",
+        "corrective_action_done": "corrective action done (to confirm)",
+        "self_report": "self-report",
+    },
+}
 
 
 def language(asked: str | None) -> str:
