@@ -67,8 +67,11 @@ def create_app(settings: RulesSettings | None = None, platform: PlatformSettings
         lambda session: decisions.reopen_expired(session, runtime.outbox, workdays.today()),
         "reopening events whose suspension ended",
     )
-    runtime.every(TOKENS_CHECK_SECONDS, lambda session: tokens.publish_missing(session, runtime.outbox),
-                  "publishing tokens the other services have not heard of")  # fmt: skip
+    runtime.every(
+        TOKENS_CHECK_SECONDS,
+        lambda session: tokens.publish_missing(session, runtime.outbox),
+        "publishing tokens the other services have not heard of",
+    )
     imports = Jobs(runtime.db, jobs)  # registry imports, one at a time (registry/jobs.py), where they landed: the api
     runtime.serving.append(imports.run)
     app = build_app(

@@ -25,9 +25,13 @@ async def create(session: AsyncSession, outbox: Outbox, name: str, role: Role, c
     """A new token for `name`: the row, and the token itself (shown this once)."""
     token = secrets.token_urlsafe(32)
     row = ApiToken(
-        id=uuid.uuid4(), name=name, role=role.value, token_hash=digest(token), created_by=created_by,
+        id=uuid.uuid4(),
+        name=name,
+        role=role.value,
+        token_hash=digest(token),
+        created_by=created_by,
         created_at=datetime.now(UTC),
-    )  # fmt: skip
+    )
     session.add(row)
     await session.flush()
     await _publish(outbox, session, row)

@@ -248,9 +248,15 @@ async def import_stream(
         progress.done = min(progress.done + WRITE_BATCH, staged)
     log.info(
         "registry import of %s: %d rows read and copied in %.1f s, %d organisations merged in %.1f s, "
-        "compared and %d written in %.1f s", source, stream.rows, read - began, staged, compared - read,
-        report.created + report.updated, time.perf_counter() - compared,
-    )  # fmt: skip
+        "compared and %d written in %.1f s",
+        source,
+        stream.rows,
+        read - began,
+        staged,
+        compared - read,
+        report.created + report.updated,
+        time.perf_counter() - compared,
+    )
     return report
 
 

@@ -37,9 +37,12 @@ async def put_organisation(
 
 
 @router.post(
-    "/organisations/import", status_code=202, response_model=JobRead, tags=["registry"],
+    "/organisations/import",
+    status_code=202,
+    response_model=JobRead,
+    tags=["registry"],
     responses={200: {"model": ImportReport, "description": "with wait=true: the report, once committed"}},
-)  # fmt: skip
+)
 async def import_organisations(
     file: UploadFile,
     runtime: RuntimeDep,

@@ -167,16 +167,21 @@ def _contact(row: dict[str, str]) -> ContactIn | None:
 # the column the user wrote, not the model's field.
 COLUMNS: dict[str, dict[str, str]] = {
     CertificateIn.__name__: {
-        "number": "certificate_no", "type": "certificate_type", "status": "certificate_status",
+        "number": "certificate_no",
+        "type": "certificate_type",
+        "status": "certificate_status",
         "sites_covered": "sites",
     },
     ContactIn.__name__: {
-        "name": "contact_name", "email": "contact_email", "mobile": "contact_mobile",
-        "language": "contact_language", "channels": "contact_channels",
+        "name": "contact_name",
+        "email": "contact_email",
+        "mobile": "contact_mobile",
+        "language": "contact_language",
+        "channels": "contact_channels",
     },
     SiteIn.__name__: {"name": "sites", "address": "sites", "province": "sites", "city": "sites"},
     OrganisationIn.__name__: {"external_ref": "org_id"},
-}  # fmt: skip
+}
 
 
 def _column(model: str, loc: tuple[int | str, ...]) -> str:
@@ -211,9 +216,19 @@ def _merge(organisations: dict[str, OrganisationIn], row: dict[str, str]) -> Non
 
 # What an import stages per organisation (one COPY row): see registry/bulk.py.
 PIECE_COLUMNS = (
-    "seq", "ref", "id", "name", "former_names", "credit_code", "address", "province", "city",
-    "sites", "contacts", "certificates",
-)  # fmt: skip
+    "seq",
+    "ref",
+    "id",
+    "name",
+    "former_names",
+    "credit_code",
+    "address",
+    "province",
+    "city",
+    "sites",
+    "contacts",
+    "certificates",
+)
 CERTIFICATE_COLUMNS = ("number", "id")
 
 
@@ -298,12 +313,20 @@ class RegistryStream:
             self.pieces += 1
             chunk.pieces.append(
                 (
-                    self.pieces, ref, organisation_id(ref), org.name, org.former_names,
-                    quick_valid(org.credit_code) if org.credit_code else None, org.address, org.province, org.city,
-                    _SITES.dump_json(org.sites).decode(), _CONTACTS.dump_json(org.contacts).decode(),
+                    self.pieces,
+                    ref,
+                    organisation_id(ref),
+                    org.name,
+                    org.former_names,
+                    quick_valid(org.credit_code) if org.credit_code else None,
+                    org.address,
+                    org.province,
+                    org.city,
+                    _SITES.dump_json(org.sites).decode(),
+                    _CONTACTS.dump_json(org.contacts).decode(),
                     _CERTIFICATES.dump_json(org.certificates).decode(),
                 )
-            )  # fmt: skip
+            )
             for certificate in org.certificates:
                 chunk.certificates.append((certificate.number, deterministic_id("certificate", certificate.number)))
         self.organisations.clear()

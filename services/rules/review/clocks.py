@@ -35,18 +35,34 @@ def _row(risk_event_id: uuid.UUID, found: Deadline, seq: int) -> DeadlineClock:
     rule = found.rule
     return DeadlineClock(
         id=deterministic_id("clock", risk_event_id, found.kind.value, found.starts_on, seq),
-        risk_event_id=risk_event_id, kind=found.kind.value, basis=rule.basis.model_dump(),
-        starts_on=found.starts_on, length=rule.length, unit=rule.unit.value, due_on=found.due_on,
-        state=ClockState.RUNNING.value, provisional=found.provisional, calendar_note=found.note,
-    )  # fmt: skip
+        risk_event_id=risk_event_id,
+        kind=found.kind.value,
+        basis=rule.basis.model_dump(),
+        starts_on=found.starts_on,
+        length=rule.length,
+        unit=rule.unit.value,
+        due_on=found.due_on,
+        state=ClockState.RUNNING.value,
+        provisional=found.provisional,
+        calendar_note=found.note,
+    )
 
 
 def contract(row: DeadlineClock) -> Clock:
     return Clock(
-        clock_id=row.id, kind=ClockKind(row.kind), basis=LegalBasis(**row.basis), starts_on=row.starts_on,
-        length=row.length, unit=row.unit, due_on=row.due_on, state=ClockState(row.state), ended_on=row.ended_on,
-        ended_by=row.ended_by, provisional=bool(row.provisional), calendar_note=row.calendar_note,
-    )  # fmt: skip
+        clock_id=row.id,
+        kind=ClockKind(row.kind),
+        basis=LegalBasis(**row.basis),
+        starts_on=row.starts_on,
+        length=row.length,
+        unit=row.unit,
+        due_on=row.due_on,
+        state=ClockState(row.state),
+        ended_on=row.ended_on,
+        ended_by=row.ended_by,
+        provisional=bool(row.provisional),
+        calendar_note=row.calendar_note,
+    )
 
 
 def published_on(signal: Signal | dict[str, Any], raised: date) -> date:
@@ -70,13 +86,18 @@ async def raised(
     rows = [_row(event.risk_event_id, found, 0) for found in started]
     session.add_all(rows)
     v2 = RiskEventRaisedV2(
-        **event.model_dump(), signal_published_on=published_on(signal, event.raised_at.date()),
+        **event.model_dump(),
+        signal_published_on=published_on(signal, event.raised_at.date()),
         clocks=[contract(r) for r in rows],
-    )  # fmt: skip
+    )
     await outbox.add(
-        session, Topic.RISK_EVENT_RAISED_V2, str(event.organisation_id), v2,
-        event_id=deterministic_id("risk-event-raised.v2", event.risk_event_id), causation_id=caused_by,
-    )  # fmt: skip
+        session,
+        Topic.RISK_EVENT_RAISED_V2,
+        str(event.organisation_id),
+        v2,
+        event_id=deterministic_id("risk-event-raised.v2", event.risk_event_id),
+        causation_id=caused_by,
+    )
 
 
 async def publish_update(
@@ -84,9 +105,10 @@ async def publish_update(
 ) -> None:
     """The v2 twin of a v1 update: the same change, with every clock of the event as it stands now."""
     v2 = RiskEventUpdatedV2(
-        **update.model_dump(), signal_published_on=published_on(event.signal, event.created_at.date()),
+        **update.model_dump(),
+        signal_published_on=published_on(event.signal, event.created_at.date()),
         clocks=[contract(c) for c in event.clocks],
-    )  # fmt: skip
+    )
     await outbox.add(session, Topic.RISK_EVENT_UPDATED_V2, str(event.organisation_id), v2, event_id=event_id)
 
 
@@ -180,9 +202,10 @@ def raised_rows(
     The rows are plain values, as `_row` makes them (no ORM instance: making one cost more than the rest)."""
     rows = [_values(event.risk_event_id, found, 0) for found in started]
     v2 = RiskEventRaisedV2(
-        **event.model_dump(), signal_published_on=published_on(signal, event.raised_at.date()),
+        **event.model_dump(),
+        signal_published_on=published_on(signal, event.raised_at.date()),
         clocks=[_contract_of(r) for r in rows],
-    )  # fmt: skip
+    )
     return rows, v2
 
 
@@ -191,19 +214,35 @@ def _values(risk_event_id: uuid.UUID, found: Deadline, seq: int) -> dict[str, An
     rule = found.rule
     return {
         "id": deterministic_id("clock", risk_event_id, found.kind.value, found.starts_on, seq),
-        "risk_event_id": risk_event_id, "kind": found.kind.value, "basis": rule.basis.model_dump(),
-        "starts_on": found.starts_on, "length": rule.length, "unit": rule.unit.value, "due_on": found.due_on,
-        "state": ClockState.RUNNING.value, "provisional": found.provisional, "calendar_note": found.note,
-    }  # fmt: skip
+        "risk_event_id": risk_event_id,
+        "kind": found.kind.value,
+        "basis": rule.basis.model_dump(),
+        "starts_on": found.starts_on,
+        "length": rule.length,
+        "unit": rule.unit.value,
+        "due_on": found.due_on,
+        "state": ClockState.RUNNING.value,
+        "provisional": found.provisional,
+        "calendar_note": found.note,
+    }
 
 
 def _contract_of(row: dict[str, Any]) -> Clock:
     """`contract` of a new clock's values."""
     return Clock(
-        clock_id=row["id"], kind=ClockKind(row["kind"]), basis=LegalBasis(**row["basis"]), starts_on=row["starts_on"],
-        length=row["length"], unit=row["unit"], due_on=row["due_on"], state=ClockState(row["state"]), ended_on=None,
-        ended_by=None, provisional=bool(row["provisional"]), calendar_note=row["calendar_note"],
-    )  # fmt: skip
+        clock_id=row["id"],
+        kind=ClockKind(row["kind"]),
+        basis=LegalBasis(**row["basis"]),
+        starts_on=row["starts_on"],
+        length=row["length"],
+        unit=row["unit"],
+        due_on=row["due_on"],
+        state=ClockState(row["state"]),
+        ended_on=None,
+        ended_by=None,
+        provisional=bool(row["provisional"]),
+        calendar_note=row["calendar_note"],
+    )
 
 
 async def add_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

@@ -60,8 +60,10 @@ def same_subject(earlier: dict[str, Any], correction: SignalV2) -> tuple[bool, d
         if _norm(theirs.name) != _norm(product["name"]):
             return False, {"product": f"{theirs.name} ≠ {product['name']}"}
         how["product"] = theirs.name
-        pairs = (("production_date", theirs.production_date and theirs.production_date.isoformat()),
-                 ("batch", theirs.batch))  # fmt: skip
+        pairs = (
+            ("production_date", theirs.production_date and theirs.production_date.isoformat()),
+            ("batch", theirs.batch),
+        )
         compared = [(field, mine, product.get(field)) for field, mine in pairs if mine and product.get(field)]
         if compared:
             field, mine, earlier_value = compared[0]
@@ -125,8 +127,15 @@ async def supersede(
         }
         event.correction, event.updated_at = evidence, datetime.now(UTC)
         reason = f"superseded, pending confirmation: {evidence['how']} ({evidence['evidence']})"
-        repository.audit(session, event.id, "system", "superseded_pending", reason=reason, caused_by=str(caused_by),
-                         **{k: v for k, v in evidence.items() if k not in {"state", "previous"}})  # fmt: skip
+        repository.audit(
+            session,
+            event.id,
+            "system",
+            "superseded_pending",
+            reason=reason,
+            caused_by=str(caused_by),
+            **{k: v for k, v in evidence.items() if k not in {"state", "previous"}},
+        )
         await _publish(session, outbox, event, "superseded_pending", "system", reason)
         linked.append(event)
     return linked
@@ -142,9 +151,15 @@ async def confirm(
     event.status, event.updated_at = RiskEventStatus.CLOSED.value, datetime.now(UTC)
     event.correction = {**(event.correction or {}), "state": CONFIRMED, "decided_by": actor, "decided_on": str(today)}
     clocks.made_moot(event, today, "correction")
-    repository.audit(session, event.id, actor, "correction_confirmed", reason=reason,
-                     signal_id=event.correction.get("signal_id"),
-                     certificates="unchanged: restoring one is a decision of its own")  # fmt: skip
+    repository.audit(
+        session,
+        event.id,
+        actor,
+        "correction_confirmed",
+        reason=reason,
+        signal_id=event.correction.get("signal_id"),
+        certificates="unchanged: restoring one is a decision of its own",
+    )
     await _publish(session, outbox, event, "closed", actor, reason)
     return event
 
@@ -155,8 +170,9 @@ async def reject(session: AsyncSession, outbox: Outbox, risk_event_id: uuid.UUID
     today = workdays.today()
     event.correction = {**(event.correction or {}), "state": REJECTED, "decided_by": actor, "decided_on": str(today)}
     event.updated_at = datetime.now(UTC)
-    repository.audit(session, event.id, actor, "correction_rejected", reason=reason,
-                     signal_id=event.correction.get("signal_id"))  # fmt: skip
+    repository.audit(
+        session, event.id, actor, "correction_rejected", reason=reason, signal_id=event.correction.get("signal_id")
+    )
     await _publish(session, outbox, event, "correction_rejected", actor, reason)
     return event
 

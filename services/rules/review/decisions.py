@@ -106,20 +106,37 @@ async def decide(session: AsyncSession, outbox: Outbox, risk_event_id: uuid.UUID
     repository.audit(session, event.id, decision.actor, "decided", reason=decision.reason, **detail)
     step = await repository.audit_steps(session, event.id)  # makes each decision's event id its own
     await _publish(
-        session, outbox, event, "decided", decision.actor, decision.reason,
-        decision=decision.measure, corrective_action_due=decision.corrective_action_due, step=step,
-    )  # fmt: skip
+        session,
+        outbox,
+        event,
+        "decided",
+        decision.actor,
+        decision.reason,
+        decision=decision.measure,
+        corrective_action_due=decision.corrective_action_due,
+        step=step,
+    )
     for certificate, old in changed:
         change = CertificateStatusChanged(
-            certificate_id=certificate.id, organisation_id=org.id, number=certificate.number, type=certificate.type,
-            old_status=old, new_status=CertificateStatus(certificate.status), effective_on=today,
+            certificate_id=certificate.id,
+            organisation_id=org.id,
+            number=certificate.number,
+            type=certificate.type,
+            old_status=old,
+            new_status=CertificateStatus(certificate.status),
+            effective_on=today,
             until=decision.suspended_until if decision.measure is Measure.SUSPEND else None,
-            reason=decision.reason, risk_event_id=event.id, decided_by=decision.actor,
-        )  # fmt: skip
+            reason=decision.reason,
+            risk_event_id=event.id,
+            decided_by=decision.actor,
+        )
         await outbox.add(
-            session, Topic.CERTIFICATE_STATUS_CHANGED, str(org.id), change,
+            session,
+            Topic.CERTIFICATE_STATUS_CHANGED,
+            str(org.id),
+            change,
             event_id=deterministic_id("certificate-status-changed", certificate.id, event.id, step),
-        )  # fmt: skip
+        )
     return event
 
 
@@ -160,12 +177,19 @@ async def organisation_responded(session: AsyncSession, outbox: Outbox, response
     when the event is unknown or not the organisation's (logged, nothing recorded)."""
     event = await repository.get(session, response.risk_event_id, for_update=True)
     if event is None or event.organisation_id != response.organisation_id:
-        log.warning("response %s names risk event %s, not one of organisation %s: ignored",
-                    response.response_id, response.risk_event_id, response.organisation_id)  # fmt: skip
+        log.warning(
+            "response %s names risk event %s, not one of organisation %s: ignored",
+            response.response_id,
+            response.risk_event_id,
+            response.organisation_id,
+        )
         return False
     actor, action = f"组织：{response.organisation_name}"[:100], RESPONSE_ACTIONS[response.kind]
-    detail: dict[str, object] = {"response_id": str(response.response_id), "link_id": str(response.link_id),
-                                 "files": [f.model_dump(mode="json") for f in response.files]}  # fmt: skip
+    detail: dict[str, object] = {
+        "response_id": str(response.response_id),
+        "link_id": str(response.link_id),
+        "files": [f.model_dump(mode="json") for f in response.files],
+    }
     if response.kind is ResponseKind.CORRECTIVE_ACTION_DONE:
         detail["state"] = "awaiting_acceptance"
     repository.audit(session, event.id, actor, action, reason=response.text, **detail)
@@ -319,16 +343,26 @@ async def _publish(
     step: int | None = None,
 ) -> None:
     update = RiskEventUpdated(
-        risk_event_id=event.id, organisation_id=event.organisation_id, status=RiskEventStatus(event.status),
-        severity=Severity(event.severity), change=change, decision=decision,
-        corrective_action_due=corrective_action_due, actor=actor, reason=reason, updated_at=datetime.now(UTC),
-    )  # fmt: skip
+        risk_event_id=event.id,
+        organisation_id=event.organisation_id,
+        status=RiskEventStatus(event.status),
+        severity=Severity(event.severity),
+        change=change,
+        decision=decision,
+        corrective_action_due=corrective_action_due,
+        actor=actor,
+        reason=reason,
+        updated_at=datetime.now(UTC),
+    )
     if step is None:
         step = await repository.audit_steps(session, event.id)
     await outbox.add(
-        session, Topic.RISK_EVENT_UPDATED, str(event.organisation_id), update,
+        session,
+        Topic.RISK_EVENT_UPDATED,
+        str(event.organisation_id),
+        update,
         event_id=deterministic_id("risk-event-updated", event.id, change, step),
-    )  # fmt: skip
+    )
     await clocks.publish_update(
         session, outbox, event, update, deterministic_id("risk-event-updated.v2", event.id, change, step)
     )

@@ -73,9 +73,13 @@ async def post_match_verdict(
 ) -> RiskEventRead:
     """Confirm or reject the match behind a risk event; the pair is never asked about again."""
     event = await verdicts.record(
-        session, outbox, risk_event_id, verdict.verdict == "confirmed", actor.name,
+        session,
+        outbox,
+        risk_event_id,
+        verdict.verdict == "confirmed",
+        actor.name,
         verdict.reason,
-    )  # fmt: skip
+    )
     return RiskEventRead.model_validate(event)
 
 
@@ -122,9 +126,14 @@ async def decide_risk_event(
     """Decide: no action, explanation, corrective action (with deadline), special audit, suspend (until),
     withdraw or restore. Suspend, withdraw and restore change the certificates' status and publish it."""
     decision = decisions.Decision(
-        body.measure, actor.name, body.reason, body.corrective_action_due, body.suspended_until,
-        tuple(body.certificates), reply_due=body.reply_due,
-    )  # fmt: skip
+        body.measure,
+        actor.name,
+        body.reason,
+        body.corrective_action_due,
+        body.suspended_until,
+        tuple(body.certificates),
+        reply_due=body.reply_due,
+    )
     return RiskEventRead.model_validate(await decisions.decide(session, outbox, risk_event_id, decision))
 
 

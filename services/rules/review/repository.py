@@ -73,25 +73,41 @@ async def summaries(
     PostgreSQL, and the first running clock's due date by one correlated lookup."""
     first_due = (
         select(func.min(DeadlineClock.due_on))
-        .where(DeadlineClock.risk_event_id == RiskEvent.id, DeadlineClock.ended_on.is_(None),
-               DeadlineClock.state != "void")
+        .where(
+            DeadlineClock.risk_event_id == RiskEvent.id, DeadlineClock.ended_on.is_(None), DeadlineClock.state != "void"
+        )
         .scalar_subquery()
-    )  # fmt: skip
+    )
     e = RiskEvent
     stmt = (
         select(
-            e.id, e.organisation_id, e.signal_id, e.signal_kind, e.rule_id, e.severity, e.recommended_measure,
-            e.status, e.title, e.decision_due, e.assigned_to, e.decision, e.suspended_until, e.created_at,
-            e.updated_at, first_due.label("next_due"),
+            e.id,
+            e.organisation_id,
+            e.signal_id,
+            e.signal_kind,
+            e.rule_id,
+            e.severity,
+            e.recommended_measure,
+            e.status,
+            e.title,
+            e.decision_due,
+            e.assigned_to,
+            e.decision,
+            e.suspended_until,
+            e.created_at,
+            e.updated_at,
+            first_due.label("next_due"),
             Organisation.name.label("organisation_name"),
-            e.match["score"].astext.label("match_score"), e.match["decision"].astext.label("match_decision"),
-            e.match["method"].astext.label("match_method"), e.correction["state"].astext.label("correction"),
+            e.match["score"].astext.label("match_score"),
+            e.match["decision"].astext.label("match_decision"),
+            e.match["method"].astext.label("match_method"),
+            e.correction["state"].astext.label("correction"),
         )
         .join(Organisation, Organisation.id == e.organisation_id)
         .order_by(e.created_at.desc())
         .limit(limit)
         .offset(offset)
-    )  # fmt: skip
+    )
     if status:
         stmt = stmt.where(e.status == status)
     if severity:
@@ -102,8 +118,11 @@ async def summaries(
     for row in (await session.execute(stmt)).mappings():
         values = dict(row)
         score = values.pop("match_score")
-        values["match"] = {"score": float(score) if score is not None else None,
-                           "decision": values.pop("match_decision"), "method": values.pop("match_method")}  # fmt: skip
+        values["match"] = {
+            "score": float(score) if score is not None else None,
+            "decision": values.pop("match_decision"),
+            "method": values.pop("match_method"),
+        }
         rows.append(values)
     return rows
 

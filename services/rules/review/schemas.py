@@ -149,9 +149,10 @@ class DecisionIn(BaseModel):
     suspended_until: date | None = Field(default=None, description="suspend: at most 6 months away")
     reply_due: date | None = Field(default=None, description="request_explanation: the organisation answers by")
     certificates: list[str] = Field(
-        default_factory=list, max_length=200,
+        default_factory=list,
+        max_length=200,
         description="suspend / withdraw / restore: certificate numbers; none: every one the measure applies to",
-    )  # fmt: skip
+    )
 
 
 class CloseIn(BaseModel):

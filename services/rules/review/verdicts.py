@@ -33,12 +33,19 @@ async def record(
         raise Conflict(f"risk event {risk_event_id} is closed")
     subject: dict[str, object] = dict(event.signal.get("subject") or {})  # type: ignore[call-overload]
     key = subject_key(str(subject.get("name", "")), _usable_code(subject))
-    values = {"subject_key": key, "organisation_id": event.organisation_id, "confirmed": confirmed,
-              "actor": actor, "reason": reason, "at": datetime.now(UTC)}  # fmt: skip
+    values = {
+        "subject_key": key,
+        "organisation_id": event.organisation_id,
+        "confirmed": confirmed,
+        "actor": actor,
+        "reason": reason,
+        "at": datetime.now(UTC),
+    }
     await session.execute(
-        insert(MatchVerdict).values(**values).on_conflict_do_update(
-            index_elements=["subject_key", "organisation_id"], set_=values)
-    )  # fmt: skip
+        insert(MatchVerdict)
+        .values(**values)
+        .on_conflict_do_update(index_elements=["subject_key", "organisation_id"], set_=values)
+    )
     repository.audit(session, event.id, actor, "match_confirmed" if confirmed else "match_rejected", reason=reason)
     today = workdays.today()
     if not confirmed:
@@ -64,14 +71,23 @@ async def _published(
     session: AsyncSession, outbox: Outbox, event: RiskEvent, change: str, actor: str, reason: str | None
 ) -> None:
     update = RiskEventUpdated(
-        risk_event_id=event.id, organisation_id=event.organisation_id, status=RiskEventStatus(event.status),
-        severity=Severity(event.severity), change=change, actor=actor, reason=reason, updated_at=datetime.now(UTC),
-    )  # fmt: skip
+        risk_event_id=event.id,
+        organisation_id=event.organisation_id,
+        status=RiskEventStatus(event.status),
+        severity=Severity(event.severity),
+        change=change,
+        actor=actor,
+        reason=reason,
+        updated_at=datetime.now(UTC),
+    )
     step = "match-rejected" if change == "closed" else "match-confirmed"
     if change == "closed":
         await outbox.add(
-            session, Topic.RISK_EVENT_UPDATED, str(event.organisation_id), update,
+            session,
+            Topic.RISK_EVENT_UPDATED,
+            str(event.organisation_id),
+            update,
             event_id=deterministic_id("risk-event-updated", event.id, step),
-        )  # fmt: skip
+        )
     v2_id = deterministic_id("risk-event-updated.v2", event.id, step)
     await clocks.publish_update(session, outbox, event, update, v2_id)

@@ -33,6 +33,7 @@ def _basis(document: str, article: str, requirement: str) -> LegalBasis:
 
 
 D = Measure
+# A table: one ClockRule per clock, its length beside its unit (fmt: skip keeps the rows).
 CLOCKS: dict[ClockKind, ClockRule] = {
     rule.kind: rule
     for rule in (

@@ -42,6 +42,7 @@ def _frozen(values: dict[KT, float]) -> Mapping[KT, float]:
 
 
 # Which list (or licence) a signal puts an organisation on or takes it off, for "in force".
+# A table: one row per list, its listing beside its removal (fmt: skip keeps the rows).
 LISTINGS: Mapping[K, tuple[str, bool]] = MappingProxyType({
     K.SERIOUS_ILLEGAL_LISTED: ("serious_illegal", True), K.SERIOUS_ILLEGAL_REMOVED: ("serious_illegal", False),
     K.ABNORMAL_OPERATION_LISTED: ("abnormal_operation", True),
@@ -55,11 +56,22 @@ LISTINGS: Mapping[K, tuple[str, bool]] = MappingProxyType({
 
 # The campaign report's two case lists (DOMAIN.md §6.1 item 4): problems with a product or a
 # certificate the body relies on, and the organisation's own standing with the authorities.
-MAJOR_PROBLEM = frozenset({
-    K.SPOT_CHECK_FAILURE, K.FOOD_SPOT_CHECK_FAILURE, K.QUALITY_ACCIDENT, K.RECALL,
-    K.LICENCE_SUSPENDED, K.LICENCE_REVOKED, K.LICENCE_CANCELLED, K.LICENCE_EXPIRED,
-    K.CCC_SUSPENDED, K.CCC_WITHDRAWN, K.CCC_CANCELLED, K.CCC_EXPIRED,
-})  # fmt: skip
+MAJOR_PROBLEM = frozenset(
+    {
+        K.SPOT_CHECK_FAILURE,
+        K.FOOD_SPOT_CHECK_FAILURE,
+        K.QUALITY_ACCIDENT,
+        K.RECALL,
+        K.LICENCE_SUSPENDED,
+        K.LICENCE_REVOKED,
+        K.LICENCE_CANCELLED,
+        K.LICENCE_EXPIRED,
+        K.CCC_SUSPENDED,
+        K.CCC_WITHDRAWN,
+        K.CCC_CANCELLED,
+        K.CCC_EXPIRED,
+    }
+)
 SUSPECTED_VIOLATION = frozenset({K.SERIOUS_ILLEGAL_LISTED, K.ABNORMAL_OPERATION_LISTED})
 
 
@@ -114,7 +126,7 @@ CAMPAIGN_WEIGHTING = RiskWeighting(
             K.CCC_CANCELLED: 1.0,
             K.CCC_EXPIRED: 0.6,
         }
-    ),  # fmt: skip  (removals and restorations: 0; they lift a listing instead)
+    ),  # removals and restorations: 0; they lift a listing instead
     match=_frozen({MatchDecision.MATCH: 1.0, MatchDecision.REVIEW: 0.5}),
     product_in_scope=_frozen({True: 1.5, None: 1.0, False: 0.6}),
     half_life_days=365.0,

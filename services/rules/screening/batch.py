@@ -144,11 +144,17 @@ async def screen_batch(session: AsyncSession, outbox: Outbox, index: RegistryInd
     seen = await review.existing(session, candidates)  # raised before: a replay raises nothing
     since = datetime.now(UTC) - timedelta(days=365)
     prior = await review.counts_since(
-        session, {m.organisation.id for _, m in raising}, {r for a, _ in raising for r in _rule_ids(a.signal)}
-        & _ESCALATING, since,
-    )  # fmt: skip
-    correctable = [(m.organisation.id, kinds) for a, ms in zip(arrivals, matches, strict=True)
-                   if (kinds := review.corrected_kinds(a.signal.kind.value)) for m in ms]  # fmt: skip
+        session,
+        {m.organisation.id for _, m in raising},
+        {r for a, _ in raising for r in _rule_ids(a.signal)} & _ESCALATING,
+        since,
+    )
+    correctable = [
+        (m.organisation.id, kinds)
+        for a, ms in zip(arrivals, matches, strict=True)
+        if (kinds := review.corrected_kinds(a.signal.kind.value))
+        for m in ms
+    ]
     open_kinds = await review.open_kinds(
         session, {o for o, _ in correctable}, {k for _, kinds in correctable for k in kinds}
     )
@@ -215,19 +221,34 @@ def _queue(
     org = matched.organisation
     values, event = risk_event(signal, matched, outcome, event_id)
     queued.events.append(values)
-    queued.audits.append({
-        "risk_event_id": event_id, "actor": "system", "action": "raised", "reason": None,
-        "detail": {"rule": outcome.rule.id, "escalated": outcome.escalated},
-    })  # fmt: skip
+    queued.audits.append(
+        {
+            "risk_event_id": event_id,
+            "actor": "system",
+            "action": "raised",
+            "reason": None,
+            "detail": {"rule": outcome.rule.id, "escalated": outcome.escalated},
+        }
+    )
     v1_id = deterministic_id("risk-event-raised", event_id)
-    queued.outbox.append({
-        "risk_event_id": event_id, "event_id": v1_id, "topic": Topic.RISK_EVENT_RAISED.value, "key": str(org.id),
-        "envelope": outbox.envelope(Topic.RISK_EVENT_RAISED, event, v1_id, caused_by),
-    })  # fmt: skip
+    queued.outbox.append(
+        {
+            "risk_event_id": event_id,
+            "event_id": v1_id,
+            "topic": Topic.RISK_EVENT_RAISED.value,
+            "key": str(org.id),
+            "envelope": outbox.envelope(Topic.RISK_EVENT_RAISED, event, v1_id, caused_by),
+        }
+    )
     rows, v2 = review.raised_rows(event, outcome.clocks, signal)
     queued.clocks.extend(rows)
     v2_id = deterministic_id("risk-event-raised.v2", event_id)
-    queued.outbox.append({
-        "risk_event_id": event_id, "event_id": v2_id, "topic": Topic.RISK_EVENT_RAISED_V2.value,
-        "key": str(org.id), "envelope": outbox.envelope(Topic.RISK_EVENT_RAISED_V2, v2, v2_id, caused_by),
-    })  # fmt: skip
+    queued.outbox.append(
+        {
+            "risk_event_id": event_id,
+            "event_id": v2_id,
+            "topic": Topic.RISK_EVENT_RAISED_V2.value,
+            "key": str(org.id),
+            "envelope": outbox.envelope(Topic.RISK_EVENT_RAISED_V2, v2, v2_id, caused_by),
+        }
+    )

@@ -96,20 +96,25 @@ async def screen_self_report(session: AsyncSession, outbox: Outbox, report: Self
     match is its id, never a name search."""
     org = await registry.find(session, report.organisation_id)
     if org is None:
-        log.warning("self-report %s names unknown organisation %s: nothing raised", report.report_id,
-                    report.organisation_id)  # fmt: skip
+        log.warning(
+            "self-report %s names unknown organisation %s: nothing raised", report.report_id, report.organisation_id
+        )
         return 0
     signal = SignalReceivedV2(
-        signal_id=report.report_id, feed=SELF_REPORT_FEED, kind=SELF_REPORTED_KINDS[report.problem],
+        signal_id=report.report_id,
+        feed=SELF_REPORT_FEED,
+        kind=SELF_REPORTED_KINDS[report.problem],
         subject=Subject(name=org.name, credit_code=org.credit_code, role="self_report"),
         product=ProductV2(name=report.product) if report.product else None,
         detail=SignalDetail(reason=report.description, note="自查自纠（组织自行报告）"),
         published_on=report.occurred_on or report.reported_at.date(),
-    )  # fmt: skip
+    )
     summary = MatchSummary(
-        score=1.0, decision=MatchDecision.MATCH, method="self_report",
+        score=1.0,
+        decision=MatchDecision.MATCH,
+        method="self_report",
         explanation="组织经签名链接自行报告（自查自纠）: the organisation reported it itself, through its signed link",
-    )  # fmt: skip
+    )
     matched = Matched(org, summary.model_copy(update={"product_in_scope": relevance(signal, org)}))
     return sum(
         [await _raise(session, outbox, signal, matched, o, caused_by) for o in await outcomes(session, signal, matched)]
@@ -185,11 +190,20 @@ async def replay_dry_run(session: AsyncSession, index: RegistryIndex, signals: l
             org = matched.organisation
             for outcome in await outcomes(session, signal, matched):
                 event_id = deterministic_id("risk-event", signal.signal_id, org.id, outcome.rule.id)
-                found.append(Finding(
-                    str(signal.signal_id), str(org.id), org.name, outcome.rule.id, outcome.rule.version,
-                    outcome.severity.value, outcome.measure.value, matched.summary.decision.value,
-                    matched.summary.score, await review.exists(session, event_id),
-                ))  # fmt: skip
+                found.append(
+                    Finding(
+                        str(signal.signal_id),
+                        str(org.id),
+                        org.name,
+                        outcome.rule.id,
+                        outcome.rule.version,
+                        outcome.severity.value,
+                        outcome.measure.value,
+                        matched.summary.decision.value,
+                        matched.summary.score,
+                        await review.exists(session, event_id),
+                    )
+                )
     return found
 
 

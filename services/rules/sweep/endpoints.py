@@ -117,7 +117,14 @@ async def _sweep(session: AsyncSession, sweep_id: uuid.UUID) -> Sweep:
 def _ranked(row: Any) -> dict[str, Any]:
     ranked, name, code, province = row
     return {
-        "rank": ranked.rank, "organisation_id": ranked.organisation_id, "organisation": name, "credit_code": code,
-        "province": province, "score": ranked.score, "band": ranked.band, "hits": ranked.hits,
-        "in_force": ranked.in_force, "reasons": ranked.reasons,
-    }  # fmt: skip
+        "rank": ranked.rank,
+        "organisation_id": ranked.organisation_id,
+        "organisation": name,
+        "credit_code": code,
+        "province": province,
+        "score": ranked.score,
+        "band": ranked.band,
+        "hits": ranked.hits,
+        "in_force": ranked.in_force,
+        "reasons": ranked.reasons,
+    }

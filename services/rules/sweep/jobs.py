@@ -36,9 +36,14 @@ async def start(app: FastAPI, sweep_id: uuid.UUID, headers: dict[str, str]) -> N
     client = given or httpx.AsyncClient(base_url=settings.ingest(), timeout=120.0)
     source = IngestSignals(client, headers, settings.sweep_page)
     sweeper = Sweeper(
-        runtime.db, runtime.outbox, app.state.live_index, source, sweep_id, runtime.publish_soon,
+        runtime.db,
+        runtime.outbox,
+        app.state.live_index,
+        source,
+        sweep_id,
+        runtime.publish_soon,
         writers=settings.sweep_writers,
-    )  # fmt: skip
+    )
     task = asyncio.create_task(_run(sweeper, None if given else client), name=f"sweep {sweep_id}")
     tasks = _running(app)
     tasks.add(task)

@@ -92,15 +92,25 @@ async def build(session: AsyncSession, sweep: Sweep, limit: int | None = None) -
 
 def _sweep(sweep: Sweep) -> dict[str, Any]:
     return {
-        "id": str(sweep.id), "status": sweep.status, "status_label": label(SWEEP_STATUS, sweep.status),
-        "as_of": sweep.as_of.isoformat(), "window": sweep.window, "since": sweep.since.isoformat(),
-        "ruleset_version": sweep.ruleset_version, "requested_by": sweep.requested_by,
+        "id": str(sweep.id),
+        "status": sweep.status,
+        "status_label": label(SWEEP_STATUS, sweep.status),
+        "as_of": sweep.as_of.isoformat(),
+        "window": sweep.window,
+        "since": sweep.since.isoformat(),
+        "ruleset_version": sweep.ruleset_version,
+        "requested_by": sweep.requested_by,
         "started_at": sweep.started_at and sweep.started_at.astimezone(LOCAL).isoformat(timespec="seconds"),
         "finished_at": sweep.finished_at and sweep.finished_at.astimezone(LOCAL).isoformat(timespec="seconds"),
-        "seconds": sweep.seconds, "organisations": sweep.organisations, "certificates": sweep.certificates,
-        "signals": sweep.signals, "signals_read": sweep.signals_read, "hits": sweep.hits,
-        "organisations_hit": sweep.organisations_hit, "events_raised": sweep.events_raised,
-    }  # fmt: skip
+        "seconds": sweep.seconds,
+        "organisations": sweep.organisations,
+        "certificates": sweep.certificates,
+        "signals": sweep.signals,
+        "signals_read": sweep.signals_read,
+        "hits": sweep.hits,
+        "organisations_hit": sweep.organisations_hit,
+        "events_raised": sweep.events_raised,
+    }
 
 
 def _scope(sweep: Sweep) -> dict[str, Any]:
@@ -131,10 +141,18 @@ def _hits(hits: list[Any], annex: list[Any]) -> list[dict[str, Any]]:
     kinds: dict[str, dict[str, Any]] = {}
     for row in hits:
         hit = row[0]
-        entry = kinds.setdefault(hit.signal_kind, {
-            "kind": hit.signal_kind, "label": label(SIGNAL_KIND, hit.signal_kind), "signals": set(),
-            "organisations": set(), "hits": 0, "by_method": Counter(), "by_decision": Counter(),
-        })  # fmt: skip
+        entry = kinds.setdefault(
+            hit.signal_kind,
+            {
+                "kind": hit.signal_kind,
+                "label": label(SIGNAL_KIND, hit.signal_kind),
+                "signals": set(),
+                "organisations": set(),
+                "hits": 0,
+                "by_method": Counter(),
+                "by_decision": Counter(),
+            },
+        )
         entry["signals"].add(hit.signal_id)
         entry["organisations"].add(hit.organisation_id)
         entry["hits"] += 1
@@ -143,14 +161,22 @@ def _hits(hits: list[Any], annex: list[Any]) -> list[dict[str, Any]]:
     out = []
     for kind in sorted(kinds, key=lambda k: -kinds[k]["hits"]):
         entry = kinds[kind]
-        out.append({
-            "kind": kind, "label": entry["label"], "signals": len(entry["signals"]),
-            "organisations": len(entry["organisations"]),
-            "certificates": sum(certificates[o] for o in entry["organisations"]), "hits": entry["hits"],
-            "by_code": entry["by_method"]["code"], "by_name": entry["by_method"]["name"],
-            "by_verdict": entry["by_method"]["verdict"], "by_certificate_no": entry["by_method"]["certificate"],
-            "automatic": entry["by_decision"]["match"], "for_review": entry["by_decision"]["review"],
-        })  # fmt: skip
+        out.append(
+            {
+                "kind": kind,
+                "label": entry["label"],
+                "signals": len(entry["signals"]),
+                "organisations": len(entry["organisations"]),
+                "certificates": sum(certificates[o] for o in entry["organisations"]),
+                "hits": entry["hits"],
+                "by_code": entry["by_method"]["code"],
+                "by_name": entry["by_method"]["name"],
+                "by_verdict": entry["by_method"]["verdict"],
+                "by_certificate_no": entry["by_method"]["certificate"],
+                "automatic": entry["by_decision"]["match"],
+                "for_review": entry["by_decision"]["review"],
+            }
+        )
     return out
 
 
@@ -187,25 +213,41 @@ def _cases(
             continue
         decisions = decided.get(hit.event_id, []) if hit.event_id else []
         first = decisions[0] if decisions else None
-        cases.append({
-            "category": kind, "category_label": CATEGORY[kind], "rank": row.rank, "score": row.score,
-            "organisation_id": str(hit.organisation_id), "organisation": row.name, "credit_code": row.credit_code,
-            "province": row.province, "certificates": certificates.get(hit.organisation_id, []),
-            "signal_id": str(hit.signal_id), "signal_kind": hit.signal_kind,
-            "signal_label": label(SIGNAL_KIND, hit.signal_kind),
-            "signal_on": hit.signal_on and hit.signal_on.isoformat(), "subject": hit.subject_name,
-            "party_role": hit.party_role, "product": hit.product, "bulletin_no": hit.bulletin_no,
-            "certificate_no": hit.certificate_no, "evidence": row.summary or "",
-            "matched_by": label(MATCHED_BY, matched_by(hit.match_method)),
-            "match": f"{label(MATCH_DECISION, hit.match_decision)} {hit.match_score:.2f}",
-            "severity": hit.severity, "severity_label": label(SEVERITY, hit.severity),
-            "recommended_measure": label(MEASURE, hit.recommended_measure),
-            "event_id": hit.event_id and str(hit.event_id), "event_status": label(EVENT_STATUS, row.status),
-            "raised_on": local_day(row.created_at) and local_day(row.created_at).isoformat(),  # type: ignore[union-attr]
-            "decision_due": row.decision_due and row.decision_due.isoformat(),
-            "measure": first and label(MEASURE, first.measure), "decided_on": first and first.on.isoformat(),
-            "measures": "、".join(label(MEASURE, d.measure) for d in decisions),
-        })  # fmt: skip
+        cases.append(
+            {
+                "category": kind,
+                "category_label": CATEGORY[kind],
+                "rank": row.rank,
+                "score": row.score,
+                "organisation_id": str(hit.organisation_id),
+                "organisation": row.name,
+                "credit_code": row.credit_code,
+                "province": row.province,
+                "certificates": certificates.get(hit.organisation_id, []),
+                "signal_id": str(hit.signal_id),
+                "signal_kind": hit.signal_kind,
+                "signal_label": label(SIGNAL_KIND, hit.signal_kind),
+                "signal_on": hit.signal_on and hit.signal_on.isoformat(),
+                "subject": hit.subject_name,
+                "party_role": hit.party_role,
+                "product": hit.product,
+                "bulletin_no": hit.bulletin_no,
+                "certificate_no": hit.certificate_no,
+                "evidence": row.summary or "",
+                "matched_by": label(MATCHED_BY, matched_by(hit.match_method)),
+                "match": f"{label(MATCH_DECISION, hit.match_decision)} {hit.match_score:.2f}",
+                "severity": hit.severity,
+                "severity_label": label(SEVERITY, hit.severity),
+                "recommended_measure": label(MEASURE, hit.recommended_measure),
+                "event_id": hit.event_id and str(hit.event_id),
+                "event_status": label(EVENT_STATUS, row.status),
+                "raised_on": local_day(row.created_at) and local_day(row.created_at).isoformat(),  # type: ignore[union-attr]
+                "decision_due": row.decision_due and row.decision_due.isoformat(),
+                "measure": first and label(MEASURE, first.measure),
+                "decided_on": first and first.on.isoformat(),
+                "measures": "、".join(label(MEASURE, d.measure) for d in decisions),
+            }
+        )
     return cases
 
 
@@ -237,12 +279,13 @@ def _timeliness(hits: list[Any], decided: dict[uuid.UUID, list[Decided]]) -> dic
         "decided": len(to_decision),
         "median_days_to_decision": statistics.median(to_decision) if to_decision else None,
         "max_days_to_decision": max(to_decision, default=None),
-        "within_limit": within, "over_limit": over,
+        "within_limit": within,
+        "over_limit": over,
         "limits": "5 日（暂停、撤销：认证机构管理办法第二十一条）；30 日（专项审核：CNCA-QMS-01:2025 §5.9.3）",
         "median_days_to_event": statistics.median(to_event) if to_event else None,
         "max_days_to_event": max(to_event, default=None),
         "open_past_due": open_past_due,
-    }  # fmt: skip
+    }
 
 
 def _annex(annex: list[Any], hits: list[Any], decided: dict[uuid.UUID, list[Decided]]) -> list[dict[str, Any]]:
@@ -260,14 +303,25 @@ def _annex(annex: list[Any], hits: list[Any], decided: dict[uuid.UUID, list[Deci
     rows = []
     for row in annex:
         entry = per_org.get(row.organisation_id, {"hits": 0, "worst": None, "kinds": set(), "measures": set()})
-        rows.append({
-            "certificate_no": row.number, "type": row.type, "status": label(CERTIFICATE_STATUS, row.status),
-            "scope": row.scope, "expires_on": row.expires_on and row.expires_on.isoformat(),
-            "organisation": row.name, "credit_code": row.credit_code, "province": row.province,
-            "rank": row.rank, "score": row.score, "band": label(BAND, row.band) if row.band else "",
-            "hits": entry["hits"], "worst_severity": label(SEVERITY, entry["worst"]),
-            "signal_kinds": "、".join(sorted(entry["kinds"])), "measures": "、".join(sorted(entry["measures"])),
-        })  # fmt: skip
+        rows.append(
+            {
+                "certificate_no": row.number,
+                "type": row.type,
+                "status": label(CERTIFICATE_STATUS, row.status),
+                "scope": row.scope,
+                "expires_on": row.expires_on and row.expires_on.isoformat(),
+                "organisation": row.name,
+                "credit_code": row.credit_code,
+                "province": row.province,
+                "rank": row.rank,
+                "score": row.score,
+                "band": label(BAND, row.band) if row.band else "",
+                "hits": entry["hits"],
+                "worst_severity": label(SEVERITY, entry["worst"]),
+                "signal_kinds": "、".join(sorted(entry["kinds"])),
+                "measures": "、".join(sorted(entry["measures"])),
+            }
+        )
     return rows
 
 
@@ -299,13 +353,20 @@ def workbook(report: dict[str, Any], ranking: list[dict[str, Any]]) -> bytes:
     ws = sheet(SHEETS[0])
     header(ws, "项目", "内容")
     for key, value in (
-        ("排查编号", s["id"]), ("截至日期", s["as_of"]),
+        ("排查编号", s["id"]),
+        ("截至日期", s["as_of"]),
         ("排查窗口", f"{scope['window']['since']} 至 {s['as_of']}（{s['window']}）"),
-        ("规则集版本", s["ruleset_version"]), ("状态", s["status_label"]), ("开始时间", s["started_at"]),
-        ("结束时间", s["finished_at"]), ("用时（秒）", s["seconds"]), ("排查获证组织数", scope["organisations"]),
-        ("排查证书数", scope["certificates"]), ("排查信号数", s["signals"]), ("命中组织数", s["organisations_hit"]),
+        ("规则集版本", s["ruleset_version"]),
+        ("状态", s["status_label"]),
+        ("开始时间", s["started_at"]),
+        ("结束时间", s["finished_at"]),
+        ("用时（秒）", s["seconds"]),
+        ("排查获证组织数", scope["organisations"]),
+        ("排查证书数", scope["certificates"]),
+        ("排查信号数", s["signals"]),
+        ("命中组织数", s["organisations_hit"]),
         ("本次新提出风险事件", s["events_raised"]),
-    ):  # fmt: skip
+    ):
         ws.append([key, value])
     ws.append([])
     header(ws, "证书类型", "证书数", "其中按状态")
@@ -319,15 +380,48 @@ def workbook(report: dict[str, Any], ranking: list[dict[str, Any]]) -> bytes:
     header(ws, "数据来源", "信号类别", "信号数", "最早信号日期", "最近信号日期", "最近一次获取（快照）")
     for src in scope["sources"]:
         snapshot = src.get("snapshot_at")
-        ws.append([src["feed"], src["kinds_label"], src["signals"], src["first_on"], src["last_on"],
-                   _local(snapshot) if snapshot else "—"])  # fmt: skip
+        ws.append(
+            [
+                src["feed"],
+                src["kinds_label"],
+                src["signals"],
+                src["first_on"],
+                src["last_on"],
+                _local(snapshot) if snapshot else "—",
+            ]
+        )
 
     ws = sheet(SHEETS[1])
-    header(ws, "信号类别", "信号数", "涉及组织数", "涉及证书数", "命中数", "按统一社会信用代码", "按企业名称",
-           "人工确认", "按证书编号", "自动匹配", "待人工确认")  # fmt: skip
+    header(
+        ws,
+        "信号类别",
+        "信号数",
+        "涉及组织数",
+        "涉及证书数",
+        "命中数",
+        "按统一社会信用代码",
+        "按企业名称",
+        "人工确认",
+        "按证书编号",
+        "自动匹配",
+        "待人工确认",
+    )
     for h in report["hits"]:
-        ws.append([h["label"], h["signals"], h["organisations"], h["certificates"], h["hits"], h["by_code"],
-                   h["by_name"], h["by_verdict"], h["by_certificate_no"], h["automatic"], h["for_review"]])  # fmt: skip
+        ws.append(
+            [
+                h["label"],
+                h["signals"],
+                h["organisations"],
+                h["certificates"],
+                h["hits"],
+                h["by_code"],
+                h["by_name"],
+                h["by_verdict"],
+                h["by_certificate_no"],
+                h["automatic"],
+                h["for_review"],
+            ]
+        )
 
     ws = sheet(SHEETS[2])
     a = report["actions"]
@@ -345,14 +439,30 @@ def workbook(report: dict[str, Any], ranking: list[dict[str, Any]]) -> bytes:
 
     ws = sheet(SHEETS[3])
     columns: tuple[tuple[str, str], ...] = (
-        ("类别", "category_label"), ("风险排名", "rank"), ("风险分", "score"), ("获证组织", "organisation"),
-        ("统一社会信用代码", "credit_code"), ("省份", "province"), ("证书编号", "certificates"),
-        ("信号", "signal_label"), ("信号日期", "signal_on"), ("信号所列名称", "subject"), ("角色", "party_role"),
-        ("产品", "product"), ("公告号", "bulletin_no"), ("匹配方式", "matched_by"), ("匹配", "match"),
-        ("证据", "evidence"), ("严重程度", "severity_label"), ("建议措施", "recommended_measure"),
-        ("事件状态", "event_status"), ("提出日期", "raised_on"), ("决定期限", "decision_due"),
-        ("已采取措施", "measures"), ("决定日期", "decided_on"),
-    )  # fmt: skip
+        ("类别", "category_label"),
+        ("风险排名", "rank"),
+        ("风险分", "score"),
+        ("获证组织", "organisation"),
+        ("统一社会信用代码", "credit_code"),
+        ("省份", "province"),
+        ("证书编号", "certificates"),
+        ("信号", "signal_label"),
+        ("信号日期", "signal_on"),
+        ("信号所列名称", "subject"),
+        ("角色", "party_role"),
+        ("产品", "product"),
+        ("公告号", "bulletin_no"),
+        ("匹配方式", "matched_by"),
+        ("匹配", "match"),
+        ("证据", "evidence"),
+        ("严重程度", "severity_label"),
+        ("建议措施", "recommended_measure"),
+        ("事件状态", "event_status"),
+        ("提出日期", "raised_on"),
+        ("决定期限", "decision_due"),
+        ("已采取措施", "measures"),
+        ("决定日期", "decided_on"),
+    )
     header(ws, *(c for c, _ in columns))
     for case in report["cases"]["rows"]:
         ws.append([_cell(case[key]) for _, key in columns])
@@ -361,21 +471,36 @@ def workbook(report: dict[str, Any], ranking: list[dict[str, Any]]) -> bytes:
     t = report["timeliness"]
     header(ws, "指标", "数值")
     for key, value in (
-        ("已决定的风险事件", t["decided"]), ("从信号公布到决定：中位数（天）", t["median_days_to_decision"]),
-        ("从信号公布到决定：最长（天）", t["max_days_to_decision"]), ("在期限内决定", t["within_limit"]),
-        ("超过期限决定", t["over_limit"]), ("期限", t["limits"]),
+        ("已决定的风险事件", t["decided"]),
+        ("从信号公布到决定：中位数（天）", t["median_days_to_decision"]),
+        ("从信号公布到决定：最长（天）", t["max_days_to_decision"]),
+        ("在期限内决定", t["within_limit"]),
+        ("超过期限决定", t["over_limit"]),
+        ("期限", t["limits"]),
         ("从信号公布到提出风险事件：中位数（天）", t["median_days_to_event"]),
-        ("从信号公布到提出风险事件：最长（天）", t["max_days_to_event"]), ("已过决定期限仍未决定", t["open_past_due"]),
-    ):  # fmt: skip
+        ("从信号公布到提出风险事件：最长（天）", t["max_days_to_event"]),
+        ("已过决定期限仍未决定", t["open_past_due"]),
+    ):
         ws.append([key, "—" if value is None else value])
 
     ws = sheet(SHEETS[5])
     columns = (
-        ("证书编号", "certificate_no"), ("证书类型", "type"), ("证书状态", "status"), ("认证范围", "scope"),
-        ("有效期至", "expires_on"), ("获证组织", "organisation"), ("统一社会信用代码", "credit_code"),
-        ("省份", "province"), ("风险排名", "rank"), ("风险分", "score"), ("风险等级", "band"), ("命中数", "hits"),
-        ("最高严重程度", "worst_severity"), ("信号类别", "signal_kinds"), ("已采取措施", "measures"),
-    )  # fmt: skip
+        ("证书编号", "certificate_no"),
+        ("证书类型", "type"),
+        ("证书状态", "status"),
+        ("认证范围", "scope"),
+        ("有效期至", "expires_on"),
+        ("获证组织", "organisation"),
+        ("统一社会信用代码", "credit_code"),
+        ("省份", "province"),
+        ("风险排名", "rank"),
+        ("风险分", "score"),
+        ("风险等级", "band"),
+        ("命中数", "hits"),
+        ("最高严重程度", "worst_severity"),
+        ("信号类别", "signal_kinds"),
+        ("已采取措施", "measures"),
+    )
     header(ws, *(c for c, _ in columns))
     for row in report["annex"]["rows"]:
         ws.append([_cell(row[key]) for _, key in columns])
@@ -385,8 +510,19 @@ def workbook(report: dict[str, Any], ranking: list[dict[str, Any]]) -> bytes:
     for r in ranking:
         in_force = "、".join(listing_label(k) for k in r["in_force"])
         reasons = "\n".join(x["text"] for x in r["reasons"])
-        ws.append([r["rank"], r["organisation"], r["credit_code"], r["province"], r["score"], label(BAND, r["band"]),
-                   r["hits"], in_force, reasons])  # fmt: skip
+        ws.append(
+            [
+                r["rank"],
+                r["organisation"],
+                r["credit_code"],
+                r["province"],
+                r["score"],
+                label(BAND, r["band"]),
+                r["hits"],
+                in_force,
+                reasons,
+            ]
+        )
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -98,11 +98,26 @@ async def create(session: AsyncSession, requested_by: str, as_of: date, window: 
     if running is not None:
         raise Conflict(f"sweep {running.id} is {running.status} (asked for by {running.requested_by}): one at a time")
     sweep = Sweep(
-        id=uuid.uuid4(), status="queued", active=True, requested_by=requested_by, as_of=as_of, window=window,
-        since=since, ruleset_version=ruleset_version(), ruleset=ruleset_manifest(), phase="queued", progress=0.0,
-        organisations=0, certificates=0, signals_read=0, signals=0, hits=0, organisations_hit=0, events_raised=0,
+        id=uuid.uuid4(),
+        status="queued",
+        active=True,
+        requested_by=requested_by,
+        as_of=as_of,
+        window=window,
+        since=since,
+        ruleset_version=ruleset_version(),
+        ruleset=ruleset_manifest(),
+        phase="queued",
+        progress=0.0,
+        organisations=0,
+        certificates=0,
+        signals_read=0,
+        signals=0,
+        hits=0,
+        organisations_hit=0,
+        events_raised=0,
         coverage={},
-    )  # fmt: skip
+    )
     session.add(sweep)
     await session.flush()
     return sweep
@@ -153,8 +168,13 @@ class Run:
     spent: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))  # seconds per part: the log
 
     def counts(self) -> dict[str, Any]:
-        return {"signals_read": self.signals_read, "signals": self.signals, "hits": self.hits,
-                "organisations_hit": len(self.found), "events_raised": self.events_raised}  # fmt: skip
+        return {
+            "signals_read": self.signals_read,
+            "signals": self.signals,
+            "hits": self.hits,
+            "organisations_hit": len(self.found),
+            "events_raised": self.events_raised,
+        }
 
 
 @dataclass(frozen=True)
@@ -201,10 +221,16 @@ class Sweeper:
             assert sweep is not None, f"no sweep {self.sweep_id}"
             coverage = await repository.coverage(session)
             await repository.set_fields(
-                session, self.sweep_id, status="running", phase="screening", started_at=started,
-                heartbeat_at=started, organisations=coverage["organisations"], certificates=coverage["certificates"],
+                session,
+                self.sweep_id,
+                status="running",
+                phase="screening",
+                started_at=started,
+                heartbeat_at=started,
+                organisations=coverage["organisations"],
+                certificates=coverage["certificates"],
                 coverage=coverage,
-            )  # fmt: skip
+            )
             run = Run(self.sweep_id, sweep.as_of, sweep.since)
         await self._screen_all(run, await self.live.current())
         await self._report(run, "ranking", progress=SCREENING_SHARE)
@@ -214,28 +240,50 @@ class Sweeper:
         seconds = round(time.monotonic() - clock, 3)
         coverage["sources"] = self._sources(run, await self.source.snapshots())
         await self._report(
-            run, "done", progress=1.0, status="succeeded", active=None, finished_at=datetime.now(UTC),
-            seconds=seconds, coverage=coverage,
-        )  # fmt: skip
+            run,
+            "done",
+            progress=1.0,
+            status="succeeded",
+            active=None,
+            finished_at=datetime.now(UTC),
+            seconds=seconds,
+            coverage=coverage,
+        )
         spent = {**run.spent, **getattr(self.source, "spent", {})}
         spent_text = ", ".join(f"{what} {s:.1f} s" for what, s in spent.items())
         skipped = getattr(self.source, "corrections_skipped", 0)  # signals.py: corrections are not screened
-        log.info("sweep %s: %s in %.1f s (%s); %d corrections skipped", self.sweep_id, run.counts(), seconds,
-                 spent_text, skipped)  # fmt: skip
+        log.info(
+            "sweep %s: %s in %.1f s (%s); %d corrections skipped",
+            self.sweep_id,
+            run.counts(),
+            seconds,
+            spent_text,
+            skipped,
+        )
 
     async def fail(self, error: str) -> None:
         async with self.db.transaction() as session:
             await repository.set_fields(
-                session, self.sweep_id, status="failed", active=None, error=error[:2000],
-                finished_at=datetime.now(UTC), phase="failed",
-            )  # fmt: skip
+                session,
+                self.sweep_id,
+                status="failed",
+                active=None,
+                error=error[:2000],
+                finished_at=datetime.now(UTC),
+                phase="failed",
+            )
 
     async def _report(self, run: Run, phase: str, progress: float | None = None, **values: Any) -> None:
         async with self.db.transaction() as session:
             await repository.set_fields(
-                session, self.sweep_id, phase=phase, progress=round(run.progress if progress is None else progress, 4),
-                heartbeat_at=datetime.now(UTC), **run.counts(), **values,
-            )  # fmt: skip
+                session,
+                self.sweep_id,
+                phase=phase,
+                progress=round(run.progress if progress is None else progress, 4),
+                heartbeat_at=datetime.now(UTC),
+                **run.counts(),
+                **values,
+            )
 
     async def _screen_all(self, run: Run, index: RegistryIndex) -> None:
         """Pages are read and matched (on the matcher's thread) by one task while `writers` tasks write the
@@ -282,8 +330,11 @@ class Sweeper:
                 started = time.monotonic()
                 found = await on_matcher_thread(_match_all, index, window) if window else []
                 run.spent["matching"] += time.monotonic() - started
-                pairs = [Pair(s, uuid.UUID(org), c, p) for s, hits in zip(window, found, strict=True)
-                         for org, (c, p) in hits.items()]  # fmt: skip
+                pairs = [
+                    Pair(s, uuid.UUID(org), c, p)
+                    for s, hits in zip(window, found, strict=True)
+                    for org, (c, p) in hits.items()
+                ]
                 numbered: dict[str, list[SignalReceivedV2]] = {}
                 for signal in window:
                     if signal.detail.certificate_no:
@@ -334,10 +385,18 @@ class Sweeper:
         ranked = [(org_id, found, rank(found.hits, found.types, run.as_of)) for org_id, found in run.found.items()]
         ranked.sort(key=lambda r: (-r[2].score, str(r[0])))
         rows = [
-            {"sweep_id": run.sweep_id, "organisation_id": org_id, "rank": n, "score": r.score, "band": r.band,
-             "hits": len(found.hits), "in_force": list(r.in_force), "reasons": [x.as_json() for x in r.reasons]}
+            {
+                "sweep_id": run.sweep_id,
+                "organisation_id": org_id,
+                "rank": n,
+                "score": r.score,
+                "band": r.band,
+                "hits": len(found.hits),
+                "in_force": list(r.in_force),
+                "reasons": [x.as_json() for x in r.reasons],
+            }
             for n, (org_id, found, r) in enumerate(ranked, start=1)
-        ]  # fmt: skip
+        ]
         async with self.db.transaction() as session:
             await repository.add_rows(session, SweepRanking, rows)
 
@@ -345,11 +404,16 @@ class Sweeper:
     def _sources(run: Run, snapshots: dict[str, str]) -> list[dict[str, Any]]:
         """Each feed the sweep read: its kinds, signals, first and last signal date, last run (snapshot)."""
         return [
-            {"feed": feed, "kinds": sorted(s.kinds), "signals": s.signals,
-             "first_on": s.first_on and s.first_on.isoformat(), "last_on": s.last_on and s.last_on.isoformat(),
-             "snapshot_at": snapshots.get(feed)}
+            {
+                "feed": feed,
+                "kinds": sorted(s.kinds),
+                "signals": s.signals,
+                "first_on": s.first_on and s.first_on.isoformat(),
+                "last_on": s.last_on and s.last_on.isoformat(),
+                "snapshot_at": snapshots.get(feed),
+            }
             for feed, s in sorted(run.sources.items())
-        ]  # fmt: skip
+        ]
 
 
 def _match_all(index: RegistryIndex, signals: list[SignalReceivedV2]) -> list[dict[str, tuple[Candidate, Party]]]:
@@ -376,8 +440,10 @@ def _relevance(signal: SignalReceivedV2, held: Held) -> bool | None:
     product = signal.product
     if product is None:
         return None
-    verdicts = [product_in_scope(product.name, product.model, scope, list(products))
-                for _, _, scope, products in held.certificates]  # fmt: skip
+    verdicts = [
+        product_in_scope(product.name, product.model, scope, list(products))
+        for _, _, scope, products in held.certificates
+    ]
     return True if True in verdicts else (False if False in verdicts else None)
 
 
@@ -392,21 +458,37 @@ def _hit_row(run: Run, pair: Pair, held: Held) -> tuple[dict[str, Any], list[uui
     ids = [deterministic_id("risk-event", signal.signal_id, org_id, o.rule.id) for o in outcomes]
     on = signal_date(signal)
     found = run.found.setdefault(org_id, Found(types))
-    found.hits.append(Hit(signal.kind, top.severity if top else None, on, decision, in_scope,
-                          listing_key(signal.kind, signal.detail.certificate_no)))  # fmt: skip
+    found.hits.append(
+        Hit(
+            signal.kind,
+            top.severity if top else None,
+            on,
+            decision,
+            in_scope,
+            listing_key(signal.kind, signal.detail.certificate_no),
+        )
+    )
     product = signal.product
     row = {
-        "sweep_id": run.sweep_id, "signal_id": signal.signal_id, "organisation_id": org_id,
-        "signal_kind": signal.kind.value, "feed": signal.feed, "signal_on": on,
+        "sweep_id": run.sweep_id,
+        "signal_id": signal.signal_id,
+        "organisation_id": org_id,
+        "signal_kind": signal.kind.value,
+        "feed": signal.feed,
+        "signal_on": on,
         "subject_name": (pair.party.name if pair.party else signal.subject.name)[:300],
         "party_role": pair.party and (pair.party.role_label or pair.party.role),
         "product": (product and " ".join(filter(None, (product.name, product.model)))) or None,
-        "bulletin_no": signal.detail.bulletin_no, "certificate_no": signal.detail.certificate_no,
-        "match_decision": decision.value, "match_method": candidate.method if candidate else "certificate_no",
-        "match_score": candidate.score if candidate else 1.0, "product_in_scope": in_scope,
-        "rule_id": top and top.rule.id, "severity": top and top.severity.value,
+        "bulletin_no": signal.detail.bulletin_no,
+        "certificate_no": signal.detail.certificate_no,
+        "match_decision": decision.value,
+        "match_method": candidate.method if candidate else "certificate_no",
+        "match_score": candidate.score if candidate else 1.0,
+        "product_in_scope": in_scope,
+        "rule_id": top and top.rule.id,
+        "severity": top and top.severity.value,
         "recommended_measure": top and top.measure.value,
         # A certificate-number hit is the sweep's own finding: the nightly flow raises no event for it.
         "event_id": top and candidate and deterministic_id("risk-event", signal.signal_id, org_id, top.rule.id),
-    }  # fmt: skip
+    }
     return row, ids if candidate else []
