@@ -296,8 +296,10 @@ def _scale(top: float) -> tuple[float, list[tuple[float, str]]]:
 
 def weekly_chart(w: Words, weeks: list[date], counts: dict[date, dict[str, int]], link: str) -> Chart:
     chart = Chart("weekly", w("weekly"), w("week"), w("events_n"))
-    kinds = sorted({k for week in counts.values() for k in week}, key=lambda k: [s.value for s in SignalKind].index(k)
-                   if k in SignalKind._value2member_map_ else 99)  # fmt: skip
+    kinds = sorted(
+        {k for week in counts.values() for k in week},
+        key=lambda k: [s.value for s in SignalKind].index(k) if k in SignalKind._value2member_map_ else 99,
+    )
     colours = {k: PALETTE[i % len(PALETTE)] for i, k in enumerate(kinds)}
     top, chart.y_ticks = _scale(max((sum(c.values()) for c in counts.values()), default=0))
     slot = chart.plot_width / max(len(weeks), 1)
@@ -311,29 +313,44 @@ def weekly_chart(w: Words, weeks: list[date], counts: dict[date, dict[str, int]]
             y -= height
             href = f"{link}?{urlencode({'kind': kind, 'week': week.isoformat()})}"
             title = f"{w.day(week)} {w.of(kind, SignalKind)}: {n}"
-            chart.segments.append(Segment(chart.LEFT + i * slot + 1, y, max(slot - 2, 1), height, colours[kind],
-                                          title, href))  # fmt: skip
+            chart.segments.append(
+                Segment(chart.LEFT + i * slot + 1, y, max(slot - 2, 1), height, colours[kind], title, href)
+            )
         if week.day <= 7:  # the first week of each month carries its tick
             chart.x_ticks.append((chart.LEFT + i * slot, f"{week.month}月" if w.language != "en" else f"{week:%b}"))
     chart.legend = [(colours[k], w.of(k, SignalKind), f"{link}?{urlencode({'kind': k})}") for k in kinds]
     chart.header = [w("week"), *(w.of(k, SignalKind) for k in kinds), w("total")]
-    chart.rows = [[w.day(week), *(counts.get(week, {}).get(k, 0) for k in kinds), sum(counts.get(week, {}).values())]
-                  for week in weeks]  # fmt: skip
+    chart.rows = [
+        [w.day(week), *(counts.get(week, {}).get(k, 0) for k in kinds), sum(counts.get(week, {}).values())]
+        for week in weeks
+    ]
     return chart
 
 
-def line_chart(w: Words, key: str, points: list[date], series: list[tuple[str, str, list[float | None], str]],
-               x_label: str, y_label: str, monthly: bool = False) -> Chart:  # fmt: skip
+def line_chart(
+    w: Words,
+    key: str,
+    points: list[date],
+    series: list[tuple[str, str, list[float | None], str]],
+    x_label: str,
+    y_label: str,
+    monthly: bool = False,
+) -> Chart:
     """`series`: (name, colour, one value per point or None, link of the series' events)."""
     chart = Chart(key, w(key), x_label, y_label)
     top, chart.y_ticks = _scale(max((v for _, _, values, _ in series for v in values if v is not None), default=0))
     step = chart.plot_width / max(len(points) - 1, 1)
     for name, colour, values, href in series:
         found = [
-            (chart.LEFT + i * step, chart.TOP + chart.plot_height * (1 - v / top),
-             f"{w.day(points[i])} {name}: {v:g}", href)
-            for i, v in enumerate(values) if v is not None
-        ]  # fmt: skip
+            (
+                chart.LEFT + i * step,
+                chart.TOP + chart.plot_height * (1 - v / top),
+                f"{w.day(points[i])} {name}: {v:g}",
+                href,
+            )
+            for i, v in enumerate(values)
+            if v is not None
+        ]
         chart.lines.append(Line(name, colour, found))
         chart.legend.append((colour, name, href))
     for i, point in enumerate(points):
@@ -341,8 +358,10 @@ def line_chart(w: Words, key: str, points: list[date], series: list[tuple[str, s
             text = f"{point.month}月" if w.language != "en" else f"{point:%b}"
             chart.x_ticks.append((chart.LEFT + i * step, text))
     chart.header = [x_label, *(name for name, _, _, _ in series)]
-    chart.rows = [[w.day(p), *("—" if values[i] is None else f"{values[i]:g}" for _, _, values, _ in series)]
-                  for i, p in enumerate(points)]  # fmt: skip
+    chart.rows = [
+        [w.day(p), *("—" if values[i] is None else f"{values[i]:g}" for _, _, values, _ in series)]
+        for i, p in enumerate(points)
+    ]
     return chart
 
 
@@ -371,15 +390,17 @@ async def trends(session: AsyncSession, w: Words, today: date, link: str) -> lis
     by_kind: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     per_week: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     months: dict[date, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for week, metric, dimension, value in await repository.daily(session, ["raised_by_kind", *flows], first, today,
-                                                                 "week"):  # fmt: skip
+    for week, metric, dimension, value in await repository.daily(
+        session, ["raised_by_kind", *flows], first, today, "week"
+    ):
         assert week is not None
         if metric == "raised_by_kind":
             by_kind[week][dimension] += value
         else:
             per_week[week][metric] += value
-    for month, _, dimension, value in await repository.daily(session, ["decision_days"], month_points[0], today,
-                                                             "month"):  # fmt: skip
+    for month, _, dimension, value in await repository.daily(
+        session, ["decision_days"], month_points[0], today, "month"
+    ):
         assert month is not None
         months[month][int(dimension)] += value
     running = await repository.daily_totals(session, flows, first)
@@ -433,8 +454,15 @@ class Bars:
     bars: list[Bar]
 
 
-def bars(w: Words, key: str, counts: dict[str, int], kind: type[StrEnum] | None, link: str, param: str | None,
-         extra: dict[str, str]) -> Bars:  # fmt: skip
+def bars(
+    w: Words,
+    key: str,
+    counts: dict[str, int],
+    kind: type[StrEnum] | None,
+    link: str,
+    param: str | None,
+    extra: dict[str, str],
+) -> Bars:
     items = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     widest = max((n for _, n in items), default=0) or 1
     found = []
@@ -447,8 +475,14 @@ def bars(w: Words, key: str, counts: dict[str, int], kind: type[StrEnum] | None,
 async def overview(session: AsyncSession, w: Words, start: date, end: date, today: date, base: str) -> dict[str, Any]:
     """What the main page shows for a period: figures, the period's charts, trends, timeliness and feeds."""
     link = f"{base}/dashboard/events"
-    dims = ["raised", "raised_by_kind", "raised_by_severity", "raised_by_province", "raised_by_certificate_type",
-            "decided_by_measure"]  # fmt: skip
+    dims = [
+        "raised",
+        "raised_by_kind",
+        "raised_by_severity",
+        "raised_by_province",
+        "raised_by_certificate_type",
+        "decided_by_measure",
+    ]
     period: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for _, metric, dimension, value in await repository.daily(session, dims, start, end):  # one row per dimension
         period[metric][dimension] += value
@@ -551,8 +585,10 @@ class Filters:
         where: list[ColumnElement[bool]] = []
         first, last = self.start, self.end
         if self.week:
-            first, last = max(first or self.week, self.week), min(last or self.week + timedelta(days=6),
-                                                                  self.week + timedelta(days=6))  # fmt: skip
+            first, last = (
+                max(first or self.week, self.week),
+                min(last or self.week + timedelta(days=6), self.week + timedelta(days=6)),
+            )
         if first:
             where.append(e.raised_at >= datetime.combine(first, datetime.min.time(), tzinfo=LOCAL))
         if last:
@@ -569,9 +605,10 @@ class Filters:
             where.append(e.province.is_(None) if self.province == "unknown" else e.province == self.province)
         if self.certificate_type:
             where.append(
-                e.certificate_types == "" if self.certificate_type == "none"
+                e.certificate_types == ""
+                if self.certificate_type == "none"
                 else ("," + e.certificate_types + ",").contains(f",{self.certificate_type},")
-            )  # fmt: skip
+            )
         return where
 
     def query(self, **changed: object) -> str:
@@ -642,7 +679,15 @@ async def organisation_page(session: AsyncSession, w: Words, organisation_id: uu
 
 
 def render(template: str, w: Words, base: str, switch: str, **context: Any) -> str:
-    enums = {"SignalKind": SignalKind, "Severity": Severity, "Measure": Measure, "RiskEventStatus": RiskEventStatus,
-             "CertificateStatus": CertificateStatus, "ClockKind": ClockKind, "ClockState": ClockState,
-             "Channel": Channel, "FeedRunStatus": FeedRunStatus}  # fmt: skip
+    enums = {
+        "SignalKind": SignalKind,
+        "Severity": Severity,
+        "Measure": Measure,
+        "RiskEventStatus": RiskEventStatus,
+        "CertificateStatus": CertificateStatus,
+        "ClockKind": ClockKind,
+        "ClockState": ClockState,
+        "Channel": Channel,
+        "FeedRunStatus": FeedRunStatus,
+    }
     return _env.get_template(template).render(w=w, base=base, switch=switch, lang=w.language, **enums, **context)

@@ -115,10 +115,11 @@ async def _report(
     name = f"certwatch-report-{first.isoformat()}-{last.isoformat()}"
     if format == "json":
         return {
-            "start": first, "end": last,
+            "start": first,
+            "end": last,
             "summary": [{"section": s, "item": i, "count": n} for s, i, n in built.summary()],
             "timeliness": [asdict(line) for line in built.timeliness],
-        }  # fmt: skip
+        }
     if format == "csv":
         body, media = report.events_csv(built), "text/csv; charset=utf-8"
     else:
@@ -184,12 +185,22 @@ async def list_dashboard_events(
     remembered: Remembered = None,
 ) -> HTMLResponse:
     """The risk events behind a chart's segment or a figure, filtered, newest first, a hundred a page."""
-    filters = dashboard.Filters(kind or None, week, status or None, severity or None, province or None,
-                                certificate_type or None, start, end)  # fmt: skip
+    filters = dashboard.Filters(
+        kind or None, week, status or None, severity or None, province or None, certificate_type or None, start, end
+    )
     words, base, switch = _page(request, lang, remembered)
     found = await dashboard.event_list(session, filters, page, datetime.now(LOCAL).date())
-    body = dashboard.render("events.html.j2", words, base, switch, filters=filters, events=found[: dashboard.PAGE],
-                            more=len(found) > dashboard.PAGE, page=page, statuses=dashboard.STATUSES)  # fmt: skip
+    body = dashboard.render(
+        "events.html.j2",
+        words,
+        base,
+        switch,
+        filters=filters,
+        events=found[: dashboard.PAGE],
+        more=len(found) > dashboard.PAGE,
+        page=page,
+        statuses=dashboard.STATUSES,
+    )
     return _html(body, lang)
 
 
@@ -268,9 +279,14 @@ async def login_page(
     "/login",
     response_class=HTMLResponse,
     status_code=303,
-    responses={303: {"description": "logged in: to the page asked for"}, 400: LOGIN_FORMS, 401: LOGIN_FORMS,
-               403: LOGIN_FORMS, **errors(422)},
-)  # fmt: skip
+    responses={
+        303: {"description": "logged in: to the page asked for"},
+        400: LOGIN_FORMS,
+        401: LOGIN_FORMS,
+        403: LOGIN_FORMS,
+        **errors(422),
+    },
+)
 async def login(
     request: Request,
     runtime: RuntimeDep,
@@ -299,8 +315,9 @@ async def login(
     return response
 
 
-@sign_in.post("/logout", status_code=303, responses={303: {"description": "logged out: to the login page"},
-                                                     **errors(400, 422)})  # fmt: skip
+@sign_in.post(
+    "/logout", status_code=303, responses={303: {"description": "logged out: to the login page"}, **errors(400, 422)}
+)
 async def logout(
     request: Request,
     settings: Settings,

@@ -25,13 +25,33 @@ from shared.errors import InvalidInput
 
 LONGEST_PERIOD = timedelta(days=366)
 EVENT_COLUMNS = [
-    "risk_event_id", "raised_at", "organisation_name", "province", "signal_kind", "severity", "certificate_types",
-    "recommended_measure", "status", "decision", "decided_at", "decided_by", "decision_due", "closed_at",
-]  # fmt: skip
+    "risk_event_id",
+    "raised_at",
+    "organisation_name",
+    "province",
+    "signal_kind",
+    "severity",
+    "certificate_types",
+    "recommended_measure",
+    "status",
+    "decision",
+    "decided_at",
+    "decided_by",
+    "decision_due",
+    "closed_at",
+]
 MEASURE_COLUMNS = [
-    "effective_on", "organisation_name", "certificate_number", "certificate_type", "old_status", "new_status",
-    "until", "reason", "decided_by", "risk_event_id",
-]  # fmt: skip
+    "effective_on",
+    "organisation_name",
+    "certificate_number",
+    "certificate_type",
+    "old_status",
+    "new_status",
+    "until",
+    "reason",
+    "decided_by",
+    "risk_event_id",
+]
 
 
 @dataclass(frozen=True)
@@ -136,15 +156,37 @@ def _table(sheet: Any, header: list[str], rows: list[list[object]]) -> None:
 
 
 def _event_row(e: RiskEventView) -> list[object]:
-    return [str(e.risk_event_id), _naive(e.raised_at), e.organisation_name, e.province, e.signal_kind, e.severity,
-            e.certificate_types, e.recommended_measure, e.status, e.decision, _naive(e.decided_at), e.decided_by,
-            e.decision_due, _naive(e.closed_at)]  # fmt: skip
+    return [
+        str(e.risk_event_id),
+        _naive(e.raised_at),
+        e.organisation_name,
+        e.province,
+        e.signal_kind,
+        e.severity,
+        e.certificate_types,
+        e.recommended_measure,
+        e.status,
+        e.decision,
+        _naive(e.decided_at),
+        e.decided_by,
+        e.decision_due,
+        _naive(e.closed_at),
+    ]
 
 
 def _measure_row(m: MeasureTaken, organisation_name: str | None) -> list[object]:
-    return [m.effective_on, organisation_name or str(m.organisation_id), m.certificate_number, m.certificate_type,
-            m.old_status, m.new_status, m.until, m.reason, m.decided_by,
-            str(m.risk_event_id) if m.risk_event_id else None]  # fmt: skip
+    return [
+        m.effective_on,
+        organisation_name or str(m.organisation_id),
+        m.certificate_number,
+        m.certificate_type,
+        m.old_status,
+        m.new_status,
+        m.until,
+        m.reason,
+        m.decided_by,
+        str(m.risk_event_id) if m.risk_event_id else None,
+    ]
 
 
 def _naive(at: datetime | None) -> datetime | None:

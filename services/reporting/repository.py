@@ -117,8 +117,9 @@ def _table(model: type[Any]) -> Table:
 
 
 @cache
-def _statement(table: Table, names: tuple[str, ...], changed: tuple[str, ...] = (), add: bool = False,
-               open_only: bool = False) -> Executable:  # fmt: skip
+def _statement(
+    table: Table, names: tuple[str, ...], changed: tuple[str, ...] = (), add: bool = False, open_only: bool = False
+) -> Executable:
     """INSERT … SELECT FROM unnest(an array per column, `_arrays`): one statement whose text is the same whatever
     the number of rows, so PostgreSQL parses it once per connection, and built once here. An insert of many rows
     through the ORM renders a multi-VALUES statement per batch size and keeps per-row bookkeeping (a tenth of the

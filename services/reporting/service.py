@@ -120,8 +120,9 @@ async def risk_event_updated(session: AsyncSession, event: RiskEventUpdated) -> 
         if event.change == "decided":
             view.decided_at, view.decided_by = event.updated_at, event.actor
             if first_decision:
-                await repository.bump_day(session, local_day(event.updated_at), "decided_by_measure",
-                                          view.decision or "none")  # fmt: skip
+                await repository.bump_day(
+                    session, local_day(event.updated_at), "decided_by_measure", view.decision or "none"
+                )
         if event.status.value == "closed":
             view.closed_at = event.updated_at
         await _daily_resolution(session, view, was_resolved_on, _resolved_on(view))
@@ -162,26 +163,50 @@ async def risk_event_clocks(session: AsyncSession, event: RiskEventRaisedV2 | Ri
             days = (clock.ended_on - (event.signal_published_on or clock.starts_on)).days
             await repository.bump_day(session, clock.ended_on, "decision_days", str(days))
         if fresh:
-            before = _clock_tallies(kept["due_on"], kept["kind"], kept["state"], kept["ended_on"],
-                                    kept["signal_published_on"], kept["starts_on"]) if kept else []  # fmt: skip
-            after = _clock_tallies(clock.due_on, clock.kind.value, clock.state.value, clock.ended_on,
-                                   event.signal_published_on, clock.starts_on)  # fmt: skip
+            before = (
+                _clock_tallies(
+                    kept["due_on"],
+                    kept["kind"],
+                    kept["state"],
+                    kept["ended_on"],
+                    kept["signal_published_on"],
+                    kept["starts_on"],
+                )
+                if kept
+                else []
+            )
+            after = _clock_tallies(
+                clock.due_on,
+                clock.kind.value,
+                clock.state.value,
+                clock.ended_on,
+                event.signal_published_on,
+                clock.starts_on,
+            )
             for fact in set(before) ^ set(after):
                 await repository.bump_day(session, *fact, by=1 if fact in after else -1)
         await repository.put_clock(
             session,
             {
-                "clock_id": clock.clock_id, "risk_event_id": event.risk_event_id, "kind": clock.kind.value,
-                "basis_document": clock.basis.document, "basis_article": clock.basis.article,
-                "starts_on": clock.starts_on, "due_on": clock.due_on, "state": clock.state.value,
-                "ended_on": clock.ended_on, "ended_by": clock.ended_by, "provisional": clock.provisional,
+                "clock_id": clock.clock_id,
+                "risk_event_id": event.risk_event_id,
+                "kind": clock.kind.value,
+                "basis_document": clock.basis.document,
+                "basis_article": clock.basis.article,
+                "starts_on": clock.starts_on,
+                "due_on": clock.due_on,
+                "state": clock.state.value,
+                "ended_on": clock.ended_on,
+                "ended_by": clock.ended_by,
+                "provisional": clock.provisional,
                 "signal_published_on": event.signal_published_on,
             },
-        )  # fmt: skip
+        )
 
 
-def _clock_tallies(due_on: date, kind: str, state: str, ended_on: date | None, published_on: date | None,
-                   starts_on: date) -> list[tuple[date, str, str]]:  # fmt: skip
+def _clock_tallies(
+    due_on: date, kind: str, state: str, ended_on: date | None, published_on: date | None, starts_on: date
+) -> list[tuple[date, str, str]]:
     """What a clock adds to the dashboard's timeliness, on its due day (migration 0006 rebuilds the same from the
     rows): due, met or missed (a running one is counted missed once its day has passed), and when it ended, its
     days from the signal's publication."""
@@ -200,8 +225,14 @@ async def certificate_status_changed(session: AsyncSession, event: CertificateSt
     await repository.add_measure(
         session,
         {
-            "id": deterministic_id("measure", event.certificate_id, event.risk_event_id, event.effective_on,
-                                   event.old_status.value, event.new_status.value),
+            "id": deterministic_id(
+                "measure",
+                event.certificate_id,
+                event.risk_event_id,
+                event.effective_on,
+                event.old_status.value,
+                event.new_status.value,
+            ),
             "organisation_id": event.organisation_id,
             "certificate_number": event.number,
             "certificate_type": event.type,
@@ -213,7 +244,7 @@ async def certificate_status_changed(session: AsyncSession, event: CertificateSt
             "risk_event_id": event.risk_event_id,
             "decided_by": event.decided_by,
         },
-    )  # fmt: skip
+    )
 
 
 async def organisation_updated(session: AsyncSession, event: OrganisationUpdated) -> None:
@@ -241,12 +272,17 @@ async def notification(session: AsyncSession, event: NotificationDelivered | Not
     await repository.add_notification(
         session,
         {
-            "notification_id": event.notification_id, "organisation_id": event.organisation_id,
-            "risk_event_id": event.risk_event_id, "channel": event.channel.value,
-            "recipient_masked": event.recipient_masked, "template": event.template, "outcome": outcome,
-            "attempts": event.attempts, "at": at,
+            "notification_id": event.notification_id,
+            "organisation_id": event.organisation_id,
+            "risk_event_id": event.risk_event_id,
+            "channel": event.channel.value,
+            "recipient_masked": event.recipient_masked,
+            "template": event.template,
+            "outcome": outcome,
+            "attempts": event.attempts,
+            "at": at,
         },
-    )  # fmt: skip
+    )
 
 
 async def summary(session: AsyncSession) -> dict[str, object]:

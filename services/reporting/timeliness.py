@@ -31,8 +31,7 @@ class ClockTimeliness:
     max_days: int | None
 
     def row(self) -> list[object]:
-        return [self.kind, self.basis, self.due, self.met, self.missed, self.running, self.median_days,
-                self.max_days]  # fmt: skip
+        return [self.kind, self.basis, self.due, self.met, self.missed, self.running, self.median_days, self.max_days]
 
 
 def timeliness(clocks: list[ClockView], today: date) -> list[ClockTimeliness]:
@@ -43,8 +42,16 @@ def timeliness(clocks: list[ClockView], today: date) -> list[ClockTimeliness]:
         states = [clock_state(ClockState(c.state), c.ended_on, c.due_on, today) for c in mine]
         days = [(c.ended_on - (c.signal_published_on or c.starts_on)).days for c in mine if c.ended_on]
         basis = next((f"{c.basis_document} {c.basis_article}" for c in mine), "")
-        lines.append(ClockTimeliness(
-            kind.value, basis, len(mine), states.count(ClockState.MET), states.count(ClockState.MISSED),
-            states.count(ClockState.RUNNING), median(days) if days else None, max(days) if days else None,
-        ))  # fmt: skip
+        lines.append(
+            ClockTimeliness(
+                kind.value,
+                basis,
+                len(mine),
+                states.count(ClockState.MET),
+                states.count(ClockState.MISSED),
+                states.count(ClockState.RUNNING),
+                median(days) if days else None,
+                max(days) if days else None,
+            )
+        )
     return lines
