@@ -101,9 +101,21 @@ def run_main_job(data_dir: Path | None, timeout: float) -> None:
         "risk_events_raised": count,
         "alerts_delivered": alerts,
         "consumers_caught_up": caught_up,
-        "campaign_sweep": {k: sweep.get(k) for k in ("status", "organisations", "certificates", "signals", "hits",
-                                                     "organisations_hit", "events_raised", "seconds", "error")},
-    }  # fmt: skip
+        "campaign_sweep": {
+            k: sweep.get(k)
+            for k in (
+                "status",
+                "organisations",
+                "certificates",
+                "signals",
+                "hits",
+                "organisations_hit",
+                "events_raised",
+                "seconds",
+                "error",
+            )
+        },
+    }
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     typer.echo(f"\nrisk events raised (read back from reporting): {count}")
     for name, url in (("ingest", ingest), ("rules", rules), ("notify", notify), ("reporting", reporting)):
@@ -115,6 +127,8 @@ def run_main_job(data_dir: Path | None, timeout: float) -> None:
     )
     typer.echo("The stack is still up: `make status`, `make down`.")
     typer.echo(f"\nThe dashboard: {reporting}/dashboard")
-    typer.echo(f"  log in at {reporting}/login with a token: the administrator's (CERTWATCH_AUTH_ADMIN_TOKEN in "
-               f"{folder / 'stack.env'}),")  # fmt: skip
+    typer.echo(
+        f"  log in at {reporting}/login with a token: the administrator's (CERTWATCH_AUTH_ADMIN_TOKEN in "
+        f"{folder / 'stack.env'}),"
+    )
     typer.echo("  or a read-only one from `certwatch rules token-create NAME --role regulator`")

@@ -272,9 +272,14 @@ def masked_contact(contact: dict[str, Any]) -> dict[str, Any]:
 def token_changed(row: Any) -> tuple[str, ApiTokenChanged, uuid.UUID]:
     """What rules publishes for a token row: the key, the payload and a deterministic event id."""
     payload = ApiTokenChanged(
-        token_id=row.id, name=row.name, role=row.role, token_hash=row.token_hash,
-        created_by=row.created_by, created_at=row.created_at, revoked_at=row.revoked_at,
-    )  # fmt: skip
+        token_id=row.id,
+        name=row.name,
+        role=row.role,
+        token_hash=row.token_hash,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+    )
     event_id = uuid.uuid5(row.id, "revoked" if row.revoked_at else "created")
     return str(row.id), payload, event_id
 

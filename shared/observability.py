@@ -20,13 +20,15 @@ CONSUMER_LAG = Gauge("certwatch_consumer_lag", "Messages behind the high-water m
 OUTBOX_PENDING = Gauge("certwatch_outbox_pending", "Outbox rows not yet published", ["service"])
 OUTBOX_PUBLISHED = Counter("certwatch_outbox_published_total", "Events published from the outbox", ["service"])
 BACKGROUND = Counter(
-    "certwatch_background_total", "Work done by background jobs (deferred texts, digests, reopened events)",
+    "certwatch_background_total",
+    "Work done by background jobs (deferred texts, digests, reopened events)",
     ["service", "job", "outcome"],
-)  # fmt: skip
+)
 DELIVERIES_QUEUED = Gauge(
-    "certwatch_notify_deliveries_queued", "Messages recorded and not yet sent: due now, or held by quiet hours",
+    "certwatch_notify_deliveries_queued",
+    "Messages recorded and not yet sent: due now, or held by quiet hours",
     ["channel", "state"],
-)  # fmt: skip
+)
 DELIVERY_OLDEST_SECONDS = Gauge(
     "certwatch_notify_oldest_due_seconds", "How long the oldest message due now has waited to be sent", ["channel"]
 )

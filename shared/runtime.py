@@ -50,9 +50,13 @@ class ServiceRuntime:
         self.producer = Producer(platform, client_id=f"certwatch-{service}")
         self.outbox = Outbox(tables.outbox, producer_name=service)
         self.relay = OutboxRelay(
-            self.db, self.producer, tables.outbox, service, settings.outbox_poll_seconds,
+            self.db,
+            self.producer,
+            tables.outbox,
+            service,
+            settings.outbox_poll_seconds,
             settings.consumer_backoff_max_seconds,
-        )  # fmt: skip
+        )
         self.consumer = Consumer(service, platform, settings, self.db, tables.inbox, self.producer)
         self.consumer.after_commit = self._consumer_committed
         self.on_start: list[Hook] = []

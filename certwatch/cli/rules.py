@@ -114,8 +114,13 @@ def rules_decide(
     certificate: Annotated[list[str] | None, typer.Option(help="suspend/withdraw/restore: only these")] = None,
 ) -> None:
     """Record a decision on a risk event (certificate measures change the certificates' status)."""
-    body = {"measure": measure, "reason": reason, "corrective_action_due": due,
-            "suspended_until": until, "certificates": certificate or []}  # fmt: skip
+    body = {
+        "measure": measure,
+        "reason": reason,
+        "corrective_action_due": due,
+        "suspended_until": until,
+        "certificates": certificate or [],
+    }
     event = request("rules", "POST", f"/risk-events/{risk_event_id}/decision", json=body).json()
     typer.echo(f"{event['id']}: {event['status']}, {event['decision']}")
 
@@ -172,8 +177,14 @@ def rules_sweep(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     sweep = request("rules", "POST", "/sweeps", json={"window": window, **({"as_of": as_of} if as_of else {})}).json()
-    columns = (TextColumn("{task.description:10}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-               TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[counts]}"))  # fmt: skip
+    columns = (
+        TextColumn("{task.description:10}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[counts]}"),
+    )
     with Progress(*columns, transient=False) as bar:
         task = bar.add_task(sweep["phase"], total=1.0, counts="")
         while True:

@@ -26,30 +26,116 @@ TRADE_CHARS = (
     "宏远澄川凌岳瑞泽福锦禾丰源顺味金银华美盛泰安康达通利兴隆鑫恒昌永海天星辰光明德信和嘉佳宝博创立新东方"
     "润晨龙凤鸿鹏飞腾跃恩泓浩瀚峰岭松柏梅兰竹菊晶莹璐瑶琪瑞祥吉庆旺发富贵豪杰俊英豪雄伟毅刚强健壮威武"
     "蓝青绿红紫橙黄白黑金木水火土山川河湖江洋波涛云雾雨雪霜露冰雷电风虹霞彩晖曜旭昊昱晟晔灿烨炫焕"
-)  # fmt: skip
+)
 INDUSTRIES = (
-    "电器", "电子", "机械", "食品", "纺织", "服饰", "五金制品", "线缆", "化工", "塑料制品", "包装", "家具",
-    "建材", "医疗器械", "照明", "汽车配件", "玩具", "陶瓷", "调味品", "水产食品", "电气", "科技", "制冷设备",
-)  # fmt: skip
-SWAP_INDUSTRY = {"电器": "电子", "电子": "电器", "机械": "机电", "食品": "饮品", "纺织": "服装", "服饰": "服装",
-                 "线缆": "电缆", "化工": "化学", "照明": "电器", "电气": "电器", "科技": "技术"}  # fmt: skip
+    "电器",
+    "电子",
+    "机械",
+    "食品",
+    "纺织",
+    "服饰",
+    "五金制品",
+    "线缆",
+    "化工",
+    "塑料制品",
+    "包装",
+    "家具",
+    "建材",
+    "医疗器械",
+    "照明",
+    "汽车配件",
+    "玩具",
+    "陶瓷",
+    "调味品",
+    "水产食品",
+    "电气",
+    "科技",
+    "制冷设备",
+)
+SWAP_INDUSTRY = {
+    "电器": "电子",
+    "电子": "电器",
+    "机械": "机电",
+    "食品": "饮品",
+    "纺织": "服装",
+    "服饰": "服装",
+    "线缆": "电缆",
+    "化工": "化学",
+    "照明": "电器",
+    "电气": "电器",
+    "科技": "技术",
+}
 ENGLISH_INDUSTRY = {
-    "电器": "Electric Appliance", "电子": "Electronics", "机械": "Machinery", "食品": "Foods", "纺织": "Textile",
-    "服饰": "Apparel", "五金制品": "Hardware Products", "线缆": "Cable", "化工": "Chemical",
-    "塑料制品": "Plastic Products", "包装": "Packaging", "家具": "Furniture", "建材": "Building Materials",
-    "医疗器械": "Medical Devices", "照明": "Lighting", "汽车配件": "Auto Parts", "玩具": "Toys", "陶瓷": "Ceramics",
-    "调味品": "Seasoning", "水产食品": "Aquatic Foods", "电气": "Electrical", "科技": "Technology",
-    "制冷设备": "Refrigeration Equipment", "机电": "Electromechanical", "饮品": "Beverages", "服装": "Garments",
-    "电缆": "Wire", "化学": "Chemistry", "技术": "Engineering", "贸易": "Trading",
-}  # fmt: skip
-SYLLABLES = ("sun", "tek", "vo", "lin", "mar", "ka", "ro", "zen", "del", "ta", "nor", "vi", "lux", "ber", "gen",
-             "ox", "al", "bri", "cor", "dy", "el", "fin", "gra", "hel", "ix", "jo", "kel", "lo", "mo", "nex")  # fmt: skip
+    "电器": "Electric Appliance",
+    "电子": "Electronics",
+    "机械": "Machinery",
+    "食品": "Foods",
+    "纺织": "Textile",
+    "服饰": "Apparel",
+    "五金制品": "Hardware Products",
+    "线缆": "Cable",
+    "化工": "Chemical",
+    "塑料制品": "Plastic Products",
+    "包装": "Packaging",
+    "家具": "Furniture",
+    "建材": "Building Materials",
+    "医疗器械": "Medical Devices",
+    "照明": "Lighting",
+    "汽车配件": "Auto Parts",
+    "玩具": "Toys",
+    "陶瓷": "Ceramics",
+    "调味品": "Seasoning",
+    "水产食品": "Aquatic Foods",
+    "电气": "Electrical",
+    "科技": "Technology",
+    "制冷设备": "Refrigeration Equipment",
+    "机电": "Electromechanical",
+    "饮品": "Beverages",
+    "服装": "Garments",
+    "电缆": "Wire",
+    "化学": "Chemistry",
+    "技术": "Engineering",
+    "贸易": "Trading",
+}
+SYLLABLES = (
+    "sun",
+    "tek",
+    "vo",
+    "lin",
+    "mar",
+    "ka",
+    "ro",
+    "zen",
+    "del",
+    "ta",
+    "nor",
+    "vi",
+    "lux",
+    "ber",
+    "gen",
+    "ox",
+    "al",
+    "bri",
+    "cor",
+    "dy",
+    "el",
+    "fin",
+    "gra",
+    "hel",
+    "ix",
+    "jo",
+    "kel",
+    "lo",
+    "mo",
+    "nex",
+)
 LATIN = "ABCDEFGHJKLMNPRSTWXYZ"
 DISTRICTS = ("高新区", "开发区", "城关区", "长安区", "和平区", "城中区")
 ENGLISH_FORMS = ("Co., Ltd.", "Co.,Ltd", "Company Limited", "CO LTD", "Limited")
 PROVINCE_NAMES = [p for p in PROVINCES if p not in ("台湾", "香港", "澳门")]
 CITY_NAMES = list(CITIES)
 UNINCORPORATED = ("厂", "经营部", "商行", "（个体工商户）")
+# A lookup table: simplified to traditional, pairs in rows (fmt: skip keeps the rows).
 TRADITIONAL = str.maketrans({"电": "電", "华": "華", "机": "機", "饰": "飾", "丰": "豐", "龙": "龍", "凤": "鳳",
                              "发": "發", "贵": "貴", "气": "氣", "线": "線", "缆": "纜", "东": "東", "兴": "興"})  # fmt: skip
 
@@ -74,8 +160,15 @@ class Org:
 
     def record(self) -> RegistryRecord:
         former = (self.former,) if self.former else ()
-        return RegistryRecord(self.org_id, self.name, self.code, former, f"{self.province}省{self.city}市某某路1号",
-                              self.province, self.city)  # fmt: skip
+        return RegistryRecord(
+            self.org_id,
+            self.name,
+            self.code,
+            former,
+            f"{self.province}省{self.city}市某某路1号",
+            self.province,
+            self.city,
+        )
 
 
 @dataclass(frozen=True)

@@ -200,9 +200,7 @@ def down(data_dir: Path) -> list[str]:
     state = read_state(data_dir)
     stopped = []
     workers = [(f"{name} worker", entry) for name, entry in state.get("workers", {}).items()]
-    for name, entry in [
-        *state.get("services", {}).items(), *workers, *((n, state.get(n)) for n in reversed(SINKS))
-    ]:  # fmt: skip
+    for name, entry in [*state.get("services", {}).items(), *workers, *((n, state.get(n)) for n in reversed(SINKS))]:
         if _running(entry):
             terminate(entry["pid"], started=entry.get("started"))
             stopped.append(name)

@@ -226,9 +226,15 @@ class Consumer:
             if self._stop.is_set() and is_transient(exc):
                 log.warning("stopping with a batch of %d unhandled: %s", len(records), describe(exc))
                 return INTERRUPTED
-            log.warning("a batch of %d from %s[%d]@%d failed; handling it one by one: %s", len(records),
-                        topic, tp.partition, records[0].offset, describe(exc),
-                        exc_info=not is_permanent(exc))  # fmt: skip
+            log.warning(
+                "a batch of %d from %s[%d]@%d failed; handling it one by one: %s",
+                len(records),
+                topic,
+                tp.partition,
+                records[0].offset,
+                describe(exc),
+                exc_info=not is_permanent(exc),
+            )
             return await self._one_by_one(tp, records, {culprit.event_id: exc} if culprit.event_id is not None else {})
         for record, error in undecodable:  # on the DLQ before the offsets move past them
             outcomes.append(await self._dead_letter(record, topic, error, 0))
@@ -374,8 +380,13 @@ class Consumer:
         def logged(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
             wait = state.next_action.sleep if state.next_action else 0.0
-            log.warning("handling %s waits for an outage (try %d, again in %.1f s): %s",
-                        what, state.attempt_number, wait, describe(exc) if exc else "?")  # fmt: skip
+            log.warning(
+                "handling %s waits for an outage (try %d, again in %.1f s): %s",
+                what,
+                state.attempt_number,
+                wait,
+                describe(exc) if exc else "?",
+            )
 
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(outage),
@@ -462,8 +473,13 @@ def _log_retry(state: RetryCallState, event_id: object, tries: _Tries) -> None:
     exc = state.outcome.exception() if state.outcome else None
     wait = state.next_action.sleep if state.next_action else 0.0
     if exc is not None and is_transient(exc):
-        log.warning("handling %s waits for an outage (try %d, again in %.1f s): %s",
-                    event_id, state.attempt_number, wait, describe(exc))  # fmt: skip
+        log.warning(
+            "handling %s waits for an outage (try %d, again in %.1f s): %s",
+            event_id,
+            state.attempt_number,
+            wait,
+            describe(exc),
+        )
     else:
         reason = describe(exc) if exc is not None else "?"
         log.warning("handling %s failed (attempt %d/%d): %s", event_id, tries.counted, tries.limit, reason)

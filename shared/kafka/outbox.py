@@ -235,8 +235,13 @@ class OutboxRelay:
         self.stall.stuck(describe(exc))
         wait = state.next_action.sleep if state.next_action else 0.0
         # An outage is expected and logged in one line; anything else keeps its traceback.
-        log.warning("outbox relay pass failed (try %d, again in %.1f s): %s", state.attempt_number, wait,
-                    describe(exc), exc_info=None if is_transient(exc) else exc)  # fmt: skip
+        log.warning(
+            "outbox relay pass failed (try %d, again in %.1f s): %s",
+            state.attempt_number,
+            wait,
+            describe(exc),
+            exc_info=None if is_transient(exc) else exc,
+        )
 
     async def _record_pending(self) -> None:
         async with self.db.sessions() as session:
