@@ -27,15 +27,15 @@ def as_oid(key: int) -> int:
     return key & 0xFFFFFFFF
 
 
-async def someone_waits(db: Database, space: LockSpace, key: uuid.UUID) -> None:
-    """Return once a transaction waits for `key` in `space` (fail after 10 s: it never started waiting)."""
+async def someone_waits(db: Database, space: LockSpace, key: uuid.UUID, waiters: int = 1) -> None:
+    """Return once `waiters` transactions wait for `key` in `space` (fail after 10 s: they never started waiting)."""
     params = {"space": as_oid(int(space)), "key": as_oid(lock_key(key))}
     for _ in range(200):
         async with db.sessions() as session:
-            if await session.scalar(WAITING, params):
+            if (await session.scalar(WAITING, params) or 0) >= waiters:
                 return
         await asyncio.sleep(0.05)
-    raise AssertionError("no transaction waited for the lock")
+    raise AssertionError(f"fewer than {waiters} transaction(s) waited for the lock")
 
 
 def test_uuids_sharing_their_first_four_bytes_share_a_key() -> None:
@@ -68,22 +68,30 @@ async def test_an_overlapping_key_waits_until_the_holder_commits(service_setting
         await db.dispose()
 
 
-async def test_batches_asking_in_opposite_orders_both_finish(service_settings) -> None:
+async def test_batches_asking_in_opposite_orders_take_the_keys_sorted_and_both_finish(service_settings) -> None:
     db = Database(service_settings("rules"))
-    a, b = uuid.uuid4(), uuid.uuid4()
-    finished: list[int] = []
+    space = LockSpace.ORGANISATION_ALERTS
+    low, high = sorted((uuid.uuid4(), uuid.uuid4()), key=lock_key)
+    assert lock_key(low) != lock_key(high)
+    held = text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = :space AND objid = :key"
+    )
 
-    async def batch(number: int, keys: list[uuid.UUID]) -> None:
+    async def batch(keys: list[uuid.UUID]) -> list[uuid.UUID]:
         async with db.transaction() as session:
-            await hold(session, LockSpace.ORGANISATION_ALERTS, keys)
-            await asyncio.sleep(0.01)  # hold it a moment, so the others queue behind
-            finished.append(number)
+            await hold(session, space, keys)
+            return keys
 
     try:
-        # Unsorted, {a, b} against {b, a} at once would each take one key and wait for the other: a deadlock error.
-        batches = [batch(i, [a, b] if i % 2 else [b, a]) for i in range(10)]
-        await asyncio.wait_for(asyncio.gather(*batches), 30)
-        assert sorted(finished) == list(range(10))
+        async with db.transaction() as blocker:
+            await hold(blocker, space, [low])
+            # One batch asks {low, high}, the other {high, low}. Taken as given, the second would hold `high` while
+            # waiting for `low`; once the blocker commits, the first would get `low` and wait for `high`: deadlock.
+            batches = [asyncio.create_task(batch([low, high])), asyncio.create_task(batch([high, low]))]
+            await someone_waits(db, space, low, waiters=2)
+            async with db.sessions() as session:  # both wait on the lower key, so neither holds the higher one
+                assert await session.scalar(held, {"space": as_oid(int(space)), "key": as_oid(lock_key(high))}) == 0
+        assert await asyncio.wait_for(asyncio.gather(*batches), 10) == [[low, high], [high, low]]
     finally:
         await db.dispose()
 
